@@ -1,0 +1,177 @@
+/**
+ * The public contract of @quant/kernels: one typed surface over the native addon and the
+ * WebAssembly module. The runtime and the architecture plugins program against this file only.
+ *
+ * Conventions
+ * - Sizes are element counts unless a name says `bytes`.
+ * - Matrices are row-major. A weight matrix has `rows` output rows of `cols` inputs each (ggml's
+ *   ne[0] = cols, ne[1] = rows); a batch of activations is `nTokens` rows of `width` floats.
+ * - Buffers are owned by the backend (wasm: inside linear memory; native: off-heap memory the
+ *   addon owns). Ops read and write them in place; no op copies a weight.
+ * - Every op validates its arguments in TypeScript before calling C and throws `KernelError`.
+ * - All ops are synchronous. Native ops use the addon's persistent thread pool internally.
+ */
+
+/** ggml type ids (the same numbers as in GGUF files; see @quant/gguf's type table). */
+export type GGMLTypeId = number;
+
+export type BackendName = 'native' | 'wasm';
+export type SimdLevel = 'avx2' | 'neon' | 'simd128' | 'scalar';
+
+export interface LoadKernelsOptions {
+  /** 'auto' (default) prefers the native addon and falls back to wasm, reporting why in `fallbackReason`. */
+  backend?: 'auto' | BackendName;
+  /** Worker threads for native ops (default: physical cores). Wasm is single-threaded. */
+  threads?: number;
+  /** Force the scalar C paths (also: env QUANT_KERNELS_SIMD=scalar). For tests and comparisons. */
+  forceScalar?: boolean;
+}
+
+/** A float32 activation buffer owned by the backend. */
+export interface F32Buffer {
+  readonly length: number;
+  /**
+   * A live view of the buffer. In wasm the view is invalidated when linear memory grows, so take
+   * a fresh view after any allocation; never keep it across calls that may allocate.
+   */
+  view(): Float32Array;
+  /** Copies `src` into the buffer at element offset `offset` (default 0). */
+  write(src: ArrayLike<number>, offset?: number): void;
+  /** Copies `length` elements starting at `offset` out into a new Float32Array. */
+  read(offset?: number, length?: number): Float32Array;
+  dispose(): void;
+  readonly disposed: boolean;
+}
+
+/** An immutable weight matrix in any supported ggml type, handed to the backend once. */
+export interface Weight {
+  readonly type: GGMLTypeId;
+  readonly rows: number;
+  readonly cols: number;
+  readonly byteLength: number;
+  dispose(): void;
+  readonly disposed: boolean;
+}
+
+export type RopeMode = 'normal' | 'neox';
+
+export interface RopeParams {
+  /** Tokens in the batch; token t has position `pos + t`. */
+  nTokens: number;
+  pos: number;
+  nHeads: number;
+  headDim: number;
+  /** Leading dimensions of each head that are rotated (<= headDim). Default headDim. */
+  nRot?: number;
+  /** 'normal' = adjacent pairs (2i, 2i+1), llama.cpp's default; 'neox' = pairs (i, i + nRot/2). */
+  mode: RopeMode;
+  freqBase: number;
+  /** Linear position scaling: theta uses pos * freqScale. Default 1. */
+  freqScale?: number;
+  /** Per-pair frequency divisors (LongRoPE rope factors), nRot/2 values. */
+  freqFactors?: Float32Array;
+  /** Multiplies cos and sin (llama.cpp's attn_factor / mscale). Default 1. */
+  attnFactor?: number;
+}
+
+export interface AttentionParams {
+  /** Query batch: nTokens rows of nHeads*headDim floats. Token t has position `pos + t`. */
+  nTokens: number;
+  pos: number;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  /** Softmax scale, default 1/sqrt(headDim). */
+  scale?: number;
+  /** Sliding window: a query at position p sees keys at positions > p - window. 0 or undefined = none. */
+  window?: number;
+}
+
+/** Per-session KV storage for all layers: layers × ctx × kvHeads × headDim, f16 or f32. */
+export interface KVCache {
+  readonly type: 'f16' | 'f32';
+  readonly layers: number;
+  readonly contextSize: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** Stores nTokens rows of keys and values (kvHeads*headDim floats each) at positions pos.. */
+  store(layer: number, pos: number, nTokens: number, k: F32Buffer, v: F32Buffer): void;
+  /** Moves positions [from, from+count) to [to, to+count) in every layer (context shifting). */
+  shift(from: number, to: number, count: number): void;
+  dispose(): void;
+  readonly disposed: boolean;
+}
+
+export interface Kernels {
+  readonly backend: BackendName;
+  readonly simd: SimdLevel;
+  readonly threads: number;
+  /** Set when `backend: 'auto'` fell back to wasm: why the native addon could not be used. */
+  readonly fallbackReason?: string;
+  /** Largest total weight bytes this backend can hold (wasm: under 4 GiB). */
+  readonly maxMemoryBytes: number;
+
+  setThreads(n: number): void;
+
+  // ---- memory ----
+  f32(length: number): F32Buffer;
+  /** Hands a weight over once. `data` holds rows*cols elements in ggml's block layout for `type`. */
+  weight(type: GGMLTypeId, rows: number, cols: number, data: Uint8Array): Weight;
+  /**
+   * Maps a weight straight from a file (native only; `canMapFiles`). `offset` is the absolute byte
+   * offset of the tensor data in the file.
+   */
+  readonly canMapFiles: boolean;
+  weightFromFile?(path: string, offset: number, type: GGMLTypeId, rows: number, cols: number): Weight;
+  kvCache(opts: { layers: number; contextSize: number; kvHeads: number; headDim: number; type: 'f16' | 'f32' }): KVCache;
+
+  // ---- (de)quantization ----
+  /** Dequantizes `n` elements (a multiple of the type's block size) of `type` data. */
+  dequantize(type: GGMLTypeId, data: Uint8Array, n: number): Float32Array;
+  /** Quantizes `rows` rows of `cols` floats to `type` (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, F16, BF16, F32). */
+  quantize(type: GGMLTypeId, src: Float32Array, rows: number, cols: number): Uint8Array;
+
+  // ---- linear algebra ----
+  /** out[t, r] = sum_c W[r, c] * x[t, c] for t < nTokens; x rows are w.cols wide, out rows w.rows wide. */
+  matmul(out: F32Buffer, w: Weight, x: F32Buffer, nTokens: number): void;
+  /** Embedding lookup: out[t, :] = dequantized row ids[t] of w (out rows are w.cols wide). */
+  getRows(out: F32Buffer, w: Weight, ids: ArrayLike<number>): void;
+
+  // ---- elementwise and norms (all over `rows` rows of `cols`) ----
+  /** out = x / sqrt(mean(x^2) + eps) * weight, row by row; weight has `cols` floats. out may be x. */
+  rmsNorm(out: F32Buffer, x: F32Buffer, weight: F32Buffer, rows: number, cols: number, eps: number): void;
+  /** In place rotary embedding of x (nTokens rows of nHeads*headDim floats). */
+  rope(x: F32Buffer, p: RopeParams): void;
+  /** Row-wise softmax in place. */
+  softmax(x: F32Buffer, rows: number, cols: number): void;
+  silu(x: F32Buffer, n: number): void;
+  /** out[i] = silu(gate[i]) * up[i] for n elements. out may alias gate. */
+  swiglu(out: F32Buffer, gate: F32Buffer, up: F32Buffer, n: number): void;
+  /** Fused rows [gate | up] of 2*ff floats: out[t, i] = silu(gu[t, i]) * gu[t, ff + i]. */
+  swigluFused(out: F32Buffer, gu: F32Buffer, rows: number, ff: number): void;
+  /** out = a + b over n elements (out may alias a or b). */
+  add(out: F32Buffer, a: F32Buffer, b: F32Buffer, n: number): void;
+  /** x[r, :] += bias[:] for `rows` rows of `cols` (bias is `cols` floats). */
+  addBias(x: F32Buffer, bias: F32Buffer, rows: number, cols: number): void;
+  mul(out: F32Buffer, a: F32Buffer, b: F32Buffer, n: number): void;
+  scale(x: F32Buffer, s: number, n: number): void;
+  /**
+   * Strided copy of `rows` rows of `cols` floats: dst[dstOffset + r*dstStride + c] = src[srcOffset + r*srcStride + c].
+   * Used to split fused projections (e.g. phi3's [Q | K | V]).
+   */
+  copyRows(dst: F32Buffer, dstOffset: number, dstStride: number, src: F32Buffer, srcOffset: number, srcStride: number, rows: number, cols: number): void;
+
+  // ---- attention ----
+  /**
+   * Causal attention of q against positions [0, pos + nTokens) of `layer` in the cache (the
+   * current batch's K/V must already be stored). out has the shape of q. Grouped-query: query head
+   * h reads KV head floor(h / (nHeads / nKvHeads)).
+   */
+  attention(out: F32Buffer, q: F32Buffer, cache: KVCache, layer: number, p: AttentionParams): void;
+
+  /** Index of the largest of n floats starting at offset (first one on ties). */
+  argmax(x: F32Buffer, n: number, offset?: number): number;
+
+  /** Frees every buffer, weight and cache this instance made, and the thread pool. */
+  dispose(): void;
+}
