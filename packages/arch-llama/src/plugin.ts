@@ -1,0 +1,18 @@
+import { type ArchitecturePlugin, defineArchitecture, embedTokens, rmsNormHead } from '@quant/plugin-api';
+import { llamaLayer } from './forward.js';
+import { type LlamaHyperparameters, readLlamaHyperparameters } from './hparams.js';
+import { createLlamaSessionState, type LlamaSessionState } from './session.js';
+import { llamaTensors } from './tensors.js';
+
+/** The Llama-family plugin (Llama 1/2/3, TinyLlama, SmolLM, Mistral without sliding window…). */
+export const llamaPlugin: ArchitecturePlugin<LlamaHyperparameters, LlamaSessionState> = defineArchitecture({
+  name: 'llama',
+  aliases: ['mistral'],
+  description: 'Llama 1/2/3 and look-alikes: separate Q/K/V, GQA, interleaved RoPE, SwiGLU FFN, RMS norm',
+  readHyperparameters: readLlamaHyperparameters,
+  tensors: (h) => llamaTensors(h),
+  createSessionState: createLlamaSessionState,
+  embed: (ctx) => embedTokens(ctx),
+  layer: llamaLayer,
+  output: (ctx, x, rows, logits) => rmsNormHead(ctx, x, rows, logits, { eps: ctx.hparams.rmsEps }),
+});

@@ -1,0 +1,602 @@
+import { GGUFError, type GGUFErrorCode } from './errors.js';
+import type { GGUFTensorInfo } from './tensor-info.js';
+import { findGGMLType } from './types-table.js';
+import {
+  type GGUFArrayTypeInfo,
+  type GGUFTypeInfo,
+  type GGUFValue,
+  GGUFValueType,
+  type GGUFValueTypeId,
+  GGUF_VALUE_TYPE_SIZE,
+  typeInfoName,
+} from './value-types.js';
+
+/** Thrown internally when the buffer ends before the parser is done and more bytes can be fetched. */
+export class NeedMoreBytes {
+  constructor(readonly end: number) {}
+}
+
+export interface HeaderParseOptions {
+  /** Read GGUF v1 files (32-bit counts). Default true. */
+  allowV1?: boolean;
+  /** Reject tensors with a zero dimension (llama.cpp accepts them). Default false. */
+  rejectEmptyTensors?: boolean;
+  /** Tensor names must be shorter than this many bytes (llama.cpp's GGML_MAX_NAME). Default 64. */
+  maxTensorNameLength?: number;
+  /** 'strict' (default) raises GGUF_INVALID_UTF8; 'replace' decodes with U+FFFD. */
+  utf8?: 'strict' | 'replace';
+  /** Arrays nested deeper than this are refused. Default 16. */
+  maxArrayDepth?: number;
+}
+
+export interface GGUFKeyValue {
+  key: string;
+  type: GGUFTypeInfo;
+  value: GGUFValue;
+  /** Absolute offset of the key's length field. */
+  offset: number;
+}
+
+export interface ParsedHeader {
+  version: number;
+  littleEndian: boolean;
+  entries: GGUFKeyValue[];
+  metadata: Record<string, GGUFValue>;
+  metadataTypes: Record<string, GGUFTypeInfo>;
+  tensors: GGUFTensorInfo[];
+  alignment: number;
+  dataOffset: number;
+  /** End of the tensor infos, before padding. */
+  headerEnd: number;
+}
+
+const DEFAULT_ALIGNMENT = 32;
+const TWO32 = 4294967296;
+const MAX_SAFE_HI = 0x1fffff; // high 32-bit word of Number.MAX_SAFE_INTEGER
+const INT64_MAX_F = 9223372036854775807;
+
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const lenientDecoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+
+export function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
+}
+
+const enum Stage {
+  Preamble = 0,
+  KV = 1,
+  Tensors = 2,
+  Done = 3,
+}
+
+/**
+ * An incremental GGUF header parser over a growing prefix of the file. `run` parses as far as the
+ * buffer allows; when it runs out it throws NeedMoreBytes, keeping everything parsed up to the
+ * last complete key/value or tensor info, so a second `run` with a longer prefix resumes there.
+ */
+export class HeaderParser {
+  private buf: Uint8Array = new Uint8Array(0);
+  private view: DataView = new DataView(this.buf.buffer);
+  private complete = false;
+  private pos = 0;
+  private committed = 0;
+  private stage = Stage.Preamble;
+
+  private version = 0;
+  private le = true;
+  private wide = true; // 64-bit counts and lengths (v2+)
+  private nTensors = 0;
+  private nKV = 0;
+  private readonly entries: GGUFKeyValue[] = [];
+  private readonly metadata: Record<string, GGUFValue> = {};
+  private readonly metadataTypes: Record<string, GGUFTypeInfo> = {};
+  private readonly tensors: GGUFTensorInfo[] = [];
+  private readonly tensorInfoPos: number[] = [];
+  private readonly tensorNames = new Set<string>();
+  private alignment = DEFAULT_ALIGNMENT;
+  private readonly opts: Required<HeaderParseOptions>;
+
+  /**
+   * @param fileSize total file size when known (enables exact bounds checks)
+   * @param forceWideLayout parse a version-1 file with the v2 layout (used to diagnose mislabelled files)
+   */
+  constructor(
+    private readonly fileSize: number | undefined,
+    options: HeaderParseOptions = {},
+    private readonly forceWideLayout = false,
+  ) {
+    this.opts = {
+      allowV1: options.allowV1 ?? true,
+      rejectEmptyTensors: options.rejectEmptyTensors ?? false,
+      maxTensorNameLength: options.maxTensorNameLength ?? 64,
+      utf8: options.utf8 ?? 'strict',
+      maxArrayDepth: options.maxArrayDepth ?? 16,
+    };
+  }
+
+  /** Parse with `buf` = the first buf.length bytes of the file; `complete` = there are no more bytes. */
+  run(buf: Uint8Array, complete: boolean): ParsedHeader {
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.complete = complete;
+    this.pos = this.committed;
+    if (this.stage === Stage.Preamble) {
+      this.preamble();
+      this.commit(Stage.KV);
+    }
+    if (this.stage === Stage.KV) {
+      while (this.entries.length < this.nKV) {
+        this.keyValue();
+        this.committed = this.pos;
+      }
+      this.resolveAlignment();
+      this.commit(Stage.Tensors);
+    }
+    if (this.stage === Stage.Tensors) {
+      while (this.tensors.length < this.nTensors) {
+        this.tensorInfo();
+        this.committed = this.pos;
+      }
+      this.commit(Stage.Done);
+    }
+    return this.finish();
+  }
+
+  private commit(stage: Stage): void {
+    this.committed = this.pos;
+    this.stage = stage;
+  }
+
+  private fail(code: GGUFErrorCode, message: string, offset: number, extra: { tensor?: string; key?: string } = {}): never {
+    throw new GGUFError(code, message, { offset, ...extra });
+  }
+
+  /** Bytes between `pos` and the end of the file, when the file size is known. */
+  private remaining(): number {
+    if (this.fileSize !== undefined) return this.fileSize - this.pos;
+    return this.complete ? this.buf.length - this.pos : Number.POSITIVE_INFINITY;
+  }
+
+  private need(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    if (this.complete || (this.fileSize !== undefined && this.pos + n > this.fileSize)) {
+      const have = Math.max(0, (this.fileSize ?? this.buf.length) - this.pos);
+      this.fail('GGUF_TRUNCATED', `file ends early: needed ${n} more bytes, only ${have} left. The file is truncated (incomplete download?)`, this.pos);
+    }
+    throw new NeedMoreBytes(this.pos + n);
+  }
+
+  private u8(): number {
+    this.need(1);
+    return this.buf[this.pos++] as number;
+  }
+  private u32(): number {
+    this.need(4);
+    const v = this.view.getUint32(this.pos, this.le);
+    this.pos += 4;
+    return v;
+  }
+  private i32(): number {
+    this.need(4);
+    const v = this.view.getInt32(this.pos, this.le);
+    this.pos += 4;
+    return v;
+  }
+  /** An unsigned 64-bit value as a number; values above 2^53 come back as Infinity. */
+  private u64n(): number {
+    this.need(8);
+    const lo = this.view.getUint32(this.pos + (this.le ? 0 : 4), this.le);
+    const hi = this.view.getUint32(this.pos + (this.le ? 4 : 0), this.le);
+    this.pos += 8;
+    return hi > MAX_SAFE_HI ? Number.POSITIVE_INFINITY : hi * TWO32 + lo;
+  }
+  /** A signed 64-bit value as a (possibly rounded) number. */
+  private i64f(): number {
+    this.need(8);
+    const lo = this.view.getUint32(this.pos + (this.le ? 0 : 4), this.le);
+    const hi = this.view.getInt32(this.pos + (this.le ? 4 : 0), this.le);
+    this.pos += 8;
+    return hi * TWO32 + lo;
+  }
+  /** A count or length: u32 in v1, u64 from v2 on. */
+  private count(): number {
+    return this.wide ? this.u64n() : this.u32();
+  }
+
+  private string(what: string): string {
+    const at = this.pos;
+    const len = this.count();
+    if (len > this.remaining()) {
+      this.fail(
+        'GGUF_BAD_STRING_LENGTH',
+        `${what} length ${len === Number.POSITIVE_INFINITY ? '≥ 2^53' : len} exceeds the ${this.remaining()} bytes left in the file`,
+        at,
+      );
+    }
+    this.need(len);
+    const start = this.pos;
+    this.pos += len;
+    return this.decode(start, this.pos, what);
+  }
+
+  private decode(start: number, end: number, what: string): string {
+    const buf = this.buf;
+    if (end - start <= 32) {
+      let s = '';
+      for (let i = start; i < end; i++) {
+        const c = buf[i] as number;
+        if (c >= 0x80) return this.decodeSlow(start, end, what);
+        s += String.fromCharCode(c);
+      }
+      return s;
+    }
+    return this.decodeSlow(start, end, what);
+  }
+
+  private decodeSlow(start: number, end: number, what: string): string {
+    const bytes = this.buf.subarray(start, end);
+    if (this.opts.utf8 === 'replace') return lenientDecoder.decode(bytes);
+    try {
+      return strictDecoder.decode(bytes);
+    } catch {
+      return this.fail('GGUF_INVALID_UTF8', `${what} is not valid UTF-8`, start - (this.wide ? 8 : 4));
+    }
+  }
+
+  private preamble(): void {
+    const b = this.buf;
+    const magic = [0x47, 0x47, 0x55, 0x46];
+    for (let i = 0; i < Math.min(4, b.length); i++) {
+      if (b[i] !== magic[i]) this.fail('GGUF_BAD_MAGIC', `not a GGUF file: it does not start with 'GGUF'`, 0);
+    }
+    this.need(4);
+    if (b[0] !== 0x47 || b[1] !== 0x47 || b[2] !== 0x55 || b[3] !== 0x46) {
+      const shown = Array.from(b.subarray(0, 4), (c) => (c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '?')).join('');
+      this.fail('GGUF_BAD_MAGIC', `not a GGUF file: magic is '${shown}', expected 'GGUF'`, 0);
+    }
+    this.pos = 4;
+    let version = this.u32();
+    if (version === 0) this.fail('GGUF_BAD_VERSION', 'GGUF version 0 is invalid', 4);
+    if ((version & 0xffff) === 0) {
+      const be = this.view.getUint32(4, false);
+      if (be >= 1 && be <= 3) {
+        this.le = false;
+        version = be;
+      } else {
+        this.fail('GGUF_BAD_VERSION', `GGUF version ${version} (big-endian ${be}) is not 1, 2 or 3`, 4);
+      }
+    }
+    if (version > 3) {
+      this.fail('GGUF_BAD_VERSION', `GGUF version ${version} is newer than this reader supports (1–3); update @quant/gguf`, 4);
+    }
+    if (version === 1 && !this.opts.allowV1) {
+      this.fail('GGUF_BAD_VERSION', 'GGUF v1 files are refused (allowV1: false); convert the file to v3', 4);
+    }
+    this.version = version;
+    this.wide = version >= 2 || this.forceWideLayout;
+    const minTensor = (this.wide ? 8 : 4) + 4 + 4 + 8;
+    const minKV = (this.wide ? 8 : 4) + 1 + 4 + 1;
+    let at = this.pos;
+    this.nTensors = this.count();
+    if (this.nTensors * minTensor > this.remaining() || this.nTensors > 2 ** 40) {
+      this.fail('GGUF_BAD_TENSOR_COUNT', `tensor count ${fmtCount(this.nTensors)} cannot fit in the ${this.remaining()} bytes left in the file`, at);
+    }
+    at = this.pos;
+    this.nKV = this.count();
+    if (this.nKV * minKV + this.nTensors * minTensor > this.remaining() || this.nKV > 2 ** 40) {
+      this.fail('GGUF_BAD_KV_COUNT', `metadata count ${fmtCount(this.nKV)} cannot fit in the ${this.remaining()} bytes left in the file`, at);
+    }
+  }
+
+  private keyValue(): void {
+    const at = this.pos;
+    const index = this.entries.length;
+    const key = this.string(`key #${index}`);
+    if (key.length === 0) this.fail('GGUF_EMPTY_KEY', `metadata key #${index} is empty`, at);
+    if (Object.hasOwn(this.metadata, key)) this.fail('GGUF_DUPLICATE_KEY', `metadata key '${key}' appears twice`, at, { key });
+    const typeAt = this.pos;
+    const type = this.u32();
+    if (type > 12) this.fail('GGUF_BAD_VALUE_TYPE', `metadata key '${key}' has invalid value type ${type} (valid: 0–12)`, typeAt, { key });
+    let value: GGUFValue;
+    let info: GGUFTypeInfo;
+    if (type === GGUFValueType.ARRAY) {
+      const r = this.array(key, 1);
+      value = r.value;
+      info = r.info;
+    } else {
+      value = this.scalar(type as GGUFValueTypeId, key);
+      info = type as GGUFValueTypeId;
+    }
+    this.entries.push({ key, type: info, value, offset: at });
+    setOwn(this.metadata, key, value);
+    setOwn(this.metadataTypes, key, info);
+  }
+
+  private scalar(type: GGUFValueTypeId, key: string): GGUFValue {
+    const p = this.pos;
+    switch (type) {
+      case GGUFValueType.UINT8:
+        return this.u8();
+      case GGUFValueType.INT8:
+        this.need(1);
+        this.pos += 1;
+        return this.view.getInt8(p);
+      case GGUFValueType.UINT16:
+        this.need(2);
+        this.pos += 2;
+        return this.view.getUint16(p, this.le);
+      case GGUFValueType.INT16:
+        this.need(2);
+        this.pos += 2;
+        return this.view.getInt16(p, this.le);
+      case GGUFValueType.UINT32:
+        return this.u32();
+      case GGUFValueType.INT32:
+        return this.i32();
+      case GGUFValueType.FLOAT32:
+        this.need(4);
+        this.pos += 4;
+        return this.view.getFloat32(p, this.le);
+      case GGUFValueType.BOOL:
+        return this.u8() !== 0;
+      case GGUFValueType.STRING:
+        return this.string(`value of '${key}'`);
+      case GGUFValueType.UINT64:
+        this.need(8);
+        this.pos += 8;
+        return this.view.getBigUint64(p, this.le);
+      case GGUFValueType.INT64:
+        this.need(8);
+        this.pos += 8;
+        return this.view.getBigInt64(p, this.le);
+      case GGUFValueType.FLOAT64:
+        this.need(8);
+        this.pos += 8;
+        return this.view.getFloat64(p, this.le);
+      default:
+        return this.fail('GGUF_BAD_VALUE_TYPE', `invalid value type ${type}`, p, { key });
+    }
+  }
+
+  private array(key: string, depth: number): { value: GGUFValue[]; info: GGUFArrayTypeInfo } {
+    const typeAt = this.pos;
+    const elementType = this.u32();
+    if (elementType > 12) {
+      this.fail('GGUF_BAD_VALUE_TYPE', `array '${key}' has invalid element type ${elementType} (valid: 0–12)`, typeAt, { key });
+    }
+    if (elementType === GGUFValueType.ARRAY && depth >= this.opts.maxArrayDepth) {
+      this.fail('GGUF_BAD_VALUE_TYPE', `array '${key}' nests arrays deeper than ${this.opts.maxArrayDepth} levels`, typeAt, { key });
+    }
+    const lenAt = this.pos;
+    const n = this.count();
+    const elSize = GGUF_VALUE_TYPE_SIZE[elementType] || (elementType === GGUFValueType.STRING ? (this.wide ? 8 : 4) : 4 + (this.wide ? 8 : 4));
+    if (n * elSize > this.remaining()) {
+      this.fail(
+        'GGUF_BAD_ARRAY_LENGTH',
+        `array '${key}' claims ${fmtCount(n)} elements of ${typeInfoName(elementType as GGUFValueTypeId)}, more than the ${this.remaining()} bytes left in the file can hold`,
+        lenAt,
+        { key },
+      );
+    }
+    const info: GGUFArrayTypeInfo = { type: GGUFValueType.ARRAY, elementType: elementType as GGUFValueTypeId };
+    if (elementType === GGUFValueType.ARRAY) {
+      const value: GGUFValue[] = [];
+      const items: GGUFArrayTypeInfo[] = [];
+      for (let i = 0; i < n; i++) {
+        const r = this.array(key, depth + 1);
+        value.push(r.value);
+        items.push(r.info);
+      }
+      info.items = items;
+      return { value, info };
+    }
+    if (elementType === GGUFValueType.STRING) {
+      const value: string[] = [];
+      for (let i = 0; i < n; i++) value.push(this.string(`element ${i} of '${key}'`));
+      return { value, info };
+    }
+    this.need(n * elSize);
+    return { value: this.numericArray(elementType as GGUFValueTypeId, n), info };
+  }
+
+  private numericArray(type: GGUFValueTypeId, n: number): GGUFValue[] {
+    const v = this.view;
+    const le = this.le;
+    let p = this.pos;
+    const out: GGUFValue[] = new Array(n);
+    switch (type) {
+      case GGUFValueType.UINT8:
+        for (let i = 0; i < n; i++) out[i] = this.buf[p + i] as number;
+        p += n;
+        break;
+      case GGUFValueType.INT8:
+        for (let i = 0; i < n; i++) out[i] = v.getInt8(p + i);
+        p += n;
+        break;
+      case GGUFValueType.BOOL:
+        for (let i = 0; i < n; i++) out[i] = this.buf[p + i] !== 0;
+        p += n;
+        break;
+      case GGUFValueType.UINT16:
+        for (let i = 0; i < n; i++, p += 2) out[i] = v.getUint16(p, le);
+        break;
+      case GGUFValueType.INT16:
+        for (let i = 0; i < n; i++, p += 2) out[i] = v.getInt16(p, le);
+        break;
+      case GGUFValueType.UINT32:
+        for (let i = 0; i < n; i++, p += 4) out[i] = v.getUint32(p, le);
+        break;
+      case GGUFValueType.INT32:
+        for (let i = 0; i < n; i++, p += 4) out[i] = v.getInt32(p, le);
+        break;
+      case GGUFValueType.FLOAT32:
+        for (let i = 0; i < n; i++, p += 4) out[i] = v.getFloat32(p, le);
+        break;
+      case GGUFValueType.UINT64:
+        for (let i = 0; i < n; i++, p += 8) out[i] = v.getBigUint64(p, le);
+        break;
+      case GGUFValueType.INT64:
+        for (let i = 0; i < n; i++, p += 8) out[i] = v.getBigInt64(p, le);
+        break;
+      case GGUFValueType.FLOAT64:
+        for (let i = 0; i < n; i++, p += 8) out[i] = v.getFloat64(p, le);
+        break;
+    }
+    this.pos = p;
+    return out;
+  }
+
+  private resolveAlignment(): void {
+    const entry = this.entries.find((e) => e.key === 'general.alignment');
+    if (entry === undefined) return;
+    if (entry.type !== GGUFValueType.UINT32) {
+      this.fail('GGUF_BAD_ALIGNMENT_TYPE', `'general.alignment' must be u32 but is ${typeInfoName(entry.type)}`, entry.offset, { key: 'general.alignment' });
+    }
+    const a = entry.value as number;
+    if (a === 0 || (a & (a - 1)) !== 0) {
+      this.fail('GGUF_BAD_ALIGNMENT', `'general.alignment' is ${a}, which is not a power of two`, entry.offset, { key: 'general.alignment' });
+    }
+    this.alignment = a;
+  }
+
+  private tensorInfo(): void {
+    const at = this.pos;
+    const index = this.tensors.length;
+    const name = this.string(`name of tensor #${index}`);
+    const nameBytes = this.pos - at - (this.wide ? 8 : 4);
+    if (nameBytes >= this.opts.maxTensorNameLength) {
+      this.fail('GGUF_BAD_TENSOR_NAME', `tensor #${index} name is ${nameBytes} bytes, the limit is ${this.opts.maxTensorNameLength - 1} (llama.cpp's GGML_MAX_NAME)`, at, { tensor: name });
+    }
+    if (this.tensorNames.has(name)) this.fail('GGUF_DUPLICATE_TENSOR', `tensor name '${name}' appears twice`, at, { tensor: name });
+    const dimsAt = this.pos;
+    const nDims = this.u32();
+    if (nDims > 4) this.fail('GGUF_BAD_N_DIMS', `tensor '${name}' has ${nDims} dimensions; the maximum is 4`, dimsAt, { tensor: name });
+    const shape: number[] = new Array(nDims);
+    let product = 1;
+    for (let j = 0; j < nDims; j++) {
+      const dAt = this.pos;
+      const d = this.wide ? this.i64f() : this.u32();
+      if (d < 0) this.fail('GGUF_BAD_DIMENSION', `tensor '${name}' dimension ${j} is ${d}; dimensions cannot be negative`, dAt, { tensor: name });
+      if (d === 0 && this.opts.rejectEmptyTensors) {
+        this.fail('GGUF_BAD_DIMENSION', `tensor '${name}' dimension ${j} is 0 (empty tensors refused by rejectEmptyTensors)`, dAt, { tensor: name });
+      }
+      shape[j] = d;
+      product *= d;
+    }
+    if (product >= INT64_MAX_F) {
+      this.fail('GGUF_ELEMENT_COUNT_OVERFLOW', `tensor '${name}' with shape [${shape.join(', ')}] has more than 2^63 elements`, dimsAt, { tensor: name });
+    }
+    if (shape.some((d) => d > Number.MAX_SAFE_INTEGER)) {
+      this.fail('GGUF_ELEMENT_COUNT_OVERFLOW', `tensor '${name}' has a dimension above 2^53`, dimsAt, { tensor: name });
+    }
+    const typeAt = this.pos;
+    const type = this.i32();
+    const ti = findGGMLType(type);
+    if (ti === undefined) {
+      this.fail('GGUF_UNKNOWN_TENSOR_TYPE', `tensor '${name}' has unknown ggml type id ${type}`, typeAt, { tensor: name });
+    }
+    const row = shape[0] ?? 1;
+    if (row % ti.blockSize !== 0) {
+      this.fail('GGUF_BAD_ROW_SIZE', `tensor '${name}' of type ${ti.name} has rows of ${row} elements, not a multiple of the block size ${ti.blockSize}`, typeAt, { tensor: name });
+    }
+    const byteSize = (product / ti.blockSize) * ti.typeSize;
+    if (byteSize >= 18446744073709551616) {
+      this.fail('GGUF_BYTE_SIZE_OVERFLOW', `tensor '${name}' with shape [${shape.join(', ')}] would take more than 2^64 bytes`, typeAt, { tensor: name });
+    }
+    if (product > Number.MAX_SAFE_INTEGER || !Number.isSafeInteger(byteSize)) {
+      this.fail('GGUF_BYTE_SIZE_OVERFLOW', `tensor '${name}' with shape [${shape.join(', ')}] takes more than 2^53 bytes`, typeAt, { tensor: name });
+    }
+    const offAt = this.pos;
+    const offset = this.u64n();
+    if (!Number.isSafeInteger(offset)) {
+      this.fail('GGUF_TENSOR_OFFSET_OUT_OF_BOUNDS', `tensor '${name}' data offset is ≥ 2^53, beyond any file`, offAt, { tensor: name });
+    }
+    this.tensorNames.add(name);
+    this.tensorInfoPos.push(offAt);
+    this.tensors.push({ name, type, typeName: ti.name, shape, offset, absoluteOffset: 0, byteSize, nElements: product });
+  }
+
+  private finish(): ParsedHeader {
+    const headerEnd = this.pos;
+    const a = this.alignment;
+    const dataOffset = this.tensors.length > 0 ? Math.ceil(headerEnd / a) * a : headerEnd;
+    const size = this.fileSize ?? (this.complete ? this.buf.length : undefined);
+    if (size !== undefined && this.tensors.length > 0 && dataOffset > size) {
+      this.fail('GGUF_DATA_TRUNCATED', `the file ends at byte ${size}, before the data section, which starts at ${dataOffset}`, size);
+    }
+    const dataSize = size === undefined ? Number.POSITIVE_INFINITY : size - dataOffset;
+    for (let i = 0; i < this.tensors.length; i++) {
+      const t = this.tensors[i] as GGUFTensorInfo;
+      const at = this.tensorInfoPos[i] as number;
+      if (t.offset % a !== 0) {
+        this.fail('GGUF_TENSOR_MISALIGNED', `tensor '${t.name}' data offset ${t.offset} is not a multiple of the alignment ${a}`, at, { tensor: t.name });
+      }
+      if (t.offset > dataSize && !this.contiguous(i)) {
+        this.fail('GGUF_TENSOR_OFFSET_OUT_OF_BOUNDS', `tensor '${t.name}' data offset ${t.offset} is beyond the ${dataSize}-byte data section`, at, { tensor: t.name });
+      }
+      if (t.offset + t.byteSize > dataSize) {
+        this.fail(
+          'GGUF_DATA_TRUNCATED',
+          `tensor '${t.name}' needs bytes ${dataOffset + t.offset}–${dataOffset + t.offset + t.byteSize} but the file has only ${size} bytes; the file is truncated`,
+          size ?? 0,
+          { tensor: t.name },
+        );
+      }
+      t.absoluteOffset = dataOffset + t.offset;
+    }
+    this.checkOverlaps();
+    return {
+      version: this.version,
+      littleEndian: this.le,
+      entries: this.entries,
+      metadata: this.metadata,
+      metadataTypes: this.metadataTypes,
+      tensors: this.tensors,
+      alignment: a,
+      dataOffset,
+      headerEnd,
+    };
+  }
+
+  /** Whether tensor i starts right where the previous one (by offset) ends, padded: then a short file is truncated, not corrupt. */
+  private contiguous(i: number): boolean {
+    const t = this.tensors[i] as GGUFTensorInfo;
+    let prevEnd = 0;
+    for (const u of this.tensors) {
+      if (u.offset < t.offset) prevEnd = Math.max(prevEnd, Math.ceil((u.offset + u.byteSize) / this.alignment) * this.alignment);
+    }
+    return prevEnd === t.offset;
+  }
+
+  private checkOverlaps(): void {
+    const ts = this.tensors;
+    let sorted = true;
+    for (let i = 1; i < ts.length; i++) {
+      if ((ts[i] as GGUFTensorInfo).offset < (ts[i - 1] as GGUFTensorInfo).offset) {
+        sorted = false;
+        break;
+      }
+    }
+    const order = ts.map((_, i) => i);
+    if (!sorted) order.sort((x, y) => (ts[x] as GGUFTensorInfo).offset - (ts[y] as GGUFTensorInfo).offset);
+    let prev: GGUFTensorInfo | undefined;
+    for (const i of order) {
+      const t = ts[i] as GGUFTensorInfo;
+      if (t.byteSize === 0) continue;
+      if (prev !== undefined && t.offset < prev.offset + prev.byteSize) {
+        this.fail(
+          'GGUF_TENSOR_OVERLAP',
+          `tensor '${t.name}' (bytes ${t.offset}–${t.offset + t.byteSize}) overlaps tensor '${prev.name}' (bytes ${prev.offset}–${prev.offset + prev.byteSize}) in the data section`,
+          this.tensorInfoPos[i] as number,
+          { tensor: t.name },
+        );
+      }
+      prev = t;
+    }
+  }
+}
+
+function fmtCount(n: number): string {
+  return n === Number.POSITIVE_INFINITY ? '≥ 2^53' : String(n);
+}

@@ -1,0 +1,117 @@
+import { GGUFError } from '../errors.js';
+import type { GGUFByteSource } from './source.js';
+
+export interface HttpSourceOptions {
+  /** fetch implementation (default: globalThis.fetch). */
+  fetch?: typeof fetch;
+  /** Extra request headers (e.g. Authorization). */
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/**
+ * An http(s) URL read with `Range: bytes=a-b` requests. Servers that ignore Range (200) are
+ * handled by reading only the needed prefix of the body and cancelling the rest.
+ */
+export class HttpSource implements GGUFByteSource {
+  size: number | undefined;
+  bytesRead = 0;
+  /** Number of HTTP requests made. */
+  requests = 0;
+  private closed = false;
+  private readonly fetchFn: typeof fetch;
+
+  constructor(
+    readonly name: string,
+    private readonly options: HttpSourceOptions = {},
+  ) {
+    const f = options.fetch ?? globalThis.fetch;
+    if (typeof f !== 'function') {
+      throw new GGUFError('GGUF_SOURCE_ERROR', 'no fetch() available to read URLs; pass options.fetch', { file: name });
+    }
+    this.fetchFn = f;
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    if (this.closed) throw new GGUFError('GGUF_CLOSED', 'the GGUF file was closed', { file: this.name });
+    if (length <= 0 || (this.size !== undefined && offset >= this.size)) return new Uint8Array(0);
+    const end = offset + length - 1;
+    let res: Response;
+    try {
+      this.requests++;
+      res = await this.fetchFn(this.name, {
+        headers: { ...this.options.headers, Range: `bytes=${offset}-${end}` },
+        ...(this.options.signal ? { signal: this.options.signal } : {}),
+      });
+    } catch (cause) {
+      throw new GGUFError('GGUF_SOURCE_ERROR', `request for bytes ${offset}–${end} failed: ${String(cause)}`, { offset, file: this.name, cause });
+    }
+    if (res.status === 416) {
+      this.learnSize(res.headers.get('content-range'));
+      await res.body?.cancel().catch(() => {});
+      return new Uint8Array(0);
+    }
+    if (res.status === 206) {
+      this.learnSize(res.headers.get('content-range'));
+      const out = new Uint8Array(await this.body(res, offset));
+      if (out.length > length) throw new GGUFError('GGUF_SOURCE_ERROR', `server sent ${out.length} bytes for a ${length}-byte range`, { offset, file: this.name });
+      this.bytesRead += out.length;
+      return out;
+    }
+    if (res.status === 200) {
+      const len = Number(res.headers.get('content-length'));
+      if (res.headers.get('content-encoding') === null && Number.isSafeInteger(len) && len >= 0) this.size = len;
+      const out = await this.prefix(res, offset + length);
+      this.bytesRead += out.length;
+      return out.subarray(Math.min(offset, out.length));
+    }
+    await res.body?.cancel().catch(() => {});
+    throw new GGUFError('GGUF_SOURCE_ERROR', `HTTP ${res.status} ${res.statusText} for bytes ${offset}–${end}`, { offset, file: this.name });
+  }
+
+  private async body(res: Response, offset: number): Promise<ArrayBuffer> {
+    try {
+      return await res.arrayBuffer();
+    } catch (cause) {
+      throw new GGUFError('GGUF_SOURCE_ERROR', `reading the response body failed: ${String(cause)}`, { offset, file: this.name, cause });
+    }
+  }
+
+  /** The first `n` bytes of a full-file (200) response; the rest is not downloaded. */
+  private async prefix(res: Response, n: number): Promise<Uint8Array> {
+    if (res.body === null) return new Uint8Array(0);
+    const reader = res.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let have = 0;
+    try {
+      while (have < n) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        have += value.length;
+      }
+    } catch (cause) {
+      throw new GGUFError('GGUF_SOURCE_ERROR', `reading the response body failed: ${String(cause)}`, { file: this.name, cause });
+    } finally {
+      await reader.cancel().catch(() => {});
+    }
+    const out = new Uint8Array(Math.min(have, n));
+    let p = 0;
+    for (const c of chunks) {
+      const take = Math.min(c.length, out.length - p);
+      out.set(c.subarray(0, take), p);
+      p += take;
+      if (p >= out.length) break;
+    }
+    return out;
+  }
+
+  private learnSize(contentRange: string | null): void {
+    const m = contentRange === null ? null : /\/\s*(\d+)\s*$/.exec(contentRange);
+    if (m?.[1] !== undefined) this.size = Number(m[1]);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

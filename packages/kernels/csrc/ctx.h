@@ -1,0 +1,61 @@
+/* A kernels context: thread pool, dispatch table and scratch memory of one loadKernels() instance. */
+#ifndef QK_CTX_H
+#define QK_CTX_H
+#include "qk.h"
+#include "threadpool.h"
+
+typedef struct {
+  qk_pool *pool;
+  int nthreads;
+  int force_scalar;
+  qk_vtable vt;
+  const char *simd;
+  void *scratch;
+  size_t scratch_size;
+} qk_ctx;
+
+qk_ctx *qk_ctx_create(int nthreads, int force_scalar);
+void qk_ctx_destroy(qk_ctx *c);
+int qk_ctx_set_threads(qk_ctx *c, int n);
+/* Returns scratch of at least `bytes` (64-byte aligned), or NULL. */
+void *qk_ctx_scratch(qk_ctx *c, size_t bytes);
+
+int qk_matmul(qk_ctx *c, float *out, const void *w, int type, int64_t rows, int64_t cols, const float *x, int64_t ntok);
+int qk_get_rows(const void *w, int type, int64_t rows, int64_t cols, const int32_t *ids, int64_t n, float *out);
+
+void qk_rms_norm(float *out, const float *x, const float *w, int64_t rows, int64_t cols, float eps);
+void qk_softmax(float *x, int64_t rows, int64_t cols);
+void qk_silu(float *x, int64_t n);
+void qk_swiglu(float *out, const float *gate, const float *up, int64_t n);
+void qk_swiglu_fused(float *out, const float *gu, int64_t rows, int64_t ff);
+void qk_add(float *out, const float *a, const float *b, int64_t n);
+void qk_add_bias(float *x, const float *bias, int64_t rows, int64_t cols);
+void qk_mul(float *out, const float *a, const float *b, int64_t n);
+void qk_scale(float *x, float s, int64_t n);
+void qk_copy_rows(float *dst, int64_t dst_stride, const float *src, int64_t src_stride, int64_t rows, int64_t cols);
+int64_t qk_argmax(const float *x, int64_t n);
+
+typedef struct {
+  int64_t n_tokens, pos, n_heads, head_dim, n_rot;
+  int neox;
+  float freq_base, freq_scale, attn_factor;
+  const float *freq_factors; /* n_rot/2 values or NULL */
+} qk_rope_params;
+void qk_rope(float *x, const qk_rope_params *p);
+
+/* KV cache: per layer K then V, each [ctx][kv_dim] in f16 (is_f16) or f32. */
+typedef struct {
+  void *data;
+  int64_t layers, ctx, kv_dim;
+  int is_f16;
+} qk_kv;
+void qk_kv_store(const qk_kv *kv, int64_t layer, int64_t pos, int64_t n, const float *k, const float *v);
+void qk_kv_shift(const qk_kv *kv, int64_t from, int64_t to, int64_t count);
+
+typedef struct {
+  int64_t n_tokens, pos, n_heads, n_kv_heads, head_dim, window;
+  float scale;
+} qk_attn_params;
+int qk_attention(qk_ctx *c, float *out, const float *q, const qk_kv *kv, int64_t layer, const qk_attn_params *p);
+
+#endif

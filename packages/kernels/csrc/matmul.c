@@ -1,0 +1,84 @@
+/*
+ * Matrix × matrix (and × vector): out[t, r] = W[r, :] · x[t, :].
+ * Activations are quantized once per call to the weight type's dot format (Q8_0 / Q8_1 / Q8_K),
+ * then each thread owns a contiguous range of output rows. Within it, tokens are processed in
+ * tiles of TOK_TILE and rows in blocks of ROW_BLOCK, so a block of weights stays in cache while
+ * every token of the tile uses it: weights are streamed from memory once per token tile.
+ */
+#include "ctx.h"
+
+#define TOK_TILE 32
+#define ROW_BLOCK 8
+
+typedef struct {
+  float *out;
+  const uint8_t *w;
+  const uint8_t *act;
+  size_t w_row, act_row;
+  int64_t rows, cols, ntok;
+  qk_vec_dot_fn dot;
+} mm_job;
+
+static void mm_task(void *arg, int ith, int nth) {
+  const mm_job *j = arg;
+  /* split rows in multiples of ROW_BLOCK */
+  const int64_t nblk = (j->rows + ROW_BLOCK - 1) / ROW_BLOCK;
+  const int64_t b0 = nblk * ith / nth, b1 = nblk * (ith + 1) / nth;
+  const int64_t r0 = b0 * ROW_BLOCK, r1 = b1 * ROW_BLOCK < j->rows ? b1 * ROW_BLOCK : j->rows;
+  for (int64_t t0 = 0; t0 < j->ntok; t0 += TOK_TILE) {
+    const int64_t t1 = t0 + TOK_TILE < j->ntok ? t0 + TOK_TILE : j->ntok;
+    for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
+      const int64_t re = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
+      for (int64_t t = t0; t < t1; t++) {
+        const uint8_t *a = j->act + (size_t)t * j->act_row;
+        float *o = j->out + t * j->rows;
+        for (int64_t r = rb; r < re; r++) o[r] = j->dot(j->cols, j->w + (size_t)r * j->w_row, a);
+      }
+    }
+  }
+}
+
+int qk_matmul(qk_ctx *c, float *out, const void *w, int type, int64_t rows, int64_t cols, const float *x, int64_t ntok) {
+  const int vdt = qk_vec_dot_type(type);
+  const int blk = qk_type_block(type);
+  if (!blk || cols % blk || !c->vt.dot[type]) return -1;
+  mm_job j;
+  j.out = out;
+  j.w = w;
+  j.w_row = qk_row_bytes(type, cols);
+  j.rows = rows;
+  j.cols = cols;
+  j.ntok = ntok;
+  j.dot = c->vt.dot[type];
+  if (vdt == QK_F32) {
+    j.act = (const uint8_t *)x;
+    j.act_row = (size_t)cols * 4;
+  } else {
+    j.act_row = qk_row_bytes(vdt, cols);
+    uint8_t *s = qk_ctx_scratch(c, j.act_row * (size_t)ntok);
+    if (!s) return -2;
+    for (int64_t t = 0; t < ntok; t++) {
+      const float *xr = x + t * cols;
+      void *dst = s + (size_t)t * j.act_row;
+      if (vdt == QK_Q8_0) qk_quantize_act_q8_0(xr, dst, cols);
+      else if (vdt == QK_Q8_1) qk_quantize_act_q8_1(xr, dst, cols);
+      else qk_quantize_act_q8_K(xr, dst, cols);
+    }
+    j.act = s;
+  }
+  const double work = (double)rows * (double)cols * (double)ntok;
+  int nth = c->nthreads;
+  if (work < 65536.0 || rows < 2 * ROW_BLOCK) nth = 1;
+  qk_pool_run(c->pool, mm_task, &j, nth);
+  return 0;
+}
+
+int qk_get_rows(const void *w, int type, int64_t rows, int64_t cols, const int32_t *ids, int64_t n, float *out) {
+  const size_t rb = qk_row_bytes(type, cols);
+  if (!rb) return -1;
+  for (int64_t t = 0; t < n; t++) {
+    if (ids[t] < 0 || ids[t] >= rows) return -3;
+    if (qk_dequantize(type, (const uint8_t *)w + (size_t)ids[t] * rb, out + t * cols, cols)) return -1;
+  }
+  return 0;
+}

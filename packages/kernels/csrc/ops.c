@@ -1,0 +1,74 @@
+/* Row norms, activations and elementwise arithmetic over f32 buffers. */
+#include "ctx.h"
+
+void qk_rms_norm(float *out, const float *x, const float *w, int64_t rows, int64_t cols, float eps) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = x + r * cols;
+    float *o = out + r * cols;
+    double sum = 0.0;
+    for (int64_t i = 0; i < cols; i++) sum += (double)xr[i] * (double)xr[i];
+    const float mean = (float)(sum / (double)cols);
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int64_t i = 0; i < cols; i++) o[i] = (xr[i] * scale) * w[i];
+  }
+}
+
+void qk_softmax(float *x, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; r++) {
+    float *xr = x + r * cols;
+    float max = -INFINITY;
+    for (int64_t i = 0; i < cols; i++) if (xr[i] > max) max = xr[i];
+    double sum = 0.0;
+    for (int64_t i = 0; i < cols; i++) { xr[i] = expf(xr[i] - max); sum += xr[i]; }
+    const float inv = (float)(1.0 / sum);
+    for (int64_t i = 0; i < cols; i++) xr[i] *= inv;
+  }
+}
+
+static inline float silu1(float v) { return v / (1.0f + expf(-v)); }
+
+void qk_silu(float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] = silu1(x[i]);
+}
+
+void qk_swiglu(float *out, const float *gate, const float *up, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = silu1(gate[i]) * up[i];
+}
+
+void qk_swiglu_fused(float *out, const float *gu, int64_t rows, int64_t ff) {
+  /* out rows are ff wide; out may alias gu (row r of out ends before row r of gu's up half). */
+  for (int64_t r = 0; r < rows; r++) {
+    const float *g = gu + r * 2 * ff, *u = g + ff;
+    float *o = out + r * ff;
+    for (int64_t i = 0; i < ff; i++) o[i] = silu1(g[i]) * u[i];
+  }
+}
+
+void qk_add(float *out, const float *a, const float *b, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+void qk_add_bias(float *x, const float *bias, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; r++) {
+    float *xr = x + r * cols;
+    for (int64_t i = 0; i < cols; i++) xr[i] += bias[i];
+  }
+}
+
+void qk_mul(float *out, const float *a, const float *b, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = a[i] * b[i];
+}
+
+void qk_scale(float *x, float s, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] *= s;
+}
+
+void qk_copy_rows(float *dst, int64_t dst_stride, const float *src, int64_t src_stride, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; r++) memmove(dst + r * dst_stride, src + r * src_stride, (size_t)cols * 4);
+}
+
+int64_t qk_argmax(const float *x, int64_t n) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; i++) if (x[i] > x[best]) best = i;
+  return best;
+}

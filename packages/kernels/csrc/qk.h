@@ -1,0 +1,150 @@
+/* quant kernels: shared declarations (block layouts, type ids, half-float helpers). */
+#ifndef QK_H
+#define QK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+
+/* ggml type ids (the numbers used in GGUF files). */
+enum {
+  QK_F32 = 0, QK_F16 = 1, QK_Q4_0 = 2, QK_Q4_1 = 3, QK_Q5_0 = 6, QK_Q5_1 = 7, QK_Q8_0 = 8,
+  QK_Q8_1 = 9, QK_Q2_K = 10, QK_Q3_K = 11, QK_Q4_K = 12, QK_Q5_K = 13, QK_Q6_K = 14,
+  QK_Q8_K = 15, QK_BF16 = 30, QK_TYPE_COUNT = 31
+};
+
+#define QB 32     /* elements per block of the 32-element formats */
+#define QK_K 256  /* elements per super-block of the K formats */
+
+#define QK_PACKED __attribute__((packed))
+
+/* Block layouts (byte-identical to GGUF data). Packed so any byte offset is safe to read. */
+typedef struct QK_PACKED { uint16_t d; uint8_t qs[16]; } blk_q4_0;                 /* 18 */
+typedef struct QK_PACKED { uint16_t d, m; uint8_t qs[16]; } blk_q4_1;              /* 20 */
+typedef struct QK_PACKED { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } blk_q5_0;  /* 22 */
+typedef struct QK_PACKED { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; } blk_q5_1; /* 24 */
+typedef struct QK_PACKED { uint16_t d; int8_t qs[32]; } blk_q8_0;                  /* 34 */
+typedef struct QK_PACKED { uint16_t d, s; int8_t qs[32]; } blk_q8_1;               /* 36 */
+typedef struct QK_PACKED { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; } blk_q2_K;      /* 84 */
+typedef struct QK_PACKED { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; } blk_q3_K; /* 110 */
+typedef struct QK_PACKED { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } blk_q4_K;     /* 144 */
+typedef struct QK_PACKED { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } blk_q5_K; /* 176 */
+typedef struct QK_PACKED { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } blk_q6_K; /* 210 */
+typedef struct QK_PACKED { float d; int8_t qs[256]; int16_t bsums[16]; } blk_q8_K;              /* 292 */
+
+_Static_assert(sizeof(blk_q4_0) == 18, "q4_0");
+_Static_assert(sizeof(blk_q4_1) == 20, "q4_1");
+_Static_assert(sizeof(blk_q5_0) == 22, "q5_0");
+_Static_assert(sizeof(blk_q5_1) == 24, "q5_1");
+_Static_assert(sizeof(blk_q8_0) == 34, "q8_0");
+_Static_assert(sizeof(blk_q8_1) == 36, "q8_1");
+_Static_assert(sizeof(blk_q2_K) == 84, "q2_K");
+_Static_assert(sizeof(blk_q3_K) == 110, "q3_K");
+_Static_assert(sizeof(blk_q4_K) == 144, "q4_K");
+_Static_assert(sizeof(blk_q5_K) == 176, "q5_K");
+_Static_assert(sizeof(blk_q6_K) == 210, "q6_K");
+_Static_assert(sizeof(blk_q8_K) == 292, "q8_K");
+
+/* ---- type table ---- */
+typedef struct { int block; int bytes; } qk_type_info;
+/* Returns 0 for unsupported types. */
+int qk_type_block(int type);
+int qk_type_bytes(int type);
+/* Bytes of `n` elements of `type` (n a multiple of the block size). */
+size_t qk_row_bytes(int type, int64_t n);
+
+/* ---- half floats ---- */
+extern float qk_f16_table[65536];
+void qk_init_tables(void);
+
+static inline float qk_h2f(uint16_t h) { return qk_f16_table[h]; }
+
+/* IEEE binary16, round to nearest even (bit-exact with ggml's conversion). */
+static inline uint16_t qk_f2h(float f) {
+  uint32_t x; memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000u;
+  uint32_t ax = x & 0x7fffffffu;
+  if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);
+  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);
+  if (ax < 0x38800000u) {
+    float af; memcpy(&af, &ax, 4);
+    af += 0.5f;
+    uint32_t r; memcpy(&r, &af, 4);
+    return (uint16_t)(sign | (r - 0x3f000000u));
+  }
+  uint32_t odd = (ax >> 13) & 1u;
+  ax += 0xc8000fffu + odd;
+  return (uint16_t)(sign | (ax >> 13));
+}
+
+static inline float qk_bf2f(uint16_t h) { uint32_t u = (uint32_t)h << 16; float f; memcpy(&f, &u, 4); return f; }
+static inline uint16_t qk_f2bf(float f) {
+  uint32_t u; memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 64);
+  return (uint16_t)((u + (0x7fffu + ((u >> 16) & 1u))) >> 16);
+}
+
+/* Round to nearest, ties to even, for |f| < 2^22 (the magic-number trick ggml's quantizers use). */
+static inline int qk_nearest_int(float f) {
+  float v = f + 12582912.f;
+  int i; memcpy(&i, &v, 4);
+  return (i & 0x007fffff) - 0x00400000;
+}
+
+/* 6-bit scale/min pair j of a Q4_K / Q5_K block. */
+static inline void qk_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
+  if (j < 4) { *d = q[j] & 63; *m = q[j + 4] & 63; }
+  else {
+    *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+/* The 16 signed 6-bit scales of a Q3_K block, unpacked (value - 32). */
+static inline void qk_q3k_scales(const uint8_t *s, int8_t out[16]) {
+  for (int j = 0; j < 16; j++) {
+    int lo = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
+    int hi = (s[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
+    out[j] = (int8_t)((lo | (hi << 4)) - 32);
+  }
+}
+
+/* ---- dequantize / quantize ---- */
+/* Dequantizes n elements (multiple of the block) of `type` at src into dst. Returns 0 or -1 (unknown type). */
+int qk_dequantize(int type, const void *src, float *dst, int64_t n);
+/* Quantizes rows*cols floats into dst (row by row). Returns 0 or -1 (type not supported for quantization). */
+int qk_quantize(int type, const float *src, void *dst, int64_t rows, int64_t cols);
+
+/* Activation quantizers used by the matmul fast path. */
+void qk_quantize_act_q8_0(const float *x, blk_q8_0 *y, int64_t n);
+void qk_quantize_act_q8_1(const float *x, blk_q8_1 *y, int64_t n);
+void qk_quantize_act_q8_K(const float *x, blk_q8_K *y, int64_t n);
+
+/* The activation format a weight type is multiplied with (QK_F32 = plain floats). */
+int qk_vec_dot_type(int type);
+
+/* ---- vector dot products (weight row · activation row), n elements ---- */
+typedef float (*qk_vec_dot_fn)(int64_t n, const void *w, const void *a);
+
+typedef struct {
+  qk_vec_dot_fn dot[QK_TYPE_COUNT];
+  /* f16 · f32 and f32 · f32 for attention */
+  float (*dot_f16_f32)(int64_t n, const uint16_t *a, const float *b);
+  float (*dot_f32)(int64_t n, const float *a, const float *b);
+  /* y += s * x  (x f16 / f32) */
+  void (*axpy_f16)(int64_t n, float s, const uint16_t *x, float *y);
+  void (*axpy_f32)(int64_t n, float s, const float *x, float *y);
+  const char *name;
+} qk_vtable;
+
+void qk_vtable_scalar(qk_vtable *t);
+/* Overrides entries with SIMD versions when available; returns 1 if anything was set. */
+int qk_vtable_avx2(qk_vtable *t);
+int qk_vtable_neon(qk_vtable *t);
+int qk_vtable_simd128(qk_vtable *t);
+
+/* CPU feature detection: 1 if AVX2+FMA+F16C are usable. */
+int qk_cpu_has_avx2(void);
+
+#endif

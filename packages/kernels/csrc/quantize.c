@@ -1,0 +1,348 @@
+/*
+ * Quantizers: Q8_0 and Q4_0 (ggml's reference rounding, bit for bit), the K-quants Q4_K, Q5_K and
+ * Q6_K (the weighted scale/min searches llama-quantize uses without an importance matrix), float
+ * conversions, and the activation quantizers of the matmul fast path (Q8_0, Q8_1, Q8_K).
+ */
+#include "qk.h"
+
+#define QK_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define QK_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define GROUP_EPS 1e-15f
+
+/* ---------------- 32-element formats ---------------- */
+
+static void quant_q8_0(const float *x, blk_q8_0 *y, int64_t nb) {
+  for (int64_t i = 0; i < nb; i++, x += QB) {
+    float amax = 0.f;
+    for (int j = 0; j < QB; j++) amax = QK_MAX(amax, fabsf(x[j]));
+    const float d = amax / 127.f;
+    const float id = d ? 1.0f / d : 0.0f;
+    y[i].d = qk_f2h(d);
+    for (int j = 0; j < QB; j++) y[i].qs[j] = (int8_t)roundf(x[j] * id);
+  }
+}
+
+static void quant_q4_0(const float *x, blk_q4_0 *y, int64_t nb) {
+  for (int64_t i = 0; i < nb; i++, x += QB) {
+    float amax = 0.f, max = 0.f;
+    for (int j = 0; j < QB; j++) {
+      if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
+    }
+    const float d = max / -8.f;
+    const float id = d ? 1.0f / d : 0.0f;
+    y[i].d = qk_f2h(d);
+    for (int j = 0; j < 16; j++) {
+      const float x0 = x[j] * id, x1 = x[j + 16] * id;
+      const uint8_t q0 = (uint8_t)QK_MIN(15, (int8_t)(x0 + 8.5f));
+      const uint8_t q1 = (uint8_t)QK_MIN(15, (int8_t)(x1 + 8.5f));
+      y[i].qs[j] = (uint8_t)(q0 | (q1 << 4));
+    }
+  }
+}
+
+/* ---------------- K-quant helpers ---------------- */
+
+/*
+ * Asymmetric fit x ≈ scale*L + min (L in [0, nmax], min <= 0) minimising the weighted squared
+ * error: start from the min/max grid, then try nstep+1 alternative grid widths and solve the
+ * 2x2 least-squares system for (scale, min) on each. Returns scale; *neg_min = -min.
+ */
+static float fit_scale_min(int n, int nmax, const float *x, const float *w, uint8_t *L, float *neg_min,
+                           float rmin, float rdelta, int nstep) {
+  uint8_t Laux[32];
+  float lo = x[0], hi = x[0], sw = w[0], sx = w[0] * x[0];
+  for (int i = 1; i < n; i++) {
+    if (x[i] < lo) lo = x[i];
+    if (x[i] > hi) hi = x[i];
+    sw += w[i];
+    sx += w[i] * x[i];
+  }
+  if (lo > 0) lo = 0;
+  if (hi == lo) {
+    for (int i = 0; i < n; i++) L[i] = 0;
+    *neg_min = -lo;
+    return 0.f;
+  }
+  float iscale = nmax / (hi - lo);
+  float scale = 1 / iscale;
+  float best = 0;
+  for (int i = 0; i < n; i++) {
+    int l = qk_nearest_int(iscale * (x[i] - lo));
+    L[i] = (uint8_t)QK_MAX(0, QK_MIN(nmax, l));
+    float diff = scale * L[i] + lo - x[i];
+    best += w[i] * diff * diff;
+  }
+  float min = lo;
+  for (int is = 0; is <= nstep; is++) {
+    iscale = (rmin + rdelta * is + nmax) / (hi - lo);
+    float sl = 0, sl2 = 0, sxl = 0;
+    for (int i = 0; i < n; i++) {
+      int l = qk_nearest_int(iscale * (x[i] - lo));
+      l = QK_MAX(0, QK_MIN(nmax, l));
+      Laux[i] = (uint8_t)l;
+      sl += w[i] * l;
+      sl2 += w[i] * l * l;
+      sxl += w[i] * l * x[i];
+    }
+    float D = sw * sl2 - sl * sl;
+    if (D > 0) {
+      float s = (sw * sxl - sx * sl) / D;
+      float m = (sl2 * sx - sl * sxl) / D;
+      if (m > 0) { m = 0; s = sxl / sl2; }
+      float err = 0;
+      for (int i = 0; i < n; i++) {
+        float diff = s * Laux[i] + m - x[i];
+        err += w[i] * diff * diff;
+      }
+      if (err < best) {
+        memcpy(L, Laux, (size_t)n);
+        best = err;
+        scale = s;
+        min = m;
+      }
+    }
+  }
+  *neg_min = -min;
+  return scale;
+}
+
+/*
+ * Symmetric fit x ≈ scale*(L - nmax) with weights x^2: start at the max-magnitude grid, refine by
+ * least squares and try 18 nearby grid widths, keeping the best. L gets values in [0, 2*nmax).
+ */
+static float fit_symmetric(int n, int nmax, const float *x, int8_t *L) {
+  float max = 0, amax = 0;
+  for (int i = 0; i < n; i++) {
+    float ax = fabsf(x[i]);
+    if (ax > amax) { amax = ax; max = x[i]; }
+  }
+  if (amax < GROUP_EPS) {
+    for (int i = 0; i < n; i++) L[i] = 0;
+    return 0.f;
+  }
+  float iscale = -nmax / max;
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; i++) {
+    int l = qk_nearest_int(iscale * x[i]);
+    l = QK_MAX(-nmax, QK_MIN(nmax - 1, l));
+    L[i] = (int8_t)(l + nmax);
+    float w = x[i] * x[i];
+    sumlx += w * x[i] * l;
+    suml2 += w * l * l;
+  }
+  float scale = suml2 ? sumlx / suml2 : 0.0f;
+  float best = scale * sumlx;
+  for (int is = -9; is <= 9; is++) {
+    if (is == 0) continue;
+    iscale = -(nmax + 0.1f * is) / max;
+    sumlx = suml2 = 0;
+    for (int i = 0; i < n; i++) {
+      int l = qk_nearest_int(iscale * x[i]);
+      l = QK_MAX(-nmax, QK_MIN(nmax - 1, l));
+      float w = x[i] * x[i];
+      sumlx += w * x[i] * l;
+      suml2 += w * l * l;
+    }
+    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      for (int i = 0; i < n; i++) {
+        int l = qk_nearest_int(iscale * x[i]);
+        L[i] = (int8_t)(nmax + QK_MAX(-nmax, QK_MIN(nmax - 1, l)));
+      }
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+/* Packs 8 (scale, min) 6-bit pairs into the 12-byte Q4_K/Q5_K layout. */
+static void pack_scales_k4(uint8_t *s, const uint8_t *ls, const uint8_t *lm) {
+  memset(s, 0, 12);
+  for (int j = 0; j < 8; j++) {
+    if (j < 4) {
+      s[j] = ls[j];
+      s[j + 4] = lm[j];
+    } else {
+      s[j + 4] = (uint8_t)((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
+      s[j - 4] |= (uint8_t)((ls[j] >> 4) << 6);
+      s[j] |= (uint8_t)((lm[j] >> 4) << 6);
+    }
+  }
+}
+
+/* Shared front half of Q4_K / Q5_K: sub-block fits, 6-bit scale codes, final level choice. */
+static void quant_k_asym(const float *x, int nmax, float rmin, float rdelta, int nstep,
+                         uint8_t scales12[12], uint16_t *d_out, uint16_t *dmin_out, uint8_t L[QK_K]) {
+  float mins[8], scales[8], w[32];
+  float max_scale = 0, max_min = 0;
+  for (int j = 0; j < 8; j++) {
+    const float *xs = x + 32 * j;
+    float s2 = 0;
+    for (int l = 0; l < 32; l++) s2 += xs[l] * xs[l];
+    const float av = sqrtf(s2 / 32);
+    for (int l = 0; l < 32; l++) w[l] = av + fabsf(xs[l]);
+    scales[j] = fit_scale_min(32, nmax, xs, w, L + 32 * j, &mins[j], rmin, rdelta, nstep);
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+  const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+  uint8_t ls[8], lm[8];
+  for (int j = 0; j < 8; j++) {
+    ls[j] = (uint8_t)QK_MIN(63, (uint8_t)qk_nearest_int(inv_scale * scales[j]));
+    lm[j] = (uint8_t)QK_MIN(63, (uint8_t)qk_nearest_int(inv_min * mins[j]));
+  }
+  pack_scales_k4(scales12, ls, lm);
+  *d_out = qk_f2h(max_scale / 63.f);
+  *dmin_out = qk_f2h(max_min / 63.f);
+  const float d = qk_h2f(*d_out), dmin = qk_h2f(*dmin_out);
+  for (int j = 0; j < 8; j++) {
+    uint8_t sc, m;
+    qk_scale_min_k4(j, scales12, &sc, &m);
+    const float dd = d * sc;
+    if (!dd) continue;
+    const float dm = dmin * m;
+    for (int ii = 0; ii < 32; ii++) {
+      int l = qk_nearest_int((x[32 * j + ii] + dm) / dd);
+      L[32 * j + ii] = (uint8_t)QK_MAX(0, QK_MIN(nmax, l));
+    }
+  }
+}
+
+static void quant_q4_K(const float *x, blk_q4_K *y, int64_t nb) {
+  uint8_t L[QK_K];
+  for (int64_t i = 0; i < nb; i++, x += QK_K) {
+    uint16_t d, dmin;
+    quant_k_asym(x, 15, -1.f, 0.1f, 20, y[i].scales, &d, &dmin, L);
+    y[i].d = d;
+    y[i].dmin = dmin;
+    uint8_t *q = y[i].qs;
+    for (int j = 0; j < QK_K; j += 64, q += 32)
+      for (int l = 0; l < 32; l++) q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+  }
+}
+
+static void quant_q5_K(const float *x, blk_q5_K *y, int64_t nb) {
+  uint8_t L[QK_K];
+  for (int64_t i = 0; i < nb; i++, x += QK_K) {
+    uint16_t d, dmin;
+    quant_k_asym(x, 31, -0.5f, 0.1f, 15, y[i].scales, &d, &dmin, L);
+    y[i].d = d;
+    y[i].dmin = dmin;
+    uint8_t *qh = y[i].qh, *ql = y[i].qs;
+    memset(qh, 0, 32);
+    uint8_t m1 = 1, m2 = 2;
+    for (int n = 0; n < QK_K; n += 64, ql += 32, m1 <<= 2, m2 <<= 2) {
+      for (int j = 0; j < 32; j++) {
+        int l1 = L[n + j], l2 = L[n + j + 32];
+        if (l1 > 15) { l1 -= 16; qh[j] |= m1; }
+        if (l2 > 15) { l2 -= 16; qh[j] |= m2; }
+        ql[j] = (uint8_t)(l1 | (l2 << 4));
+      }
+    }
+  }
+}
+
+static void quant_q6_K(const float *x, blk_q6_K *y, int64_t nb) {
+  int8_t L[QK_K];
+  float scales[16];
+  for (int64_t i = 0; i < nb; i++, x += QK_K) {
+    float max_scale = 0, max_abs = 0;
+    for (int ib = 0; ib < 16; ib++) {
+      const float s = fit_symmetric(16, 32, x + 16 * ib, L + 16 * ib);
+      scales[ib] = s;
+      if (fabsf(s) > max_abs) { max_abs = fabsf(s); max_scale = s; }
+    }
+    if (max_abs < GROUP_EPS) {
+      memset(&y[i], 0, sizeof(blk_q6_K));
+      continue;
+    }
+    const float iscale = -128.f / max_scale;
+    y[i].d = qk_f2h(1 / iscale);
+    for (int ib = 0; ib < 16; ib++) y[i].scales[ib] = (int8_t)QK_MIN(127, qk_nearest_int(iscale * scales[ib]));
+    const float d0 = qk_h2f(y[i].d);
+    for (int j = 0; j < 16; j++) {
+      const float d = d0 * y[i].scales[j];
+      if (!d) continue;
+      for (int ii = 0; ii < 16; ii++) {
+        int l = qk_nearest_int(x[16 * j + ii] / d);
+        L[16 * j + ii] = (int8_t)(QK_MAX(-32, QK_MIN(31, l)) + 32);
+      }
+    }
+    uint8_t *ql = y[i].ql, *qh = y[i].qh;
+    for (int j = 0; j < QK_K; j += 128, ql += 64, qh += 32) {
+      for (int l = 0; l < 32; l++) {
+        const uint8_t q1 = L[j + l] & 0xF, q2 = L[j + l + 32] & 0xF, q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
+        ql[l] = (uint8_t)(q1 | (q3 << 4));
+        ql[l + 32] = (uint8_t)(q2 | (q4 << 4));
+        qh[l] = (uint8_t)((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
+      }
+    }
+  }
+}
+
+int qk_quantize(int type, const float *src, void *dst, int64_t rows, int64_t cols) {
+  const int b = qk_type_block(type);
+  if (!b || cols % b) return -1;
+  const int64_t n = rows * cols, nb = n / b;
+  switch (type) {
+    case QK_F32: memcpy(dst, src, (size_t)n * 4); return 0;
+    case QK_F16: { uint8_t *d = dst; for (int64_t i = 0; i < n; i++) { uint16_t h = qk_f2h(src[i]); memcpy(d + 2 * i, &h, 2); } return 0; }
+    case QK_BF16: { uint8_t *d = dst; for (int64_t i = 0; i < n; i++) { uint16_t h = qk_f2bf(src[i]); memcpy(d + 2 * i, &h, 2); } return 0; }
+    case QK_Q8_0: quant_q8_0(src, dst, nb); return 0;
+    case QK_Q4_0: quant_q4_0(src, dst, nb); return 0;
+    case QK_Q4_K: quant_q4_K(src, dst, nb); return 0;
+    case QK_Q5_K: quant_q5_K(src, dst, nb); return 0;
+    case QK_Q6_K: quant_q6_K(src, dst, nb); return 0;
+    default: return -1;
+  }
+}
+
+/* ---------------- activation quantizers (matmul fast path) ---------------- */
+
+void qk_quantize_act_q8_0(const float *x, blk_q8_0 *y, int64_t n) {
+  quant_q8_0(x, y, n / QB);
+}
+
+void qk_quantize_act_q8_1(const float *x, blk_q8_1 *y, int64_t n) {
+  const int64_t nb = n / QB;
+  for (int64_t i = 0; i < nb; i++, x += QB) {
+    float amax = 0.f;
+    for (int j = 0; j < QB; j++) amax = QK_MAX(amax, fabsf(x[j]));
+    const float d = amax / 127.f;
+    const float id = d ? 1.0f / d : 0.0f;
+    int sum = 0;
+    for (int j = 0; j < QB; j++) {
+      y[i].qs[j] = (int8_t)roundf(x[j] * id);
+      sum += y[i].qs[j];
+    }
+    y[i].d = qk_f2h(d);
+    y[i].s = qk_f2h((float)sum * d);
+  }
+}
+
+void qk_quantize_act_q8_K(const float *x, blk_q8_K *y, int64_t n) {
+  const int64_t nb = n / QK_K;
+  for (int64_t i = 0; i < nb; i++, x += QK_K) {
+    float max = 0, amax = 0;
+    for (int j = 0; j < QK_K; j++) {
+      float ax = fabsf(x[j]);
+      if (ax > amax) { amax = ax; max = x[j]; }
+    }
+    if (!amax) {
+      memset(&y[i], 0, sizeof(blk_q8_K));
+      continue;
+    }
+    const float iscale = -127.f / max;
+    for (int j = 0; j < QK_K; j++) {
+      int v = qk_nearest_int(iscale * x[j]);
+      y[i].qs[j] = (int8_t)QK_MIN(127, v);
+    }
+    for (int j = 0; j < 16; j++) {
+      int s = 0;
+      for (int ii = 0; ii < 16; ii++) s += y[i].qs[16 * j + ii];
+      y[i].bsums[j] = (int16_t)s;
+    }
+    y[i].d = 1 / iscale;
+  }
+}

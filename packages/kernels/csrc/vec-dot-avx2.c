@@ -1,0 +1,370 @@
+/*
+ * AVX2 + FMA + F16C dot products. Compiled with a target attribute so the same binary runs on any
+ * x86-64; qk_vtable_avx2() only installs them after CPUID says the features are present.
+ */
+#include "qk.h"
+
+#if defined(__x86_64__) && !defined(QK_NO_AVX2)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+AVX2 static inline float hsum8(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+AVX2 static inline __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* 32 signed × 32 signed bytes → 8 int32 partial sums. */
+AVX2 static inline __m256i dot_i8(__m256i x, __m256i y) {
+  const __m256i ax = _mm256_sign_epi8(x, x);
+  const __m256i sy = _mm256_sign_epi8(y, x);
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
+}
+
+/* 32 unsigned (< 128) × 32 signed bytes → 8 int32 partial sums. */
+AVX2 static inline __m256i dot_u8(__m256i x, __m256i y) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
+}
+
+/* 16 nibbles pairs → 32 bytes: low nibbles in bytes 0..15, high nibbles in bytes 16..31. */
+AVX2 static inline __m256i unpack_nibbles(const uint8_t *qs) {
+  const __m128i t = _mm_loadu_si128((const __m128i *)qs);
+  const __m256i v = _mm256_insertf128_si256(_mm256_castsi128_si256(t), _mm_srli_epi16(t, 4), 1);
+  return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
+}
+
+/* Bits of a 32-bit mask expanded to bytes: 0xFF where bit i is set, else 0. */
+AVX2 static inline __m256i bits_to_bytes(uint32_t m) {
+  const __m256i shuf = _mm256_set_epi64x(0x0303030303030303LL, 0x0202020202020202LL, 0x0101010101010101LL, 0);
+  __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)m), shuf);
+  const __m256i bit = _mm256_set1_epi64x((long long)0x7fbfdfeff7fbfdfeULL);
+  v = _mm256_or_si256(v, bit);
+  return _mm256_cmpeq_epi8(v, _mm256_set1_epi64x(-1));
+}
+
+AVX2 static float vd_f32(int64_t n, const void *w, const void *a) {
+  const float *x = w, *y = a;
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), s3);
+  }
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
+  float s = hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  for (; i < n; i++) s += x[i] * y[i];
+  return s;
+}
+
+AVX2 static inline __m256 ld_h8(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+AVX2 static inline __m256 ld_bf8(const uint8_t *p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
+AVX2 static float vd_f16(int64_t n, const void *w, const void *a) {
+  const uint8_t *x = w;
+  const float *y = a;
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm256_fmadd_ps(ld_h8(x + 2 * i), _mm256_loadu_ps(y + i), s0);
+    s1 = _mm256_fmadd_ps(ld_h8(x + 2 * i + 16), _mm256_loadu_ps(y + i + 8), s1);
+    s2 = _mm256_fmadd_ps(ld_h8(x + 2 * i + 32), _mm256_loadu_ps(y + i + 16), s2);
+    s3 = _mm256_fmadd_ps(ld_h8(x + 2 * i + 48), _mm256_loadu_ps(y + i + 24), s3);
+  }
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(ld_h8(x + 2 * i), _mm256_loadu_ps(y + i), s0);
+  float s = hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  for (; i < n; i++) { uint16_t h; memcpy(&h, x + 2 * i, 2); s += qk_h2f(h) * y[i]; }
+  return s;
+}
+
+AVX2 static float vd_bf16(int64_t n, const void *w, const void *a) {
+  const uint8_t *x = w;
+  const float *y = a;
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(ld_bf8(x + 2 * i), _mm256_loadu_ps(y + i), s0);
+    s1 = _mm256_fmadd_ps(ld_bf8(x + 2 * i + 16), _mm256_loadu_ps(y + i + 8), s1);
+  }
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(ld_bf8(x + 2 * i), _mm256_loadu_ps(y + i), s0);
+  float s = hsum8(_mm256_add_ps(s0, s1));
+  for (; i < n; i++) { uint16_t h; memcpy(&h, x + 2 * i, 2); s += qk_bf2f(h) * y[i]; }
+  return s;
+}
+
+AVX2 static float vd_q4_0(int64_t n, const void *w, const void *a) {
+  const blk_q4_0 *x = w;
+  const blk_q8_0 *y = a;
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i off = _mm256_set1_epi8(8);
+  for (int64_t i = 0; i < n / QB; i++) {
+    const __m256 d = _mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d));
+    const __m256i q = _mm256_sub_epi8(unpack_nibbles(x[i].qs), off);
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(q, load32(y[i].qs))), acc);
+  }
+  return hsum8(acc);
+}
+
+AVX2 static float vd_q4_1(int64_t n, const void *w, const void *a) {
+  const blk_q4_1 *x = w;
+  const blk_q8_1 *y = a;
+  __m256 acc = _mm256_setzero_ps();
+  float summ = 0;
+  for (int64_t i = 0; i < n / QB; i++) {
+    const __m256 d = _mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d));
+    summ += qk_h2f(x[i].m) * qk_h2f(y[i].s);
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8(unpack_nibbles(x[i].qs), load32(y[i].qs))), acc);
+  }
+  return hsum8(acc) + summ;
+}
+
+AVX2 static float vd_q5_0(int64_t n, const void *w, const void *a) {
+  const blk_q5_0 *x = w;
+  const blk_q8_0 *y = a;
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QB; i++) {
+    const __m256 d = _mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d));
+    uint32_t qh; memcpy(&qh, x[i].qh, 4);
+    /* q - 16 = nibble - (h ? 0 : 16) */
+    const __m256i hi = _mm256_andnot_si256(bits_to_bytes(qh), _mm256_set1_epi8(16));
+    const __m256i q = _mm256_sub_epi8(unpack_nibbles(x[i].qs), hi);
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(q, load32(y[i].qs))), acc);
+  }
+  return hsum8(acc);
+}
+
+AVX2 static float vd_q5_1(int64_t n, const void *w, const void *a) {
+  const blk_q5_1 *x = w;
+  const blk_q8_1 *y = a;
+  __m256 acc = _mm256_setzero_ps();
+  float summ = 0;
+  for (int64_t i = 0; i < n / QB; i++) {
+    const __m256 d = _mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d));
+    summ += qk_h2f(x[i].m) * qk_h2f(y[i].s);
+    uint32_t qh; memcpy(&qh, x[i].qh, 4);
+    const __m256i hi = _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(16));
+    const __m256i q = _mm256_or_si256(unpack_nibbles(x[i].qs), hi);
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8(q, load32(y[i].qs))), acc);
+  }
+  return hsum8(acc) + summ;
+}
+
+AVX2 static float vd_q8_0(int64_t n, const void *w, const void *a) {
+  const blk_q8_0 *x = w;
+  const blk_q8_0 *y = a;
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QB; i++) {
+    const __m256 d = _mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(load32(x[i].qs), load32(y[i].qs))), acc);
+  }
+  return hsum8(acc);
+}
+
+/* Broadcast two int16 scales over the low and high 128-bit lanes... as 16 int16: s0 ×8, s1 ×8. */
+AVX2 static inline __m256i scale_pair(int s0, int s1) {
+  return _mm256_setr_m128i(_mm_set1_epi16((short)s0), _mm_set1_epi16((short)s1));
+}
+
+AVX2 static float vd_q4_K(int64_t n, const void *w, const void *a) {
+  const blk_q4_K *x = w;
+  const blk_q8_K *y = a;
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  __m256 acc = _mm256_setzero_ps();
+  float accm = 0;
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    uint8_t sc[8], mn[8];
+    for (int j = 0; j < 8; j++) qk_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+    int summs = 0;
+    for (int j = 0; j < 8; j++) summs += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+    const uint8_t *q = x[i].qs;
+    const int8_t *a8 = y[i].qs;
+    __m256i sumi = _mm256_setzero_si256();
+    for (int j = 0; j < 4; j++, q += 32, a8 += 64) {
+      const __m256i qb = load32(q);
+      const __m256i lo = _mm256_and_si256(qb, m4);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qb, 4), m4);
+      const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load32(a8)), _mm256_set1_epi16(sc[2 * j]));
+      const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load32(a8 + 32)), _mm256_set1_epi16(sc[2 * j + 1]));
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+    }
+    const float d = y[i].d * qk_h2f(x[i].d);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    accm += y[i].d * qk_h2f(x[i].dmin) * summs;
+  }
+  return hsum8(acc) - accm;
+}
+
+AVX2 static float vd_q5_K(int64_t n, const void *w, const void *a) {
+  const blk_q5_K *x = w;
+  const blk_q8_K *y = a;
+  const __m256i m4 = _mm256_set1_epi8(0xF), one = _mm256_set1_epi8(1);
+  __m256 acc = _mm256_setzero_ps();
+  float accm = 0;
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    uint8_t sc[8], mn[8];
+    for (int j = 0; j < 8; j++) qk_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+    int summs = 0;
+    for (int j = 0; j < 8; j++) summs += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+    const uint8_t *q = x[i].qs;
+    const int8_t *a8 = y[i].qs;
+    const __m256i hb = load32(x[i].qh);
+    __m256i sumi = _mm256_setzero_si256();
+    for (int j = 0; j < 4; j++, q += 32, a8 += 64) {
+      const __m256i qb = load32(q);
+      const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one), 4);
+      const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one), 4);
+      const __m256i lo = _mm256_or_si256(_mm256_and_si256(qb, m4), h0);
+      const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4), h1);
+      const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load32(a8)), _mm256_set1_epi16(sc[2 * j]));
+      const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load32(a8 + 32)), _mm256_set1_epi16(sc[2 * j + 1]));
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+    }
+    const float d = y[i].d * qk_h2f(x[i].d);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    accm += y[i].d * qk_h2f(x[i].dmin) * summs;
+  }
+  return hsum8(acc) - accm;
+}
+
+AVX2 static float vd_q6_K(int64_t n, const void *w, const void *a) {
+  const blk_q6_K *x = w;
+  const blk_q8_K *y = a;
+  const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    const uint8_t *ql = x[i].ql, *qh = x[i].qh;
+    const int8_t *sc = x[i].scales, *a8 = y[i].qs;
+    __m256i sumi = _mm256_setzero_si256();
+    for (int n0 = 0; n0 < QK_K; n0 += 128, ql += 64, qh += 32, sc += 8, a8 += 128) {
+      const __m256i l0 = load32(ql), l1 = load32(ql + 32), h = load32(qh);
+      const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+      const __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
+      const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
+      const __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
+      const __m256i y1 = load32(a8), y2 = load32(a8 + 32), y3 = load32(a8 + 64), y4 = load32(a8 + 96);
+      __m256i p1 = _mm256_sub_epi16(_mm256_maddubs_epi16(q1, y1), _mm256_maddubs_epi16(m32, y1));
+      __m256i p2 = _mm256_sub_epi16(_mm256_maddubs_epi16(q2, y2), _mm256_maddubs_epi16(m32, y2));
+      __m256i p3 = _mm256_sub_epi16(_mm256_maddubs_epi16(q3, y3), _mm256_maddubs_epi16(m32, y3));
+      __m256i p4 = _mm256_sub_epi16(_mm256_maddubs_epi16(q4, y4), _mm256_maddubs_epi16(m32, y4));
+      p1 = _mm256_madd_epi16(p1, scale_pair(sc[0], sc[1]));
+      p2 = _mm256_madd_epi16(p2, scale_pair(sc[2], sc[3]));
+      p3 = _mm256_madd_epi16(p3, scale_pair(sc[4], sc[5]));
+      p4 = _mm256_madd_epi16(p4, scale_pair(sc[6], sc[7]));
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p1, p2), _mm256_add_epi32(p3, p4)));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * qk_h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum8(acc);
+}
+
+AVX2 static float vd_q3_K(int64_t n, const void *w, const void *a) {
+  const blk_q3_K *x = w;
+  const blk_q8_K *y = a;
+  const __m256i m3 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(4);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    int8_t sc[16];
+    qk_q3k_scales(x[i].scales, sc);
+    const uint8_t *q = x[i].qs;
+    const int8_t *a8 = y[i].qs;
+    const __m256i hm = load32(x[i].hmask);
+    __m256i sumi = _mm256_setzero_si256();
+    int is = 0;
+    for (int n0 = 0; n0 < QK_K; n0 += 128, q += 32) {
+      const __m256i qb = load32(q);
+      for (int s = 0; s < 4; s++, a8 += 32, is += 2) {
+        const int bit = n0 / 32 + s; /* hmask bit index: 0..3 for first half, 4..7 for second */
+        const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(qb, 2 * s), m3);
+        /* subtract 4 where the high bit is clear */
+        const __m256i hset = _mm256_cmpeq_epi8(_mm256_and_si256(hm, _mm256_set1_epi8((char)(1 << bit))), _mm256_set1_epi8((char)(1 << bit)));
+        const __m256i sub = _mm256_andnot_si256(hset, m4);
+        const __m256i yv = load32(a8);
+        __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(lo, yv), _mm256_maddubs_epi16(sub, yv));
+        p = _mm256_madd_epi16(p, scale_pair(sc[is], sc[is + 1]));
+        sumi = _mm256_add_epi32(sumi, p);
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * qk_h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum8(acc);
+}
+
+AVX2 static float vd_q2_K(int64_t n, const void *w, const void *a) {
+  const blk_q2_K *x = w;
+  const blk_q8_K *y = a;
+  const __m256i m3 = _mm256_set1_epi8(3);
+  __m256 acc = _mm256_setzero_ps();
+  float accm = 0;
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    int summs = 0;
+    for (int j = 0; j < 16; j++) summs += y[i].bsums[j] * (x[i].scales[j] >> 4);
+    const uint8_t *q = x[i].qs;
+    const int8_t *a8 = y[i].qs;
+    __m256i sumi = _mm256_setzero_si256();
+    int is = 0;
+    for (int n0 = 0; n0 < QK_K; n0 += 128, q += 32) {
+      const __m256i qb = load32(q);
+      for (int s = 0; s < 4; s++, a8 += 32, is += 2) {
+        const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(qb, 2 * s), m3);
+        __m256i p = _mm256_maddubs_epi16(lo, load32(a8));
+        p = _mm256_madd_epi16(p, scale_pair(x[i].scales[is] & 0xF, x[i].scales[is + 1] & 0xF));
+        sumi = _mm256_add_epi32(sumi, p);
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * qk_h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    accm += y[i].d * qk_h2f(x[i].dmin) * summs;
+  }
+  return hsum8(acc) - accm;
+}
+
+AVX2 static float dot_f16_f32(int64_t n, const uint16_t *a, const float *b) { return vd_f16(n, a, b); }
+AVX2 static float dot_f32(int64_t n, const float *a, const float *b) { return vd_f32(n, a, b); }
+
+AVX2 static void axpy_f16(int64_t n, float s, const uint16_t *x, float *y) {
+  const __m256 sv = _mm256_set1_ps(s);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(sv, ld_h8((const uint8_t *)(x + i)), _mm256_loadu_ps(y + i)));
+  for (; i < n; i++) y[i] += s * qk_h2f(x[i]);
+}
+
+AVX2 static void axpy_f32(int64_t n, float s, const float *x, float *y) {
+  const __m256 sv = _mm256_set1_ps(s);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(sv, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; i++) y[i] += s * x[i];
+}
+
+int qk_vtable_avx2(qk_vtable *t) {
+  if (!qk_cpu_has_avx2()) return 0;
+  t->dot[QK_F32] = vd_f32;
+  t->dot[QK_F16] = vd_f16;
+  t->dot[QK_BF16] = vd_bf16;
+  t->dot[QK_Q4_0] = vd_q4_0;
+  t->dot[QK_Q4_1] = vd_q4_1;
+  t->dot[QK_Q5_0] = vd_q5_0;
+  t->dot[QK_Q5_1] = vd_q5_1;
+  t->dot[QK_Q8_0] = vd_q8_0;
+  t->dot[QK_Q2_K] = vd_q2_K;
+  t->dot[QK_Q3_K] = vd_q3_K;
+  t->dot[QK_Q4_K] = vd_q4_K;
+  t->dot[QK_Q5_K] = vd_q5_K;
+  t->dot[QK_Q6_K] = vd_q6_K;
+  t->dot_f16_f32 = dot_f16_f32;
+  t->dot_f32 = dot_f32;
+  t->axpy_f16 = axpy_f16;
+  t->axpy_f32 = axpy_f32;
+  t->name = "avx2";
+  return 1;
+}
+
+#else
+int qk_vtable_avx2(qk_vtable *t) { (void)t; return 0; }
+#endif

@@ -1,0 +1,535 @@
+/**
+ * The backend-independent facade: every public op validates its arguments here, then calls the
+ * C library through a Host (native addon or wasm module).
+ */
+import { KernelError } from './errors';
+import type { Host } from './raw-binding';
+import { kernelType, typeBytes } from './type-table';
+import type {
+  AttentionParams,
+  BackendName,
+  F32Buffer,
+  GGMLTypeId,
+  Kernels,
+  KVCache,
+  RopeParams,
+  SimdLevel,
+  Weight,
+} from './types';
+import { finite, fits, int } from './validate';
+
+interface Disposable {
+  dispose(): void;
+}
+
+class F32BufferImpl implements F32Buffer {
+  #disposed = false;
+  constructor(
+    readonly owner: KernelsImpl,
+    readonly length: number,
+    private block: { ptr: number; view(): Float32Array; free(): void } | undefined,
+  ) {}
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+  /** Pointer for C; throws if disposed. */
+  ptr(what: string): number {
+    if (this.#disposed || !this.block) throw new KernelError('DISPOSED', `${what}: the F32Buffer was disposed`);
+    return this.block.ptr;
+  }
+  view(): Float32Array {
+    if (this.#disposed || !this.block) throw new KernelError('DISPOSED', 'view(): the F32Buffer was disposed');
+    return this.block.view();
+  }
+  write(src: ArrayLike<number>, offset = 0): void {
+    int(offset, 'write(offset)');
+    fits(this.length, offset, src.length, 'F32Buffer.write');
+    this.view().set(src, offset);
+  }
+  read(offset = 0, length?: number): Float32Array {
+    int(offset, 'read(offset)');
+    const n = length ?? this.length - offset;
+    int(n, 'read(length)');
+    fits(this.length, offset, n, 'F32Buffer.read');
+    return this.view().slice(offset, offset + n);
+  }
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.block?.free();
+    this.block = undefined;
+    this.owner.forget(this);
+  }
+}
+
+class WeightImpl implements Weight {
+  #disposed = false;
+  constructor(
+    readonly owner: KernelsImpl,
+    readonly type: GGMLTypeId,
+    readonly rows: number,
+    readonly cols: number,
+    readonly byteLength: number,
+    private address: number,
+    private releaseFn: () => void,
+  ) {}
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+  ptr(what: string): number {
+    if (this.#disposed) throw new KernelError('DISPOSED', `${what}: the Weight was disposed`);
+    return this.address;
+  }
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.releaseFn();
+    this.address = 0;
+    this.owner.forget(this);
+  }
+}
+
+class KVCacheImpl implements KVCache {
+  #disposed = false;
+  readonly kvDim: number;
+  constructor(
+    readonly owner: KernelsImpl,
+    readonly type: 'f16' | 'f32',
+    readonly layers: number,
+    readonly contextSize: number,
+    readonly kvHeads: number,
+    readonly headDim: number,
+    private data: number,
+  ) {
+    this.kvDim = kvHeads * headDim;
+  }
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+  ptr(what: string): number {
+    if (this.#disposed) throw new KernelError('DISPOSED', `${what}: the KVCache was disposed`);
+    return this.data;
+  }
+  store(layer: number, pos: number, nTokens: number, k: F32Buffer, v: F32Buffer): void {
+    const data = this.ptr('KVCache.store');
+    int(layer, 'store(layer)', 0, this.layers - 1);
+    int(pos, 'store(pos)');
+    int(nTokens, 'store(nTokens)');
+    if (pos + nTokens > this.contextSize) {
+      throw new KernelError(
+        'OUT_OF_BOUNDS',
+        `KVCache.store: positions ${pos}..${pos + nTokens - 1} exceed the context size ${this.contextSize}; shift the cache or make a larger one`,
+      );
+    }
+    const n = nTokens * this.kvDim;
+    const kp = this.owner.buf(k, 'KVCache.store(k)', n);
+    const vp = this.owner.buf(v, 'KVCache.store(v)', n);
+    if (nTokens === 0) return;
+    this.owner.host.raw.kvStore(data, this.layers, this.contextSize, this.kvDim, this.type === 'f16' ? 1 : 0, layer, pos, nTokens, kp, vp);
+  }
+  shift(from: number, to: number, count: number): void {
+    const data = this.ptr('KVCache.shift');
+    int(from, 'shift(from)');
+    int(to, 'shift(to)');
+    int(count, 'shift(count)');
+    if (from + count > this.contextSize || to + count > this.contextSize) {
+      throw new KernelError(
+        'OUT_OF_BOUNDS',
+        `KVCache.shift: moving ${count} positions from ${from} to ${to} leaves the context (size ${this.contextSize})`,
+      );
+    }
+    if (count === 0 || from === to) return;
+    this.owner.host.raw.kvShift(data, this.layers, this.contextSize, this.kvDim, this.type === 'f16' ? 1 : 0, from, to, count);
+  }
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.owner.host.free(this.data);
+    this.data = 0;
+    this.owner.forget(this);
+  }
+}
+
+export class KernelsImpl implements Kernels {
+  readonly backend: BackendName;
+  readonly canMapFiles: boolean;
+  readonly maxMemoryBytes: number;
+  fallbackReason?: string;
+  #ctx: number;
+  #simd: SimdLevel;
+  #threads: number;
+  #live = new Set<Disposable>();
+
+  constructor(
+    readonly host: Host,
+    threads: number,
+    forceScalar: boolean,
+  ) {
+    this.backend = host.kind;
+    this.canMapFiles = host.canMapFiles;
+    this.maxMemoryBytes = host.maxMemoryBytes;
+    this.#ctx = host.raw.createContext(threads, forceScalar ? 1 : 0);
+    this.#simd = host.raw.simd(this.#ctx) as SimdLevel;
+    this.#threads = host.raw.threads(this.#ctx);
+  }
+
+  get simd(): SimdLevel {
+    return this.#simd;
+  }
+  get threads(): number {
+    return this.#threads;
+  }
+
+  private ctx(what: string): number {
+    if (!this.#ctx) throw new KernelError('DISPOSED', `${what}: this Kernels instance was disposed`);
+    return this.#ctx;
+  }
+
+  /** @internal */
+  forget(o: Disposable): void {
+    this.#live.delete(o);
+  }
+
+  /** @internal Pointer of `b` after checking it belongs here, is live and holds `need` elements from `offset`. */
+  buf(b: F32Buffer, what: string, need: number, offset = 0): number {
+    if (!(b instanceof F32BufferImpl) || b.owner !== this) {
+      throw new KernelError('FOREIGN_OBJECT', `${what}: expected an F32Buffer made by this Kernels instance's f32()`);
+    }
+    const p = b.ptr(what);
+    fits(b.length, offset, need, what);
+    return p + offset * 4;
+  }
+
+  private weightOf(w: Weight, what: string): WeightImpl {
+    if (!(w instanceof WeightImpl) || w.owner !== this) {
+      throw new KernelError('FOREIGN_OBJECT', `${what}: expected a Weight made by this Kernels instance`);
+    }
+    w.ptr(what);
+    return w;
+  }
+
+  setThreads(n: number): void {
+    int(n, 'setThreads(n)', 1, 256);
+    if (this.backend === 'wasm') return;
+    this.#threads = this.host.raw.setThreads(this.ctx('setThreads'), n);
+  }
+
+  // ---- memory ----
+  f32(length: number): F32Buffer {
+    this.ctx('f32');
+    int(length, 'f32(length)');
+    if (length * 4 > this.maxMemoryBytes) {
+      throw new KernelError('OUT_OF_MEMORY', `f32(${length}): ${length * 4} bytes exceed this backend's limit of ${this.maxMemoryBytes}`);
+    }
+    const b = new F32BufferImpl(this, length, this.host.floats(length));
+    this.#live.add(b);
+    return b;
+  }
+
+  private checkWeightShape(type: GGMLTypeId, rows: number, cols: number, what: string) {
+    const info = kernelType(type, what);
+    int(rows, `${what}(rows)`, 1);
+    int(cols, `${what}(cols)`, 1);
+    if (cols % info.blockSize !== 0) {
+      throw new KernelError(
+        'BLOCK_MISALIGNED',
+        `${what}: cols = ${cols} is not a multiple of ${info.name}'s block size ${info.blockSize}`,
+      );
+    }
+    return { info, bytes: rows * typeBytes(info, cols) };
+  }
+
+  weight(type: GGMLTypeId, rows: number, cols: number, data: Uint8Array): Weight {
+    this.ctx('weight');
+    const { bytes } = this.checkWeightShape(type, rows, cols, 'weight');
+    if (!(data instanceof Uint8Array)) throw new KernelError('INVALID_ARGUMENT', 'weight: data must be a Uint8Array');
+    if (data.byteLength < bytes) {
+      throw new KernelError(
+        'OUT_OF_BOUNDS',
+        `weight: ${rows}×${cols} of type ${type} needs ${bytes} bytes but data holds ${data.byteLength}`,
+      );
+    }
+    const pinned = this.host.pin(data.byteLength === bytes ? data : data.subarray(0, bytes), true);
+    const w = new WeightImpl(this, type, rows, cols, bytes, pinned.ptr, () => pinned.release());
+    this.#live.add(w);
+    return w;
+  }
+
+  weightFromFile(path: string, offset: number, type: GGMLTypeId, rows: number, cols: number): Weight {
+    this.ctx('weightFromFile');
+    if (!this.canMapFiles) throw new KernelError('NOT_SUPPORTED', `weightFromFile: the ${this.backend} backend cannot map files; read the bytes and use weight()`);
+    if (typeof path !== 'string' || path.length === 0) throw new KernelError('INVALID_ARGUMENT', 'weightFromFile: path must be a non-empty string');
+    int(offset, 'weightFromFile(offset)');
+    const { bytes } = this.checkWeightShape(type, rows, cols, 'weightFromFile');
+    const r = this.host.raw.mapFile(path, offset, bytes);
+    if (typeof r === 'number') {
+      const why = r === -2 ? 'the tensor extends past the end of the file' : `errno ${-r}`;
+      throw new KernelError('MAP_FAILED', `weightFromFile: cannot map ${bytes} bytes at offset ${offset} of ${path}: ${why}`);
+    }
+    const [ptr, base, len] = r;
+    const raw = this.host.raw;
+    const w = new WeightImpl(this, type, rows, cols, bytes, ptr, () => raw.unmap(base, len));
+    this.#live.add(w);
+    return w;
+  }
+
+  kvCache(opts: { layers: number; contextSize: number; kvHeads: number; headDim: number; type: 'f16' | 'f32' }): KVCache {
+    this.ctx('kvCache');
+    const layers = int(opts?.layers, 'kvCache(layers)', 1);
+    const contextSize = int(opts.contextSize, 'kvCache(contextSize)', 1);
+    const kvHeads = int(opts.kvHeads, 'kvCache(kvHeads)', 1);
+    const headDim = int(opts.headDim, 'kvCache(headDim)', 1);
+    if (opts.type !== 'f16' && opts.type !== 'f32') throw new KernelError('INVALID_ARGUMENT', `kvCache(type) must be 'f16' or 'f32', got ${String(opts.type)}`);
+    const bytes = layers * 2 * contextSize * kvHeads * headDim * (opts.type === 'f16' ? 2 : 4);
+    if (bytes > this.maxMemoryBytes) {
+      throw new KernelError('OUT_OF_MEMORY', `kvCache: ${bytes} bytes exceed this backend's limit of ${this.maxMemoryBytes}`);
+    }
+    const data = this.host.alloc(bytes);
+    const c = new KVCacheImpl(this, opts.type, layers, contextSize, kvHeads, headDim, data);
+    this.#live.add(c);
+    return c;
+  }
+
+  // ---- (de)quantization ----
+  dequantize(type: GGMLTypeId, data: Uint8Array, n: number): Float32Array {
+    this.ctx('dequantize');
+    const info = kernelType(type, 'dequantize');
+    int(n, 'dequantize(n)');
+    if (n % info.blockSize) throw new KernelError('BLOCK_MISALIGNED', `dequantize: n = ${n} is not a multiple of ${info.name}'s block size ${info.blockSize}`);
+    if (!(data instanceof Uint8Array)) throw new KernelError('INVALID_ARGUMENT', 'dequantize: data must be a Uint8Array');
+    const bytes = typeBytes(info, n);
+    if (data.byteLength < bytes) throw new KernelError('OUT_OF_BOUNDS', `dequantize: ${n} elements of ${info.name} need ${bytes} bytes, data holds ${data.byteLength}`);
+    if (n === 0) return new Float32Array(0);
+    const src = this.host.pin(data.subarray(0, bytes), false);
+    const out = this.host.output(n * 4);
+    try {
+      const rc = this.host.raw.dequantize(type, src.ptr, out.ptr, n);
+      if (rc !== 0) throw new KernelError('INTERNAL', `dequantize: C returned ${rc}`);
+      const b = out.take();
+      return new Float32Array(b.buffer, b.byteOffset, n);
+    } finally {
+      src.release();
+      out.release();
+    }
+  }
+
+  quantize(type: GGMLTypeId, src: Float32Array, rows: number, cols: number): Uint8Array {
+    this.ctx('quantize');
+    const info = kernelType(type, 'quantize');
+    if (!info.quantizable) throw new KernelError('UNSUPPORTED_TYPE', `quantize: cannot quantize to ${info.name} (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)`);
+    int(rows, 'quantize(rows)');
+    int(cols, 'quantize(cols)');
+    if (cols % info.blockSize) throw new KernelError('BLOCK_MISALIGNED', `quantize: cols = ${cols} is not a multiple of ${info.name}'s block size ${info.blockSize}`);
+    if (!(src instanceof Float32Array)) throw new KernelError('INVALID_ARGUMENT', 'quantize: src must be a Float32Array');
+    fits(src.length, 0, rows * cols, 'quantize(src)');
+    const bytes = rows * typeBytes(info, cols);
+    if (bytes === 0) return new Uint8Array(0);
+    const s = this.host.pin(src.subarray(0, rows * cols), false);
+    const out = this.host.output(bytes);
+    try {
+      const rc = this.host.raw.quantize(type, s.ptr, out.ptr, rows, cols);
+      if (rc !== 0) throw new KernelError('INTERNAL', `quantize: C returned ${rc}`);
+      return out.take();
+    } finally {
+      s.release();
+      out.release();
+    }
+  }
+
+  // ---- linear algebra ----
+  matmul(out: F32Buffer, w: Weight, x: F32Buffer, nTokens: number): void {
+    const ctx = this.ctx('matmul');
+    const wi = this.weightOf(w, 'matmul(w)');
+    int(nTokens, 'matmul(nTokens)', 1);
+    if (out === x) throw new KernelError('ALIASING', 'matmul: out and x must be different buffers');
+    const op = this.buf(out, 'matmul(out)', nTokens * wi.rows);
+    const xp = this.buf(x, 'matmul(x)', nTokens * wi.cols);
+    const rc = this.host.raw.matmul(ctx, op, wi.ptr('matmul'), wi.type, wi.rows, wi.cols, xp, nTokens);
+    if (rc !== 0) throw new KernelError(rc === -2 ? 'OUT_OF_MEMORY' : 'INTERNAL', `matmul: C returned ${rc}`);
+  }
+
+  getRows(out: F32Buffer, w: Weight, ids: ArrayLike<number>): void {
+    this.ctx('getRows');
+    const wi = this.weightOf(w, 'getRows(w)');
+    const n = ids?.length;
+    int(n, 'getRows(ids.length)');
+    const idArr = new Int32Array(n);
+    for (let i = 0; i < n; i++) idArr[i] = int(ids[i], `getRows(ids[${i}])`, 0, wi.rows - 1);
+    const op = this.buf(out, 'getRows(out)', n * wi.cols);
+    if (n === 0) return;
+    const pinned = this.host.pin(idArr, false);
+    try {
+      const rc = this.host.raw.getRows(wi.ptr('getRows'), wi.type, wi.rows, wi.cols, pinned.ptr, n, op);
+      if (rc !== 0) throw new KernelError('INTERNAL', `getRows: C returned ${rc}`);
+    } finally {
+      pinned.release();
+    }
+  }
+
+  // ---- elementwise and norms ----
+  rmsNorm(out: F32Buffer, x: F32Buffer, weight: F32Buffer, rows: number, cols: number, eps: number): void {
+    this.ctx('rmsNorm');
+    int(rows, 'rmsNorm(rows)');
+    int(cols, 'rmsNorm(cols)', 1);
+    finite(eps, 'rmsNorm(eps)');
+    const o = this.buf(out, 'rmsNorm(out)', rows * cols);
+    const xp = this.buf(x, 'rmsNorm(x)', rows * cols);
+    const wp = this.buf(weight, 'rmsNorm(weight)', cols);
+    if (rows) this.host.raw.rmsNorm(o, xp, wp, rows, cols, eps);
+  }
+
+  rope(x: F32Buffer, p: RopeParams): void {
+    this.ctx('rope');
+    const nTokens = int(p?.nTokens, 'rope(nTokens)');
+    const pos = int(p.pos, 'rope(pos)');
+    const nHeads = int(p.nHeads, 'rope(nHeads)', 1);
+    const headDim = int(p.headDim, 'rope(headDim)', 2);
+    const nRot = int(p.nRot ?? headDim, 'rope(nRot)', 2, headDim);
+    if (nRot % 2) throw new KernelError('INVALID_ARGUMENT', `rope: nRot = ${nRot} must be even`);
+    if (p.mode !== 'normal' && p.mode !== 'neox') throw new KernelError('INVALID_ARGUMENT', `rope: mode must be 'normal' or 'neox', got ${String(p.mode)}`);
+    const base = finite(p.freqBase, 'rope(freqBase)');
+    if (base <= 0) throw new KernelError('INVALID_ARGUMENT', 'rope: freqBase must be > 0');
+    const freqScale = finite(p.freqScale ?? 1, 'rope(freqScale)');
+    const attnFactor = finite(p.attnFactor ?? 1, 'rope(attnFactor)');
+    const xp = this.buf(x, 'rope(x)', nTokens * nHeads * headDim);
+    if (!nTokens) return;
+    let factors: { ptr: number; release(): void } | undefined;
+    if (p.freqFactors !== undefined) {
+      if (!(p.freqFactors instanceof Float32Array)) throw new KernelError('INVALID_ARGUMENT', 'rope: freqFactors must be a Float32Array');
+      fits(p.freqFactors.length, 0, nRot / 2, 'rope(freqFactors)');
+      factors = this.host.pin(p.freqFactors.subarray(0, nRot / 2), false);
+    }
+    try {
+      this.host.raw.rope(xp, nTokens, pos, nHeads, headDim, nRot, p.mode === 'neox' ? 1 : 0, base, freqScale, attnFactor, factors?.ptr ?? 0);
+    } finally {
+      factors?.release();
+    }
+  }
+
+  softmax(x: F32Buffer, rows: number, cols: number): void {
+    this.ctx('softmax');
+    int(rows, 'softmax(rows)');
+    int(cols, 'softmax(cols)', 1);
+    const xp = this.buf(x, 'softmax(x)', rows * cols);
+    if (rows) this.host.raw.softmax(xp, rows, cols);
+  }
+
+  silu(x: F32Buffer, n: number): void {
+    this.ctx('silu');
+    int(n, 'silu(n)');
+    const xp = this.buf(x, 'silu(x)', n);
+    if (n) this.host.raw.silu(xp, n);
+  }
+
+  swiglu(out: F32Buffer, gate: F32Buffer, up: F32Buffer, n: number): void {
+    this.ctx('swiglu');
+    int(n, 'swiglu(n)');
+    const o = this.buf(out, 'swiglu(out)', n);
+    const g = this.buf(gate, 'swiglu(gate)', n);
+    const u = this.buf(up, 'swiglu(up)', n);
+    if (n) this.host.raw.swiglu(o, g, u, n);
+  }
+
+  swigluFused(out: F32Buffer, gu: F32Buffer, rows: number, ff: number): void {
+    this.ctx('swigluFused');
+    int(rows, 'swigluFused(rows)');
+    int(ff, 'swigluFused(ff)', 1);
+    const o = this.buf(out, 'swigluFused(out)', rows * ff);
+    const g = this.buf(gu, 'swigluFused(gu)', rows * 2 * ff);
+    if (rows) this.host.raw.swigluFused(o, g, rows, ff);
+  }
+
+  add(out: F32Buffer, a: F32Buffer, b: F32Buffer, n: number): void {
+    this.ctx('add');
+    int(n, 'add(n)');
+    const o = this.buf(out, 'add(out)', n);
+    const ap = this.buf(a, 'add(a)', n);
+    const bp = this.buf(b, 'add(b)', n);
+    if (n) this.host.raw.add(o, ap, bp, n);
+  }
+
+  addBias(x: F32Buffer, bias: F32Buffer, rows: number, cols: number): void {
+    this.ctx('addBias');
+    int(rows, 'addBias(rows)');
+    int(cols, 'addBias(cols)', 1);
+    const xp = this.buf(x, 'addBias(x)', rows * cols);
+    const bp = this.buf(bias, 'addBias(bias)', cols);
+    if (rows) this.host.raw.addBias(xp, bp, rows, cols);
+  }
+
+  mul(out: F32Buffer, a: F32Buffer, b: F32Buffer, n: number): void {
+    this.ctx('mul');
+    int(n, 'mul(n)');
+    const o = this.buf(out, 'mul(out)', n);
+    const ap = this.buf(a, 'mul(a)', n);
+    const bp = this.buf(b, 'mul(b)', n);
+    if (n) this.host.raw.mul(o, ap, bp, n);
+  }
+
+  scale(x: F32Buffer, s: number, n: number): void {
+    this.ctx('scale');
+    int(n, 'scale(n)');
+    finite(s, 'scale(s)');
+    const xp = this.buf(x, 'scale(x)', n);
+    if (n) this.host.raw.scale(xp, s, n);
+  }
+
+  copyRows(dst: F32Buffer, dstOffset: number, dstStride: number, src: F32Buffer, srcOffset: number, srcStride: number, rows: number, cols: number): void {
+    this.ctx('copyRows');
+    int(dstOffset, 'copyRows(dstOffset)');
+    int(dstStride, 'copyRows(dstStride)');
+    int(srcOffset, 'copyRows(srcOffset)');
+    int(srcStride, 'copyRows(srcStride)');
+    int(rows, 'copyRows(rows)');
+    int(cols, 'copyRows(cols)');
+    const span = (stride: number) => (rows === 0 || cols === 0 ? 0 : (rows - 1) * stride + cols);
+    const d = this.buf(dst, 'copyRows(dst)', span(dstStride), dstOffset);
+    const s = this.buf(src, 'copyRows(src)', span(srcStride), srcOffset);
+    if (rows && cols) this.host.raw.copyRows(d, dstStride, s, srcStride, rows, cols);
+  }
+
+  // ---- attention ----
+  attention(out: F32Buffer, q: F32Buffer, cache: KVCache, layer: number, p: AttentionParams): void {
+    const ctx = this.ctx('attention');
+    if (!(cache instanceof KVCacheImpl) || cache.owner !== this) {
+      throw new KernelError('FOREIGN_OBJECT', 'attention(cache): expected a KVCache made by this Kernels instance');
+    }
+    const data = cache.ptr('attention(cache)');
+    int(layer, 'attention(layer)', 0, cache.layers - 1);
+    const nTokens = int(p?.nTokens, 'attention(nTokens)');
+    const pos = int(p.pos, 'attention(pos)');
+    const nHeads = int(p.nHeads, 'attention(nHeads)', 1);
+    const nKvHeads = int(p.nKvHeads, 'attention(nKvHeads)', 1);
+    const headDim = int(p.headDim, 'attention(headDim)', 1);
+    if (nHeads % nKvHeads) throw new KernelError('INVALID_ARGUMENT', `attention: nHeads (${nHeads}) must be a multiple of nKvHeads (${nKvHeads})`);
+    if (nKvHeads !== cache.kvHeads || headDim !== cache.headDim) {
+      throw new KernelError('INVALID_ARGUMENT', `attention: nKvHeads/headDim (${nKvHeads}/${headDim}) differ from the cache's (${cache.kvHeads}/${cache.headDim})`);
+    }
+    if (pos + nTokens > cache.contextSize) {
+      throw new KernelError('OUT_OF_BOUNDS', `attention: positions up to ${pos + nTokens - 1} exceed the cache's context size ${cache.contextSize}`);
+    }
+    const window = int(p.window ?? 0, 'attention(window)');
+    const scale = finite(p.scale ?? 1 / Math.sqrt(headDim), 'attention(scale)');
+    const n = nTokens * nHeads * headDim;
+    const o = this.buf(out, 'attention(out)', n);
+    const qp = this.buf(q, 'attention(q)', n);
+    if (!nTokens) return;
+    const rc = this.host.raw.attention(ctx, o, qp, data, cache.layers, cache.contextSize, cache.kvDim, cache.type === 'f16' ? 1 : 0, layer, nTokens, pos, nHeads, nKvHeads, headDim, window, scale);
+    if (rc !== 0) throw new KernelError(rc === -2 ? 'OUT_OF_MEMORY' : 'INTERNAL', `attention: C returned ${rc}`);
+  }
+
+  argmax(x: F32Buffer, n: number, offset = 0): number {
+    this.ctx('argmax');
+    int(n, 'argmax(n)', 1);
+    int(offset, 'argmax(offset)');
+    const xp = this.buf(x, 'argmax(x)', n, offset);
+    return this.host.raw.argmax(xp, n);
+  }
+
+  dispose(): void {
+    if (!this.#ctx) return;
+    for (const o of [...this.#live]) o.dispose();
+    this.host.raw.destroyContext(this.#ctx);
+    this.#ctx = 0;
+  }
+}

@@ -1,0 +1,41 @@
+import { KernelError } from './errors';
+import { KernelsImpl } from './kernels';
+import { createNativeHost, loadNativeBinding } from './native-host';
+import type { Kernels, LoadKernelsOptions } from './types';
+import { physicalCores } from './cpu-info';
+import { int } from './validate';
+
+function forceScalarFromEnv(): boolean {
+  return typeof process !== 'undefined' && process.env?.QUANT_KERNELS_SIMD === 'scalar';
+}
+
+async function loadWasm(forceScalar: boolean): Promise<Kernels> {
+  const { createWasmHost } = await import('./wasm-host');
+  const host = await createWasmHost();
+  return new KernelsImpl(host, 1, forceScalar);
+}
+
+/**
+ * Loads a kernel backend. 'auto' (default) tries the native addon and falls back to wasm,
+ * recording why in `fallbackReason`.
+ */
+export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Kernels> {
+  const backend = options.backend ?? 'auto';
+  if (backend !== 'auto' && backend !== 'native' && backend !== 'wasm') {
+    throw new KernelError('INVALID_ARGUMENT', `loadKernels: backend must be 'auto', 'native' or 'wasm', got ${String(backend)}`);
+  }
+  const threads = options.threads === undefined ? physicalCores() : int(options.threads, 'loadKernels(threads)', 1, 256);
+  const forceScalar = options.forceScalar === true || forceScalarFromEnv();
+  if (backend === 'wasm') return loadWasm(forceScalar);
+  let reason: string;
+  try {
+    const raw = loadNativeBinding();
+    return new KernelsImpl(createNativeHost(raw), threads, forceScalar);
+  } catch (e) {
+    if (backend === 'native') throw e;
+    reason = (e as Error).message;
+  }
+  const k = (await loadWasm(forceScalar)) as KernelsImpl;
+  k.fallbackReason = reason;
+  return k;
+}

@@ -1,0 +1,174 @@
+import type { F32Buffer, GGMLTypeId, Kernels, KVCache, Weight } from '@quant/kernels';
+import type { MetadataReader } from './metadata.js';
+
+/**
+ * What the runtime needs to know about every model's shape. A plugin's hyperparameter object
+ * extends this with whatever its graph needs (eps, rope settings, window…).
+ */
+export interface BaseHyperparameters {
+  /** Transformer blocks; `layer(ctx, il)` is called for il = 0 … nLayers-1. Also the KV cache depth. */
+  nLayers: number;
+  /** Width of the residual stream (`ctx.hidden` rows). */
+  nEmbd: number;
+  /** Logits per position (`output` writes rows of this width). */
+  nVocab: number;
+  /** KV heads per layer stored in the cache. */
+  nKvHeads: number;
+  /** Head size of the cached keys and values. */
+  headDim: number;
+  /** Context length the model was trained with (`<arch>.context_length`); the default session size. */
+  contextLength: number;
+}
+
+/** A tensor's shape, GGUF order: ne0 (the contiguous dimension) first. `[cols, rows]` for a matrix. */
+export type TensorShape = readonly number[];
+
+/**
+ * How the runtime hands a tensor to the plugin:
+ * - `matrix`: a 2-D tensor given to the kernels once as a `Weight` (any ggml type the kernels
+ *   support; memory-mapped on the native backend). rows = shape[1], cols = shape[0]. Use with
+ *   `matmul` and `getRows`.
+ * - `vector`: dequantized to float32 into a backend `F32Buffer` (norm weights, biases, anything an
+ *   elementwise op reads). Any dimensionality; the buffer holds every element.
+ * - `host`: dequantized to a JavaScript `Float32Array` (e.g. rope frequency factors passed in
+ *   `RopeParams.freqFactors`).
+ */
+export type TensorRole = 'matrix' | 'vector' | 'host';
+
+/** One tensor a plugin needs. The runtime checks presence and shape before loading anything. */
+export interface TensorSpec {
+  name: string;
+  /** Expected shape, ne0 first. Trailing 1s are ignored when comparing. */
+  shape: TensorShape;
+  role: TensorRole;
+  /** Absent is fine (e.g. biases, `output.weight` with tied embeddings). Present → shape still checked. */
+  optional?: boolean;
+}
+
+/** Read-only view of the tensors a file holds, for `readHyperparameters` and `tensors`. */
+export interface TensorDirectory {
+  has(name: string): boolean;
+  /** Shape (ne0 first) or undefined when absent. */
+  shape(name: string): TensorShape | undefined;
+  /** ggml type id or undefined when absent. */
+  type(name: string): GGMLTypeId | undefined;
+  names(): readonly string[];
+}
+
+/** What `readHyperparameters` and `tensors` see of a file. */
+export interface ModelDescription {
+  /** Metadata, with `arch*` helpers bound to the file's `general.architecture`. */
+  meta: MetadataReader;
+  tensors: TensorDirectory;
+  /** The file's `general.architecture` (may be one of the plugin's aliases). */
+  architecture: string;
+}
+
+/** The loaded tensors, by GGUF name, in the role their spec asked for. */
+export interface ModelWeights {
+  has(name: string): boolean;
+  /** The `Weight` of a `matrix` tensor; throws `MISSING_TENSOR` if absent or loaded in another role. */
+  matrix(name: string): Weight;
+  /** The `F32Buffer` of a `vector` tensor; throws likewise. */
+  vector(name: string): F32Buffer;
+  /** The `Float32Array` of a `host` tensor; throws likewise. */
+  host(name: string): Float32Array;
+  optMatrix(name: string): Weight | undefined;
+  optVector(name: string): F32Buffer | undefined;
+  optHost(name: string): Float32Array | undefined;
+}
+
+/** Given to `createSessionState` when a session is created. */
+export interface SessionInit<H extends BaseHyperparameters> {
+  kernels: Kernels;
+  hparams: H;
+  weights: ModelWeights;
+  /** This session's context size in tokens (KV cache length). Positions never reach it. */
+  contextSize: number;
+  /** Largest number of tokens one forward pass (`ctx.nTokens`) will have. */
+  batchSize: number;
+  /** Plugin options the user passed (`loadModel(…, { architectureOptions })`, overridable per session). */
+  options: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Everything a forward pass over one batch can touch. The runtime creates one per batch and calls
+ * `embed(ctx)`, then `layer(ctx, il)` for every layer, then `output(ctx, …)`. All kernel ops are
+ * synchronous; do not keep `view()`s of buffers across calls that allocate.
+ */
+export interface ForwardContext<H extends BaseHyperparameters = BaseHyperparameters, S = unknown> {
+  kernels: Kernels;
+  hparams: H;
+  weights: ModelWeights;
+  /** What `createSessionState` returned for this session (undefined if the plugin has none). */
+  state: S;
+  /** This session's KV cache: `hparams.nLayers` layers × `contextSize` positions. */
+  cache: KVCache;
+  /** This session's context size. */
+  contextSize: number;
+  /** Tokens in this batch (1 … batchSize). */
+  nTokens: number;
+  /** Position of the batch's first token; token t is at `pos + t`. Positions are contiguous. */
+  pos: number;
+  /** The batch's token ids. */
+  tokens: Int32Array;
+  /**
+   * The residual stream: `nTokens` rows of `nEmbd` floats. `embed` fills it, every `layer`
+   * updates it in place. The buffer may be longer than nTokens·nEmbd (it is sized for batchSize).
+   */
+  hidden: F32Buffer;
+  /**
+   * A scratch buffer of at least `length` floats, reused across layers, batches and calls with the
+   * same `name` (grown when a larger length is asked for). Contents are undefined on return.
+   * Owned and freed by the runtime.
+   */
+  scratch(name: string, length: number): F32Buffer;
+}
+
+/**
+ * An architecture plugin: how to read a GGUF of one architecture and run it on the kernels.
+ * `H` is the plugin's hyperparameter type, `S` its per-session state.
+ */
+export interface ArchitecturePlugin<H extends BaseHyperparameters = BaseHyperparameters, S = unknown> {
+  /** The `general.architecture` value this plugin runs, e.g. "llama". */
+  readonly name: string;
+  /** Other `general.architecture` values with the same graph and metadata keys. */
+  readonly aliases?: readonly string[];
+  /** One line for listings and errors. */
+  readonly description?: string;
+
+  /** Reads and checks hyperparameters. Throw `MetadataError`/`PluginError` with the key on bad input. */
+  readHyperparameters(model: ModelDescription): H;
+
+  /**
+   * The tensors to load, with expected shapes. The runtime validates them all (missing required
+   * tensor or mismatched shape → `TensorSpecError` naming the tensor, expected and found shape)
+   * before loading any weight. Tensors not listed are not loaded.
+   */
+  tensors(hparams: H, model: ModelDescription): TensorSpec[];
+
+  /**
+   * Per-session choices (e.g. which rope factor table fits `init.contextSize`). Called once per
+   * session; the result is `ctx.state` in every forward pass of that session.
+   */
+  createSessionState?(init: SessionInit<H>): S;
+  /** Frees whatever `createSessionState` allocated. */
+  disposeSessionState?(state: S): void;
+
+  /** Writes the embeddings of `ctx.tokens` into `ctx.hidden` (see `embedTokens`). */
+  embed(ctx: ForwardContext<H, S>): void;
+  /** One transformer block over the batch, updating `ctx.hidden` in place and storing K/V in `ctx.cache`. */
+  layer(ctx: ForwardContext<H, S>, layer: number): void;
+  /**
+   * Final norm and LM head: `x` holds `rows` rows of `nEmbd` floats (the positions whose logits are
+   * wanted; may be `ctx.hidden` itself and may be overwritten); write `rows` rows of `nVocab` logits.
+   */
+  output(ctx: ForwardContext<H, S>, x: F32Buffer, rows: number, logits: F32Buffer): void;
+
+  /** Jinja chat template to use when the GGUF has no `tokenizer.chat_template`. */
+  readonly chatTemplate?: string;
+}
+
+/** A plugin with its type parameters erased, as the registry stores it. */
+// biome-ignore lint/suspicious/noExplicitAny: the registry holds plugins of any hyperparameter type
+export type AnyArchitecturePlugin = ArchitecturePlugin<any, any>;

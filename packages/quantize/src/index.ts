@@ -1,0 +1,27 @@
+export { QuantizeError, type QuantizeErrorCode } from './errors.js';
+export {
+  DEFAULT_TYPE,
+  fileTypeName,
+  isPlanFileType,
+  LLAMA_FTYPE,
+  PLAN_FILE_TYPES,
+  type PlanFileType,
+  QUANTIZATION_VERSION,
+  QUANTIZE_FILE_TYPES,
+  type QuantizeFileType,
+} from './file-type.js';
+export { keepReason, tensorCategory, type TensorCategory } from './categories.js';
+export { type ModelFacts, useMoreBits, blockFallback } from './rules.js';
+export { modelFacts } from './model-facts.js';
+export {
+  compareTensorNames,
+  formatPlan,
+  type PlannedTensor,
+  type PlanOptions,
+  type PlanTensorInput,
+  planQuantization,
+  planTensors,
+  type QuantPlan,
+} from './plan.js';
+export { outputMetadata } from './metadata.js';
+export { type QuantizeOptions, type QuantizeResult, quantizeModel } from './quantize-model.js';

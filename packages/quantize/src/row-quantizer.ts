@@ -1,0 +1,72 @@
+/**
+ * Turns rows of source data (F32/F16/BF16 bytes) into rows of a target type. One implementation
+ * runs in this thread; worker-pool.ts spreads the same work over worker threads.
+ */
+import { type Kernels, loadKernels } from '@quant/kernels';
+import { bf16ToF32Array, f16ToF32Array } from './half.js';
+import { LEGACY_TYPES, quantizeLegacy } from './legacy-quants.js';
+import { T } from './ggml-types.js';
+
+/** Target types @quant/kernels quantizes (the rest come from legacy-quants.ts). */
+export const KERNEL_TARGETS: ReadonlySet<number> = new Set([T.F32, T.F16, T.BF16, T.Q8_0, T.Q4_0, T.Q4_K, T.Q5_K, T.Q6_K]);
+/** Source types we can read as floats. */
+export const SOURCE_TYPES: ReadonlySet<number> = new Set([T.F32, T.F16, T.BF16]);
+
+export function canProduce(type: number): boolean {
+  return KERNEL_TARGETS.has(type) || LEGACY_TYPES.has(type);
+}
+
+export interface RowQuantizer {
+  /** Worker threads in use (1 = this thread). */
+  readonly threads: number;
+  readonly mode: 'worker_threads' | 'single-thread';
+  /** Why workers are not used, when mode is single-thread. */
+  readonly note?: string;
+  /** `rows` rows of `cols` elements of `srcType` bytes → the same rows in `dstType`. */
+  convert(srcType: number, dstType: number, src: Uint8Array, rows: number, cols: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/** Source bytes → float32 (F32 is viewed when aligned, copied otherwise). */
+export function toF32(kernels: Kernels | undefined, srcType: number, src: Uint8Array, n: number): Float32Array {
+  if (srcType === T.F32) {
+    if (src.byteOffset % 4 === 0) return new Float32Array(src.buffer, src.byteOffset, n);
+    return new Float32Array(src.slice(0, n * 4).buffer);
+  }
+  if (kernels && (srcType === T.F16 || srcType === T.BF16)) return kernels.dequantize(srcType, src, n);
+  if (srcType === T.F16) return f16ToF32Array(src, n);
+  if (srcType === T.BF16) return bf16ToF32Array(src, n);
+  throw new RangeError(`cannot read ggml type ${srcType} as floats`);
+}
+
+/** Float rows → target bytes, with kernels for the main types and our own code for Q4_1/Q5_0/Q5_1. */
+export function fromF32(kernels: Kernels, dstType: number, f32: Float32Array, rows: number, cols: number): Uint8Array {
+  if (LEGACY_TYPES.has(dstType)) return quantizeLegacy(dstType, f32.subarray(0, rows * cols));
+  return kernels.quantize(dstType, f32, rows, cols);
+}
+
+/** Everything in the calling thread. */
+export class InlineRowQuantizer implements RowQuantizer {
+  readonly threads = 1;
+  readonly mode = 'single-thread' as const;
+  readonly note: string | undefined;
+  private constructor(
+    private readonly kernels: Kernels,
+    note?: string,
+  ) {
+    this.note = note;
+  }
+
+  static async create(note?: string): Promise<InlineRowQuantizer> {
+    return new InlineRowQuantizer(await loadKernels({ threads: 1 }), note);
+  }
+
+  async convert(srcType: number, dstType: number, src: Uint8Array, rows: number, cols: number): Promise<Uint8Array> {
+    const f32 = toF32(this.kernels, srcType, src, rows * cols);
+    return fromF32(this.kernels, dstType, f32, rows, cols);
+  }
+
+  async close(): Promise<void> {
+    this.kernels.dispose();
+  }
+}

@@ -1,0 +1,3 @@
+// The built-in architecture plugins register themselves when imported.
+import '@quant/arch-llama';
+import '@quant/arch-phi3';

@@ -1,0 +1,158 @@
+import { AbortError, ContextFullError, invalidOption } from '../errors.js';
+import type { Session } from '../model/session.js';
+import { Sampler } from '../sampling/sampler.js';
+import type { FinishReason, GenerateOptions } from './options.js';
+import { StopStringMatcher } from './stop-strings.js';
+import type { TextStreamer } from './text-streamer.js';
+
+/** What the generation loop needs from its model (internal). */
+export interface GenerationHost {
+  /** Session to run in, and whether the generation owns (disposes) it. */
+  session: Session;
+  ownsSession: boolean;
+  prompt: readonly number[];
+  eog: ReadonlySet<number>;
+  bosId: number | undefined;
+  streamer: (context: readonly number[]) => TextStreamer;
+}
+
+/** Length of the common prefix of two token lists. */
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+/**
+ * A running generation: an async iterable of text pieces (each a whole number of characters).
+ * After iteration, `tokens` holds the generated ids and `finishReason` why it ended.
+ * Iterate it once; `text()` collects everything.
+ */
+export class GenerationStream implements AsyncIterable<string> {
+  /** Token ids generated so far (end-of-generation tokens are not included). */
+  readonly tokens: number[] = [];
+  finishReason: FinishReason | undefined;
+  private started = false;
+  private readonly host: GenerationHost;
+  private readonly options: GenerateOptions;
+
+  /** @internal */
+  constructor(host: GenerationHost, options: GenerateOptions) {
+    this.host = host;
+    this.options = options;
+    const m = options.maxTokens;
+    if (m !== undefined && !(m === Number.POSITIVE_INFINITY || (Number.isInteger(m) && m >= 0))) {
+      throw invalidOption('maxTokens', m, 'a non-negative integer');
+    }
+    // Validate sampling options now, not at first iteration.
+    new Sampler({ ...options, seed: options.seed ?? 0 });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<string> {
+    if (this.started) throw new Error('A GenerationStream can be iterated only once.');
+    this.started = true;
+    return this.run();
+  }
+
+  /** Runs the generation to the end and returns all text. */
+  async text(): Promise<string> {
+    let s = '';
+    for await (const piece of this) s += piece;
+    return s;
+  }
+
+  private async *run(): AsyncGenerator<string> {
+    const { host, options: o } = this;
+    const { session } = host;
+    try {
+      const signal = o.signal;
+      const checkAbort = () => {
+        if (signal?.aborted) {
+          this.finishReason = 'abort';
+          throw new AbortError(signal.reason);
+        }
+      };
+      checkAbort();
+      const maxTokens = o.maxTokens ?? Number.POSITIVE_INFINITY;
+      const sampler = new Sampler(o);
+      const stop = new StopStringMatcher(o.stop ?? []);
+      const shift = o.contextShift ? (typeof o.contextShift === 'object' ? o.contextShift : {}) : undefined;
+
+      // Reuse the session's cached prefix; at least the last prompt token is evaluated for logits.
+      let prompt = [...host.prompt];
+      if (prompt.length === 0) throw invalidOption('prompt', '', 'at least one token (an empty string prompt needs addBos)');
+      if (prompt.length >= session.contextSize && shift) prompt = this.trimPrompt(prompt, shift);
+      const reuse = Math.min(commonPrefix(session.tokens, prompt), prompt.length - 1);
+      session.truncate(reuse);
+      let logits = await session.evaluate(prompt.slice(reuse));
+      const streamer = host.streamer(prompt);
+
+      if (maxTokens === 0) {
+        this.finishReason = 'length';
+        return;
+      }
+      for (;;) {
+        checkAbort();
+        const token = sampler.sample(logits, session.tokens);
+        if (host.eog.has(token)) {
+          this.finishReason = 'eog';
+          break;
+        }
+        this.tokens.push(token);
+        const r = stop.push(streamer.push(token));
+        if (r.text) yield r.text;
+        if (r.stopped) {
+          this.finishReason = 'stop';
+          return;
+        }
+        if (this.tokens.length >= maxTokens) {
+          this.finishReason = 'length';
+          break;
+        }
+        if (session.position + 1 > session.contextSize) {
+          if (!shift) throw new ContextFullError(session.contextSize, session.position, 1);
+          logits = await this.shiftContext(shift, token);
+        } else {
+          logits = await session.evaluate([token]);
+        }
+      }
+      const rest = stop.push(streamer.flush());
+      const tail = rest.text + (rest.stopped ? '' : stop.flush());
+      if (rest.stopped) this.finishReason = 'stop';
+      if (tail) yield tail;
+    } catch (e) {
+      this.finishReason ??= 'error';
+      throw e;
+    } finally {
+      if (host.ownsSession) session.dispose();
+    }
+  }
+
+  private keepCount(tokens: readonly number[], shift: { keep?: number }): number {
+    const bos = this.host.bosId;
+    return shift.keep ?? (bos !== undefined && tokens[0] === bos ? 1 : 0);
+  }
+
+  /** Keeps `keep` head tokens and the newest half of the context for a prompt that does not fit. */
+  private trimPrompt(prompt: number[], shift: { keep?: number }): number[] {
+    const ctx = this.host.session.contextSize;
+    const keep = Math.min(this.keepCount(prompt, shift), ctx - 1);
+    const tail = Math.max(1, Math.floor((ctx - keep) / 2));
+    return [...prompt.slice(0, keep), ...prompt.slice(prompt.length - tail)];
+  }
+
+  /**
+   * Drops the older half of the tokens after `keep` and re-evaluates the rest at their new positions,
+   * then evaluates `token`. Returns the logits after `token`.
+   */
+  private async shiftContext(shift: { keep?: number }, token: number): Promise<Float32Array> {
+    const { session } = this.host;
+    const all = [...session.tokens];
+    const keep = Math.min(this.keepCount(all, shift), session.contextSize - 2);
+    const discard = Math.max(1, Math.floor((all.length - keep) / 2));
+    const kept = [...all.slice(keep + discard), token];
+    session.truncate(keep);
+    return session.evaluate(kept);
+  }
+}

@@ -1,0 +1,90 @@
+import { type GGUFFile, parseGGUF } from '@quant/gguf';
+import { type Kernels, loadKernels } from '@quant/kernels';
+import { MetadataReader, type ModelDescription, PluginError, requireArchitecture, validateTensors } from '@quant/plugin-api';
+import { Tokenizer } from '@quant/tokenizer';
+import { invalidOption, QuantRuntimeError } from './errors.js';
+import { type LoadProgress, loadWeights } from './model/load-weights.js';
+import { Model } from './model/model.js';
+import { tensorDirectory } from './model/tensor-directory.js';
+import './builtin-plugins.js';
+
+export interface LoadModelOptions {
+  /** Kernel backend: 'auto' (default: native, else wasm), 'native' or 'wasm'. */
+  backend?: 'auto' | 'native' | 'wasm';
+  /** Threads for the native backend (default: the kernels' default). */
+  threads?: number;
+  /** Use this kernels instance instead of loading one (it is not disposed with the model). */
+  kernels?: Kernels;
+  /** Default context size of sessions (default: the model's trained context, at most 4096). */
+  contextSize?: number;
+  /** Most tokens per forward pass (default 512). */
+  batchSize?: number;
+  /** KV cache element type (default 'f16', as llama.cpp). */
+  kvType?: 'f16' | 'f32';
+  /** Options for the architecture plugin (see the plugin's README). */
+  architectureOptions?: Record<string, unknown>;
+  /** Called after each tensor is loaded. */
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+/** A GGUF path (or file:/http(s): URL) or its bytes. */
+export type ModelSource = string | URL | Uint8Array | ArrayBuffer;
+
+/**
+ * Loads a GGUF model: parses it, finds the plugin registered for its `general.architecture`,
+ * validates hyperparameters and tensors, builds the tokenizer and hands the weights to the kernels
+ * once (memory-mapped from a path on the native backend).
+ */
+export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
+  const where = typeof source === 'string' ? source : source instanceof URL ? source.href : '<bytes>';
+  if (options.kvType !== undefined && options.kvType !== 'f16' && options.kvType !== 'f32') throw invalidOption('kvType', options.kvType, '"f16" or "f32"');
+  for (const k of ['contextSize', 'batchSize', 'threads'] as const) {
+    const v = options[k];
+    if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw invalidOption(k, v, 'a positive integer');
+  }
+  const file: GGUFFile = await parseGGUF(source);
+  let kernels: Kernels | undefined;
+  const ownsKernels = options.kernels === undefined;
+  try {
+    const architecture = file.architecture;
+    if (architecture === undefined) {
+      throw new PluginError('INVALID_METADATA', `${where} has no general.architecture string, so no plugin can be chosen for it.`);
+    }
+    const plugin = requireArchitecture(architecture);
+    if (!file.littleEndian) {
+      throw new QuantRuntimeError('LOAD_FAILED', `${where} is a big-endian GGUF; quant runs little-endian files only.`);
+    }
+    const dir = tensorDirectory(file);
+    const desc: ModelDescription = { meta: new MetadataReader(architecture, file.metadata, where), tensors: dir, architecture };
+    const hparams = plugin.readHyperparameters(desc);
+    const specs = validateTensors(plugin.tensors(hparams, desc), dir, where);
+    const tokenizer = Tokenizer.fromGGUF(file);
+
+    kernels =
+      options.kernels ??
+      (await loadKernels({
+        ...(options.backend !== undefined ? { backend: options.backend } : {}),
+        ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      }));
+    const mapPath = typeof source === 'string' && !/^[a-z]+:\/\//i.test(source) ? source : undefined;
+    const weights = await loadWeights(kernels, file, specs, mapPath, where, options.onProgress);
+    return new Model({
+      file,
+      architecture,
+      plugin,
+      hparams,
+      kernels,
+      ownsKernels,
+      weights,
+      tokenizer,
+      contextSize: options.contextSize ?? Math.min(hparams.contextLength || 4096, 4096),
+      batchSize: options.batchSize ?? 512,
+      kvType: options.kvType ?? 'f16',
+      architectureOptions: { ...options.architectureOptions },
+    });
+  } catch (e) {
+    if (ownsKernels) kernels?.dispose();
+    await file.close().catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,195 @@
+import type { GGUFFile } from '@quant/gguf';
+import type { Kernels } from '@quant/kernels';
+import type { AnyArchitecturePlugin, BaseHyperparameters } from '@quant/plugin-api';
+import type { Tokenizer } from '@quant/tokenizer';
+import { renderChat, fallbackTemplate, type ChatMessage } from '../chat/render.js';
+import { QuantRuntimeError } from '../errors.js';
+import { GenerationStream } from '../generate/generation.js';
+import type { GenerateOptions } from '../generate/options.js';
+import { tokenizerStreamer } from '../generate/tokenizer-streamer.js';
+import type { ModelCore } from './core.js';
+import { Session, type SessionOptions } from './session.js';
+import type { LoadedWeights } from './weights.js';
+
+export interface ChatOptions extends Omit<GenerateOptions, 'addBos' | 'parseSpecial'> {
+  /** A Jinja template or a built-in name ("llama2" | "llama3" | "phi3"); default: the GGUF's, else a built-in fallback. */
+  chatTemplate?: string;
+  /** Extra variables for the template. */
+  templateVariables?: Record<string, unknown>;
+}
+
+/** @internal what loadModel hands to the Model constructor */
+export interface ModelParts {
+  file: GGUFFile;
+  architecture: string;
+  plugin: AnyArchitecturePlugin;
+  hparams: BaseHyperparameters;
+  kernels: Kernels;
+  ownsKernels: boolean;
+  weights: LoadedWeights;
+  tokenizer: Tokenizer;
+  contextSize: number;
+  batchSize: number;
+  kvType: 'f16' | 'f32';
+  architectureOptions: Record<string, unknown>;
+}
+
+/** A loaded model: weights in kernel memory, its tokenizer, and factories for sessions and generations. */
+export class Model {
+  /** `general.architecture` of the file. */
+  readonly architecture: string;
+  /** The plugin running it. */
+  readonly plugin: AnyArchitecturePlugin;
+  /** Hyperparameters as the plugin read them. */
+  readonly hparams: BaseHyperparameters;
+  readonly tokenizer: Tokenizer;
+  readonly kernels: Kernels;
+  /** The parsed GGUF (metadata and tensor table). */
+  readonly file: GGUFFile;
+  /** Default context size of new sessions. */
+  readonly contextSize: number;
+  readonly batchSize: number;
+  readonly kvType: 'f16' | 'f32';
+  private readonly parts: ModelParts;
+  private readonly sessions = new Set<Session>();
+  private disposed = false;
+  private readonly core: ModelCore;
+
+  /** @internal use loadModel() */
+  constructor(parts: ModelParts) {
+    this.parts = parts;
+    this.architecture = parts.architecture;
+    this.plugin = parts.plugin;
+    this.hparams = parts.hparams;
+    this.tokenizer = parts.tokenizer;
+    this.kernels = parts.kernels;
+    this.file = parts.file;
+    this.contextSize = parts.contextSize;
+    this.batchSize = parts.batchSize;
+    this.kvType = parts.kvType;
+    this.core = {
+      kernels: parts.kernels,
+      plugin: parts.plugin,
+      hparams: parts.hparams,
+      weights: parts.weights,
+      architectureOptions: parts.architectureOptions,
+      assertAlive: () => this.assertAlive(),
+    };
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  private assertAlive(): void {
+    if (this.disposed) throw new QuantRuntimeError('DISPOSED', 'This model was disposed; load it again with loadModel().');
+  }
+
+  /** A new, independent session (KV cache) of `contextSize` tokens. */
+  createSession(options: SessionOptions = {}): Session {
+    this.assertAlive();
+    const s = new Session(
+      this.core,
+      {
+        contextSize: options.contextSize ?? this.contextSize,
+        batchSize: options.batchSize ?? this.batchSize,
+        kvType: options.kvType ?? this.kvType,
+        architectureOptions: { ...this.parts.architectureOptions, ...options.architectureOptions },
+      },
+      (x) => this.sessions.delete(x),
+    );
+    this.sessions.add(s);
+    return s;
+  }
+
+  /** Tokenizes a prompt as generate() does. */
+  tokenize(text: string, options: { addBos?: boolean; parseSpecial?: boolean } = {}): number[] {
+    const o: { addBos?: boolean; parseSpecial?: boolean } = { parseSpecial: options.parseSpecial ?? false };
+    if (options.addBos !== undefined) o.addBos = options.addBos;
+    return Array.from(this.tokenizer.encode(text, o));
+  }
+
+  /**
+   * Streams generated text for a prompt (a string, tokenized with BOS per the tokenizer's setting,
+   * or token ids used as given). Ends at an end-of-generation token, a stop string, `maxTokens`, or
+   * abort; a full context throws ContextFullError unless `contextShift` is set.
+   */
+  generate(prompt: string | ArrayLike<number>, options: GenerateOptions = {}): GenerationStream {
+    this.assertAlive();
+    const tokens =
+      typeof prompt === 'string'
+        ? this.tokenize(prompt, {
+            ...(options.addBos !== undefined ? { addBos: options.addBos } : {}),
+            parseSpecial: options.parseSpecial ?? false,
+          })
+        : Array.from(prompt);
+    const tok = this.tokenizer;
+    const eog = new Set<number>(options.replaceEog ? [] : tok.eogIds);
+    for (const t of options.eogTokens ?? []) eog.add(t);
+    const owns = options.session === undefined;
+    const session = options.session ?? this.createSession(options.contextSize !== undefined ? { contextSize: options.contextSize } : {});
+    try {
+      return new GenerationStream(
+        {
+          session,
+          ownsSession: owns,
+          prompt: tokens,
+          eog,
+          bosId: tok.bosId ?? undefined,
+          streamer: (context) => tokenizerStreamer(tok, context),
+        },
+        options,
+      );
+    } catch (e) {
+      if (owns) session.dispose();
+      throw e;
+    }
+  }
+
+  /** The chat template in effect: `override`, the GGUF's `tokenizer.chat_template`, the plugin's, or a built-in. */
+  chatTemplate(override?: string): string {
+    if (override) return override;
+    const own = this.file.metadata['tokenizer.chat_template'];
+    if (typeof own === 'string' && own.length > 0) return own;
+    if (this.plugin.chatTemplate) return this.plugin.chatTemplate;
+    return fallbackTemplate(this.architecture, (text) => this.hasSpecialToken(text));
+  }
+
+  private hasSpecialToken(text: string): boolean {
+    return this.tokenizer.tokenId(text) !== undefined;
+  }
+
+  /** Renders `messages` with the chat template (assistant turn opened) as the prompt text. */
+  renderChat(messages: readonly ChatMessage[], options: Pick<ChatOptions, 'chatTemplate' | 'templateVariables'> = {}): string {
+    const tok = this.tokenizer;
+    const text = (id: number | null) => (id === null ? '' : tok.tokenText(id));
+    return renderChat(this.chatTemplate(options.chatTemplate), messages, {
+      bosToken: text(tok.bosId),
+      eosToken: text(tok.eosId),
+      addGenerationPrompt: true,
+      ...(options.templateVariables ? { variables: options.templateVariables } : {}),
+    });
+  }
+
+  /**
+   * Generates the assistant's reply to `messages`, rendered with the chat template and tokenized
+   * with special tokens recognised (no second BOS when the template already writes one).
+   */
+  chat(messages: readonly ChatMessage[], options: ChatOptions = {}): GenerationStream {
+    const text = this.renderChat(messages, options);
+    const bos = this.tokenizer.bosId;
+    const bosText = bos === null ? '' : this.tokenizer.tokenText(bos);
+    const templateWritesBos = bosText.length > 0 && text.startsWith(bosText);
+    return this.generate(text, { ...options, parseSpecial: true, ...(templateWritesBos ? { addBos: false } : {}) });
+  }
+
+  /** Frees every session, the weights, and the kernels instance if loadModel created it. */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const s of [...this.sessions]) s.dispose();
+    this.disposed = true;
+    this.parts.weights.dispose();
+    if (this.parts.ownsKernels) this.parts.kernels.dispose();
+    void this.file.close().catch(() => {});
+  }
+}

@@ -1,0 +1,55 @@
+/** Logit comparison metrics used by the parity tests (definitions from the acceptance). */
+
+export function argmaxOf(x: ArrayLike<number>): number {
+  let b = 0;
+  for (let i = 1; i < x.length; i++) if ((x[i] as number) > (x[b] as number)) b = i;
+  return b;
+}
+
+function logSoftmax(x: ArrayLike<number>): Float64Array {
+  let m = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, x[i] as number);
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += Math.exp((x[i] as number) - m);
+  const lse = m + Math.log(s);
+  const out = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = (x[i] as number) - lse;
+  return out;
+}
+
+/** KL(ref ‖ ours) of the softmax distributions. */
+export function klDivergence(ref: ArrayLike<number>, ours: ArrayLike<number>): number {
+  const lp = logSoftmax(ref);
+  const lq = logSoftmax(ours);
+  let kl = 0;
+  for (let i = 0; i < lp.length; i++) {
+    const p = Math.exp(lp[i] as number);
+    kl += p * ((lp[i] as number) - (lq[i] as number));
+  }
+  return kl;
+}
+
+export interface Comparison {
+  maxAbsDiff: number;
+  maxAbsRef: number;
+  argmaxMismatches: number[];
+  meanKL: number;
+}
+
+/** Compares per-position logits (ref rows vs ours flattened row after row). */
+export function compareLogits(ref: ArrayLike<number>[], ours: Float32Array, nVocab: number): Comparison {
+  let maxAbsDiff = 0;
+  let maxAbsRef = 0;
+  let kl = 0;
+  const argmaxMismatches: number[] = [];
+  ref.forEach((r, p) => {
+    const o = ours.subarray(p * nVocab, (p + 1) * nVocab);
+    for (let i = 0; i < nVocab; i++) {
+      maxAbsDiff = Math.max(maxAbsDiff, Math.abs((r[i] as number) - (o[i] as number)));
+      maxAbsRef = Math.max(maxAbsRef, Math.abs(r[i] as number));
+    }
+    if (argmaxOf(r) !== argmaxOf(o)) argmaxMismatches.push(p);
+    kl += klDivergence(r, o);
+  });
+  return { maxAbsDiff, maxAbsRef, argmaxMismatches, meanKL: kl / ref.length };
+}

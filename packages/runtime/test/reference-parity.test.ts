@@ -1,0 +1,101 @@
+/**
+ * Parity with llama.cpp's recorded outputs in ../shared/reference: logits at every prompt position
+ * and the greedy continuation, for every Llama-architecture model in ../shared/models, on every
+ * available kernel backend.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedDir } from '../../../vitest.shared';
+import { loadModel, type Model } from '../src/index.js';
+import { availableBackends, BACKENDS } from './helpers/backends.js';
+import { compareLogits } from './helpers/compare.js';
+
+interface Reference {
+  model: string;
+  prompt: string;
+  n_vocab: number;
+  prompt_tokens: number[];
+  prompt_logits: number[][];
+  greedy: { token: number; piece: string }[];
+}
+
+const refDir = join(sharedDir, 'reference');
+const modelDir = join(sharedDir, 'models');
+const haveShared = existsSync(refDir) && existsSync(modelDir);
+if (!haveShared) console.warn(`[reference-parity] ${sharedDir}/reference or /models is absent: skipping the llama.cpp reference comparisons.`);
+
+/** model file stem → its reference files, for llama-architecture models only. */
+function referenceSets(): Map<string, string[]> {
+  const sets = new Map<string, string[]>();
+  if (!haveShared) return sets;
+  for (const f of readdirSync(refDir).sort()) {
+    const m = /^(.*)\.([a-z]+)\.json$/.exec(f);
+    if (!m || (m[1] as string).includes('phi3')) continue;
+    const stem = m[1] as string;
+    if (!existsSync(join(modelDir, `${stem}.gguf`))) continue;
+    sets.set(stem, [...(sets.get(stem) ?? []), f]);
+  }
+  return sets;
+}
+
+const sets = referenceSets();
+const backends = haveShared ? await availableBackends('reference-parity') : { native: false, wasm: false };
+/** F32 files get the tight bound and, with Q8_0, the greedy check. */
+const isF32 = (stem: string) => stem === 'stories260K' || stem.endsWith('-f32');
+const exactGreedy = (stem: string) => isF32(stem) || stem.endsWith('q8_0');
+
+describe.skipIf(!haveShared)('reference parity', () => {
+  it('covers every llama model in ../shared/models', () => {
+    expect([...sets.keys()]).toEqual(
+      expect.arrayContaining([
+        'stories260K',
+        'llama-2-tiny-random',
+        'stories260K-llama-ff192-q8_0',
+        'stories260K-llama-ff192-q4_0',
+        ...['f32', 'q8_0', 'q6_k', 'q5_k_m', 'q4_k_m', 'q3_k_m', 'q2_k'].map((q) => `stories260K-llama-pad256-${q}`),
+      ]),
+    );
+  });
+
+  for (const backend of BACKENDS) {
+    describe.skipIf(!backends[backend])(`${backend} backend`, () => {
+      for (const [stem, files] of sets) {
+        describe(stem, () => {
+          let model: Model;
+          beforeAll(async () => {
+            model = await loadModel(join(modelDir, `${stem}.gguf`), { backend, threads: 1, contextSize: 512, batchSize: 3 });
+          });
+          afterAll(() => model?.dispose());
+
+          for (const file of files) {
+            const ref = JSON.parse(readFileSync(join(refDir, file), 'utf8')) as Reference;
+            it(`${ref.prompt}: logits at all ${ref.prompt_tokens.length} positions`, async () => {
+              const s = model.createSession();
+              try {
+                const ours = await s.evaluate(ref.prompt_tokens, { allLogits: true });
+                const c = compareLogits(ref.prompt_logits, ours, ref.n_vocab);
+                if (isF32(stem)) {
+                  expect(c.maxAbsDiff, `max |Δlogit| vs 1e-3·max|logit| = ${1e-3 * c.maxAbsRef}`).toBeLessThanOrEqual(1e-3 * c.maxAbsRef);
+                } else {
+                  expect(c.argmaxMismatches, 'positions whose argmax differs').toEqual([]);
+                  expect(c.meanKL).toBeLessThanOrEqual(0.01);
+                }
+              } finally {
+                s.dispose();
+              }
+            });
+
+            if (exactGreedy(stem)) {
+              it(`${ref.prompt}: greedy continuation of ${ref.greedy.length} tokens`, async () => {
+                const gen = model.generate(ref.prompt_tokens, { temperature: 0, maxTokens: ref.greedy.length, replaceEog: true });
+                await gen.text();
+                expect(gen.tokens).toEqual(ref.greedy.map((g) => g.token));
+              });
+            }
+          }
+        });
+      }
+    });
+  }
+});

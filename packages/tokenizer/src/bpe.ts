@@ -1,0 +1,146 @@
+// Byte-level BPE (llama.cpp's llm_tokenizer_bpe_session): pre-split with the family's regexes, map each
+// word's UTF-8 bytes to GPT-2's printable byte chars, then merge adjacent symbols by rank (lowest rank
+// first, leftmost on ties) until no ranked pair is left.
+
+import { BigramHeap } from './heap.js';
+import { preSplit } from './pretokenizers.js';
+import { BYTE_TO_CHAR, type Vocab } from './vocab.js';
+
+const MAX_CACHE = 100_000;
+
+export class BpeSession {
+  private readonly heap = new BigramHeap();
+  private readonly popped = new Int32Array(3);
+  private start = new Int32Array(64);
+  private len = new Int32Array(64);
+  private prev = new Int32Array(64);
+  private next = new Int32Array(64);
+  /** Pre-tokenization cache: a word (as split from the text) → its token ids. */
+  private readonly cache = new Map<string, number[]>();
+
+  constructor(private readonly vocab: Vocab) {}
+
+  /** Tokenize one raw-text fragment (a JS string of code points) and append the ids to `out`. */
+  tokenize(text: string, out: number[]): void {
+    const pre = this.vocab.preTokenizer!;
+    const words = preSplit(text, pre.regexes);
+    const cache = this.cache;
+    for (const word of words) {
+      let ids = cache.get(word);
+      if (ids === undefined) {
+        ids = [];
+        this.word(byteEncode(word), ids);
+        if (cache.size >= MAX_CACHE) cache.clear();
+        cache.set(word, ids);
+      }
+      for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+    }
+  }
+
+  /** Merge one byte-encoded word. */
+  word(w: string, out: number[]): void {
+    const vocab = this.vocab;
+    const n = w.length;
+    if (n === 0) return;
+    if (vocab.ignoreMerges || n === 1) {
+      const id = vocab.textToId.get(w);
+      if (id !== undefined) {
+        out.push(id);
+        return;
+      }
+    }
+    if (this.start.length < n) {
+      const cap = Math.max(n, this.start.length * 2);
+      this.start = new Int32Array(cap);
+      this.len = new Int32Array(cap);
+      this.prev = new Int32Array(cap);
+      this.next = new Int32Array(cap);
+    }
+    const start = this.start;
+    const len = this.len;
+    const prev = this.prev;
+    const next = this.next;
+    // byte-encoded words hold only BMP chars (U+0021..U+0143): one symbol per UTF-16 unit
+    for (let i = 0; i < n; i++) {
+      start[i] = i;
+      len[i] = 1;
+      prev[i] = i - 1;
+      next[i] = i + 1 === n ? -1 : i + 1;
+    }
+    const ranks = vocab.bpeRanks;
+    const heap = this.heap;
+    heap.clear();
+    const add = (l: number, r: number): void => {
+      if (l < 0 || r < 0) return;
+      const sl = start[l]!;
+      const sr = start[r]!;
+      const rank = ranks.get(`${w.substring(sl, sl + len[l]!)} ${w.substring(sr, sr + len[r]!)}`);
+      if (rank === undefined) return;
+      heap.push(rank, l, r, len[l]! + len[r]!);
+    };
+    for (let i = 1; i < n; i++) add(i - 1, i);
+    const p = this.popped;
+    while (heap.pop(p)) {
+      const l = p[0]!;
+      const r = p[1]!;
+      const ln = len[l]!;
+      const rn = len[r]!;
+      if (ln === 0 || rn === 0 || ln + rn !== p[2]) continue; // outdated
+      len[l] = ln + rn;
+      len[r] = 0;
+      const rnext = next[r]!;
+      next[l] = rnext;
+      if (rnext >= 0) prev[rnext] = l;
+      add(prev[l]!, l);
+      add(l, rnext);
+    }
+    const map = vocab.textToId;
+    for (let i = 0; i !== -1; i = next[i]!) {
+      const s = start[i]!;
+      const text = w.substring(s, s + len[i]!);
+      const id = map.get(text);
+      if (id !== undefined) {
+        out.push(id);
+        continue;
+      }
+      // llama.cpp then looks up each UTF-8 byte of the symbol alone; only ASCII chars can match
+      for (let k = 0; k < text.length; k++) {
+        if (text.charCodeAt(k) < 0x80) {
+          const b = map.get(text[k]!);
+          if (b !== undefined) out.push(b);
+        }
+      }
+    }
+  }
+}
+
+/** A word's UTF-8 bytes → GPT-2 byte chars (surrogate code points are encoded as 3 bytes, like llama.cpp). */
+export function byteEncode(word: string): string {
+  let out = '';
+  for (let i = 0; i < word.length; i++) {
+    let c = word.charCodeAt(i);
+    if (c < 0x80) {
+      out += BYTE_TO_CHAR[c]!;
+      continue;
+    }
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < word.length) {
+      const d = word.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      }
+    }
+    if (c < 0x800) {
+      out += BYTE_TO_CHAR[0xc0 | (c >> 6)]! + BYTE_TO_CHAR[0x80 | (c & 0x3f)]!;
+    } else if (c < 0x10000) {
+      out += BYTE_TO_CHAR[0xe0 | (c >> 12)]! + BYTE_TO_CHAR[0x80 | ((c >> 6) & 0x3f)]! + BYTE_TO_CHAR[0x80 | (c & 0x3f)]!;
+    } else {
+      out +=
+        BYTE_TO_CHAR[0xf0 | (c >> 18)]! +
+        BYTE_TO_CHAR[0x80 | ((c >> 12) & 0x3f)]! +
+        BYTE_TO_CHAR[0x80 | ((c >> 6) & 0x3f)]! +
+        BYTE_TO_CHAR[0x80 | (c & 0x3f)]!;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,542 @@
+// The vocabulary: tokens, scores, attributes, special ids and flags, built from a VocabSpec the way
+// llama.cpp's llama_vocab::impl::load() builds them (same defaults, same auto-detection, same order
+// of attribute fixes).
+
+import { TokenAttr, attrFromType } from './attributes.js';
+import { TokenizerError } from './errors.js';
+import { preTokenizerFor, type PreTokenizer } from './pretokenizers.js';
+import { stringToBinary } from './utf8.js';
+
+/** Which algorithm turns text into tokens. */
+export type VocabType = 'spm' | 'bpe' | 'wpm';
+
+/** Special token roles read from metadata (`tokenizer.ggml.<role>_token_id`). */
+export interface SpecialTokenIds {
+  bos?: number;
+  eos?: number;
+  eot?: number;
+  eom?: number;
+  unk?: number;
+  sep?: number;
+  pad?: number;
+  mask?: number;
+  fimPre?: number;
+  fimSuf?: number;
+  fimMid?: number;
+  fimPad?: number;
+  fimRep?: number;
+  fimSep?: number;
+}
+
+/** Everything a tokenizer is built from: the `tokenizer.ggml.*` metadata, source-independent. */
+export interface VocabSpec {
+  /** `tokenizer.ggml.model`: 'llama' (SentencePiece), 'gpt2' (byte-level BPE) or 'bert' (WordPiece). */
+  model: string;
+  /** `tokenizer.ggml.pre`, if present. */
+  pre?: string;
+  tokens: readonly string[];
+  scores?: ArrayLike<number>;
+  tokenTypes?: ArrayLike<number>;
+  merges?: readonly string[];
+  ids?: SpecialTokenIds;
+  addBos?: boolean;
+  addEos?: boolean;
+  addSep?: boolean;
+  addSpacePrefix?: boolean;
+  removeExtraWhitespaces?: boolean;
+  normalizerLowercase?: boolean;
+  normalizerStripAccents?: boolean;
+  /** `general.name` (llama.cpp keys Phi-3's rstrip rules on it). */
+  modelName?: string;
+  /** `general.architecture`. */
+  architecture?: string;
+}
+
+const EOT_TEXTS = new Set([
+  '<|eot_id|>',
+  '<|im_end|>',
+  '<|end|>',
+  '<end_of_turn>',
+  '<|endoftext|>',
+  '<|end_of_text|>',
+  '<EOT>',
+  '_<EOT>',
+  '[EOT]',
+  '<｜end▁of▁sentence｜>',
+  '<end_of_utterance>',
+]);
+const EOM_TEXTS = new Set(['<|eom_id|>']);
+const FIM_PRE_TEXTS = new Set([
+  '<|fim_prefix|>',
+  '<fim-prefix>',
+  '<fim_prefix>',
+  '<｜fim▁begin｜>',
+  '<PRE>',
+  '▁<PRE>',
+  '<|code_prefix|>',
+  '<|prefix|>',
+]);
+const FIM_SUF_TEXTS = new Set([
+  '<|fim_suffix|>',
+  '<fim-suffix>',
+  '<fim_suffix>',
+  '<｜fim▁hole｜>',
+  '<SUF>',
+  '▁<SUF>',
+  '<|code_suffix|>',
+  '<|suffix|>',
+]);
+const FIM_MID_TEXTS = new Set([
+  '<|fim_middle|>',
+  '<fim-middle>',
+  '<fim_middle>',
+  '<｜fim▁end｜>',
+  '<MID>',
+  '▁<MID>',
+  '<|code_middle|>',
+  '<|middle|>',
+]);
+const FIM_PAD_TEXTS = new Set(['<|fim_pad|>', '<fim-pad>', '<fim_pad>', '<PAD>', '[PAD]']);
+const FIM_REP_TEXTS = new Set(['<|fim_repo|>', '<|repo_name|>', '<fim-repo>', '<REPO>', '<reponame>']);
+const FIM_SEP_TEXTS = new Set(['<|file_sep|>']);
+const EOG_TEXTS = new Set([
+  '<|eot_id|>',
+  '<|im_end|>',
+  '<|end|>',
+  '<|return|>',
+  '<|call|>',
+  '<|flush|>',
+  '<|calls|>',
+  '<end_of_turn>',
+  '<|endoftext|>',
+  '</s>',
+  '<|eom_id|>',
+  '<EOT>',
+  '_<EOT>',
+  '[EOT]',
+  '[EOS]',
+  '<|end_of_text|>',
+  '<end_of_utterance>',
+  '<eos>',
+  '<turn|>',
+  '<|tool_response>',
+  '<｜end▁of▁sentence｜>',
+  '[e~[',
+]);
+
+/** A special token as the partitioner sees it. */
+export interface SpecialToken {
+  id: number;
+  /** UTF-8 bytes of the token text as a binary string. */
+  bin: string;
+  attr: number;
+}
+
+export class Vocab {
+  readonly type: VocabType;
+  readonly model: string;
+  readonly pre: string;
+  readonly preTokenizer: PreTokenizer | null;
+  readonly tokens: readonly string[];
+  readonly scores: Float32Array;
+  readonly attrs: Uint16Array;
+  /** token text (as stored) → id. */
+  readonly textToId: Map<string, number>;
+  /** SPM only: token text as UTF-8 binary string → id. */
+  readonly binToId: Map<string, number>;
+  /** BPE only: "left right" → merge rank. */
+  readonly bpeRanks: Map<string, number>;
+  /** Longest token text in bytes. */
+  readonly maxTokenLen: number;
+
+  bos: number | null;
+  eos: number | null;
+  eot: number | null;
+  eom: number | null;
+  unk: number | null;
+  sep: number | null;
+  pad: number | null;
+  mask: number | null;
+  fimPre: number | null;
+  fimSuf: number | null;
+  fimMid: number | null;
+  fimPad: number | null;
+  fimRep: number | null;
+  fimSep: number | null;
+
+  addSpacePrefix = false;
+  addBos = false;
+  addEos = false;
+  addSep = false;
+  ignoreMerges = false;
+  cleanSpaces = false;
+  removeExtraWhitespaces = false;
+  escapeWhitespaces = true;
+  normalizerLowercase = true;
+  normalizerStripAccents = true;
+
+  readonly eogIds: Set<number>;
+  /** Control, user-defined and unknown tokens, longest text first. */
+  readonly specialTokens: SpecialToken[];
+
+  constructor(spec: VocabSpec) {
+    const model = spec.model;
+    this.model = model;
+    let bos: number | null = 1;
+    let eos: number | null = 2;
+    let unk: number | null = 0;
+    let sep: number | null = null;
+    let pad: number | null = null;
+    let mask: number | null = null;
+    let type: VocabType;
+    const pre = spec.pre ?? '';
+
+    if (model === 'llama') {
+      type = 'spm';
+    } else if (model === 'bert') {
+      type = 'wpm';
+      bos = 101;
+      eos = null;
+      unk = 100;
+      sep = 102;
+      pad = 0;
+      mask = 103;
+      this.addSep = true;
+    } else if (model === 'gpt2') {
+      type = 'bpe';
+      bos = 11;
+      eos = 11;
+      unk = null;
+    } else {
+      throw new TokenizerError(
+        'TOKENIZER_UNSUPPORTED_MODEL',
+        `tokenizer.ggml.model '${model}' is not supported: this package implements 'llama' (SentencePiece), 'gpt2' (byte-level BPE) and 'bert' (WordPiece)`,
+        { key: 'tokenizer.ggml.model' },
+      );
+    }
+    this.type = type;
+    this.pre = pre;
+
+    if (type === 'bpe') {
+      this.addSpacePrefix = false;
+      this.escapeWhitespaces = false;
+      this.cleanSpaces = true;
+      const p = preTokenizerFor(pre);
+      if (p === null) {
+        throw new TokenizerError(
+          'TOKENIZER_UNSUPPORTED_PRE',
+          `tokenizer.ggml.pre '${pre}' is not a pre-tokenizer this package implements (see the README for the list)`,
+          { key: 'tokenizer.ggml.pre' },
+        );
+      }
+      this.preTokenizer = p;
+      if (p.ignoreMerges) this.ignoreMerges = true;
+      if (p.addBos) this.addBos = true;
+      if (p.cleanSpaces === false) this.cleanSpaces = false;
+      if (p.addSep) this.addSep = true;
+      if (p.noBos) bos = null;
+    } else {
+      this.preTokenizer = null;
+      if (type === 'spm') {
+        this.addSpacePrefix = true;
+        this.cleanSpaces = false;
+        this.addBos = true;
+        this.addEos = false;
+      } else {
+        this.addSpacePrefix = false;
+        this.cleanSpaces = true;
+        this.addBos = true;
+        this.addEos = false;
+        this.addSep = true;
+      }
+    }
+    if (spec.addSpacePrefix !== undefined) this.addSpacePrefix = spec.addSpacePrefix;
+    if (spec.removeExtraWhitespaces !== undefined) this.removeExtraWhitespaces = spec.removeExtraWhitespaces;
+
+    // tokens, scores, attributes
+    const tokens = spec.tokens;
+    const n = tokens.length;
+    if (n === 0) {
+      throw new TokenizerError('TOKENIZER_BAD_METADATA', 'tokenizer.ggml.tokens is empty: the vocabulary has no tokens', {
+        key: 'tokenizer.ggml.tokens',
+      });
+    }
+    if (spec.scores !== undefined && spec.scores.length < n) {
+      throw new TokenizerError(
+        'TOKENIZER_BAD_METADATA',
+        `tokenizer.ggml.scores has ${spec.scores.length} entries for ${n} tokens`,
+        { key: 'tokenizer.ggml.scores' },
+      );
+    }
+    if (spec.tokenTypes !== undefined && spec.tokenTypes.length < n) {
+      throw new TokenizerError(
+        'TOKENIZER_BAD_METADATA',
+        `tokenizer.ggml.token_type has ${spec.tokenTypes.length} entries for ${n} tokens`,
+        { key: 'tokenizer.ggml.token_type' },
+      );
+    }
+    const texts: string[] = new Array(n);
+    const scores = new Float32Array(n);
+    const attrs = new Uint16Array(n);
+    const textToId = new Map<string, number>();
+    let maxLen = 0;
+    for (let i = 0; i < n; i++) {
+      let word = tokens[i];
+      if (typeof word !== 'string') {
+        throw new TokenizerError('TOKENIZER_BAD_METADATA', `tokenizer.ggml.tokens[${i}] is not a string`, {
+          key: 'tokenizer.ggml.tokens',
+          tokenId: i,
+        });
+      }
+      if (word.length === 0) word = `[EMPTY_${i}]`;
+      texts[i] = word;
+      textToId.set(word, i);
+      scores[i] = spec.scores !== undefined ? Number(spec.scores[i]) : 0;
+      attrs[i] = spec.tokenTypes !== undefined ? attrFromType(Number(spec.tokenTypes[i])) : TokenAttr.NORMAL;
+    }
+    this.tokens = texts;
+    this.scores = scores;
+    this.attrs = attrs;
+    this.textToId = textToId;
+
+    const binToId = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const bin = stringToBinary(texts[i]!);
+      if (bin.length > maxLen) maxLen = bin.length;
+      if (type === 'spm') binToId.set(bin, i);
+    }
+    this.binToId = binToId;
+    this.maxTokenLen = maxLen;
+
+    // merges
+    const ranks = new Map<string, number>();
+    if (type === 'bpe') {
+      const merges = spec.merges;
+      if (merges === undefined) {
+        throw new TokenizerError(
+          'TOKENIZER_MISSING_KEY',
+          'tokenizer.ggml.merges is missing: a gpt2 (BPE) vocabulary needs its merges',
+          { key: 'tokenizer.ggml.merges' },
+        );
+      }
+      for (let i = 0; i < merges.length; i++) {
+        const word = merges[i]!;
+        const pos = word.indexOf(' ', 1);
+        // llama.cpp splits at the first space after the first char; a merge without one maps ("", "")
+        const key = pos >= 0 ? word : ' ';
+        if (!ranks.has(key)) ranks.set(key, i);
+      }
+    }
+    this.bpeRanks = ranks;
+
+    // special ids: defaults out of range are disabled; metadata ids out of range keep the default
+    const ids = spec.ids ?? {};
+    const pick = (def: number | null, given: number | undefined): number | null => {
+      let id = def;
+      if (id !== null && id >= n) id = null;
+      if (given !== undefined && Number.isInteger(given) && given >= 0 && given < n) id = given;
+      return id;
+    };
+    this.bos = pick(bos, ids.bos);
+    this.eos = pick(eos, ids.eos);
+    this.eot = pick(null, ids.eot);
+    this.eom = pick(null, ids.eom);
+    this.unk = pick(unk, ids.unk);
+    this.sep = pick(sep, ids.sep);
+    this.pad = pick(pad, ids.pad);
+    this.mask = pick(mask, ids.mask);
+    this.fimPre = pick(null, ids.fimPre);
+    this.fimSuf = pick(null, ids.fimSuf);
+    this.fimMid = pick(null, ids.fimMid);
+    this.fimPad = pick(null, ids.fimPad);
+    this.fimRep = pick(null, ids.fimRep);
+    this.fimSep = pick(null, ids.fimSep);
+
+    if (spec.addBos !== undefined) this.addBos = spec.addBos;
+    if (spec.addEos !== undefined) this.addEos = spec.addEos;
+    if (spec.addSep !== undefined) this.addSep = spec.addSep;
+
+    if (spec.normalizerLowercase !== undefined) this.normalizerLowercase = spec.normalizerLowercase;
+    this.normalizerStripAccents = this.normalizerLowercase;
+    if (spec.normalizerStripAccents !== undefined) this.normalizerStripAccents = spec.normalizerStripAccents;
+
+    // auto-detect EOT/EOM/FIM tokens by text (llama.cpp walks an unordered map; we walk ids in order)
+    const markControl = (id: number): void => {
+      attrs[id] = attrs[id]! | TokenAttr.CONTROL;
+    };
+    for (let id = 0; id < n; id++) {
+      const t = texts[id]!;
+      if (textToId.get(t) !== id) continue;
+      if (this.eot === null && EOT_TEXTS.has(t)) {
+        this.eot = id;
+        markControl(id);
+      }
+      if (this.eom === null && EOM_TEXTS.has(t)) {
+        this.eom = id;
+        markControl(id);
+      }
+      if (this.fimPre === null && FIM_PRE_TEXTS.has(t)) {
+        this.fimPre = id;
+        markControl(id);
+      }
+      if (this.fimSuf === null && FIM_SUF_TEXTS.has(t)) {
+        this.fimSuf = id;
+        markControl(id);
+      }
+      if (this.fimMid === null && FIM_MID_TEXTS.has(t)) {
+        this.fimMid = id;
+        markControl(id);
+      }
+      if (this.fimPad === null && FIM_PAD_TEXTS.has(t)) {
+        this.fimPad = id;
+        markControl(id);
+      }
+      if (this.fimRep === null && FIM_REP_TEXTS.has(t)) {
+        this.fimRep = id;
+        markControl(id);
+      }
+      if (this.fimSep === null && FIM_SEP_TEXTS.has(t)) {
+        this.fimSep = id;
+        markControl(id);
+      }
+    }
+
+    // control tokens whose text says "unused" are unused
+    for (let id = 0; id < n; id++) {
+      const a = attrs[id]!;
+      if ((a & TokenAttr.CONTROL) !== 0 && (a & TokenAttr.UNUSED) === 0 && texts[id]!.includes('unused')) {
+        attrs[id] = a | TokenAttr.UNUSED;
+      }
+    }
+
+    // end-of-generation set
+    const eog = new Set<number>();
+    if (this.fimPad !== null) eog.add(this.fimPad);
+    if (this.fimRep !== null) eog.add(this.fimRep);
+    if (this.fimSep !== null) eog.add(this.fimSep);
+    for (let id = 0; id < n; id++) {
+      const t = texts[id]!;
+      if (textToId.get(t) !== id) continue;
+      if (EOG_TEXTS.has(t)) {
+        eog.add(id);
+        markControl(id);
+      }
+    }
+    for (let id = 0; id < n; id++) {
+      const t = texts[id]!;
+      if (
+        textToId.get(t) === id &&
+        (t === '<|channel|>' || t === '<|message|>' || t === '<|start|>' || t === '<|constrain|>')
+      ) {
+        attrs[id] = TokenAttr.USER_DEFINED;
+      }
+    }
+    if (this.eos !== null) eog.add(this.eos);
+    if (this.eot !== null) eog.add(this.eot);
+    if (this.eom !== null) eog.add(this.eom);
+    {
+      let hasReturn = false;
+      let hasCall = false;
+      let hasFlush = false;
+      let endId = -1;
+      for (const id of eog) {
+        const t = texts[id];
+        if (t === '<|return|>') hasReturn = true;
+        else if (t === '<|call|>' || t === '<|calls|>') hasCall = true;
+        else if (t === '<|flush|>') hasFlush = true;
+        else if (t === '<|end|>') endId = id;
+      }
+      if (endId >= 0 && ((hasReturn && hasCall) || (hasCall && hasFlush))) {
+        eog.delete(endId);
+        attrs[endId] = TokenAttr.USER_DEFINED;
+      }
+    }
+    {
+      let hasToolResponse = false;
+      let sId = -1;
+      for (const id of eog) {
+        const t = texts[id];
+        if (t === '<|tool_response>') hasToolResponse = true;
+        else if (t === '</s>') sId = id;
+      }
+      if (hasToolResponse && sId >= 0) {
+        eog.delete(sId);
+        attrs[sId] = TokenAttr.NORMAL;
+      }
+    }
+    this.eogIds = eog;
+
+    // special tokens cache (control, user-defined, unknown), longest first
+    const specialIds: number[] = [];
+    for (let id = 0; id < n; id++) {
+      if ((attrs[id]! & (TokenAttr.CONTROL | TokenAttr.USER_DEFINED | TokenAttr.UNKNOWN)) !== 0) specialIds.push(id);
+    }
+
+    // per-token lstrip/rstrip attributes, keyed on the model name as llama.cpp does
+    const name = (spec.modelName ?? '').toLowerCase();
+    const arch = spec.architecture ?? '';
+    const setAttr = (id: number | undefined, bit: number, on: boolean): void => {
+      if (id === undefined) return;
+      attrs[id] = on ? attrs[id]! | bit : attrs[id]! & ~bit;
+    };
+    if (
+      ['jina-v2-de', 'jina-v2-es', 'jina-v2-code'].some((s) => pre.includes(s)) ||
+      ['nomic-bert-moe', 'jina-bert-v3'].some((s) => arch.includes(s))
+    ) {
+      setAttr(textToId.get('<mask>'), TokenAttr.LSTRIP, true);
+    } else if (name.includes('phi-3') || name.includes('phi3')) {
+      for (const id of specialIds) setAttr(id, TokenAttr.RSTRIP, true);
+      setAttr(textToId.get('</s>'), TokenAttr.RSTRIP, true);
+      for (const t of ['<unk>', '<s>', '<|endoftext|>']) setAttr(textToId.get(t), TokenAttr.RSTRIP, false);
+    } else if (name.includes('modern-bert')) {
+      setAttr(textToId.get('[MASK]'), TokenAttr.LSTRIP, true);
+    }
+
+    const special: SpecialToken[] = specialIds.map((id) => ({ id, bin: stringToBinary(texts[id]!), attr: 0 }));
+    special.sort((a, b) => b.bin.length - a.bin.length || a.id - b.id);
+    for (const s of special) s.attr = attrs[s.id]!;
+    this.specialTokens = special;
+  }
+
+  get size(): number {
+    return this.tokens.length;
+  }
+
+  /** The token for one byte, as llama.cpp's byte_to_token: `<0xNN>`, else the raw byte, else unk. */
+  byteToToken(byte: number): number {
+    if (this.type === 'spm') {
+      const hex = byte.toString(16).toUpperCase().padStart(2, '0');
+      const id = this.textToId.get(`<0x${hex}>`);
+      if (id !== undefined) return id;
+      const raw = this.binToId.get(String.fromCharCode(byte));
+      if (raw !== undefined) return raw;
+    } else {
+      const id = this.textToId.get(BYTE_TO_CHAR[byte]!);
+      if (id !== undefined) return id;
+    }
+    if (this.unk !== null) return this.unk;
+    throw new TokenizerError(
+      'TOKENIZER_NO_BYTE_TOKEN',
+      `the vocabulary has no token for byte 0x${byte.toString(16).padStart(2, '0')} and no unknown token`,
+    );
+  }
+}
+
+/** GPT-2's byte → printable char map (bytes_to_unicode). */
+export const BYTE_TO_CHAR: readonly string[] = (() => {
+  const map: string[] = new Array(256);
+  const direct = (b: number): boolean => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  let k = 0;
+  for (let b = 0; b < 256; b++) {
+    if (direct(b)) map[b] = String.fromCharCode(b);
+    else map[b] = String.fromCharCode(256 + k++);
+  }
+  return map;
+})();
+
+/** Reverse of BYTE_TO_CHAR: char code → byte, -1 when not a byte char. */
+export const CHAR_TO_BYTE: Int16Array = (() => {
+  const rev = new Int16Array(0x200).fill(-1);
+  for (let b = 0; b < 256; b++) rev[BYTE_TO_CHAR[b]!.charCodeAt(0)] = b;
+  return rev;
+})();
