@@ -1,3 +1,4 @@
+import { cpSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
@@ -7,4 +8,10 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // import.meta.url in the CJS build (locates the worker script).
+  shims: true,
+  // The worker thread and the exact K-quant port it loads are plain JS, shipped next to the bundle.
+  async onSuccess() {
+    for (const f of ['quantize-worker.mjs', 'kquants-ref.mjs']) cpSync(`src/${f}`, `dist/${f}`);
+  },
 });

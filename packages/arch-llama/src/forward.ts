@@ -5,7 +5,12 @@ import { blk } from './tensors.js';
 
 export type LlamaContext = ForwardContext<LlamaHyperparameters, LlamaSessionState>;
 
-function addOptionalBias(ctx: LlamaContext, x: Parameters<LlamaContext['kernels']['addBias']>[0], name: string, cols: number): void {
+function addOptionalBias(
+  ctx: LlamaContext,
+  x: Parameters<LlamaContext['kernels']['addBias']>[0],
+  name: string,
+  cols: number,
+): void {
   const b = ctx.weights.optVector(name);
   if (b) ctx.kernels.addBias(x, b, ctx.nTokens, cols);
 }

@@ -1,4 +1,9 @@
-import { type BaseHyperparameters, MetadataError, type ModelDescription, PluginError } from '@quant/plugin-api';
+import {
+  type BaseHyperparameters,
+  MetadataError,
+  type ModelDescription,
+  PluginError,
+} from '@quant/plugin-api';
 
 /** Llama-family hyperparameters, read as llama.cpp's `llm_load_hparams` reads them. */
 export interface LlamaHyperparameters extends BaseHyperparameters {
@@ -39,35 +44,59 @@ export function readLlamaHyperparameters(model: ModelDescription): LlamaHyperpar
   const m = model.meta;
   const experts = m.archU32('expert_count', 0);
   if (experts > 0) {
-    throw new PluginError('UNSUPPORTED_MODEL', `${m.source} is a mixture-of-experts model (${m.archKey('expert_count')} = ${experts}); the llama plugin runs dense models only.`);
+    throw new PluginError(
+      'UNSUPPORTED_MODEL',
+      `${m.source} is a mixture-of-experts model (${m.archKey('expert_count')} = ${experts}); the llama plugin runs dense models only.`,
+    );
   }
   const nLayers = m.archU32('block_count');
   const nEmbd = m.archU32('embedding_length');
   const nHeads = m.archUniformU32('attention.head_count');
-  if (nHeads === 0) throw new MetadataError('INVALID_METADATA', m.archKey('attention.head_count'), `${m.archKey('attention.head_count')} is 0 in ${m.source}.`);
+  if (nHeads === 0)
+    throw new MetadataError(
+      'INVALID_METADATA',
+      m.archKey('attention.head_count'),
+      `${m.archKey('attention.head_count')} is 0 in ${m.source}.`,
+    );
   const nKvHeads = m.archUniformU32('attention.head_count_kv', nHeads);
   if (nKvHeads === 0 || nHeads % nKvHeads !== 0) {
-    throw new MetadataError('INVALID_METADATA', m.archKey('attention.head_count_kv'), `${m.archKey('attention.head_count_kv')} = ${nKvHeads} must divide the head count ${nHeads} (${m.source}).`);
+    throw new MetadataError(
+      'INVALID_METADATA',
+      m.archKey('attention.head_count_kv'),
+      `${m.archKey('attention.head_count_kv')} = ${nKvHeads} must divide the head count ${nHeads} (${m.source}).`,
+    );
   }
   const headDim = m.archU32('attention.key_length', Math.floor(nEmbd / nHeads));
   const valueDim = m.archU32('attention.value_length', Math.floor(nEmbd / nHeads));
   if (valueDim !== headDim) {
-    throw new MetadataError('INVALID_METADATA', m.archKey('attention.value_length'), `Key and value head sizes differ (${headDim} vs ${valueDim}) in ${m.source}; the llama plugin needs them equal.`);
+    throw new MetadataError(
+      'INVALID_METADATA',
+      m.archKey('attention.value_length'),
+      `Key and value head sizes differ (${headDim} vs ${valueDim}) in ${m.source}; the llama plugin needs them equal.`,
+    );
   }
   const nRot = m.archU32('rope.dimension_count', headDim);
   if (nRot !== headDim) {
-    throw new MetadataError('INVALID_METADATA', m.archKey('rope.dimension_count'), `invalid ${m.archKey('rope.dimension_count')} = ${nRot}, expected the head size ${headDim} (as llama.cpp requires for llama).`);
+    throw new MetadataError(
+      'INVALID_METADATA',
+      m.archKey('rope.dimension_count'),
+      `invalid ${m.archKey('rope.dimension_count')} = ${nRot}, expected the head size ${headDim} (as llama.cpp requires for llama).`,
+    );
   }
   const scalingName = m.archString('rope.scaling.type', 'linear');
   if (scalingName !== 'none' && scalingName !== 'linear' && scalingName !== 'longrope') {
-    throw new PluginError('UNSUPPORTED_MODEL', `${m.archKey('rope.scaling.type')} = "${scalingName}" in ${m.source} is not supported by the llama plugin (supported: none, linear, longrope).`);
+    throw new PluginError(
+      'UNSUPPORTED_MODEL',
+      `${m.archKey('rope.scaling.type')} = "${scalingName}" in ${m.source} is not supported by the llama plugin (supported: none, linear, longrope).`,
+    );
   }
   const factorKey = m.has(m.archKey('rope.scaling.factor')) ? 'rope.scaling.factor' : 'rope.scale_linear';
   const factor = m.archF32(factorKey, 0);
   const contextLength = m.archU32('context_length');
   const scaleKey = m.archKey('attention.scale');
   const attnScale = m.archF32('attention.scale', 0);
-  if (attnScale < 0) throw new MetadataError('INVALID_METADATA', scaleKey, `${scaleKey} must be positive in ${m.source}.`);
+  if (attnScale < 0)
+    throw new MetadataError('INVALID_METADATA', scaleKey, `${scaleKey} must be positive in ${m.source}.`);
   return {
     nLayers,
     nEmbd,

@@ -7,8 +7,8 @@ import { llamaPlugin } from './plugin.js';
 
 registerArchitecture(llamaPlugin);
 
-export { llamaPlugin } from './plugin.js';
+export { type LlamaContext, llamaLayer } from './forward.js';
 export { type LlamaHyperparameters, readLlamaHyperparameters } from './hparams.js';
-export { blk, llamaTensors } from './tensors.js';
+export { llamaPlugin } from './plugin.js';
 export { createLlamaSessionState, type LlamaSessionState, paddedContext } from './session.js';
-export { llamaLayer, type LlamaContext } from './forward.js';
+export { blk, llamaTensors } from './tensors.js';

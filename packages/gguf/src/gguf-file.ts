@@ -49,7 +49,7 @@ export class GGUFFile {
     this.fileSize = src.size;
     this.source = src.name;
     this.src = src;
-    this.byName = new Map(header.tensors.map((t) => [t.name, t]));
+    this.byName = header.tensorsByName;
   }
 
   /** `general.architecture`, e.g. `llama`, or undefined. */

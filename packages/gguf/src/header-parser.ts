@@ -44,6 +44,7 @@ export interface ParsedHeader {
   metadata: Record<string, GGUFValue>;
   metadataTypes: Record<string, GGUFTypeInfo>;
   tensors: GGUFTensorInfo[];
+  tensorsByName: Map<string, GGUFTensorInfo>;
   alignment: number;
   dataOffset: number;
   /** End of the tensor infos, before padding. */
@@ -61,6 +62,28 @@ const lenientDecoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true 
 export function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
   if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
   else obj[key] = value;
+}
+
+const ASCII = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));
+
+const enum StrKind {
+  Key = 0,
+  Value = 1,
+  Element = 2,
+  TensorName = 3,
+}
+
+function describeString(kind: StrKind, index: number, key: string): string {
+  switch (kind) {
+    case StrKind.Key:
+      return `key #${index}`;
+    case StrKind.Value:
+      return `value of '${key}'`;
+    case StrKind.Element:
+      return `element ${index} of '${key}'`;
+    default:
+      return `name of tensor #${index}`;
+  }
 }
 
 const enum Stage {
@@ -93,7 +116,7 @@ export class HeaderParser {
   private readonly metadataTypes: Record<string, GGUFTypeInfo> = {};
   private readonly tensors: GGUFTensorInfo[] = [];
   private readonly tensorInfoPos: number[] = [];
-  private readonly tensorNames = new Set<string>();
+  private readonly tensorsByName = new Map<string, GGUFTensorInfo>();
   private alignment = DEFAULT_ALIGNMENT;
   private readonly opts: Required<HeaderParseOptions>;
 
@@ -204,43 +227,28 @@ export class HeaderParser {
     return this.wide ? this.u64n() : this.u32();
   }
 
-  private string(what: string): string {
+  /** Reads a string; `kind`/`index`/`key` only name it in error messages (built on failure only). */
+  private string(kind: StrKind, index: number, key = ''): string {
     const at = this.pos;
     const len = this.count();
     if (len > this.remaining()) {
       this.fail(
         'GGUF_BAD_STRING_LENGTH',
-        `${what} length ${len === Number.POSITIVE_INFINITY ? '≥ 2^53' : len} exceeds the ${this.remaining()} bytes left in the file`,
+        `${describeString(kind, index, key)} length ${len === Number.POSITIVE_INFINITY ? '≥ 2^53' : len} exceeds the ${this.remaining()} bytes left in the file (truncated file or corrupt length)`,
         at,
       );
     }
     this.need(len);
     const start = this.pos;
     this.pos += len;
-    return this.decode(start, this.pos, what);
-  }
-
-  private decode(start: number, end: number, what: string): string {
-    const buf = this.buf;
-    if (end - start <= 32) {
-      let s = '';
-      for (let i = start; i < end; i++) {
-        const c = buf[i] as number;
-        if (c >= 0x80) return this.decodeSlow(start, end, what);
-        s += String.fromCharCode(c);
-      }
-      return s;
-    }
-    return this.decodeSlow(start, end, what);
-  }
-
-  private decodeSlow(start: number, end: number, what: string): string {
-    const bytes = this.buf.subarray(start, end);
+    if (len === 1 && (this.buf[start] as number) < 0x80) return ASCII[this.buf[start] as number] as string;
+    if (len === 0) return '';
+    const bytes = this.buf.subarray(start, this.pos);
     if (this.opts.utf8 === 'replace') return lenientDecoder.decode(bytes);
     try {
       return strictDecoder.decode(bytes);
     } catch {
-      return this.fail('GGUF_INVALID_UTF8', `${what} is not valid UTF-8`, start - (this.wide ? 8 : 4));
+      return this.fail('GGUF_INVALID_UTF8', `${describeString(kind, index, key)} is not valid UTF-8`, at);
     }
   }
 
@@ -292,7 +300,7 @@ export class HeaderParser {
   private keyValue(): void {
     const at = this.pos;
     const index = this.entries.length;
-    const key = this.string(`key #${index}`);
+    const key = this.string(StrKind.Key, index);
     if (key.length === 0) this.fail('GGUF_EMPTY_KEY', `metadata key #${index} is empty`, at);
     if (Object.hasOwn(this.metadata, key)) this.fail('GGUF_DUPLICATE_KEY', `metadata key '${key}' appears twice`, at, { key });
     const typeAt = this.pos;
@@ -341,7 +349,7 @@ export class HeaderParser {
       case GGUFValueType.BOOL:
         return this.u8() !== 0;
       case GGUFValueType.STRING:
-        return this.string(`value of '${key}'`);
+        return this.string(StrKind.Value, 0, key);
       case GGUFValueType.UINT64:
         this.need(8);
         this.pos += 8;
@@ -393,7 +401,7 @@ export class HeaderParser {
     }
     if (elementType === GGUFValueType.STRING) {
       const value: string[] = [];
-      for (let i = 0; i < n; i++) value.push(this.string(`element ${i} of '${key}'`));
+      for (let i = 0; i < n; i++) value.push(this.string(StrKind.Element, i, key));
       return { value, info };
     }
     this.need(n * elSize);
@@ -463,12 +471,12 @@ export class HeaderParser {
   private tensorInfo(): void {
     const at = this.pos;
     const index = this.tensors.length;
-    const name = this.string(`name of tensor #${index}`);
+    const name = this.string(StrKind.TensorName, index);
     const nameBytes = this.pos - at - (this.wide ? 8 : 4);
     if (nameBytes >= this.opts.maxTensorNameLength) {
       this.fail('GGUF_BAD_TENSOR_NAME', `tensor #${index} name is ${nameBytes} bytes, the limit is ${this.opts.maxTensorNameLength - 1} (llama.cpp's GGML_MAX_NAME)`, at, { tensor: name });
     }
-    if (this.tensorNames.has(name)) this.fail('GGUF_DUPLICATE_TENSOR', `tensor name '${name}' appears twice`, at, { tensor: name });
+    if (this.tensorsByName.has(name)) this.fail('GGUF_DUPLICATE_TENSOR', `tensor name '${name}' appears twice`, at, { tensor: name });
     const dimsAt = this.pos;
     const nDims = this.u32();
     if (nDims > 4) this.fail('GGUF_BAD_N_DIMS', `tensor '${name}' has ${nDims} dimensions; the maximum is 4`, dimsAt, { tensor: name });
@@ -512,9 +520,10 @@ export class HeaderParser {
     if (!Number.isSafeInteger(offset)) {
       this.fail('GGUF_TENSOR_OFFSET_OUT_OF_BOUNDS', `tensor '${name}' data offset is ≥ 2^53, beyond any file`, offAt, { tensor: name });
     }
-    this.tensorNames.add(name);
+    const info: GGUFTensorInfo = { name, type, typeName: ti.name, shape, offset, absoluteOffset: 0, byteSize, nElements: product };
+    this.tensorsByName.set(name, info);
     this.tensorInfoPos.push(offAt);
-    this.tensors.push({ name, type, typeName: ti.name, shape, offset, absoluteOffset: 0, byteSize, nElements: product });
+    this.tensors.push(info);
   }
 
   private finish(): ParsedHeader {
@@ -553,6 +562,7 @@ export class HeaderParser {
       metadata: this.metadata,
       metadataTypes: this.metadataTypes,
       tensors: this.tensors,
+      tensorsByName: this.tensorsByName,
       alignment: a,
       dataOffset,
       headerEnd,

@@ -42,3 +42,4 @@ export {
   serializeGGUF,
 } from './writer.js';
 export { type GGUFWriteResult, writeGGUF } from './write-file.js';
+export { type InspectOptions, describeType, f32Text, formatInspect, inspectJSON, valueText } from './inspect.js';

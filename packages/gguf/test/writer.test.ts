@@ -89,12 +89,12 @@ describe('serializeGGUF', () => {
     writeFileSync(path, serializeGGUF({ metadata: md, tensors }));
     const hf = await gguf(path, { allowLocalFile: true, typedMetadata: true });
     for (const [key, type] of Object.entries(EXPECTED_TYPES)) expect(hf.typedMetadata[key]?.type, key).toBe(type);
-    expect(hf.metadata['general.name']).toBe('synthetic ✓ — ünïcödé 🦙');
-    expect(hf.metadata['t.u64']).toBe(18446744073709551615n);
-    expect(hf.metadata['t.i64']).toBe(-9223372036854775808n);
-    expect(hf.metadata['t.f32']).toBe(Math.fround(3.14159));
-    expect(hf.metadata['t.arr.str']).toEqual(['a', '', 'ü', '🦙']);
-    expect(hf.metadata['t.arr.nested']).toEqual([[1, 2, 3], ['x', 'y'], [[true], [false, true]]]);
+    expect((hf.metadata as Record<string, unknown>)['general.name']).toBe('synthetic ✓ — ünïcödé 🦙');
+    expect((hf.metadata as Record<string, unknown>)['t.u64']).toBe(18446744073709551615n);
+    expect((hf.metadata as Record<string, unknown>)['t.i64']).toBe(-9223372036854775808n);
+    expect((hf.metadata as Record<string, unknown>)['t.f32']).toBe(Math.fround(3.14159));
+    expect((hf.metadata as Record<string, unknown>)['t.arr.str']).toEqual(['a', '', 'ü', '🦙']);
+    expect((hf.metadata as Record<string, unknown>)['t.arr.nested']).toEqual([[1, 2, 3], ['x', 'y'], [[true], [false, true]]]);
     expect(hf.typedMetadata['t.arr.f32']).toMatchObject({ type: 9, subType: GGUFValueType.FLOAT32 });
     expect(hf.typedMetadata['t.arr.i8']).toMatchObject({ type: 9, subType: GGUFValueType.INT8 });
     expect(hf.typedMetadata['t.arr.u64']).toMatchObject({ type: 9, subType: GGUFValueType.UINT64 });

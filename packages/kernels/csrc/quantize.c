@@ -170,6 +170,18 @@ static void pack_scales_k4(uint8_t *s, const uint8_t *ls, const uint8_t *lm) {
   }
 }
 
+/* Squared error of quantizing 32 values with level step dd and offset dm (value = dd*l - dm). */
+static float refine_err(const float *x, int nmax, float dd, float dm) {
+  float e = 0;
+  for (int i = 0; i < 32; i++) {
+    int l = 0;
+    if (dd) { l = qk_nearest_int((x[i] + dm) / dd); l = QK_MAX(0, QK_MIN(nmax, l)); }
+    const float diff = dd * l - dm - x[i];
+    e += diff * diff;
+  }
+  return e;
+}
+
 /* Shared front half of Q4_K / Q5_K: sub-block fits, 6-bit scale codes, final level choice. */
 static void quant_k_asym(const float *x, int nmax, float rmin, float rdelta, int nstep,
                          uint8_t scales12[12], uint16_t *d_out, uint16_t *dmin_out, uint8_t L[QK_K]) {
@@ -192,10 +204,30 @@ static void quant_k_asym(const float *x, int nmax, float rmin, float rdelta, int
     ls[j] = (uint8_t)QK_MIN(63, (uint8_t)qk_nearest_int(inv_scale * scales[j]));
     lm[j] = (uint8_t)QK_MIN(63, (uint8_t)qk_nearest_int(inv_min * mins[j]));
   }
-  pack_scales_k4(scales12, ls, lm);
   *d_out = qk_f2h(max_scale / 63.f);
   *dmin_out = qk_f2h(max_min / 63.f);
   const float d = qk_h2f(*d_out), dmin = qk_h2f(*dmin_out);
+  /*
+   * Refinement beyond ggml's reference: the 6-bit codes were rounded independently; try the codes
+   * within ±2 of each and keep the pair with the smallest squared error of the sub-block. This only
+   * ever lowers the error, so the result is at least as good as the plain rounding.
+   */
+  for (int j = 0; j < 8; j++) {
+    const float *xs = x + 32 * j;
+    float best = refine_err(xs, nmax, d * ls[j], dmin * lm[j]);
+    uint8_t bs = ls[j], bm = lm[j];
+    for (int a = ls[j] - 2; a <= ls[j] + 2; a++) {
+      if (a < 0 || a > 63) continue;
+      for (int m = lm[j] - 2; m <= lm[j] + 2; m++) {
+        if (m < 0 || m > 63 || (a == ls[j] && m == lm[j])) continue;
+        const float e = refine_err(xs, nmax, d * a, dmin * m);
+        if (e < best) { best = e; bs = (uint8_t)a; bm = (uint8_t)m; }
+      }
+    }
+    ls[j] = bs;
+    lm[j] = bm;
+  }
+  pack_scales_k4(scales12, ls, lm);
   for (int j = 0; j < 8; j++) {
     uint8_t sc, m;
     qk_scale_min_k4(j, scales12, &sc, &m);

@@ -9,9 +9,9 @@ function forceScalarFromEnv(): boolean {
   return typeof process !== 'undefined' && process.env?.QUANT_KERNELS_SIMD === 'scalar';
 }
 
-async function loadWasm(forceScalar: boolean): Promise<Kernels> {
+async function loadWasm(forceScalar: boolean, options: LoadKernelsOptions): Promise<Kernels> {
   const { createWasmHost } = await import('./wasm-host');
-  const host = await createWasmHost();
+  const host = await createWasmHost(options);
   return new KernelsImpl(host, 1, forceScalar);
 }
 
@@ -26,7 +26,7 @@ export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Ker
   }
   const threads = options.threads === undefined ? physicalCores() : int(options.threads, 'loadKernels(threads)', 1, 256);
   const forceScalar = options.forceScalar === true || forceScalarFromEnv();
-  if (backend === 'wasm') return loadWasm(forceScalar);
+  if (backend === 'wasm') return loadWasm(forceScalar, options);
   let reason: string;
   try {
     const raw = loadNativeBinding();
@@ -35,7 +35,7 @@ export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Ker
     if (backend === 'native') throw e;
     reason = (e as Error).message;
   }
-  const k = (await loadWasm(forceScalar)) as KernelsImpl;
+  const k = (await loadWasm(forceScalar, options)) as KernelsImpl;
   k.fallbackReason = reason;
   return k;
 }

@@ -25,6 +25,10 @@ export interface LoadKernelsOptions {
   threads?: number;
   /** Force the scalar C paths (also: env QUANT_KERNELS_SIMD=scalar). For tests and comparisons. */
   forceScalar?: boolean;
+  /** Wasm backend: the module's bytes, if the app loads them itself (e.g. in a browser). */
+  wasmBinary?: ArrayBuffer | Uint8Array;
+  /** Wasm backend: where to fetch the module (browsers). Node default: the package's wasm/quant-kernels.wasm. */
+  wasmUrl?: string | URL;
 }
 
 /** A float32 activation buffer owned by the backend. */

@@ -174,7 +174,10 @@ for (const b of BACKENDS) {
               const e = sc.map((v) => Math.exp(v - m));
               const z = e.reduce((a, c) => a + c, 0);
               for (let j = j0; j <= p; j++)
-                for (let i = 0; i < hd; i++) ref[(t * nHeads + h) * hd + i] += ((e[j - j0] as number) / z) * (Vr[j * kvDim + g * hd + i] as number);
+                for (let i = 0; i < hd; i++) {
+                  const o = (t * nHeads + h) * hd + i;
+                  ref[o] = (ref[o] as number) + ((e[j - j0] as number) / z) * (Vr[j * kvDim + g * hd + i] as number);
+                }
             }
           expectClose(out.read(), ref, 1e-5, 1e-4, `attention window=${window}`);
         }

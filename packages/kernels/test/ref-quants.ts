@@ -250,6 +250,23 @@ export function naiveRmse(x: Float32Array, group: number, bits: number): number 
   return Math.sqrt(se / x.length);
 }
 
+/** Symmetric round-to-nearest with a float scale amax/(2^(bits-1)-1) per group: the bar for symmetric formats. */
+export function naiveSymRmse(x: Float32Array, group: number, bits: number): number {
+  const nmax = (1 << (bits - 1)) - 1;
+  let se = 0;
+  for (let g = 0; g < x.length; g += group) {
+    let amax = 0;
+    for (let i = g; i < g + group; i++) amax = Math.max(amax, Math.abs(x[i] as number));
+    const s = amax / nmax;
+    for (let i = g; i < g + group; i++) {
+      const q = s ? Math.round((x[i] as number) / s) : 0;
+      const e = q * s - (x[i] as number);
+      se += e * e;
+    }
+  }
+  return Math.sqrt(se / x.length);
+}
+
 export function rmse(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += ((a[i] as number) - (b[i] as number)) ** 2;

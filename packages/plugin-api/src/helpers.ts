@@ -5,7 +5,10 @@ import type { BaseHyperparameters, ForwardContext } from './types.js';
  * The usual token embedding: `ctx.hidden[t] = row tokens[t]` of the `matrix` tensor `name`
  * (default `token_embd.weight`), dequantized by the kernels' `getRows`.
  */
-export function embedTokens(ctx: ForwardContext<BaseHyperparameters, unknown>, name = 'token_embd.weight'): void {
+export function embedTokens(
+  ctx: ForwardContext<BaseHyperparameters, unknown>,
+  name = 'token_embd.weight',
+): void {
   ctx.kernels.getRows(ctx.hidden, ctx.weights.matrix(name), ctx.tokens);
 }
 
@@ -30,6 +33,7 @@ export function rmsNormHead(
 ): void {
   const { kernels, weights, hparams } = ctx;
   kernels.rmsNorm(x, x, weights.vector(o.norm ?? 'output_norm.weight'), rows, hparams.nEmbd, o.eps);
-  const head = weights.optMatrix(o.head ?? 'output.weight') ?? weights.matrix(o.tiedTo ?? 'token_embd.weight');
+  const head =
+    weights.optMatrix(o.head ?? 'output.weight') ?? weights.matrix(o.tiedTo ?? 'token_embd.weight');
   kernels.matmul(logits, head, x, rows);
 }

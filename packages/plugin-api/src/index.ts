@@ -2,6 +2,36 @@
  * @quant/plugin-api — the interface an architecture plugin implements, and the shared registry.
  * See README.md for the plugin-authoring guide.
  */
+
+export type {
+  AttentionParams,
+  F32Buffer,
+  GGMLTypeId,
+  Kernels,
+  KVCache,
+  RopeParams,
+  Weight,
+} from '@quant/kernels';
+export {
+  MetadataError,
+  PLUGIN_GUIDE,
+  PluginError,
+  type PluginErrorCode,
+  TensorSpecError,
+  UnknownArchitectureError,
+} from './errors.js';
+export { embedTokens, type RmsNormHeadOptions, rmsNormHead } from './helpers.js';
+export { MetadataReader, type MetadataSource } from './metadata.js';
+export {
+  type ArchitectureInfo,
+  defineArchitecture,
+  getArchitecture,
+  listArchitectures,
+  type RegisterOptions,
+  registerArchitecture,
+  requireArchitecture,
+  unregisterArchitecture,
+} from './registry.js';
 export type {
   AnyArchitecturePlugin,
   ArchitecturePlugin,
@@ -15,25 +45,4 @@ export type {
   TensorShape,
   TensorSpec,
 } from './types.js';
-export { MetadataReader, type MetadataSource } from './metadata.js';
-export {
-  defineArchitecture,
-  getArchitecture,
-  listArchitectures,
-  registerArchitecture,
-  requireArchitecture,
-  unregisterArchitecture,
-  type ArchitectureInfo,
-  type RegisterOptions,
-} from './registry.js';
 export { sameShape, validateTensors } from './validate.js';
-export { embedTokens, rmsNormHead, type RmsNormHeadOptions } from './helpers.js';
-export {
-  MetadataError,
-  PLUGIN_GUIDE,
-  PluginError,
-  TensorSpecError,
-  UnknownArchitectureError,
-  type PluginErrorCode,
-} from './errors.js';
-export type { F32Buffer, Kernels, KVCache, RopeParams, AttentionParams, Weight, GGMLTypeId } from '@quant/kernels';

@@ -4,7 +4,10 @@ import { MetadataError } from './errors.js';
 export type MetadataSource = ReadonlyMap<string, unknown> | Readonly<Record<string, unknown>>;
 
 function isMap(m: MetadataSource): m is ReadonlyMap<string, unknown> {
-  return typeof (m as ReadonlyMap<string, unknown>).get === 'function' && typeof (m as ReadonlyMap<string, unknown>).has === 'function';
+  return (
+    typeof (m as ReadonlyMap<string, unknown>).get === 'function' &&
+    typeof (m as ReadonlyMap<string, unknown>).has === 'function'
+  );
 }
 
 function describe(v: unknown): string {
@@ -46,18 +49,27 @@ export class MetadataReader {
   }
 
   private missing(key: string): never {
-    throw new MetadataError('MISSING_METADATA', key, `Metadata key "${key}" is missing in ${this.source}; the ${this.architecture} plugin needs it.`);
+    throw new MetadataError(
+      'MISSING_METADATA',
+      key,
+      `Metadata key "${key}" is missing in ${this.source}; the ${this.architecture} plugin needs it.`,
+    );
   }
 
   private invalid(key: string, want: string, v: unknown): never {
-    throw new MetadataError('INVALID_METADATA', key, `Metadata key "${key}" in ${this.source} should be ${want}, found ${describe(v)}.`);
+    throw new MetadataError(
+      'INVALID_METADATA',
+      key,
+      `Metadata key "${key}" in ${this.source} should be ${want}, found ${describe(v)}.`,
+    );
   }
 
   private num(key: string, fallback: number | undefined, integer: boolean): number {
     const v = this.raw(key);
     if (v === undefined) return fallback === undefined ? this.missing(key) : fallback;
     const n = typeof v === 'bigint' ? Number(v) : v;
-    if (typeof n !== 'number' || !Number.isFinite(n)) return this.invalid(key, integer ? 'an integer' : 'a number', v);
+    if (typeof n !== 'number' || !Number.isFinite(n))
+      return this.invalid(key, integer ? 'an integer' : 'a number', v);
     if (integer && (!Number.isInteger(n) || n < 0)) return this.invalid(key, 'a non-negative integer', v);
     return n;
   }
@@ -91,7 +103,8 @@ export class MetadataReader {
     const v = this.raw(key);
     if (v === undefined) return undefined;
     if (Array.isArray(v)) return v;
-    if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<unknown>);
+    if (ArrayBuffer.isView(v) && !(v instanceof DataView))
+      return Array.from(v as unknown as ArrayLike<unknown>);
     return this.invalid(key, 'an array', v);
   }
 
@@ -109,7 +122,11 @@ export class MetadataReader {
       if (typeof n !== 'number' || !Number.isInteger(n)) return this.invalid(key, 'an integer array', v);
       for (const x of arr) {
         if (Number(x) !== n) {
-          throw new MetadataError('INVALID_METADATA', key, `Metadata key "${key}" in ${this.source} varies per layer (${arr.join(', ')}); the ${this.architecture} plugin supports one value for all layers.`);
+          throw new MetadataError(
+            'INVALID_METADATA',
+            key,
+            `Metadata key "${key}" in ${this.source} varies per layer (${arr.join(', ')}); the ${this.architecture} plugin supports one value for all layers.`,
+          );
         }
       }
       return n;

@@ -32,17 +32,30 @@ export interface ArchitectureInfo {
 const REQUIRED_FUNCTIONS = ['readHyperparameters', 'tensors', 'embed', 'layer', 'output'] as const;
 
 function checkPlugin(plugin: AnyArchitecturePlugin): void {
-  if (!plugin || typeof plugin !== 'object') throw new PluginError('INVALID_PLUGIN', 'registerArchitecture: expected a plugin object.');
+  if (!plugin || typeof plugin !== 'object')
+    throw new PluginError('INVALID_PLUGIN', 'registerArchitecture: expected a plugin object.');
   if (typeof plugin.name !== 'string' || plugin.name.length === 0) {
-    throw new PluginError('INVALID_PLUGIN', 'registerArchitecture: plugin.name must be a non-empty string (the general.architecture it runs).');
+    throw new PluginError(
+      'INVALID_PLUGIN',
+      'registerArchitecture: plugin.name must be a non-empty string (the general.architecture it runs).',
+    );
   }
   for (const fn of REQUIRED_FUNCTIONS) {
     if (typeof plugin[fn] !== 'function') {
-      throw new PluginError('INVALID_PLUGIN', `registerArchitecture: plugin "${plugin.name}" lacks the function ${fn}().`);
+      throw new PluginError(
+        'INVALID_PLUGIN',
+        `registerArchitecture: plugin "${plugin.name}" lacks the function ${fn}().`,
+      );
     }
   }
-  if (plugin.aliases !== undefined && (!Array.isArray(plugin.aliases) || plugin.aliases.some((a) => typeof a !== 'string' || !a))) {
-    throw new PluginError('INVALID_PLUGIN', `registerArchitecture: plugin "${plugin.name}".aliases must be an array of non-empty strings.`);
+  if (
+    plugin.aliases !== undefined &&
+    (!Array.isArray(plugin.aliases) || plugin.aliases.some((a) => typeof a !== 'string' || !a))
+  ) {
+    throw new PluginError(
+      'INVALID_PLUGIN',
+      `registerArchitecture: plugin "${plugin.name}".aliases must be an array of non-empty strings.`,
+    );
   }
 }
 
@@ -115,6 +128,8 @@ export function listArchitectures(): ArchitectureInfo[] {
 }
 
 /** Identity function that checks a plugin's types (`H`, `S` inferred). */
-export function defineArchitecture<H extends BaseHyperparameters, S = undefined>(plugin: ArchitecturePlugin<H, S>): ArchitecturePlugin<H, S> {
+export function defineArchitecture<H extends BaseHyperparameters, S = undefined>(
+  plugin: ArchitecturePlugin<H, S>,
+): ArchitecturePlugin<H, S> {
   return plugin;
 }

@@ -167,6 +167,12 @@ export interface ArchitecturePlugin<H extends BaseHyperparameters = BaseHyperpar
 
   /** Jinja chat template to use when the GGUF has no `tokenizer.chat_template`. */
   readonly chatTemplate?: string;
+  /**
+   * Token texts that end generation in addition to the tokenizer's end-of-generation set (which
+   * already follows llama.cpp's rules), e.g. a turn delimiter the vocabulary does not mark as EOG.
+   * Texts absent from the vocabulary are ignored.
+   */
+  readonly endOfGenerationTokens?: readonly string[];
 }
 
 /** A plugin with its type parameters erased, as the registry stores it. */

@@ -25,7 +25,11 @@ function fmt(s: TensorShape): string {
  * `TENSOR_SHAPE_MISMATCH`) naming the tensor, the expected and the found shape. Returns the specs
  * of the tensors present (what to load).
  */
-export function validateTensors(specs: readonly TensorSpec[], dir: TensorDirectory, where = 'the GGUF file'): TensorSpec[] {
+export function validateTensors(
+  specs: readonly TensorSpec[],
+  dir: TensorDirectory,
+  where = 'the GGUF file',
+): TensorSpec[] {
   const present: TensorSpec[] = [];
   for (const spec of specs) {
     const found = dir.shape(spec.name);

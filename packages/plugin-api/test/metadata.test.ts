@@ -29,9 +29,13 @@ describe('MetadataReader', () => {
   });
 
   it('names the key and the file when a key is missing or mistyped', () => {
-    expect(() => r.archU32('embedding_length')).toThrow(expect.objectContaining({ code: 'MISSING_METADATA', key: 'llama.embedding_length' }));
+    expect(() => r.archU32('embedding_length')).toThrow(
+      expect.objectContaining({ code: 'MISSING_METADATA', key: 'llama.embedding_length' }),
+    );
     expect(() => r.archU32('embedding_length')).toThrow(/model\.gguf/);
-    expect(() => r.archU32('rope.scaling.type')).toThrow(expect.objectContaining({ code: 'INVALID_METADATA' }));
+    expect(() => r.archU32('rope.scaling.type')).toThrow(
+      expect.objectContaining({ code: 'INVALID_METADATA' }),
+    );
     expect(() => r.archString('block_count')).toThrow(MetadataError);
     expect(() => r.archUniformU32('feed_forward_length')).toThrow(/varies per layer/);
     expect(() => r.archU32('attention.layer_norm_rms_epsilon')).toThrow(/non-negative integer/);

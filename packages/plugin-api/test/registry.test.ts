@@ -15,7 +15,14 @@ function fakePlugin(name: string, aliases?: string[]): ArchitecturePlugin {
     name,
     ...(aliases ? { aliases } : {}),
     description: `${name} test plugin`,
-    readHyperparameters: () => ({ nLayers: 1, nEmbd: 1, nVocab: 1, nKvHeads: 1, headDim: 1, contextLength: 1 }),
+    readHyperparameters: () => ({
+      nLayers: 1,
+      nEmbd: 1,
+      nVocab: 1,
+      nKvHeads: 1,
+      headDim: 1,
+      contextLength: 1,
+    }),
     tensors: () => [],
     embed: () => {},
     layer: () => {},
@@ -33,7 +40,9 @@ describe('registry', () => {
     registerArchitecture(p);
     expect(getArchitecture('t-a')).toBe(p);
     expect(getArchitecture('t-a-alias')).toBe(p);
-    expect(listArchitectures().filter((i) => i.name === 't-a')).toEqual([{ name: 't-a', aliases: ['t-a-alias'], description: 't-a test plugin' }]);
+    expect(listArchitectures().filter((i) => i.name === 't-a')).toEqual([
+      { name: 't-a', aliases: ['t-a-alias'], description: 't-a test plugin' },
+    ]);
   });
 
   it('re-registering the same name replaces the plugin and its aliases', () => {
@@ -81,6 +90,8 @@ describe('registry', () => {
   });
 
   it('is shared through a global symbol by separate copies of the module', async () => {
+    // A query string makes vite load the module a second time, as a duplicate install would.
+    // @ts-expect-error TypeScript cannot resolve the query-suffixed specifier
     const copy = (await import('../src/registry.js?second-copy')) as typeof import('../src/registry.js');
     expect(copy.getArchitecture).not.toBe(getArchitecture); // really a second module instance
     registerArchitecture(fakePlugin('t-a'));

@@ -24,15 +24,24 @@ describe('validateTensors', () => {
   });
 
   it('missing required tensor → MISSING_TENSOR naming tensor and expected shape', () => {
-    expect(() => validateTensors([{ name: 'blk.0.attn_q.weight', shape: [64, 64], role: 'matrix' }], dir({}), 'x.gguf')).toThrow(
-      expect.objectContaining({ code: 'MISSING_TENSOR', tensor: 'blk.0.attn_q.weight', message: expect.stringMatching(/\[64, 64\].*x\.gguf/) }),
+    expect(() =>
+      validateTensors([{ name: 'blk.0.attn_q.weight', shape: [64, 64], role: 'matrix' }], dir({}), 'x.gguf'),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'MISSING_TENSOR',
+        tensor: 'blk.0.attn_q.weight',
+        message: expect.stringMatching(/\[64, 64\].*x\.gguf/),
+      }),
     );
   });
 
   it('mis-shaped tensor (optional or not) → TENSOR_SHAPE_MISMATCH with expected and found', () => {
     let err: TensorSpecError | undefined;
     try {
-      validateTensors([{ name: 'w', shape: [64, 96], role: 'matrix', optional: true }], dir({ w: [64, 128] }));
+      validateTensors(
+        [{ name: 'w', shape: [64, 96], role: 'matrix', optional: true }],
+        dir({ w: [64, 128] }),
+      );
     } catch (e) {
       err = e as TensorSpecError;
     }

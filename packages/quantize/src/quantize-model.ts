@@ -34,6 +34,11 @@ export interface QuantizeResult {
   parallelism: 'worker_threads' | 'single-thread';
   /** Why worker threads were not used, if they were asked for and could not start. */
   note?: string;
+  /**
+   * Where Q4_K / Q5_K bytes come from: 'native' (@quant/kernels, used only when it writes ggml's
+   * exact bytes) or 'reference' (our bit-exact port of ggml's reference quantizer, slower).
+   */
+  kQuantizer: { Q4_K: 'native' | 'reference'; Q5_K: 'native' | 'reference' };
   /** The most tensor bytes held at once (one tensor's output plus one slab's source, floats and result). */
   peakTensorBytes: number;
   /** The most tensors being produced at the same time (1 means strictly one after another). */
@@ -137,6 +142,7 @@ export async function quantizeModel(inPath: string, outPath: string, options: Qu
       parallelism: conv.mode,
       peakTensorBytes: peakBytes,
       peakTensorsInFlight: peakInFlight,
+      kQuantizer: (({ Q4_K, Q5_K }) => ({ Q4_K: Q4_K ? 'native' : 'reference', Q5_K: Q5_K ? 'native' : 'reference' }) as const)(conv.nativeK()),
     };
     if (conv.note) r.note = conv.note;
     return r;

@@ -2,9 +2,12 @@
 // start it straight from the source tree or from dist/).
 import { parentPort } from 'node:worker_threads';
 import { loadKernels } from '@quant/kernels';
+import { K_REF_TYPES, kernelsMatchGgml, quantizeKRef } from './kquants-ref.mjs';
 
 const kernels = await loadKernels({ threads: 1 });
 const port = parentPort;
+// Q4_K/Q5_K: the native quantizer only where it writes ggml's exact bytes.
+const exact = new Set(K_REF_TYPES.filter((t) => kernelsMatchGgml(kernels, t)));
 
 port.on('message', (job) => {
   const { id, srcType, dstType, rows, cols, buf } = job;
@@ -12,7 +15,7 @@ port.on('message', (job) => {
     const src = new Uint8Array(buf);
     const n = rows * cols;
     const f32 = srcType === 0 ? new Float32Array(buf, 0, n) : kernels.dequantize(srcType, src, n);
-    const out = kernels.quantize(dstType, f32, rows, cols);
+    const out = K_REF_TYPES.includes(dstType) && !exact.has(dstType) ? quantizeKRef(dstType, f32.subarray(0, n)) : kernels.quantize(dstType, f32, rows, cols);
     const own = new Uint8Array(out.byteLength);
     own.set(out);
     port.postMessage({ id, buf: own.buffer }, [own.buffer]);

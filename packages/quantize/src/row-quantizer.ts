@@ -6,6 +6,7 @@ import { type Kernels, loadKernels } from '@quant/kernels';
 import { bf16ToF32Array, f16ToF32Array } from './half.js';
 import { LEGACY_TYPES, quantizeLegacy } from './legacy-quants.js';
 import { T } from './ggml-types.js';
+import { K_REF_TYPES, kernelsMatchGgml, quantizeKRef } from './kquants-ref.mjs';
 
 /** Target types @quant/kernels quantizes (the rest come from legacy-quants.ts). */
 export const KERNEL_TARGETS: ReadonlySet<number> = new Set([T.F32, T.F16, T.BF16, T.Q8_0, T.Q4_0, T.Q4_K, T.Q5_K, T.Q6_K]);
@@ -24,6 +25,8 @@ export interface RowQuantizer {
   readonly note?: string;
   /** `rows` rows of `cols` elements of `srcType` bytes → the same rows in `dstType`. */
   convert(srcType: number, dstType: number, src: Uint8Array, rows: number, cols: number): Promise<Uint8Array>;
+  /** Whether Q4_K / Q5_K come from the native kernels (true) or our exact port of ggml's reference (false). */
+  nativeK(): { Q4_K: boolean; Q5_K: boolean };
   close(): Promise<void>;
 }
 
@@ -39,10 +42,30 @@ export function toF32(kernels: Kernels | undefined, srcType: number, src: Uint8A
   throw new RangeError(`cannot read ggml type ${srcType} as floats`);
 }
 
-/** Float rows → target bytes, with kernels for the main types and our own code for Q4_1/Q5_0/Q5_1. */
+/**
+ * Which K-types the kernels write exactly as ggml does (probed once per kernels instance); the
+ * others are quantized by our reference port so the output matches llama-quantize's bytes.
+ */
+const exactK = new WeakMap<Kernels, Set<number>>();
+function kernelsExact(kernels: Kernels, type: number): boolean {
+  let s = exactK.get(kernels);
+  if (!s) {
+    s = new Set(K_REF_TYPES.filter((t) => kernelsMatchGgml(kernels, t)));
+    exactK.set(kernels, s);
+  }
+  return s.has(type);
+}
+
+/** Float rows → target bytes: kernels for the main types, our own code for Q4_1/Q5_0/Q5_1 (and Q4_K/Q5_K when needed). */
 export function fromF32(kernels: Kernels, dstType: number, f32: Float32Array, rows: number, cols: number): Uint8Array {
   if (LEGACY_TYPES.has(dstType)) return quantizeLegacy(dstType, f32.subarray(0, rows * cols));
+  if (K_REF_TYPES.includes(dstType) && !kernelsExact(kernels, dstType)) return quantizeKRef(dstType, f32.subarray(0, rows * cols));
   return kernels.quantize(dstType, f32, rows, cols);
+}
+
+/** Whether the native K-quantizers are in use for Q4_K and Q5_K (false = our exact port). */
+export function nativeKQuants(kernels: Kernels): { Q4_K: boolean; Q5_K: boolean } {
+  return { Q4_K: kernelsExact(kernels, T.Q4_K), Q5_K: kernelsExact(kernels, T.Q5_K) };
 }
 
 /** Everything in the calling thread. */
@@ -64,6 +87,10 @@ export class InlineRowQuantizer implements RowQuantizer {
   async convert(srcType: number, dstType: number, src: Uint8Array, rows: number, cols: number): Promise<Uint8Array> {
     const f32 = toF32(this.kernels, srcType, src, rows * cols);
     return fromF32(this.kernels, dstType, f32, rows, cols);
+  }
+
+  nativeK(): { Q4_K: boolean; Q5_K: boolean } {
+    return nativeKQuants(this.kernels);
   }
 
   async close(): Promise<void> {

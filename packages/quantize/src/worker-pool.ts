@@ -137,6 +137,10 @@ export class WorkerPoolRowQuantizer implements RowQuantizer {
     return out;
   }
 
+  nativeK(): { Q4_K: boolean; Q5_K: boolean } {
+    return this.inline.nativeK();
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
     await this.inline.close();

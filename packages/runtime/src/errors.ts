@@ -46,5 +46,8 @@ export class AbortError extends QuantRuntimeError {
 }
 
 export function invalidOption(name: string, value: unknown, want: string): QuantRuntimeError {
-  return new QuantRuntimeError('INVALID_OPTION', `Option ${name} = ${JSON.stringify(value)} is invalid: expected ${want}.`);
+  return new QuantRuntimeError(
+    'INVALID_OPTION',
+    `Option ${name} = ${JSON.stringify(value)} is invalid: expected ${want}.`,
+  );
 }

@@ -5,26 +5,32 @@
  */
 import './builtin-plugins.js';
 
-export { loadModel, type LoadModelOptions, type ModelSource } from './load-model.js';
-export { Model, type ChatOptions } from './model/model.js';
-export { Session, type SessionOptions, type EvaluateOptions } from './model/session.js';
-export type { LoadProgress } from './model/load-weights.js';
-export { GenerationStream } from './generate/generation.js';
-export type { GenerateOptions, ContextShiftOptions, FinishReason } from './generate/options.js';
-export { Sampler, argmax } from './sampling/sampler.js';
-export type { SamplingOptions } from './sampling/options.js';
-export { renderChat, type ChatMessage, type RenderChatOptions } from './chat/render.js';
-export { BUILTIN_TEMPLATES, LLAMA2_TEMPLATE, LLAMA3_TEMPLATE, PHI3_TEMPLATE, type BuiltinTemplateName } from './chat/builtin-templates.js';
-export { StopStringMatcher } from './generate/stop-strings.js';
-export { AbortError, ContextFullError, QuantRuntimeError, type RuntimeErrorCode } from './errors.js';
 export {
-  registerArchitecture,
-  unregisterArchitecture,
+  type ArchitecturePlugin,
   getArchitecture,
   listArchitectures,
-  UnknownArchitectureError,
-  PluginError,
-  TensorSpecError,
   MetadataError,
-  type ArchitecturePlugin,
+  PluginError,
+  registerArchitecture,
+  TensorSpecError,
+  UnknownArchitectureError,
+  unregisterArchitecture,
 } from '@quant/plugin-api';
+export {
+  BUILTIN_TEMPLATES,
+  type BuiltinTemplateName,
+  LLAMA2_TEMPLATE,
+  LLAMA3_TEMPLATE,
+  PHI3_TEMPLATE,
+} from './chat/builtin-templates.js';
+export { type ChatMessage, type RenderChatOptions, renderChat } from './chat/render.js';
+export { AbortError, ContextFullError, QuantRuntimeError, type RuntimeErrorCode } from './errors.js';
+export { GenerationStream } from './generate/generation.js';
+export type { ContextShiftOptions, FinishReason, GenerateOptions } from './generate/options.js';
+export { StopStringMatcher } from './generate/stop-strings.js';
+export { type LoadModelOptions, loadModel, type ModelSource } from './load-model.js';
+export type { LoadProgress } from './model/load-weights.js';
+export { type ChatOptions, Model } from './model/model.js';
+export { type EvaluateOptions, Session, type SessionOptions } from './model/session.js';
+export type { SamplingOptions } from './sampling/options.js';
+export { argmax, Sampler } from './sampling/sampler.js';

@@ -1,6 +1,12 @@
 import { type GGUFFile, parseGGUF } from '@quant/gguf';
 import { type Kernels, loadKernels } from '@quant/kernels';
-import { MetadataReader, type ModelDescription, PluginError, requireArchitecture, validateTensors } from '@quant/plugin-api';
+import {
+  MetadataReader,
+  type ModelDescription,
+  PluginError,
+  requireArchitecture,
+  validateTensors,
+} from '@quant/plugin-api';
 import { Tokenizer } from '@quant/tokenizer';
 import { invalidOption, QuantRuntimeError } from './errors.js';
 import { type LoadProgress, loadWeights } from './model/load-weights.js';
@@ -37,7 +43,8 @@ export type ModelSource = string | URL | Uint8Array | ArrayBuffer;
  */
 export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
   const where = typeof source === 'string' ? source : source instanceof URL ? source.href : '<bytes>';
-  if (options.kvType !== undefined && options.kvType !== 'f16' && options.kvType !== 'f32') throw invalidOption('kvType', options.kvType, '"f16" or "f32"');
+  if (options.kvType !== undefined && options.kvType !== 'f16' && options.kvType !== 'f32')
+    throw invalidOption('kvType', options.kvType, '"f16" or "f32"');
   for (const k of ['contextSize', 'batchSize', 'threads'] as const) {
     const v = options[k];
     if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw invalidOption(k, v, 'a positive integer');
@@ -48,14 +55,24 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   try {
     const architecture = file.architecture;
     if (architecture === undefined) {
-      throw new PluginError('INVALID_METADATA', `${where} has no general.architecture string, so no plugin can be chosen for it.`);
+      throw new PluginError(
+        'INVALID_METADATA',
+        `${where} has no general.architecture string, so no plugin can be chosen for it.`,
+      );
     }
     const plugin = requireArchitecture(architecture);
     if (!file.littleEndian) {
-      throw new QuantRuntimeError('LOAD_FAILED', `${where} is a big-endian GGUF; quant runs little-endian files only.`);
+      throw new QuantRuntimeError(
+        'LOAD_FAILED',
+        `${where} is a big-endian GGUF; quant runs little-endian files only.`,
+      );
     }
     const dir = tensorDirectory(file);
-    const desc: ModelDescription = { meta: new MetadataReader(architecture, file.metadata, where), tensors: dir, architecture };
+    const desc: ModelDescription = {
+      meta: new MetadataReader(architecture, file.metadata, where),
+      tensors: dir,
+      architecture,
+    };
     const hparams = plugin.readHyperparameters(desc);
     const specs = validateTensors(plugin.tensors(hparams, desc), dir, where);
     const tokenizer = Tokenizer.fromGGUF(file);

@@ -29,7 +29,8 @@ describe('built-in chat templates', () => {
     );
   });
   it('renders a custom Jinja template and reports template errors with CHAT_TEMPLATE', () => {
-    const t = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}";
+    const t =
+      "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}";
     expect(renderChat(t, [{ role: 'user', content: 'hi' }])).toBe('<user>hi<assistant>');
     expect(() => renderChat('{% for %}', [])).toThrow(expect.objectContaining({ code: 'CHAT_TEMPLATE' }));
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Sampler } from '../src/sampling/sampler.js';
 import { applyPenalties } from '../src/sampling/penalties.js';
+import { Sampler } from '../src/sampling/sampler.js';
 
 /** Deterministic pseudo-random logits for the tests (independent of the sampler's RNG). */
 function logitsFor(n: number, seed: number): Float32Array {
@@ -14,7 +14,10 @@ function logitsFor(n: number, seed: number): Float32Array {
 }
 
 /** Reference filter chain written from the definitions (full sort, float64). */
-function referenceDistribution(logits: Float32Array, o: { topK: number; topP: number; minP: number; temperature: number }): Map<number, number> {
+function referenceDistribution(
+  logits: Float32Array,
+  o: { topK: number; topP: number; minP: number; temperature: number },
+): Map<number, number> {
   let c = [...logits].map((l, id) => ({ id, l })).sort((a, b) => b.l - a.l || a.id - b.id);
   if (o.topK > 0) c = c.slice(0, o.topK);
   const soft = (xs: { l: number }[], t: number) => {
@@ -119,7 +122,9 @@ describe('Sampler draws', () => {
   it('rejects bad options with INVALID_OPTION', () => {
     expect(() => new Sampler({ topP: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
     expect(() => new Sampler({ topK: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
-    expect(() => new Sampler({ temperature: Number.NaN })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    expect(() => new Sampler({ temperature: Number.NaN })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION' }),
+    );
   });
 });
 

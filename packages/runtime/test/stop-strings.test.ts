@@ -19,7 +19,10 @@ function run(stops: string[], pieces: string[]) {
 
 describe('StopStringMatcher', () => {
   it('stops at a stop string split across pieces and never emits any of it', () => {
-    expect(run(['<|end|>'], ['Hello', ' wor', 'ld<|e', 'nd|>more'])).toEqual({ out: 'Hello world', stopped: true });
+    expect(run(['<|end|>'], ['Hello', ' wor', 'ld<|e', 'nd|>more'])).toEqual({
+      out: 'Hello world',
+      stopped: true,
+    });
   });
   it('releases held-back text that turns out not to be a stop string', () => {
     const m = new StopStringMatcher(['STOP']);

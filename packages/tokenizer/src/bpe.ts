@@ -23,7 +23,7 @@ export class BpeSession {
   /** Tokenize one raw-text fragment (a JS string of code points) and append the ids to `out`. */
   tokenize(text: string, out: number[]): void {
     const pre = this.vocab.preTokenizer!;
-    const words = preSplit(text, pre.regexes);
+    const words = preSplit(text, pre.regexes, pre.substituteWs);
     const cache = this.cache;
     for (const word of words) {
       let ids = cache.get(word);

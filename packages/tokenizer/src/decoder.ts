@@ -174,6 +174,11 @@ export function incompleteTail(buf: Uint8Array, n: number): number {
 export interface StreamDecoderOptions {
   /** Render control/unknown tokens as empty (default false: render their text, like decode()). */
   skipSpecial?: boolean;
+  /**
+   * Drop one leading space from the first token's piece when the vocab adds a space prefix (SPM), as
+   * decode() does. Default false: pieces are llama.cpp's token_to_piece, right for generated text.
+   */
+  stripLeadingSpace?: boolean;
 }
 
 /**
@@ -186,19 +191,26 @@ export class StreamDecoder {
   private pending = new Uint8Array(8);
   private pendingLen = 0;
   private readonly special: boolean;
+  private stripSpace: boolean;
 
   constructor(
     private readonly pieces: PieceCache,
     private readonly check: (id: number) => void,
     options: StreamDecoderOptions = {},
+    addSpacePrefix = false,
   ) {
     this.special = !options.skipSpecial;
+    this.stripSpace = options.stripLeadingSpace === true && addSpacePrefix;
   }
 
   /** Add one token; returns the newly completed text (possibly ''). */
   push(id: number): string {
     this.check(id);
-    const piece = this.pieces.get(id, this.special);
+    let piece = this.pieces.get(id, this.special);
+    if (this.stripSpace) {
+      this.stripSpace = false;
+      if (piece.length > 0 && piece[0] === 0x20) piece = piece.subarray(1);
+    }
     if (piece.length === 0) return '';
     const need = this.pendingLen + piece.length;
     let buf: Uint8Array;
@@ -217,7 +229,7 @@ export class StreamDecoder {
     return text;
   }
 
-  /** Emit whatever is held back (an incomplete character becomes U+FFFD) and reset. */
+  /** Emit whatever is held back (an incomplete character becomes U+FFFD). */
   flush(): string {
     if (this.pendingLen === 0) return '';
     const text = utf8ToString(this.pending.subarray(0, this.pendingLen));

@@ -9,12 +9,25 @@
 //  - `\s` is llama.cpp's whitespace set (Unicode White_Space: includes U+0085, excludes U+FEFF, which
 //    JS `\s` has the other way round);
 //  - `\p{Lu}`, `\p{Ll}`, `\p{Lt}`, `\p{Lm}`, `\p{Lo}` all mean `\p{L}` (the collapsed text only keeps
-//    the top-level category).
+//    the top-level category);
+//  - categories are Unicode 15.1's (the version llama.cpp's tables were generated from), not the JS
+//    engine's: a code point assigned in Unicode 16+ is unassigned for llama.cpp.
+
+import { U15_L, U15_M, U15_N, U15_P, U15_S } from './unicode-15.1.js';
+
+/** Unicode 15.1 category classes: llama.cpp's tables are generated from Unicode 15.1. */
+const CATEGORY_BODIES: Record<string, string> = { L: U15_L, N: U15_N, M: U15_M, P: U15_P, S: U15_S };
 
 export interface PreTokenizer {
   /** The `tokenizer.ggml.pre` group name this was selected by. */
   readonly name: string;
   readonly regexes: readonly RegExp[];
+  /**
+   * Per regex: match against a copy of the text where non-ASCII whitespace is replaced by U+000B.
+   * llama.cpp does that for regexes without Unicode categories (run with std::wregex); it matters when
+   * the regex names a non-ASCII whitespace char literally (deepseek-llm's class includes U+3000).
+   */
+  readonly substituteWs: readonly boolean[];
   readonly ignoreMerges?: boolean;
   readonly addBos?: boolean;
   readonly cleanSpaces?: boolean;
@@ -48,7 +61,10 @@ export function translateRegex(src: string): RegExp {
       if (d === 'p' && src[i + 2] === '{') {
         const close = src.indexOf('}', i + 3);
         const name = src.substring(i + 3, close);
-        out += /^L[ultmo]$/.test(name) ? '\\p{L}' : `\\p{${name}}`;
+        const key = /^L[ultmo]?$/.test(name) ? 'L' : name;
+        const body = CATEGORY_BODIES[key];
+        if (body === undefined) out += `\\p{${name}}`;
+        else out += inClass ? body : `[${body}]`;
         i = close;
         continue;
       }
@@ -168,6 +184,8 @@ const DEFS: readonly Def[] = [
 ];
 
 const cache = new Map<string, PreTokenizer>();
+const NON_ASCII_WS = /[\x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]/;
+const NON_ASCII_WS_G = /[\x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]/g;
 
 /** The pre-tokenizer llama.cpp uses for a `tokenizer.ggml.pre` value, or null if not implemented here. */
 export function preTokenizerFor(pre: string): PreTokenizer | null {
@@ -178,6 +196,7 @@ export function preTokenizerFor(pre: string): PreTokenizer | null {
   const p: PreTokenizer = {
     name: def.names[0] === '' ? 'default' : def.names[0]!,
     regexes: def.regexes.map(translateRegex),
+    substituteWs: def.regexes.map((r) => !r.includes('\\p{') && NON_ASCII_WS.test(r)),
     ...(def.ignoreMerges !== undefined ? { ignoreMerges: def.ignoreMerges } : {}),
     ...(def.addBos !== undefined ? { addBos: def.addBos } : {}),
     ...(def.cleanSpaces !== undefined ? { cleanSpaces: def.cleanSpaces } : {}),
@@ -197,14 +216,18 @@ export function supportedPreTokenizers(): string[] {
  * Split text with a list of regexes, llama.cpp style: regex k splits each chunk left by regex k-1
  * into its matches and the unmatched gaps between them (both kept). Returns the chunk end offsets.
  */
-export function preSplit(text: string, regexes: readonly RegExp[]): string[] {
+export function preSplit(text: string, regexes: readonly RegExp[], substituteWs?: readonly boolean[]): string[] {
   if (text.length === 0) return [];
   let ends: number[] = [text.length];
-  for (const re of regexes) {
+  let wsText: string | undefined;
+  for (let k = 0; k < regexes.length; k++) {
+    const re = regexes[k]!;
+    let src = text;
+    if (substituteWs?.[k] === true) src = wsText ??= text.replace(NON_ASCII_WS_G, '\x0b');
     const next: number[] = [];
     let start = 0;
     for (const end of ends) {
-      const sub = start === 0 && end === text.length ? text : text.substring(start, end);
+      const sub = start === 0 && end === src.length ? src : src.substring(start, end);
       re.lastIndex = 0;
       let prev = 0;
       for (;;) {

@@ -7,7 +7,13 @@ import { BigramHeap } from './heap.js';
 import { utf8SeqLen } from './utf8.js';
 import type { Vocab } from './vocab.js';
 
+const MAX_CACHE = 100_000;
+const ESC0 = 0xe2; // "▁" = E2 96 81
+
 export class SpmSession {
+  /** Segment cache, used when no vocab token can span a "x▁" boundary (see Vocab.spmSplittable). */
+  private readonly cache = new Map<string, number[]>();
+
   private readonly heap = new BigramHeap(1024);
   private readonly popped = new Int32Array(3);
   private start = new Int32Array(1024);
@@ -19,6 +25,45 @@ export class SpmSession {
 
   /** Tokenize `bin` (UTF-8 bytes as a binary string, spaces already escaped to ▁) into `out`. */
   tokenize(bin: string, out: number[]): void {
+    if (!this.vocab.spmSplittable || bin.length < 64) {
+      this.merge(bin, out);
+      return;
+    }
+    // No token contains a non-"▁" char followed by "▁", so no merge can cross the boundary before a
+    // "▁" that follows another char: the segments are independent and the result is the same as
+    // merging the whole text. Boundaries are taken at llama.cpp's symbol starts (so invalid UTF-8,
+    // whose lead byte swallows following bytes, is handled identically).
+    const total = bin.length;
+    const cache = this.cache;
+    let segStart = 0;
+    let prevIsEsc = false;
+    for (let offs = 0; offs < total; ) {
+      const c = bin.charCodeAt(offs);
+      const n = Math.min(utf8SeqLen(c), total - offs);
+      const isEsc = n === 3 && c === ESC0 && bin.charCodeAt(offs + 1) === 0x96 && bin.charCodeAt(offs + 2) === 0x81;
+      if (isEsc && !prevIsEsc && offs > segStart) {
+        this.segment(bin.substring(segStart, offs), out, cache);
+        segStart = offs;
+      }
+      prevIsEsc = isEsc;
+      offs += n;
+    }
+    this.segment(bin.substring(segStart), out, cache);
+  }
+
+  private segment(seg: string, out: number[], cache: Map<string, number[]>): void {
+    let ids = cache.get(seg);
+    if (ids === undefined) {
+      ids = [];
+      this.merge(seg, ids);
+      if (cache.size >= MAX_CACHE) cache.clear();
+      cache.set(seg, ids);
+    }
+    for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+  }
+
+  /** llama.cpp's SPM merge loop over one piece of text. */
+  merge(bin: string, out: number[]): void {
     const total = bin.length;
     if (total === 0) return;
     if (this.start.length < total) {

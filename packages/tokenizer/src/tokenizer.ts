@@ -215,7 +215,7 @@ export class Tokenizer {
 
   /** A streaming decoder: `push(id)` returns only complete characters; `flush()` returns the rest. */
   createDecoder(options: StreamDecoderOptions = {}): StreamDecoder {
-    return new StreamDecoder(this.pieces, (id) => this.checkId(id), options);
+    return new StreamDecoder(this.pieces, (id) => this.checkId(id), options, this.vocab.addSpacePrefix);
   }
 
   private checkId(id: number): void {

@@ -1,16 +1,17 @@
-// Per-code-point properties as llama.cpp's unicode tables define them (generated there from
-// UnicodeData.txt; here computed from the JS engine's own Unicode data, so code points assigned in a
-// newer Unicode version than llama.cpp's tables may be classified differently).
+// Per-code-point properties as llama.cpp's unicode tables define them (Unicode 15.1 general
+// categories, White_Space as llama.cpp lists it). Lowercase and NFD come from the JS engine.
 
 import { WS_CLASS } from './pretokenizers.js';
+import { U15_C, U15_L, U15_M, U15_N, U15_P, U15_S } from './unicode-15.1.js';
 
-const WS_RE = new RegExp(`^[${WS_CLASS}]$`, 'u');
-const LETTER = /^\p{L}$/u;
-const NUMBER = /^\p{N}$/u;
-const MARK = /^\p{M}$/u;
-const PUNCT = /^\p{P}$/u;
-const SYMBOL = /^\p{S}$/u;
-const CONTROL = /^[\p{Cc}\p{Cf}\p{Co}\p{Cs}]$/u;
+const cls = (body: string): RegExp => new RegExp(`^[${body}]$`, 'u');
+const WS_RE = cls(WS_CLASS);
+const LETTER = cls(U15_L);
+const NUMBER = cls(U15_N);
+const MARK = cls(U15_M);
+const PUNCT = cls(U15_P);
+const SYMBOL = cls(U15_S);
+const CONTROL = cls(U15_C);
 
 export const F_WHITESPACE = 1;
 export const F_LETTER = 2;

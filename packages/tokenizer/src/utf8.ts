@@ -3,8 +3,8 @@
 // us use indexOf / substring / Map lookups without allocating per character.
 
 const encoder = new TextEncoder();
-const fatalDecoder = new TextDecoder('utf-8', { fatal: true });
-const lenientDecoder = new TextDecoder('utf-8');
+const fatalDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const lenientDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** UTF-8 bytes → binary string (one char per byte). */
 export function bytesToBinary(bytes: Uint8Array): string {

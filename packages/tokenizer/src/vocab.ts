@@ -148,6 +148,8 @@ export class Vocab {
   readonly bpeRanks: Map<string, number>;
   /** Longest token text in bytes. */
   readonly maxTokenLen: number;
+  /** SPM: no token has a non-"▁" char followed by "▁", so text can be merged per "▁word" segment. */
+  readonly spmSplittable: boolean;
 
   bos: number | null;
   eos: number | null;
@@ -307,6 +309,7 @@ export class Vocab {
     }
     this.binToId = binToId;
     this.maxTokenLen = maxLen;
+    this.spmSplittable = type === 'spm' && !texts.some((t) => /[^\u2581]\u2581/.test(t));
 
     // merges
     const ranks = new Map<string, number>();
@@ -360,46 +363,31 @@ export class Vocab {
     this.normalizerStripAccents = this.normalizerLowercase;
     if (spec.normalizerStripAccents !== undefined) this.normalizerStripAccents = spec.normalizerStripAccents;
 
-    // auto-detect EOT/EOM/FIM tokens by text (llama.cpp walks an unordered map; we walk ids in order)
     const markControl = (id: number): void => {
       attrs[id] = attrs[id]! | TokenAttr.CONTROL;
     };
-    for (let id = 0; id < n; id++) {
-      const t = texts[id]!;
-      if (textToId.get(t) !== id) continue;
-      if (this.eot === null && EOT_TEXTS.has(t)) {
-        this.eot = id;
-        markControl(id);
+    // auto-detect EOT/EOM/FIM tokens by text. llama.cpp walks an unordered map, so when a vocab has
+    // several candidates its pick depends on hash order; we take the first text in list order
+    // (e.g. Phi-3's "<|end|>" before "<|endoftext|>", which is what llama.cpp picks there too).
+    const detect = (current: number | null, texts: ReadonlySet<string>): number | null => {
+      if (current !== null) return current;
+      for (const t of texts) {
+        const id = textToId.get(t);
+        if (id !== undefined) {
+          markControl(id);
+          return id;
+        }
       }
-      if (this.eom === null && EOM_TEXTS.has(t)) {
-        this.eom = id;
-        markControl(id);
-      }
-      if (this.fimPre === null && FIM_PRE_TEXTS.has(t)) {
-        this.fimPre = id;
-        markControl(id);
-      }
-      if (this.fimSuf === null && FIM_SUF_TEXTS.has(t)) {
-        this.fimSuf = id;
-        markControl(id);
-      }
-      if (this.fimMid === null && FIM_MID_TEXTS.has(t)) {
-        this.fimMid = id;
-        markControl(id);
-      }
-      if (this.fimPad === null && FIM_PAD_TEXTS.has(t)) {
-        this.fimPad = id;
-        markControl(id);
-      }
-      if (this.fimRep === null && FIM_REP_TEXTS.has(t)) {
-        this.fimRep = id;
-        markControl(id);
-      }
-      if (this.fimSep === null && FIM_SEP_TEXTS.has(t)) {
-        this.fimSep = id;
-        markControl(id);
-      }
-    }
+      return null;
+    };
+    this.eot = detect(this.eot, EOT_TEXTS);
+    this.eom = detect(this.eom, EOM_TEXTS);
+    this.fimPre = detect(this.fimPre, FIM_PRE_TEXTS);
+    this.fimSuf = detect(this.fimSuf, FIM_SUF_TEXTS);
+    this.fimMid = detect(this.fimMid, FIM_MID_TEXTS);
+    this.fimPad = detect(this.fimPad, FIM_PAD_TEXTS);
+    this.fimRep = detect(this.fimRep, FIM_REP_TEXTS);
+    this.fimSep = detect(this.fimSep, FIM_SEP_TEXTS);
 
     // control tokens whose text says "unused" are unused
     for (let id = 0; id < n; id++) {

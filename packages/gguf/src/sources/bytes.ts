@@ -29,7 +29,7 @@ export class BytesSource implements GGUFByteSource {
 }
 
 export function toUint8Array(x: ArrayBuffer | ArrayBufferView): Uint8Array {
-  if (x instanceof Uint8Array) return x;
+  if (x instanceof Uint8Array && x.constructor === Uint8Array) return x;
   if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
   return new Uint8Array(x);
 }

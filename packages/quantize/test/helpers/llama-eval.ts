@@ -2,11 +2,11 @@
  * Runs GGUF files in llama.cpp through node-llama-cpp (the oracle) and measures how far a quantized
  * file's next-token distributions are from a reference file's.
  */
-import { getLlama, type Llama } from 'node-llama-cpp';
+import { getLlama, type Llama, LlamaLogLevel, type Token } from 'node-llama-cpp';
 
 let llamaPromise: Promise<Llama> | undefined;
 export function oracle(): Promise<Llama> {
-  llamaPromise ??= getLlama({ gpu: false, build: 'never', logLevel: 'error' });
+  llamaPromise ??= getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
   return llamaPromise;
 }
 
@@ -20,7 +20,7 @@ export async function logitsOf(modelPath: string, sequences: number[][]): Promis
       const ctx = await model.createContext({ contextSize: 256, threads: 1, batchSize: 256 });
       try {
         const seq = ctx.getSequence();
-        const res = await seq.controlledEvaluate(tokens.map((t) => [t, { generateNext: { logits: true } }] as [number, { generateNext: { logits: true } }]));
+        const res = await seq.controlledEvaluate(tokens.map((t) => [t as unknown as Token, { generateNext: { logits: true } }] as const));
         out.push(
           res.map((r) => {
             const m = r?.next?.logits;

@@ -79,7 +79,10 @@ function vocab(nExtra: number): { tokens: string[]; scores: number[]; types: num
     tokens.push(i < 26 ? `▁${a}` : `${a}${b}`);
     types.push(1);
   }
-  const scores = tokens.map((_, i) => (i < 259 ? 0 : -i));
+  // llama.cpp looks this token up in models whose name says phi3.
+  tokens.push('<|endoftext|>');
+  types.push(3);
+  const scores = tokens.map((_, i) => (i < 259 || i === tokens.length - 1 ? 0 : -i));
   return { tokens, scores, types };
 }
 

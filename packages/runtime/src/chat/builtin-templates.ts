@@ -29,5 +29,9 @@ export const PHI3_TEMPLATE =
   "{% elif message['role'] == 'assistant' %}{{ '<|assistant|>\\n' + message['content'] + '<|end|>\\n' }}{% endif %}" +
   "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% else %}{{ eos_token }}{% endif %}";
 
-export const BUILTIN_TEMPLATES = { llama2: LLAMA2_TEMPLATE, llama3: LLAMA3_TEMPLATE, phi3: PHI3_TEMPLATE } as const;
+export const BUILTIN_TEMPLATES = {
+  llama2: LLAMA2_TEMPLATE,
+  llama3: LLAMA3_TEMPLATE,
+  phi3: PHI3_TEMPLATE,
+} as const;
 export type BuiltinTemplateName = keyof typeof BUILTIN_TEMPLATES;

@@ -18,13 +18,19 @@ export interface RenderChatOptions {
 
 /** Resolves a template: a built-in name ("llama2" | "llama3" | "phi3") or Jinja source. */
 export function templateSource(template: string): string {
-  return Object.hasOwn(BUILTIN_TEMPLATES, template) ? BUILTIN_TEMPLATES[template as BuiltinTemplateName] : template;
+  return Object.hasOwn(BUILTIN_TEMPLATES, template)
+    ? BUILTIN_TEMPLATES[template as BuiltinTemplateName]
+    : template;
 }
 
 const cache = new Map<string, Template>();
 
 /** Renders messages with a Jinja chat template (the GGUF's or a built-in) via @huggingface/jinja. */
-export function renderChat(template: string, messages: readonly ChatMessage[], o: RenderChatOptions = {}): string {
+export function renderChat(
+  template: string,
+  messages: readonly ChatMessage[],
+  o: RenderChatOptions = {},
+): string {
   const src = templateSource(template);
   let t = cache.get(src);
   try {
@@ -41,7 +47,11 @@ export function renderChat(template: string, messages: readonly ChatMessage[], o
       add_generation_prompt: o.addGenerationPrompt ?? true,
     });
   } catch (e) {
-    throw new QuantRuntimeError('CHAT_TEMPLATE', `The chat template failed to render: ${(e as Error).message}. Pass { chatTemplate } with a working template or a built-in name (llama2, llama3, phi3).`, { cause: e });
+    throw new QuantRuntimeError(
+      'CHAT_TEMPLATE',
+      `The chat template failed to render: ${(e as Error).message}. Pass { chatTemplate } with a working template or a built-in name (llama2, llama3, phi3).`,
+      { cause: e },
+    );
   }
 }
 
@@ -50,7 +60,10 @@ export function renderChat(template: string, messages: readonly ChatMessage[], o
  * own fallback first, else phi3 for phi3 files, llama3 when the vocabulary has
  * `<|start_header_id|>`, else llama2.
  */
-export function fallbackTemplate(architecture: string, hasToken: (text: string) => boolean): BuiltinTemplateName {
+export function fallbackTemplate(
+  architecture: string,
+  hasToken: (text: string) => boolean,
+): BuiltinTemplateName {
   if (architecture === 'phi3' || hasToken('<|assistant|>')) return 'phi3';
   if (hasToken('<|start_header_id|>')) return 'llama3';
   return 'llama2';

@@ -63,7 +63,8 @@ export class GenerationStream implements AsyncIterable<string> {
   }
 
   private async *run(): AsyncGenerator<string> {
-    const { host, options: o } = this;
+    const host = this.host;
+    const o = this.options;
     const { session } = host;
     try {
       const signal = o.signal;
@@ -81,7 +82,8 @@ export class GenerationStream implements AsyncIterable<string> {
 
       // Reuse the session's cached prefix; at least the last prompt token is evaluated for logits.
       let prompt = [...host.prompt];
-      if (prompt.length === 0) throw invalidOption('prompt', '', 'at least one token (an empty string prompt needs addBos)');
+      if (prompt.length === 0)
+        throw invalidOption('prompt', '', 'at least one token (an empty string prompt needs addBos)');
       if (prompt.length >= session.contextSize && shift) prompt = this.trimPrompt(prompt, shift);
       const reuse = Math.min(commonPrefix(session.tokens, prompt), prompt.length - 1);
       session.truncate(reuse);

@@ -1,5 +1,5 @@
-import type { SamplingOptions } from '../sampling/options.js';
 import type { Session } from '../model/session.js';
+import type { SamplingOptions } from '../sampling/options.js';
 
 export interface ContextShiftOptions {
   /** Tokens at the start that are always kept (default: 1 when the context starts with BOS, else 0). */

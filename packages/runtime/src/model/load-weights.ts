@@ -21,7 +21,8 @@ const F32 = 0;
 /** Float32 values of a tensor: a view for aligned F32 data, else a copy / the kernels' dequantization. */
 function toFloat32(kernels: Kernels, info: GGUFTensorInfo, data: Uint8Array): Float32Array {
   if (info.type === F32) {
-    if (data.byteOffset % 4 === 0) return new Float32Array(data.buffer, data.byteOffset, info.nElements).slice();
+    if (data.byteOffset % 4 === 0)
+      return new Float32Array(data.buffer, data.byteOffset, info.nElements).slice();
     return new Float32Array(data.slice().buffer, 0, info.nElements);
   }
   return kernels.dequantize(info.type, data, info.nElements);
@@ -62,9 +63,21 @@ export async function loadWeights(
           const cols = info.shape[0] ?? 1;
           const rows = info.nElements / cols;
           if (canMap) {
-            weights.matrices.set(spec.name, (kernels.weightFromFile as NonNullable<Kernels['weightFromFile']>)(mapPath as string, info.absoluteOffset, info.type, rows, cols));
+            weights.matrices.set(
+              spec.name,
+              (kernels.weightFromFile as NonNullable<Kernels['weightFromFile']>)(
+                mapPath as string,
+                info.absoluteOffset,
+                info.type,
+                rows,
+                cols,
+              ),
+            );
           } else {
-            weights.matrices.set(spec.name, kernels.weight(info.type, rows, cols, await file.readTensorData(spec.name)));
+            weights.matrices.set(
+              spec.name,
+              kernels.weight(info.type, rows, cols, await file.readTensorData(spec.name)),
+            );
           }
         } else {
           const values = toFloat32(kernels, info, await file.readTensorData(spec.name));

@@ -2,7 +2,7 @@ import type { GGUFFile } from '@quant/gguf';
 import type { Kernels } from '@quant/kernels';
 import type { AnyArchitecturePlugin, BaseHyperparameters } from '@quant/plugin-api';
 import type { Tokenizer } from '@quant/tokenizer';
-import { renderChat, fallbackTemplate, type ChatMessage } from '../chat/render.js';
+import { type ChatMessage, fallbackTemplate, renderChat } from '../chat/render.js';
 import { QuantRuntimeError } from '../errors.js';
 import { GenerationStream } from '../generate/generation.js';
 import type { GenerateOptions } from '../generate/options.js';
@@ -82,7 +82,8 @@ export class Model {
   }
 
   private assertAlive(): void {
-    if (this.disposed) throw new QuantRuntimeError('DISPOSED', 'This model was disposed; load it again with loadModel().');
+    if (this.disposed)
+      throw new QuantRuntimeError('DISPOSED', 'This model was disposed; load it again with loadModel().');
   }
 
   /** A new, independent session (KV cache) of `contextSize` tokens. */
@@ -125,9 +126,17 @@ export class Model {
         : Array.from(prompt);
     const tok = this.tokenizer;
     const eog = new Set<number>(options.replaceEog ? [] : tok.eogIds);
+    if (!options.replaceEog) {
+      for (const text of this.plugin.endOfGenerationTokens ?? []) {
+        const id = tok.tokenId(text);
+        if (id !== undefined) eog.add(id);
+      }
+    }
     for (const t of options.eogTokens ?? []) eog.add(t);
     const owns = options.session === undefined;
-    const session = options.session ?? this.createSession(options.contextSize !== undefined ? { contextSize: options.contextSize } : {});
+    const session =
+      options.session ??
+      this.createSession(options.contextSize !== undefined ? { contextSize: options.contextSize } : {});
     try {
       return new GenerationStream(
         {
@@ -160,7 +169,10 @@ export class Model {
   }
 
   /** Renders `messages` with the chat template (assistant turn opened) as the prompt text. */
-  renderChat(messages: readonly ChatMessage[], options: Pick<ChatOptions, 'chatTemplate' | 'templateVariables'> = {}): string {
+  renderChat(
+    messages: readonly ChatMessage[],
+    options: Pick<ChatOptions, 'chatTemplate' | 'templateVariables'> = {},
+  ): string {
     const tok = this.tokenizer;
     const text = (id: number | null) => (id === null ? '' : tok.tokenText(id));
     return renderChat(this.chatTemplate(options.chatTemplate), messages, {
@@ -180,7 +192,11 @@ export class Model {
     const bos = this.tokenizer.bosId;
     const bosText = bos === null ? '' : this.tokenizer.tokenText(bos);
     const templateWritesBos = bosText.length > 0 && text.startsWith(bosText);
-    return this.generate(text, { ...options, parseSpecial: true, ...(templateWritesBos ? { addBos: false } : {}) });
+    return this.generate(text, {
+      ...options,
+      parseSpecial: true,
+      ...(templateWritesBos ? { addBos: false } : {}),
+    });
   }
 
   /** Frees every session, the weights, and the kernels instance if loadModel created it. */

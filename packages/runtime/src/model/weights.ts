@@ -12,7 +12,13 @@ export class LoadedWeights implements ModelWeights {
   }
 
   private absent(name: string, role: TensorRole): never {
-    const other = this.matrices.has(name) ? 'matrix' : this.vectors.has(name) ? 'vector' : this.hosts.has(name) ? 'host' : undefined;
+    const other = this.matrices.has(name)
+      ? 'matrix'
+      : this.vectors.has(name)
+        ? 'vector'
+        : this.hosts.has(name)
+          ? 'host'
+          : undefined;
     throw new TensorSpecError(
       'MISSING_TENSOR',
       name,

@@ -37,10 +37,28 @@ export function resolveSampling(o: SamplingOptions = {}): ResolvedSampling {
     topK: num('topK', o.topK, 40, (n) => Number.isInteger(n) && n >= 0, 'an integer ≥ 0'),
     topP: num('topP', o.topP, 0.95, (n) => n > 0 && n <= 1, 'a number in (0, 1]'),
     minP: num('minP', o.minP, 0.05, (n) => n >= 0 && n <= 1, 'a number in [0, 1]'),
-    repeatPenalty: num('repeatPenalty', o.repeatPenalty, 1, (n) => n > 0 && Number.isFinite(n), 'a number > 0'),
+    repeatPenalty: num(
+      'repeatPenalty',
+      o.repeatPenalty,
+      1,
+      (n) => n > 0 && Number.isFinite(n),
+      'a number > 0',
+    ),
     frequencyPenalty: num('frequencyPenalty', o.frequencyPenalty, 0, Number.isFinite, 'a finite number'),
     presencePenalty: num('presencePenalty', o.presencePenalty, 0, Number.isFinite, 'a finite number'),
-    penaltyLastN: num('penaltyLastN', o.penaltyLastN, 64, (n) => Number.isInteger(n) && n >= -1, 'an integer ≥ -1'),
-    seed: num('seed', o.seed, Math.floor(Math.random() * 0x7fffffff), (n) => Number.isInteger(n), 'an integer'),
+    penaltyLastN: num(
+      'penaltyLastN',
+      o.penaltyLastN,
+      64,
+      (n) => Number.isInteger(n) && n >= -1,
+      'an integer ≥ -1',
+    ),
+    seed: num(
+      'seed',
+      o.seed,
+      Math.floor(Math.random() * 0x7fffffff),
+      (n) => Number.isInteger(n),
+      'an integer',
+    ),
   };
 }

@@ -42,7 +42,10 @@ export class Sampler {
    * The distribution the next draw comes from after penalties and filters: candidate ids (most
    * likely first) and their probabilities. Greedy (temperature ≤ 0) gives one id with probability 1.
    */
-  distribution(logits: Float32Array, history: ArrayLike<number> = []): { ids: Int32Array; probs: Float64Array } {
+  distribution(
+    logits: Float32Array,
+    history: ArrayLike<number> = [],
+  ): { ids: Int32Array; probs: Float64Array } {
     const o = this.options;
     const l = Float32Array.from(logits);
     applyPenalties(l, history, o.penaltyLastN, o.repeatPenalty, o.frequencyPenalty, o.presencePenalty);

@@ -28,7 +28,8 @@ export async function availableBackends(label: string): Promise<Record<Backend, 
   for (const b of BACKENDS) {
     const why = await backendUnavailable(b);
     out[b] = why === undefined;
-    if (why) console.warn(`[${label}] skipping the ${b} backend: @quant/kernels reports it unavailable (${why})`);
+    if (why)
+      console.warn(`[${label}] skipping the ${b} backend: @quant/kernels reports it unavailable (${why})`);
   }
   return out;
 }

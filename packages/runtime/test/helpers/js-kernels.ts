@@ -103,7 +103,8 @@ export function jsKernels(): Kernels {
     canMapFiles: false,
     setThreads() {},
     f32: (n) => new JsBuffer(n),
-    weight: (type, rows, cols, data) => new JsWeight(type, rows, cols, data.byteLength, dequantize(type, data, rows * cols)),
+    weight: (type, rows, cols, data) =>
+      new JsWeight(type, rows, cols, data.byteLength, dequantize(type, data, rows * cols)),
     kvCache: (o) => new JsKV(o.layers, o.contextSize, o.kvHeads, o.headDim, o.type),
     dequantize,
     quantize: (type, src) => {
@@ -127,7 +128,8 @@ export function jsKernels(): Kernels {
     },
     getRows(out, w, ids) {
       const W = (w as JsWeight).values;
-      for (let t = 0; t < ids.length; t++) d(out).set(W.subarray((ids[t] as number) * w.cols, ((ids[t] as number) + 1) * w.cols), t * w.cols);
+      for (let t = 0; t < ids.length; t++)
+        d(out).set(W.subarray((ids[t] as number) * w.cols, ((ids[t] as number) + 1) * w.cols), t * w.cols);
     },
     rmsNorm(out, x, weight, rows, cols, eps) {
       const X = d(x);
@@ -137,7 +139,8 @@ export function jsKernels(): Kernels {
         let ss = 0;
         for (let c = 0; c < cols; c++) ss += (X[r * cols + c] as number) ** 2;
         const scale = 1 / Math.sqrt(ss / cols + eps);
-        for (let c = 0; c < cols; c++) O[r * cols + c] = (X[r * cols + c] as number) * scale * (Wt[c] as number);
+        for (let c = 0; c < cols; c++)
+          O[r * cols + c] = (X[r * cols + c] as number) * scale * (Wt[c] as number);
       }
     },
     rope(x, p: RopeParams) {
@@ -154,7 +157,8 @@ export function jsKernels(): Kernels {
             if (p.freqFactors) theta /= p.freqFactors[i] as number;
             const c = Math.cos(theta) * af;
             const s = Math.sin(theta) * af;
-            const [a, b] = p.mode === 'normal' ? [base + 2 * i, base + 2 * i + 1] : [base + i, base + i + nRot / 2];
+            const [a, b] =
+              p.mode === 'normal' ? [base + 2 * i, base + 2 * i + 1] : [base + i, base + i + nRot / 2];
             const x0 = X[a] as number;
             const x1 = X[b] as number;
             X[a] = x0 * c - x1 * s;
@@ -181,7 +185,8 @@ export function jsKernels(): Kernels {
       const G = d(gate);
       const U = d(up);
       const O = d(out);
-      for (let i = 0; i < n; i++) O[i] = ((G[i] as number) / (1 + Math.exp(-(G[i] as number)))) * (U[i] as number);
+      for (let i = 0; i < n; i++)
+        O[i] = ((G[i] as number) / (1 + Math.exp(-(G[i] as number)))) * (U[i] as number);
     },
     swigluFused(out, gu, rows, ff) {
       const G = d(gu).slice();
@@ -201,7 +206,8 @@ export function jsKernels(): Kernels {
     addBias(x, bias, rows, cols) {
       const X = d(x);
       const Bs = d(bias);
-      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) X[r * cols + c] = (X[r * cols + c] as number) + (Bs[c] as number);
+      for (let r = 0; r < rows; r++)
+        for (let c = 0; c < cols; c++) X[r * cols + c] = (X[r * cols + c] as number) + (Bs[c] as number);
     },
     mul(out, a, b, n) {
       const A = d(a);
@@ -216,7 +222,8 @@ export function jsKernels(): Kernels {
     copyRows(dst, dOff, dStride, src, sOff, sStride, rows, cols) {
       const S = d(src);
       const D = d(dst);
-      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) D[dOff + r * dStride + c] = S[sOff + r * sStride + c] as number;
+      for (let r = 0; r < rows; r++)
+        for (let c = 0; c < cols; c++) D[dOff + r * dStride + c] = S[sOff + r * sStride + c] as number;
     },
     attention(out, q, cache, layer, p: AttentionParams) {
       const c = cache as JsKV;
@@ -247,7 +254,8 @@ export function jsKernels(): Kernels {
           for (let j = 0; j < scores.length; j++) z += scores[j] = Math.exp((scores[j] as number) - m);
           for (let i = 0; i < hd; i++) {
             let acc = 0;
-            for (let j = lo; j <= pos; j++) acc += (scores[j - lo] as number) * (V[j * kvw + kh * hd + i] as number);
+            for (let j = lo; j <= pos; j++)
+              acc += (scores[j - lo] as number) * (V[j * kvw + kh * hd + i] as number);
             O[qo + i] = acc / z;
           }
         }

@@ -8,14 +8,20 @@ export function oracle(): Promise<Llama> {
 }
 
 /** llama.cpp's logits after each of `tokens` (row after row, nVocab each). */
-export async function oracleLogits(modelPath: string, tokens: readonly number[], contextSize = 512): Promise<Float32Array[]> {
+export async function oracleLogits(
+  modelPath: string,
+  tokens: readonly number[],
+  contextSize = 512,
+): Promise<Float32Array[]> {
   const llama = await oracle();
   const model = await llama.loadModel({ modelPath });
   try {
     const ctx = await model.createContext({ contextSize, threads: 1 });
     try {
       const seq = ctx.getSequence();
-      const res = await seq.controlledEvaluate(tokens.map((t) => [t, { generateNext: { logits: true } }] as never));
+      const res = await seq.controlledEvaluate(
+        tokens.map((t) => [t, { generateNext: { logits: true } }] as never),
+      );
       return res.map((r) => {
         const m = (r as { next: { logits: Map<number, number> } }).next.logits;
         const out = new Float32Array(m.size);

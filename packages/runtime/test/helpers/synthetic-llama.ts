@@ -7,7 +7,15 @@ import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 
 export type SyntheticWeightType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
-export const TYPE_IDS: Record<SyntheticWeightType, number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14 };
+export const TYPE_IDS: Record<SyntheticWeightType, number> = {
+  F32: 0,
+  F16: 1,
+  Q4_0: 2,
+  Q8_0: 8,
+  Q4_K: 12,
+  Q5_K: 13,
+  Q6_K: 14,
+};
 
 export interface SyntheticLlamaConfig {
   /** general.architecture (default 'llama'); metadata keys use it as prefix. */
@@ -46,7 +54,19 @@ export function syntheticVocab(): { tokens: string[]; scores: number[]; types: n
     types.push(6);
   }
   const letters = 'abcdefghijklmnopqrstuvwxyz'.split('');
-  const pieces = ['▁', ...letters, ...letters.map((l) => `▁${l}`), '▁the', '▁and', '▁cat', '▁dog', 'ing', 'ed', 'er', '▁once'];
+  const pieces = [
+    '▁',
+    ...letters,
+    ...letters.map((l) => `▁${l}`),
+    '▁the',
+    '▁and',
+    '▁cat',
+    '▁dog',
+    'ing',
+    'ed',
+    'er',
+    '▁once',
+  ];
   for (const p of pieces) {
     tokens.push(p);
     types.push(1);
@@ -60,7 +80,11 @@ function rng(seed: number) {
   return (a: number) => (uniformFloat64(g) * 2 - 1) * a;
 }
 
-export async function writeSyntheticLlama(path: string, cfg: SyntheticLlamaConfig, quantize: Quantizer): Promise<void> {
+export async function writeSyntheticLlama(
+  path: string,
+  cfg: SyntheticLlamaConfig,
+  quantize: Quantizer,
+): Promise<void> {
   const arch = cfg.arch ?? 'llama';
   const vocab = syntheticVocab();
   const nVocab = vocab.tokens.length;
@@ -72,13 +96,35 @@ export async function writeSyntheticLlama(path: string, cfg: SyntheticLlamaConfi
 
   const tensors: { name: string; type: number; shape: number[]; data: Uint8Array }[] = [];
   const f32 = (name: string, shape: number[], values: Float32Array) =>
-    tensors.push({ name, type: 0, shape: cfg.badShape?.name === name ? cfg.badShape.shape : shape, data: new Uint8Array(values.buffer) });
-  const matrix = (name: string, cols: number, rows: number, scale: number) => {
+    tensors.push({
+      name,
+      type: 0,
+      shape: cfg.badShape?.name === name ? cfg.badShape.shape : shape,
+      data: new Uint8Array(values.buffer),
+    });
+  const matrix = (
+    name: string,
+    cols0: number,
+    rows0: number,
+    scale: number,
+    lean?: (row: number) => Float32Array,
+    leanWeight = 0,
+  ): Float32Array => {
+    const bad = cfg.badShape?.name === name ? cfg.badShape.shape : undefined;
+    const cols = bad ? (bad[0] as number) : cols0;
+    const rows = bad ? (bad[1] as number) : rows0;
     const v = new Float32Array(rows * cols);
     for (let i = 0; i < v.length; i++) v[i] = r(scale);
-    const shape = cfg.badShape?.name === name ? cfg.badShape.shape : [cols, rows];
+    if (lean) {
+      for (let row = 0; row < rows; row++) {
+        const t = lean(row);
+        for (let c = 0; c < cols; c++) v[row * cols + c] = (v[row * cols + c] as number) + leanWeight * (t[c] as number);
+      }
+    }
+    const shape = [cols, rows];
     if (wt === 0) tensors.push({ name, type: 0, shape, data: new Uint8Array(v.buffer) });
     else tensors.push({ name, type: wt, shape, data: quantize(wt, v, rows, cols) });
+    return v;
   };
   const vec = (name: string, n: number, center: number, spread: number) => {
     const v = new Float32Array(n);
@@ -87,9 +133,14 @@ export async function writeSyntheticLlama(path: string, cfg: SyntheticLlamaConfi
   };
   const u = (cols: number) => Math.sqrt(3 / cols);
 
-  matrix('token_embd.weight', cfg.nEmbd, nVocab, 1);
+  const embd = matrix('token_embd.weight', cfg.nEmbd, nVocab, 1);
   vec('output_norm.weight', cfg.nEmbd, 1, 0.2);
-  if (!cfg.tied) matrix('output.weight', cfg.nEmbd, nVocab, 4 * u(cfg.nEmbd));
+  if (!cfg.tied) {
+    // Like a trained model, make predictions confident: each row leans towards the embedding of
+    // another token, so the top logit usually stands clear of the rest (random heads give near-ties
+    // that quantization noise reorders).
+    matrix('output.weight', cfg.nEmbd, nVocab, 0.5 * u(cfg.nEmbd), (row) => embd.subarray(((row * 7 + 3) % nVocab) * cfg.nEmbd, ((row * 7 + 3) % nVocab + 1) * cfg.nEmbd), 0.1);
+  }
   if (cfg.ropeFreqs) {
     const f = new Float32Array(headDim / 2);
     for (let i = 0; i < f.length; i++) f[i] = 1 + (i / f.length) * 7;
@@ -98,8 +149,8 @@ export async function writeSyntheticLlama(path: string, cfg: SyntheticLlamaConfi
   for (let il = 0; il < cfg.nLayers; il++) {
     const b = (n: string) => `blk.${il}.${n}`;
     vec(b('attn_norm.weight'), cfg.nEmbd, 1, 0.2);
-    matrix(b('attn_q.weight'), cfg.nEmbd, qDim, 2 * u(cfg.nEmbd));
-    matrix(b('attn_k.weight'), cfg.nEmbd, kvDim, 2 * u(cfg.nEmbd));
+    matrix(b('attn_q.weight'), cfg.nEmbd, qDim, u(cfg.nEmbd));
+    matrix(b('attn_k.weight'), cfg.nEmbd, kvDim, u(cfg.nEmbd));
     matrix(b('attn_v.weight'), cfg.nEmbd, kvDim, u(cfg.nEmbd));
     matrix(b('attn_output.weight'), qDim, cfg.nEmbd, u(qDim));
     if (cfg.biases) {

@@ -1,0 +1,125 @@
+/**
+ * Parity with llama.cpp's recorded outputs in ../shared/reference for every phi3 model in
+ * ../shared/models: logits at every prompt position and the greedy continuation, on every
+ * available kernel backend. Also: the phi3 relayout of stories260K writes the same story as the
+ * original Llama file does in llama.cpp.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadModel, type Model } from '@quant/runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedDir } from '../../../vitest.shared';
+import { availableBackends, BACKENDS } from '../../runtime/test/helpers/backends.js';
+import { compareLogits } from '../../runtime/test/helpers/compare.js';
+
+interface Reference {
+  prompt: string;
+  n_vocab: number;
+  prompt_tokens: number[];
+  prompt_logits: number[][];
+  greedy: { token: number; piece: string }[];
+}
+
+const refDir = join(sharedDir, 'reference');
+const modelDir = join(sharedDir, 'models');
+const haveShared = existsSync(refDir) && existsSync(modelDir);
+if (!haveShared) console.warn(`[arch-phi3 reference-parity] ${refDir} or ${modelDir} is absent: skipping the llama.cpp reference comparisons.`);
+
+const EXPECTED_STEMS = [
+  'stories260K-phi3',
+  'stories260K-phi3-ff192-q8_0',
+  ...['f32', 'q8_0', 'q6_k', 'q4_k_m'].map((q) => `stories260K-phi3-pad256-${q}`),
+];
+
+/** model stem → reference files, for the phi3 models present. */
+function referenceSets(): Map<string, string[]> {
+  const sets = new Map<string, string[]>();
+  if (!haveShared) return sets;
+  for (const f of readdirSync(refDir).sort()) {
+    const m = /^(.*phi3.*)\.([a-z]+)\.json$/.exec(f);
+    if (!m) continue;
+    const stem = m[1] as string;
+    if (!existsSync(join(modelDir, `${stem}.gguf`))) continue;
+    sets.set(stem, [...(sets.get(stem) ?? []), f]);
+  }
+  return sets;
+}
+
+const readRef = (file: string) => JSON.parse(readFileSync(join(refDir, file), 'utf8')) as Reference;
+const sets = referenceSets();
+const backends = haveShared ? await availableBackends('arch-phi3 reference-parity') : { native: false, wasm: false };
+const isF32 = (stem: string) => stem === 'stories260K-phi3' || stem.endsWith('-f32');
+const exactGreedy = (stem: string) => isF32(stem) || stem.endsWith('q8_0');
+
+describe.skipIf(!haveShared)('phi3 reference parity (../shared/reference)', () => {
+  it('covers every phi3 model in ../shared/models', () => {
+    const onDisk = readdirSync(modelDir).filter((f) => f.includes('phi3') && f.endsWith('.gguf')).map((f) => f.slice(0, -5));
+    expect([...sets.keys()].sort()).toEqual(onDisk.sort());
+    expect(onDisk).toEqual(expect.arrayContaining(EXPECTED_STEMS));
+  });
+
+  for (const backend of BACKENDS) {
+    describe.skipIf(!backends[backend])(`${backend} backend`, () => {
+      for (const [stem, files] of sets) {
+        describe(stem, () => {
+          let model: Model;
+          beforeAll(async () => {
+            model = await loadModel(join(modelDir, `${stem}.gguf`), { backend, threads: 1, contextSize: 512, batchSize: 4 });
+          });
+          afterAll(() => model?.dispose());
+
+          it('runs on the phi3 plugin', () => {
+            expect(model.architecture).toBe('phi3');
+            expect(model.plugin.name).toBe('phi3');
+          });
+
+          for (const file of files) {
+            const ref = readRef(file);
+            it(`"${ref.prompt}": logits at all ${ref.prompt_tokens.length} positions`, async () => {
+              const s = model.createSession();
+              try {
+                const ours = await s.evaluate(ref.prompt_tokens, { allLogits: true });
+                const c = compareLogits(ref.prompt_logits, ours, ref.n_vocab);
+                if (isF32(stem)) {
+                  expect(c.maxAbsDiff, `max|Δlogit| vs 1e-3·max|logit| = ${1e-3 * c.maxAbsRef}`).toBeLessThanOrEqual(1e-3 * c.maxAbsRef);
+                } else {
+                  expect(c.argmaxMismatches, `positions whose argmax differs (mean KL ${c.meanKL})`).toEqual([]);
+                  expect(c.meanKL).toBeLessThanOrEqual(0.01);
+                }
+              } finally {
+                s.dispose();
+              }
+            });
+
+            if (exactGreedy(stem)) {
+              it(`"${ref.prompt}": greedy continuation of ${ref.greedy.length} tokens`, async () => {
+                const gen = model.generate(ref.prompt_tokens, { temperature: 0, maxTokens: ref.greedy.length, replaceEog: true });
+                await gen.text();
+                expect(gen.tokens).toEqual(ref.greedy.map((g) => g.token));
+              });
+            }
+          }
+        });
+      }
+
+      const llamaRef = join(refDir, 'stories260K.once.json');
+      it.skipIf(!existsSync(join(modelDir, 'stories260K-phi3.gguf')) || !existsSync(llamaRef))(
+        'stories260K-phi3 writes the same story as stories260K (llama.cpp greedy of the Llama file)',
+        async () => {
+          const ref = readRef('stories260K.once.json');
+          const model = await loadModel(join(modelDir, 'stories260K-phi3.gguf'), { backend, threads: 1, contextSize: 256 });
+          try {
+            const prompt = model.tokenize(ref.prompt);
+            expect(prompt).toEqual(ref.prompt_tokens);
+            const gen = model.generate(ref.prompt, { temperature: 0, maxTokens: ref.greedy.length, replaceEog: true });
+            const text = await gen.text();
+            expect(gen.tokens).toEqual(ref.greedy.map((g) => g.token));
+            expect(text).toBe(ref.greedy.map((g) => g.piece).join(''));
+          } finally {
+            model.dispose();
+          }
+        },
+      );
+    });
+  }
+});

@@ -1,0 +1,109 @@
+/**
+ * `quant chat <model.gguf>`: interactive multi-turn chat with the model's chat template. The KV cache
+ * is kept between turns (only the new part of the conversation is evaluated). Ctrl-C stops the
+ * current answer; at the prompt it only reminds how to quit. `/reset` forgets the conversation,
+ * `/exit` (or Ctrl-D) quits.
+ */
+import { createInterface } from 'node:readline';
+import type { ChatMessage } from '@quant/runtime';
+import { describeError } from '../errors.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { chatTokens, checkPromptFits, formatStats, generateOptions, type SamplingFlags, timedGenerate } from '../generation.js';
+import { type LoadFlags, openModel } from '../load.js';
+import { errColors, info, out, outColors } from '../terminal.js';
+
+export interface ChatFlags extends LoadFlags, SamplingFlags {
+  system?: string;
+  verbose?: boolean;
+}
+
+const HELP = 'Commands: /reset forgets the conversation, /exit (or Ctrl-D) quits, /help shows this. Ctrl-C stops an answer.';
+
+export async function chatCommand(modelPath: string, flags: ChatFlags): Promise<ExitCode> {
+  const { model } = await openModel(modelPath, flags);
+  const session = model.createSession();
+  const history: ChatMessage[] = [];
+  const start = () => {
+    history.length = 0;
+    if (flags.system) history.push({ role: 'system', content: flags.system });
+    session.reset();
+  };
+  start();
+  const options = generateOptions(flags);
+
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY === true, historySize: 100 });
+  rl.setPrompt(outColors.bold('>>> '));
+  let answering: AbortController | undefined;
+  const onInterrupt = () => {
+    if (answering) {
+      answering.abort();
+      return;
+    }
+    // At the prompt: drop what was typed, remind how to leave.
+    process.stdout.write('\n');
+    info(errColors.dim('(Ctrl-C stops an answer; type /exit or press Ctrl-D to quit)'));
+    rl.write(null, { ctrl: true, name: 'u' });
+    rl.prompt();
+  };
+  rl.on('SIGINT', onInterrupt);
+  process.on('SIGINT', onInterrupt);
+
+  info(errColors.dim(`Chatting with ${modelPath} (${model.architecture}). ${HELP}`));
+  let code: ExitCode = EXIT.OK;
+  try {
+    rl.prompt();
+    for await (const raw of rl) {
+      const line = raw.trim();
+      if (line === '') {
+        rl.prompt();
+        continue;
+      }
+      if (line === '/exit' || line === '/quit' || line === '/bye') break;
+      if (line === '/reset') {
+        start();
+        info(errColors.dim('(conversation cleared)'));
+        rl.prompt();
+        continue;
+      }
+      if (line === '/help' || line === '/?') {
+        info(HELP);
+        rl.prompt();
+        continue;
+      }
+      history.push({ role: 'user', content: raw });
+      let tokens: number[];
+      try {
+        tokens = chatTokens(model, history);
+        checkPromptFits(tokens, session.contextSize);
+      } catch (e) {
+        history.pop();
+        info(`${errColors.red('error:')} ${describeError(e).message}${errColors.dim(' (/reset starts a new conversation)')}`);
+        rl.prompt();
+        continue;
+      }
+      answering = new AbortController();
+      try {
+        const stats = await timedGenerate({ model, session, tokens, options, signal: answering.signal });
+        history.push({ role: 'assistant', content: stats.text });
+        if (!stats.text.endsWith('\n')) await out('\n');
+        if (stats.finishReason === 'abort') info(errColors.yellow('[interrupted]'));
+        if (stats.finishReason === 'context') info(errColors.yellow('[the context is full: /reset to start a new conversation, or restart with a larger --ctx]'));
+        if (flags.verbose) info(errColors.dim(formatStats(stats)));
+      } catch (e) {
+        history.pop();
+        session.reset();
+        info(`${errColors.red('error:')} ${describeError(e).message}`);
+      } finally {
+        answering = undefined;
+      }
+      rl.prompt();
+    }
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    rl.close();
+    session.dispose();
+    model.dispose();
+  }
+  if (process.stdin.isTTY) process.stdout.write('\n');
+  return code;
+}

@@ -1,0 +1,124 @@
+/**
+ * Opening a model for run/chat/perplexity/bench: the file checks (exists, fits in memory) that give
+ * one clear error before any work, then `loadModel` with a progress bar.
+ */
+import { statSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { type GGUFFile, parseGGUF } from '@quant/gguf';
+import { loadModel, type Model } from '@quant/runtime';
+import { CliError } from './errors.js';
+import { createProgress } from './progress.js';
+import { errColors, formatBytes, info } from './terminal.js';
+
+export interface LoadFlags {
+  ctx?: number;
+  threads?: number;
+  backend?: 'native' | 'wasm';
+  /** No progress and no summary line. */
+  quiet?: boolean;
+}
+
+/** The wasm backend addresses at most 4 GiB. */
+const WASM_LIMIT = 4 * 1024 ** 3;
+
+/** Fails with FILE_NOT_FOUND / NOT_A_FILE unless `path` is a readable regular file. */
+export function checkInputFile(path: string, what = 'model'): void {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new CliError('FILE_NOT_FOUND', `${what} file not found: ${path}`);
+    throw e;
+  }
+  if (!st.isFile()) throw new CliError('NOT_A_FILE', `${what} path is not a file: ${path}`);
+}
+
+function num(file: GGUFFile, key: string): number | undefined {
+  const v = file.metadata[key];
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  return undefined;
+}
+
+/** Bytes the model needs: its tensors plus an f16 KV cache of `ctx` tokens. */
+export function estimateModelBytes(file: GGUFFile, ctx: number): { weights: number; kv: number } {
+  const weights = file.summary().tensorBytes;
+  const arch = file.architecture ?? '';
+  const layers = num(file, `${arch}.block_count`) ?? 0;
+  const embd = num(file, `${arch}.embedding_length`) ?? 0;
+  const heads = num(file, `${arch}.attention.head_count`) ?? 0;
+  const kvHeadsRaw = file.metadata[`${arch}.attention.head_count_kv`];
+  const kvHeads = typeof kvHeadsRaw === 'number' ? kvHeadsRaw : heads;
+  const headDim = num(file, `${arch}.attention.key_length`) ?? (heads > 0 ? embd / heads : 0);
+  const kv = 2 * layers * ctx * kvHeads * headDim * 2;
+  return { weights, kv: Number.isFinite(kv) ? kv : 0 };
+}
+
+/** Throws MODEL_TOO_LARGE when the model cannot fit in this machine's memory (or in wasm's 4 GiB). */
+export function checkFits(path: string, file: GGUFFile, ctx: number, backend: LoadFlags['backend']): void {
+  const { weights, kv } = estimateModelBytes(file, ctx);
+  const need = weights + kv;
+  const have = totalmem();
+  if (need > have) {
+    throw new CliError(
+      'MODEL_TOO_LARGE',
+      `${path} needs about ${formatBytes(need)} (weights ${formatBytes(weights)} + KV cache ${formatBytes(kv)}) but this machine has ${formatBytes(have)} of memory; use a smaller or more quantized model, or a smaller --ctx`,
+    );
+  }
+  if (backend === 'wasm' && need > WASM_LIMIT) {
+    throw new CliError(
+      'MODEL_TOO_LARGE',
+      `${path} needs about ${formatBytes(need)}, more than the wasm backend's 4 GiB; use --backend native or a more quantized model`,
+    );
+  }
+}
+
+function trainedContext(file: GGUFFile): number {
+  return num(file, `${file.architecture ?? ''}.context_length`) ?? 4096;
+}
+
+/** The context size loadModel will use when --ctx is not given (the runtime's default rule). */
+export function defaultContext(file: GGUFFile): number {
+  return Math.min(trainedContext(file) || 4096, 4096);
+}
+
+export interface OpenedModel {
+  model: Model;
+  loadSeconds: number;
+}
+
+/** Checks the file, then loads it with a progress bar on stderr. */
+export async function openModel(path: string, flags: LoadFlags): Promise<OpenedModel> {
+  checkInputFile(path);
+  const header = await parseGGUF(path);
+  try {
+    checkFits(path, header, flags.ctx ?? defaultContext(header), flags.backend);
+  } finally {
+    await header.close();
+  }
+  const started = performance.now();
+  const bar = createProgress({ label: 'loading', total: 1, format: 'percent', enabled: flags.quiet ? false : undefined });
+  let model: Model;
+  try {
+    model = await loadModel(path, {
+      ...(flags.backend ? { backend: flags.backend } : {}),
+      ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+      ...(flags.ctx !== undefined ? { contextSize: flags.ctx } : {}),
+      onProgress: (p) => bar.update(p.totalBytes > 0 ? p.loadedBytes / p.totalBytes : p.loaded / p.total, p.tensor),
+    });
+  } finally {
+    bar.stop();
+  }
+  const loadSeconds = (performance.now() - started) / 1000;
+  if (!flags.quiet) {
+    const k = model.kernels;
+    info(
+      errColors.dim(
+        `loaded ${path}: ${model.architecture}, ${model.file.tensors.length} tensors, ${formatBytes(model.file.summary().tensorBytes)} ` +
+          `in ${loadSeconds.toFixed(2)} s (${k.backend}, ${k.threads} thread${k.threads === 1 ? '' : 's'}, context ${model.contextSize})`,
+      ),
+    );
+  }
+  return { model, loadSeconds };
+}

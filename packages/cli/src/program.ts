@@ -1,0 +1,133 @@
+/** The `quant` command line: commander definitions of every subcommand and the exit-code contract. */
+import { Command, CommanderError, Option } from 'commander';
+import pkg from '../package.json' with { type: 'json' };
+import { benchCommand } from './commands/bench.js';
+import { chatCommand } from './commands/chat.js';
+import { inspectCommand } from './commands/inspect.js';
+import { perplexityCommand } from './commands/perplexity.js';
+import { quantizeCommand } from './commands/quantize.js';
+import { runCommand } from './commands/run.js';
+import { describeError } from './errors.js';
+import { EXIT, type ExitCode } from './exit-codes.js';
+import { collect, parseBackend, parseInteger, parseNumber } from './options.js';
+import { errColors } from './terminal.js';
+
+const loadOptions = (c: Command): Command =>
+  c
+    .option('--ctx <n>', 'context size in tokens (default: the model’s trained context, at most 4096)', parseInteger(1))
+    .option('--threads <n>', 'CPU threads for the native backend (default: physical cores)', parseInteger(1, 256))
+    .addOption(new Option('--backend <name>', 'kernel backend: native or wasm (default: native, else wasm)').argParser(parseBackend))
+    .option('-q, --quiet', 'no progress or statistics on stderr');
+
+const samplingOptions = (c: Command): Command =>
+  c
+    .option('-n, --max-tokens <n>', 'most tokens to generate (default: until end of text or a full context)', parseInteger(0))
+    .option('--temp <t>', 'temperature; 0 = greedy (default 0.8)', parseNumber())
+    .option('--top-k <k>', 'keep the k most likely tokens; 0 = off (default 40)', parseInteger(0))
+    .option('--top-p <p>', 'nucleus sampling threshold in (0, 1]; 1 = off (default 0.95)', parseNumber(0, 1))
+    .option('--min-p <p>', 'drop tokens below p × the top probability; 0 = off (default 0.05)', parseNumber(0, 1))
+    .option('--repeat-penalty <x>', 'penalty for recently seen tokens; 1 = off (default 1)', parseNumber(0))
+    .option('--seed <n>', 'random seed (default: random)', parseInteger(-(2 ** 31), 2 ** 32))
+    .option('--stop <text>', 'stop before this text (repeatable)', collect)
+    .option('--system <text>', 'system message for the chat template')
+    .option('--verbose', 'also print sampling settings, load time and why generation ended');
+
+/** Builds the program; `setExit` receives each command's exit code. */
+export function createProgram(setExit: (code: ExitCode) => void): Command {
+  const program = new Command('quant')
+    .description('Run, chat with, inspect, measure and quantize GGUF language models on the CPU.')
+    .version(pkg.version, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(errColors.red(str)) });
+
+  const done = (p: Promise<ExitCode>) => p.then(setExit);
+
+  samplingOptions(
+    loadOptions(
+      program
+        .command('run')
+        .description('generate text from a prompt and stream it to stdout')
+        .argument('<model>', 'GGUF model file')
+        .argument('[prompt]', 'prompt text; "-" reads it from stdin (default: empty, start from BOS)'),
+    ),
+  )
+    .option('--chat', 'apply the model’s chat template to the prompt (with --system)')
+    .action((model: string, prompt: string | undefined, opts) => done(runCommand(model, prompt, opts)));
+
+  samplingOptions(
+    loadOptions(program.command('chat').description('interactive multi-turn chat (/reset, /exit; Ctrl-C stops an answer)').argument('<model>', 'GGUF model file')),
+  ).action((model: string, opts) => done(chatCommand(model, opts)));
+
+  program
+    .command('inspect')
+    .description('print a GGUF file’s metadata, tensor types and totals (the @quant/gguf inspector)')
+    .argument('<file>', 'GGUF file path or http(s) URL (only the header is read)')
+    .option('--tensors', 'also print the tensor table')
+    .option('--json', 'machine-readable output')
+    .option('--full', 'with --json: do not shorten long arrays')
+    .action((file: string, opts) => done(inspectCommand(file, opts)));
+
+  loadOptions(
+    program
+      .command('perplexity')
+      .description('perplexity over a text file, chunked as llama-perplexity chunks it (default --ctx 512)')
+      .argument('<model>', 'GGUF model file')
+      .requiredOption('-f, --file <path>', 'text file to score'),
+  )
+    .option('--chunks <n>', 'score at most n chunks (default: all)', parseInteger(1))
+    .option('--json', 'print the result as JSON')
+    .action((model: string, opts) => done(perplexityCommand(model, opts)));
+
+  loadOptions(
+    program
+      .command('bench')
+      .description('prompt processing (pp) and generation (tg) speed, as llama-bench measures it')
+      .argument('<model>', 'GGUF model file')
+      .option('-p, --n-prompt <n>', 'prompt tokens per pp run; 0 skips pp', parseInteger(0), 512)
+      .option('-n, --n-gen <n>', 'tokens per tg run; 0 skips tg', parseInteger(0), 128)
+      .option('-r, --repetitions <n>', 'timed runs per test (after one warm-up)', parseInteger(1), 5)
+      .option('--json', 'print results as JSON'),
+  ).action((model: string, opts) => done(benchCommand(model, opts)));
+
+  program
+    .command('quantize')
+    .description('quantize an F32/F16/BF16 GGUF with llama-quantize’s per-tensor rules')
+    .argument('<input>', 'F32/F16/BF16 GGUF model')
+    .argument('<output>', 'GGUF file to write (ignored with --dry-run)')
+    .argument('<type>', 'Q8_0, Q4_0, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M or Q6_K')
+    .option('--pure', 'one type for every 2-D weight (no mix rules)')
+    .option('--dry-run', 'print the tensor → type plan and the reasons; write nothing')
+    .option('--threads <n>', 'worker threads (default: all cores)', parseInteger(1, 1024))
+    .option('--json', 'print the plan (with --dry-run) or the result as JSON')
+    .option('-q, --quiet', 'no progress bar')
+    .action((input: string, output: string, type: string, opts) => done(quantizeCommand(input, output, type, opts)));
+
+  return program;
+}
+
+/** Runs `quant` with `argv` (as process.argv: node, script, args…); prints errors; returns the exit code. */
+export async function main(argv: readonly string[]): Promise<ExitCode> {
+  let code: ExitCode = EXIT.OK;
+  const program = createProgram((c) => {
+    code = c;
+  });
+  program.exitOverride();
+  for (const c of program.commands) c.exitOverride();
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp();
+      return EXIT.USAGE;
+    }
+    await program.parseAsync([...argv]);
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;
+      return EXIT.USAGE;
+    }
+    const { message, exitCode } = describeError(e);
+    process.stderr.write(`${errColors.red('quant: error:')} ${message}\n`);
+    if (process.env.QUANT_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    return exitCode;
+  }
+}

@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeGGUF } from '@quant/gguf';
+import type { Kernels } from '@quant/kernels';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LoadProgress, loadModel } from '../src/index.js';
+import { Fixtures, TINY } from './helpers/fixtures.js';
+import { behaviourKernels } from './helpers/kernels.js';
+
+let kernels: Kernels;
+let fx: Fixtures;
+let path: string;
+
+beforeAll(async () => {
+  kernels = await behaviourKernels('load');
+  fx = new Fixtures(kernels);
+  path = await fx.model('tiny', TINY);
+});
+afterAll(() => {
+  kernels?.dispose();
+  fx?.cleanup();
+});
+
+describe('loadModel', () => {
+  it('loads from a path and from bytes with the same result, reporting progress per tensor', async () => {
+    const progress: LoadProgress[] = [];
+    const a = await loadModel(path, { kernels, onProgress: (p) => progress.push(p) });
+    const b = await loadModel(new Uint8Array(readFileSync(path)), { kernels });
+    try {
+      expect(a.architecture).toBe('llama');
+      expect(a.hparams).toEqual(b.hparams);
+      const prompt = [1, 300, 301, 302];
+      const la = await a.createSession().evaluate(prompt);
+      const lb = await b.createSession().evaluate(prompt);
+      expect(Array.from(la)).toEqual(Array.from(lb));
+      // 3 + 9 per layer tensors present (no biases, no rope_freqs).
+      expect(progress.length).toBe(3 + 9 * TINY.nLayers);
+      expect(progress.map((p) => p.loaded)).toEqual(progress.map((_, i) => i + 1));
+      const last = progress.at(-1) as LoadProgress;
+      expect(last.loaded).toBe(last.total);
+      expect(last.loadedBytes).toBe(last.totalBytes);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  it('the default context is the trained length capped at 4096; options override it', async () => {
+    const m = await loadModel(path, { kernels });
+    expect(m.contextSize).toBe(1024);
+    expect(m.createSession().contextSize).toBe(1024);
+    m.dispose();
+    const m2 = await loadModel(path, { kernels, contextSize: 100 });
+    expect(m2.createSession().contextSize).toBe(100);
+    m2.dispose();
+  });
+
+  it('rejects bad options and files without an architecture with typed errors', async () => {
+    await expect(loadModel(path, { kernels, contextSize: -1 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(loadModel(path, { kernels, kvType: 'q4' as never })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    const noArch = join(fx.dir, 'no-arch.gguf');
+    await writeGGUF(noArch, { metadata: { 'general.name': 'x' }, tensors: [] });
+    await expect(loadModel(noArch, { kernels })).rejects.toMatchObject({ code: 'INVALID_METADATA' });
+    await expect(loadModel(join(fx.dir, 'missing.gguf'), { kernels })).rejects.toHaveProperty('code');
+  });
+});

@@ -1,0 +1,121 @@
+import type { Kernels } from '@quant/kernels';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ContextFullError, loadModel, type Model } from '../src/index.js';
+import { Fixtures, TINY } from './helpers/fixtures.js';
+import { behaviourKernels } from './helpers/kernels.js';
+
+let kernels: Kernels;
+let fx: Fixtures;
+let model: Model;
+const prompt = [1, 300, 301, 302, 17, 99, 250, 310, 311, 5, 6, 7, 8];
+
+beforeAll(async () => {
+  kernels = await behaviourKernels('session');
+  fx = new Fixtures(kernels);
+  model = await loadModel(await fx.model('tiny', TINY), { kernels, contextSize: 64, batchSize: 4 });
+});
+afterAll(() => {
+  model?.dispose();
+  kernels?.dispose();
+  fx?.cleanup();
+});
+
+function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs((a[i] as number) - (b[i] as number)));
+    m = Math.max(m, Math.abs(a[i] as number));
+  }
+  return d / m;
+}
+
+describe('Session', () => {
+  it('batched prompt evaluation equals token-by-token evaluation at every position', async () => {
+    const nVocab = model.hparams.nVocab;
+    const s1 = model.createSession();
+    const all = await s1.evaluate(prompt, { allLogits: true });
+    expect(all.length).toBe(prompt.length * nVocab);
+    const s2 = model.createSession();
+    for (let p = 0; p < prompt.length; p++) {
+      const one = await s2.evaluate([prompt[p] as number]);
+      expect(maxRelDiff(one, all.subarray(p * nVocab, (p + 1) * nVocab))).toBeLessThan(1e-4);
+    }
+    const s3 = model.createSession();
+    const last = await s3.evaluate(prompt);
+    expect(maxRelDiff(last, all.subarray((prompt.length - 1) * nVocab))).toBeLessThan(1e-5);
+    expect(s3.position).toBe(prompt.length);
+    expect(s3.tokens).toEqual(prompt);
+    for (const s of [s1, s2, s3]) s.dispose();
+  });
+
+  it('sessions are independent, even when their calls interleave', async () => {
+    const a = model.createSession();
+    const b = model.createSession();
+    const [la, lb] = await Promise.all([a.evaluate(prompt), b.evaluate(prompt.slice(0, 5))]);
+    const ref = model.createSession();
+    expect(maxRelDiff(lb, await ref.evaluate(prompt.slice(0, 5)))).toBeLessThan(1e-6);
+    ref.reset();
+    expect(maxRelDiff(la, await ref.evaluate(prompt))).toBeLessThan(1e-6);
+    for (const s of [a, b, ref]) s.dispose();
+  });
+
+  it('truncate() rewinds the context', async () => {
+    const s = model.createSession();
+    await s.evaluate(prompt);
+    s.truncate(5);
+    const again = await s.evaluate(prompt.slice(5));
+    const fresh = model.createSession();
+    expect(maxRelDiff(again, await fresh.evaluate(prompt))).toBeLessThan(1e-6);
+    s.dispose();
+    fresh.dispose();
+  });
+
+  it('a full context is a ContextFullError and evaluates nothing', async () => {
+    const s = model.createSession({ contextSize: 8 });
+    await s.evaluate(prompt.slice(0, 6));
+    const err = await s.evaluate(prompt.slice(0, 3)).catch((e) => e);
+    expect(err).toBeInstanceOf(ContextFullError);
+    expect(err.code).toBe('CONTEXT_FULL');
+    expect(err.message).toMatch(/8-token context/);
+    expect(s.position).toBe(6);
+    s.dispose();
+  });
+
+  it('rejects out-of-vocabulary ids and empty input with INVALID_TOKEN', async () => {
+    const s = model.createSession();
+    await expect(s.evaluate([1, model.hparams.nVocab])).rejects.toMatchObject({ code: 'INVALID_TOKEN' });
+    await expect(s.evaluate([-1])).rejects.toMatchObject({ code: 'INVALID_TOKEN' });
+    await expect(s.evaluate([])).rejects.toMatchObject({ code: 'INVALID_TOKEN' });
+    expect(s.position).toBe(0);
+    s.dispose();
+  });
+
+  it('bad session options are INVALID_OPTION', () => {
+    expect(() => model.createSession({ contextSize: 0 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION' }),
+    );
+    expect(() => model.createSession({ kvType: 'q8' as never })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION' }),
+    );
+  });
+
+  it('f32 KV cache gives (nearly) the same logits as f16', async () => {
+    const a = model.createSession({ kvType: 'f32' });
+    const b = model.createSession({ kvType: 'f16' });
+    expect(maxRelDiff(await a.evaluate(prompt), await b.evaluate(prompt))).toBeLessThan(1e-2);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('a disposed session or model refuses work with DISPOSED', async () => {
+    const s = model.createSession();
+    s.dispose();
+    await expect(s.evaluate([1])).rejects.toMatchObject({ code: 'DISPOSED' });
+    const m2 = await loadModel(await fx.model('tiny2', TINY), { kernels, contextSize: 16 });
+    const s2 = m2.createSession();
+    m2.dispose();
+    expect(s2.isDisposed).toBe(true);
+    expect(() => m2.createSession()).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
+  });
+});
