@@ -14,7 +14,11 @@ function addBias(ctx: Phi3Context, x: F32Buffer, name: string, cols: number): vo
  * Q, K and V of the batch (llama.cpp build_qkv): one matmul over the fused `[Q | K | V]` weight
  * split with strided copies, or three matmuls; biases as llama.cpp adds them.
  */
-function projectQkv(ctx: Phi3Context, il: number, cur: F32Buffer): { q: F32Buffer; k: F32Buffer; v: F32Buffer } {
+function projectQkv(
+  ctx: Phi3Context,
+  il: number,
+  cur: F32Buffer,
+): { q: F32Buffer; k: F32Buffer; v: F32Buffer } {
   const { kernels: kr, weights: w, hparams: h, nTokens: n } = ctx;
   const { qDim, kvDim, total } = qkvRows(h);
   const q = ctx.scratch('q', n * qDim);
@@ -81,6 +85,9 @@ export function phi3Layer(ctx: Phi3Context, il: number): void {
   kr.rope(q, { ...rope, nHeads: h.nHeads });
   kr.rope(k, { ...rope, nHeads: h.nKvHeads });
 
+  // Like llama.cpp's phi3 graph, Q is scaled by 1/√head_dim before attention (scale 1 inside), so
+  // any rounding of Q inside attention (llama.cpp rounds it to f16 with an f16 cache) sees the same values.
+  kr.scale(q, 1 / Math.sqrt(h.headDim), n * qDim);
   ctx.cache.store(il, ctx.pos, n, k, v);
   const attn = ctx.scratch('attn', n * qDim);
   kr.attention(attn, q, ctx.cache, il, {
@@ -89,7 +96,7 @@ export function phi3Layer(ctx: Phi3Context, il: number): void {
     nHeads: h.nHeads,
     nKvHeads: h.nKvHeads,
     headDim: h.headDim,
-    scale: 1 / Math.sqrt(h.headDim),
+    scale: 1,
     ...(ctx.state.window > 0 ? { window: ctx.state.window } : {}),
   });
 

@@ -1,4 +1,9 @@
-import { type BaseHyperparameters, MetadataError, type ModelDescription, PluginError } from '@quant/plugin-api';
+import {
+  type BaseHyperparameters,
+  MetadataError,
+  type ModelDescription,
+  PluginError,
+} from '@quant/plugin-api';
 
 /** How one block's attention projection is stored. */
 export type QkvLayout = 'fused' | 'separate';
@@ -50,7 +55,8 @@ function invalid(model: ModelDescription, suffix: string, message: string): neve
 /** Fused `blk.N.attn_qkv.weight` when present (llama.cpp prefers it), else separate Q/K/V. */
 function qkvLayouts(model: ModelDescription, nLayers: number): QkvLayout[] {
   const out: QkvLayout[] = [];
-  for (let il = 0; il < nLayers; il++) out.push(model.tensors.has(`blk.${il}.attn_qkv.weight`) ? 'fused' : 'separate');
+  for (let il = 0; il < nLayers; il++)
+    out.push(model.tensors.has(`blk.${il}.attn_qkv.weight`) ? 'fused' : 'separate');
   return out;
 }
 
@@ -59,7 +65,10 @@ export function readPhi3Hyperparameters(model: ModelDescription): Phi3Hyperparam
   const m = model.meta;
   const experts = m.archU32('expert_count', 0);
   if (experts > 0) {
-    throw new PluginError('UNSUPPORTED_MODEL', `${m.source} has ${m.archKey('expert_count')} = ${experts}; the phi3 plugin runs dense Phi-3 / Phi-3.5 models (Phi-3.5-MoE is the "phimoe" architecture).`);
+    throw new PluginError(
+      'UNSUPPORTED_MODEL',
+      `${m.source} has ${m.archKey('expert_count')} = ${experts}; the phi3 plugin runs dense Phi-3 / Phi-3.5 models (Phi-3.5-MoE is the "phimoe" architecture).`,
+    );
   }
   const nLayers = m.archU32('block_count');
   if (nLayers === 0) invalid(model, 'block_count', 'is 0');
@@ -67,15 +76,34 @@ export function readPhi3Hyperparameters(model: ModelDescription): Phi3Hyperparam
   const nHeads = m.archUniformU32('attention.head_count');
   if (nHeads === 0) invalid(model, 'attention.head_count', 'is 0');
   const nKvHeads = m.archUniformU32('attention.head_count_kv', nHeads);
-  if (nKvHeads === 0 || nHeads % nKvHeads !== 0) invalid(model, 'attention.head_count_kv', `= ${nKvHeads} must be positive and divide the head count ${nHeads}`);
+  if (nKvHeads === 0 || nHeads % nKvHeads !== 0)
+    invalid(
+      model,
+      'attention.head_count_kv',
+      `= ${nKvHeads} must be positive and divide the head count ${nHeads}`,
+    );
   const headDim = m.archU32('attention.key_length', Math.floor(nEmbd / nHeads));
   const valueDim = m.archU32('attention.value_length', Math.floor(nEmbd / nHeads));
-  if (valueDim !== headDim) invalid(model, 'attention.value_length', `= ${valueDim} differs from the key head size ${headDim}; phi3 needs them equal`);
+  if (valueDim !== headDim)
+    invalid(
+      model,
+      'attention.value_length',
+      `= ${valueDim} differs from the key head size ${headDim}; phi3 needs them equal`,
+    );
   if (headDim * nHeads !== nEmbd) {
-    invalid(model, 'attention.key_length', `gives ${nHeads} heads × ${headDim} = ${nHeads * headDim} query dimensions, but phi3 (as llama.cpp) needs exactly embedding_length = ${nEmbd}`);
+    invalid(
+      model,
+      'attention.key_length',
+      `gives ${nHeads} heads × ${headDim} = ${nHeads * headDim} query dimensions, but phi3 (as llama.cpp) needs exactly embedding_length = ${nEmbd}`,
+    );
   }
   const nRot = m.archU32('rope.dimension_count', headDim);
-  if (nRot === 0 || nRot % 2 !== 0 || nRot > headDim) invalid(model, 'rope.dimension_count', `= ${nRot} must be even, positive and at most the head size ${headDim}`);
+  if (nRot === 0 || nRot % 2 !== 0 || nRot > headDim)
+    invalid(
+      model,
+      'rope.dimension_count',
+      `= ${nRot} must be even, positive and at most the head size ${headDim}`,
+    );
   const nFF = m.archUniformU32('feed_forward_length');
   if (nFF === 0) invalid(model, 'feed_forward_length', 'is 0');
   const rmsEps = m.archF32('attention.layer_norm_rms_epsilon');

@@ -19,7 +19,10 @@ export const PHI3_OPTION_NAMES: readonly (keyof Phi3Options)[] = ['slidingWindow
 export function resolveSlidingWindow(options: Readonly<Record<string, unknown>>, fileWindow: number): number {
   for (const key of Object.keys(options)) {
     if (!(PHI3_OPTION_NAMES as readonly string[]).includes(key)) {
-      throw new Phi3OptionError(key, `Unknown phi3 architecture option "${key}"; the phi3 plugin accepts: ${PHI3_OPTION_NAMES.join(', ')}.`);
+      throw new Phi3OptionError(
+        key,
+        `Unknown phi3 architecture option "${key}"; the phi3 plugin accepts: ${PHI3_OPTION_NAMES.join(', ')}.`,
+      );
     }
   }
   const v = options.slidingWindow;

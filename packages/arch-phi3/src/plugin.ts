@@ -8,7 +8,8 @@ import { phi3Tensors } from './tensors.js';
 /** The Phi-3 / Phi-3.5 plugin (`general.architecture = "phi3"`: Phi-3-mini/small-shaped dense models, Phi-3-medium, Phi-3.5-mini, Phi-4-mini). */
 export const phi3Plugin: ArchitecturePlugin<Phi3Hyperparameters, Phi3SessionState> = defineArchitecture({
   name: 'phi3',
-  description: 'Phi-3 / Phi-3.5: fused QKV and [gate | up], NeoX RoPE with LongRoPE factor tables, sliding-window attention',
+  description:
+    'Phi-3 / Phi-3.5: fused QKV and [gate | up], NeoX RoPE with LongRoPE factor tables, sliding-window attention',
   readHyperparameters: readPhi3Hyperparameters,
   tensors: (h, model) => phi3Tensors(h, model),
   createSessionState: createPhi3SessionState,
@@ -16,4 +17,7 @@ export const phi3Plugin: ArchitecturePlugin<Phi3Hyperparameters, Phi3SessionStat
   layer: phi3Layer,
   output: (ctx, x, rows, logits) => rmsNormHead(ctx, x, rows, logits, { eps: ctx.hparams.rmsEps }),
   chatTemplate: PHI3_CHAT_TEMPLATE,
+  // Already in the tokenizer's end-of-generation set (llama.cpp detects them by text); listed so
+  // Phi-3 turns end even with a vocabulary that does not mark them.
+  endOfGenerationTokens: ['<|end|>', '<|endoftext|>'],
 });

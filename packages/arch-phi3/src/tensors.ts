@@ -1,4 +1,4 @@
-import { type ModelDescription, TensorSpecError, type TensorSpec } from '@quant/plugin-api';
+import { type ModelDescription, type TensorSpec, TensorSpecError } from '@quant/plugin-api';
 import type { Phi3Hyperparameters } from './hparams.js';
 
 /** GGUF tensor name of block `il`. */
@@ -50,7 +50,12 @@ export function phi3Tensors(h: Phi3Hyperparameters, model?: ModelDescription): T
           `q_dim + 2·kv_dim = ${h.nHeads}·${h.headDim} + 2·${h.nKvHeads}·${h.headDim}`,
         );
       }
-      checkFusedWidth(model, blk(il, 'ffn_up.weight'), 2 * h.nFF, `2·feed_forward_length = 2·${h.nFF} ([gate | up])`);
+      checkFusedWidth(
+        model,
+        blk(il, 'ffn_up.weight'),
+        2 * h.nFF,
+        `2·feed_forward_length = 2·${h.nFF} ([gate | up])`,
+      );
     }
   }
   const specs: TensorSpec[] = [

@@ -12,14 +12,15 @@ import { loadModel, type Model } from '@quant/runtime';
 import type { LlamaModel } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedDir } from '../../../vitest.shared';
-import { PHI3_CHAT_TEMPLATE, phi3Plugin } from '../src/index.js';
 import { behaviourKernels } from '../../runtime/test/helpers/kernels.js';
+import { PHI3_CHAT_TEMPLATE, phi3Plugin } from '../src/index.js';
 import { oracle } from './helpers/oracle.js';
 import { writeSyntheticPhi3 } from './helpers/synthetic-phi3.js';
 
 const VOCAB = join(sharedDir, 'vocab', 'ggml-vocab-phi-3.gguf');
 const haveVocab = existsSync(VOCAB);
-if (!haveVocab) console.warn(`[arch-phi3 chat-and-vocab] ${VOCAB} is absent: skipping the Phi-3 vocabulary checks.`);
+if (!haveVocab)
+  console.warn(`[arch-phi3 chat-and-vocab] ${VOCAB} is absent: skipping the Phi-3 vocabulary checks.`);
 
 describe('registration', () => {
   it('importing @quant/arch-phi3 registers the plugin under "phi3" (llama.cpp’s LLM_ARCH_PHI3 name)', () => {
@@ -43,7 +44,15 @@ describe.skipIf(!haveVocab)('Phi-3 vocabulary and chat format', () => {
     await writeSyntheticPhi3(
       p,
       {
-        nEmbd: 64, nLayers: 1, nHeads: 4, nKvHeads: 4, nFF: 64, weightType: 'F32', seed: 41, vocabFile: VOCAB, name: 'Phi3',
+        nEmbd: 64,
+        nLayers: 1,
+        nHeads: 4,
+        nKvHeads: 4,
+        nFF: 64,
+        weightType: 'F32',
+        seed: 41,
+        vocabFile: VOCAB,
+        name: 'Phi3',
         // Without the vocab file's own template, so the plugin's fallback is used.
         metadata: { 'tokenizer.chat_template': undefined },
         ...(token === undefined
@@ -111,9 +120,14 @@ describe.skipIf(!haveVocab)('Phi-3 vocabulary and chat format', () => {
       '<|assistant|>\nA magic web of messengers.<|end|>\n<|user|>\nShorter?<|end|>\n<|assistant|>\n';
     const text = m.renderChat(messages);
     expect(text).toBe(expected);
-    expect(m.renderChat(messages.slice(1, 2))).toBe('<|user|>\nHow to explain Internet for a medieval knight?<|end|>\n<|assistant|>\n');
+    expect(m.renderChat(messages.slice(1, 2))).toBe(
+      '<|user|>\nHow to explain Internet for a medieval knight?<|end|>\n<|assistant|>\n',
+    );
     const bos = ref.tokens.shouldPrependBosToken ? [ref.tokens.bos as number] : [];
-    expect(m.tokenize(text, { parseSpecial: true })).toEqual([...bos, ...ref.tokenize(text, true).map(Number)]);
+    expect(m.tokenize(text, { parseSpecial: true })).toEqual([
+      ...bos,
+      ...ref.tokenize(text, true).map(Number),
+    ]);
   });
 
   it('generation ends at <|end|> and at <|endoftext|>, and runs on otherwise', async () => {

@@ -23,7 +23,10 @@ interface Reference {
 const refDir = join(sharedDir, 'reference');
 const modelDir = join(sharedDir, 'models');
 const haveShared = existsSync(refDir) && existsSync(modelDir);
-if (!haveShared) console.warn(`[arch-phi3 reference-parity] ${refDir} or ${modelDir} is absent: skipping the llama.cpp reference comparisons.`);
+if (!haveShared)
+  console.warn(
+    `[arch-phi3 reference-parity] ${refDir} or ${modelDir} is absent: skipping the llama.cpp reference comparisons.`,
+  );
 
 const EXPECTED_STEMS = [
   'stories260K-phi3',
@@ -47,13 +50,17 @@ function referenceSets(): Map<string, string[]> {
 
 const readRef = (file: string) => JSON.parse(readFileSync(join(refDir, file), 'utf8')) as Reference;
 const sets = referenceSets();
-const backends = haveShared ? await availableBackends('arch-phi3 reference-parity') : { native: false, wasm: false };
+const backends = haveShared
+  ? await availableBackends('arch-phi3 reference-parity')
+  : { native: false, wasm: false };
 const isF32 = (stem: string) => stem === 'stories260K-phi3' || stem.endsWith('-f32');
 const exactGreedy = (stem: string) => isF32(stem) || stem.endsWith('q8_0');
 
 describe.skipIf(!haveShared)('phi3 reference parity (../shared/reference)', () => {
   it('covers every phi3 model in ../shared/models', () => {
-    const onDisk = readdirSync(modelDir).filter((f) => f.includes('phi3') && f.endsWith('.gguf')).map((f) => f.slice(0, -5));
+    const onDisk = readdirSync(modelDir)
+      .filter((f) => f.includes('phi3') && f.endsWith('.gguf'))
+      .map((f) => f.slice(0, -5));
     expect([...sets.keys()].sort()).toEqual(onDisk.sort());
     expect(onDisk).toEqual(expect.arrayContaining(EXPECTED_STEMS));
   });
@@ -64,7 +71,12 @@ describe.skipIf(!haveShared)('phi3 reference parity (../shared/reference)', () =
         describe(stem, () => {
           let model: Model;
           beforeAll(async () => {
-            model = await loadModel(join(modelDir, `${stem}.gguf`), { backend, threads: 1, contextSize: 512, batchSize: 4 });
+            model = await loadModel(join(modelDir, `${stem}.gguf`), {
+              backend,
+              threads: 1,
+              contextSize: 512,
+              batchSize: 4,
+            });
           });
           afterAll(() => model?.dispose());
 
@@ -81,9 +93,14 @@ describe.skipIf(!haveShared)('phi3 reference parity (../shared/reference)', () =
                 const ours = await s.evaluate(ref.prompt_tokens, { allLogits: true });
                 const c = compareLogits(ref.prompt_logits, ours, ref.n_vocab);
                 if (isF32(stem)) {
-                  expect(c.maxAbsDiff, `max|Δlogit| vs 1e-3·max|logit| = ${1e-3 * c.maxAbsRef}`).toBeLessThanOrEqual(1e-3 * c.maxAbsRef);
+                  expect(
+                    c.maxAbsDiff,
+                    `max|Δlogit| vs 1e-3·max|logit| = ${1e-3 * c.maxAbsRef}`,
+                  ).toBeLessThanOrEqual(1e-3 * c.maxAbsRef);
                 } else {
-                  expect(c.argmaxMismatches, `positions whose argmax differs (mean KL ${c.meanKL})`).toEqual([]);
+                  expect(c.argmaxMismatches, `positions whose argmax differs (mean KL ${c.meanKL})`).toEqual(
+                    [],
+                  );
                   expect(c.meanKL).toBeLessThanOrEqual(0.01);
                 }
               } finally {
@@ -93,7 +110,11 @@ describe.skipIf(!haveShared)('phi3 reference parity (../shared/reference)', () =
 
             if (exactGreedy(stem)) {
               it(`"${ref.prompt}": greedy continuation of ${ref.greedy.length} tokens`, async () => {
-                const gen = model.generate(ref.prompt_tokens, { temperature: 0, maxTokens: ref.greedy.length, replaceEog: true });
+                const gen = model.generate(ref.prompt_tokens, {
+                  temperature: 0,
+                  maxTokens: ref.greedy.length,
+                  replaceEog: true,
+                });
                 await gen.text();
                 expect(gen.tokens).toEqual(ref.greedy.map((g) => g.token));
               });
@@ -107,11 +128,19 @@ describe.skipIf(!haveShared)('phi3 reference parity (../shared/reference)', () =
         'stories260K-phi3 writes the same story as stories260K (llama.cpp greedy of the Llama file)',
         async () => {
           const ref = readRef('stories260K.once.json');
-          const model = await loadModel(join(modelDir, 'stories260K-phi3.gguf'), { backend, threads: 1, contextSize: 256 });
+          const model = await loadModel(join(modelDir, 'stories260K-phi3.gguf'), {
+            backend,
+            threads: 1,
+            contextSize: 256,
+          });
           try {
             const prompt = model.tokenize(ref.prompt);
             expect(prompt).toEqual(ref.prompt_tokens);
-            const gen = model.generate(ref.prompt, { temperature: 0, maxTokens: ref.greedy.length, replaceEog: true });
+            const gen = model.generate(ref.prompt, {
+              temperature: 0,
+              maxTokens: ref.greedy.length,
+              replaceEog: true,
+            });
             const text = await gen.text();
             expect(gen.tokens).toEqual(ref.greedy.map((g) => g.token));
             expect(text).toBe(ref.greedy.map((g) => g.piece).join(''));

@@ -15,7 +15,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { availableBackends, BACKENDS } from '../../runtime/test/helpers/backends.js';
 import { compareLogits } from '../../runtime/test/helpers/compare.js';
 import { oracleLogits } from './helpers/oracle.js';
-import { type SyntheticPhi3Config, syntheticPrompt, type WeightType, writeSyntheticPhi3 } from './helpers/synthetic-phi3.js';
+import {
+  type SyntheticPhi3Config,
+  syntheticPrompt,
+  type WeightType,
+  writeSyntheticPhi3,
+} from './helpers/synthetic-phi3.js';
 
 interface Variant {
   label: string;
@@ -29,7 +34,11 @@ interface Variant {
 const base = { nEmbd: 256, nLayers: 2, nHeads: 8, nFF: 512 } as const;
 /** A Q4_K_M-like mix: Q6_K for ffn_down and the head, Q5_K for attn_qkv, Q4_K elsewhere. */
 const kMix = (name: string): WeightType =>
-  name.endsWith('ffn_down.weight') || name === 'output.weight' ? 'Q6_K' : name.endsWith('attn_qkv.weight') ? 'Q5_K' : 'Q4_K';
+  name.endsWith('ffn_down.weight') || name === 'output.weight'
+    ? 'Q6_K'
+    : name.endsWith('attn_qkv.weight')
+      ? 'Q5_K'
+      : 'Q4_K';
 const longRope = { originalContextLength: 256, attnFactor: 1.1902380714238083 };
 
 const files: Record<string, SyntheticPhi3Config> = {
@@ -38,7 +47,14 @@ const files: Record<string, SyntheticPhi3Config> = {
   separate: { ...base, nKvHeads: 4, weightType: 'F32', separateQkv: true, qkvBias: true, seed: 3 },
   partial: { ...base, nKvHeads: 2, nRot: 24, weightType: 'F32', tied: true, freqBase: 500000, seed: 4 },
   longrope: { ...base, nKvHeads: 2, weightType: 'F32', contextLength: 4096, longRope, seed: 5 },
-  longropeNoAttn: { ...base, nKvHeads: 8, weightType: 'F32', contextLength: 4096, longRope: { originalContextLength: 256 }, seed: 6 },
+  longropeNoAttn: {
+    ...base,
+    nKvHeads: 8,
+    weightType: 'F32',
+    contextLength: 4096,
+    longRope: { originalContextLength: 256 },
+    seed: 6,
+  },
   q8: { ...base, nKvHeads: 2, weightType: 'Q8_0', contextLength: 4096, longRope, seed: 7 },
   kquant: { ...base, nKvHeads: 2, weightType: kMix, contextLength: 4096, longRope, seed: 8 },
   kquantMha: { ...base, nKvHeads: 8, weightType: 'Q4_K', tied: true, seed: 9 },
@@ -48,17 +64,62 @@ const variants: Variant[] = [
   { label: 'F32 MHA, fused QKV', file: 'mha', contextSize: 512, table: 'none' },
   { label: 'F32 GQA (8 heads / 2 KV), fused QKV + bias', file: 'gqa', contextSize: 512, table: 'none' },
   { label: 'F32 GQA, separate Q/K/V + biases', file: 'separate', contextSize: 512, table: 'none' },
-  { label: 'F32 partial rotary (24 of 32 dims), tied, freq_base 5e5', file: 'partial', contextSize: 512, table: 'none' },
-  { label: 'F32 LongRoPE, context 256 = original → short table', file: 'longrope', contextSize: 256, table: 'short' },
-  { label: 'F32 LongRoPE, context 512 > original → long table', file: 'longrope', contextSize: 512, table: 'long' },
-  { label: 'F32 LongRoPE, context 200 (pads to 256) → short table', file: 'longrope', contextSize: 200, table: 'short' },
-  { label: 'F32 LongRoPE, context 300 (pads to 512) → long table', file: 'longrope', contextSize: 300, table: 'long' },
-  { label: 'F32 LongRoPE without attn_factor, context 256 → short', file: 'longropeNoAttn', contextSize: 256, table: 'short' },
-  { label: 'F32 LongRoPE without attn_factor, context 768 → long', file: 'longropeNoAttn', contextSize: 768, table: 'long' },
+  {
+    label: 'F32 partial rotary (24 of 32 dims), tied, freq_base 5e5',
+    file: 'partial',
+    contextSize: 512,
+    table: 'none',
+  },
+  {
+    label: 'F32 LongRoPE, context 256 = original → short table',
+    file: 'longrope',
+    contextSize: 256,
+    table: 'short',
+  },
+  {
+    label: 'F32 LongRoPE, context 512 > original → long table',
+    file: 'longrope',
+    contextSize: 512,
+    table: 'long',
+  },
+  {
+    label: 'F32 LongRoPE, context 200 (pads to 256) → short table',
+    file: 'longrope',
+    contextSize: 200,
+    table: 'short',
+  },
+  {
+    label: 'F32 LongRoPE, context 300 (pads to 512) → long table',
+    file: 'longrope',
+    contextSize: 300,
+    table: 'long',
+  },
+  {
+    label: 'F32 LongRoPE without attn_factor, context 256 → short',
+    file: 'longropeNoAttn',
+    contextSize: 256,
+    table: 'short',
+  },
+  {
+    label: 'F32 LongRoPE without attn_factor, context 768 → long',
+    file: 'longropeNoAttn',
+    contextSize: 768,
+    table: 'long',
+  },
   { label: 'Q8_0 GQA LongRoPE, context 256 → short', file: 'q8', contextSize: 256, table: 'short' },
   { label: 'Q8_0 GQA LongRoPE, context 512 → long', file: 'q8', contextSize: 512, table: 'long' },
-  { label: 'K-quant mix (Q4_K/Q5_K/Q6_K) GQA LongRoPE, context 256 → short', file: 'kquant', contextSize: 256, table: 'short' },
-  { label: 'K-quant mix (Q4_K/Q5_K/Q6_K) GQA LongRoPE, context 1024 → long', file: 'kquant', contextSize: 1024, table: 'long' },
+  {
+    label: 'K-quant mix (Q4_K/Q5_K/Q6_K) GQA LongRoPE, context 256 → short',
+    file: 'kquant',
+    contextSize: 256,
+    table: 'short',
+  },
+  {
+    label: 'K-quant mix (Q4_K/Q5_K/Q6_K) GQA LongRoPE, context 1024 → long',
+    file: 'kquant',
+    contextSize: 1024,
+    table: 'long',
+  },
   { label: 'Q4_K MHA tied', file: 'kquantMha', contextSize: 512, table: 'none' },
 ];
 
@@ -85,7 +146,14 @@ describe.skipIf(!anyBackend)('synthetic phi3 models vs node-llama-cpp', () => {
     } finally {
       k.dispose();
     }
-    for (const v of variants) expected.set(v.label, await oracleLogits(paths.get(v.file) as string, promptOf(v), { contextSize: v.contextSize, kvType: 'f32' }));
+    for (const v of variants)
+      expected.set(
+        v.label,
+        await oracleLogits(paths.get(v.file) as string, promptOf(v), {
+          contextSize: v.contextSize,
+          kvType: 'f32',
+        }),
+      );
   }, 300_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -95,13 +163,16 @@ describe.skipIf(!anyBackend)('synthetic phi3 models vs node-llama-cpp', () => {
       const y = expected.get(b) as Float32Array[];
       let d = 0;
       let m = 0;
-      x.forEach((row, p) => row.forEach((v, i) => {
-        d = Math.max(d, Math.abs(v - ((y[p] as Float32Array)[i] as number)));
-        m = Math.max(m, Math.abs(v));
-      }));
+      x.forEach((row, p) => {
+        row.forEach((v, i) => {
+          d = Math.max(d, Math.abs(v - ((y[p] as Float32Array)[i] as number)));
+          m = Math.max(m, Math.abs(v));
+        });
+      });
       return d / m;
     };
-    const byTable = (f: string, t: string) => (variants.find((v) => v.file === f && v.table === t) as Variant).label;
+    const byTable = (f: string, t: string) =>
+      (variants.find((v) => v.file === f && v.table === t) as Variant).label;
     expect(rel(byTable('longrope', 'short'), byTable('longrope', 'long'))).toBeGreaterThan(0.01);
     expect(rel(byTable('kquant', 'short'), byTable('kquant', 'long'))).toBeGreaterThan(0.01);
   });
@@ -110,7 +181,13 @@ describe.skipIf(!anyBackend)('synthetic phi3 models vs node-llama-cpp', () => {
     describe.skipIf(!backends[backend])(`${backend} backend`, () => {
       for (const v of variants) {
         it(v.label, async () => {
-          const model = await loadModel(paths.get(v.file) as string, { backend, threads: 1, contextSize: v.contextSize, batchSize: 16, kvType: 'f32' });
+          const model = await loadModel(paths.get(v.file) as string, {
+            backend,
+            threads: 1,
+            contextSize: v.contextSize,
+            batchSize: 16,
+            kvType: 'f32',
+          });
           try {
             const s = model.createSession();
             try {
@@ -118,7 +195,9 @@ describe.skipIf(!anyBackend)('synthetic phi3 models vs node-llama-cpp', () => {
               const ours = await s.evaluate(promptOf(v), { allLogits: true });
               const c = compareLogits(expected.get(v.label) as Float32Array[], ours, model.hparams.nVocab);
               if (isF32(v)) {
-                expect(c.maxAbsDiff, `max|Δ| with max|logit| ${c.maxAbsRef}`).toBeLessThanOrEqual(1e-3 * c.maxAbsRef);
+                expect(c.maxAbsDiff, `max|Δ| with max|logit| ${c.maxAbsRef}`).toBeLessThanOrEqual(
+                  1e-3 * c.maxAbsRef,
+                );
               } else {
                 expect(c.argmaxMismatches, `argmax differs at positions (mean KL ${c.meanKL})`).toEqual([]);
                 expect(c.meanKL).toBeLessThanOrEqual(0.01);

@@ -9,12 +9,20 @@ import type { Kernels } from '@quant/kernels';
 import { MetadataError, PluginError, TensorSpecError } from '@quant/plugin-api';
 import { loadModel } from '@quant/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Phi3OptionError } from '../src/index.js';
 import { behaviourKernels } from '../../runtime/test/helpers/kernels.js';
+import { Phi3OptionError } from '../src/index.js';
 import { type SyntheticPhi3Config, writeSyntheticPhi3 } from './helpers/synthetic-phi3.js';
 
 // 4 heads × 16 = 64 query dims, 2 KV heads × 16 = 32 → fused QKV has 64 + 2·32 = 128 rows.
-const GOOD: SyntheticPhi3Config = { nEmbd: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, nFF: 96, weightType: 'F32', seed: 31 };
+const GOOD: SyntheticPhi3Config = {
+  nEmbd: 64,
+  nLayers: 2,
+  nHeads: 4,
+  nKvHeads: 2,
+  nFF: 96,
+  weightType: 'F32',
+  seed: 31,
+};
 
 let kernels: Kernels;
 const dir = mkdtempSync(join(tmpdir(), 'quant-phi3-val-'));
@@ -48,7 +56,7 @@ describe('tensor validation', () => {
     const m = await loadModel(await file({}), { kernels, contextSize: 64 });
     try {
       expect(m.architecture).toBe('phi3');
-      expect((m.hparams as { qkvLayout: string[] }).qkvLayout).toEqual(['fused', 'fused']);
+      expect((m.hparams as unknown as { qkvLayout: string[] }).qkvLayout).toEqual(['fused', 'fused']);
     } finally {
       m.dispose();
     }
@@ -57,18 +65,33 @@ describe('tensor validation', () => {
   it('fused QKV whose width is not q_dim + 2·kv_dim names the tensor, expected and found', async () => {
     const e = await loadError({ badShape: { name: 'blk.1.attn_qkv.weight', shape: [64, 192] } });
     expect(e).toBeInstanceOf(TensorSpecError);
-    expect(e).toMatchObject({ code: 'TENSOR_SHAPE_MISMATCH', tensor: 'blk.1.attn_qkv.weight', expected: [64, 128], found: [64, 192] });
+    expect(e).toMatchObject({
+      code: 'TENSOR_SHAPE_MISMATCH',
+      tensor: 'blk.1.attn_qkv.weight',
+      expected: [64, 128],
+      found: [64, 192],
+    });
     expect(e.message).toMatch(/192 output rows.*q_dim \+ 2·kv_dim = 4·16 \+ 2·2·16 = 128/);
   });
 
   it('metadata that claims MHA on a GQA file is caught at the fused tensor', async () => {
     const e = await loadError({ metadata: { 'phi3.attention.head_count_kv': { type: 'u32', value: 4 } } });
-    expect(e).toMatchObject({ code: 'TENSOR_SHAPE_MISMATCH', tensor: 'blk.0.attn_qkv.weight', expected: [64, 192], found: [64, 128] });
+    expect(e).toMatchObject({
+      code: 'TENSOR_SHAPE_MISMATCH',
+      tensor: 'blk.0.attn_qkv.weight',
+      expected: [64, 192],
+      found: [64, 128],
+    });
   });
 
   it('fused [gate | up] whose width is not 2·feed_forward_length', async () => {
     const e = await loadError({ metadata: { 'phi3.feed_forward_length': { type: 'u32', value: 192 } } });
-    expect(e).toMatchObject({ code: 'TENSOR_SHAPE_MISMATCH', tensor: 'blk.0.ffn_up.weight', expected: [64, 384], found: [64, 192] });
+    expect(e).toMatchObject({
+      code: 'TENSOR_SHAPE_MISMATCH',
+      tensor: 'blk.0.ffn_up.weight',
+      expected: [64, 384],
+      found: [64, 192],
+    });
     expect(e.message).toMatch(/2·feed_forward_length = 2·192 \(\[gate \| up\]\)/);
   });
 
@@ -79,8 +102,16 @@ describe('tensor validation', () => {
   });
 
   it('separate Q/K/V: a K projection of the wrong width', async () => {
-    const e = await loadError({ separateQkv: true, badShape: { name: 'blk.0.attn_k.weight', shape: [64, 48] } });
-    expect(e).toMatchObject({ code: 'TENSOR_SHAPE_MISMATCH', tensor: 'blk.0.attn_k.weight', expected: [64, 32], found: [64, 48] });
+    const e = await loadError({
+      separateQkv: true,
+      badShape: { name: 'blk.0.attn_k.weight', shape: [64, 48] },
+    });
+    expect(e).toMatchObject({
+      code: 'TENSOR_SHAPE_MISMATCH',
+      tensor: 'blk.0.attn_k.weight',
+      expected: [64, 32],
+      found: [64, 48],
+    });
   });
 
   it('a block without attn_qkv nor attn_q is reported as missing attn_q', async () => {
@@ -89,18 +120,54 @@ describe('tensor validation', () => {
   });
 
   it('a rope factor table of the wrong length', async () => {
-    const e = await loadError({ longRope: { originalContextLength: 32 }, badShape: { name: 'rope_factors_long.weight', shape: [16] } });
-    expect(e).toMatchObject({ code: 'TENSOR_SHAPE_MISMATCH', tensor: 'rope_factors_long.weight', expected: [8], found: [16] });
+    const e = await loadError({
+      longRope: { originalContextLength: 32 },
+      badShape: { name: 'rope_factors_long.weight', shape: [16] },
+    });
+    expect(e).toMatchObject({
+      code: 'TENSOR_SHAPE_MISMATCH',
+      tensor: 'rope_factors_long.weight',
+      expected: [8],
+      found: [16],
+    });
   });
 });
 
 describe('hyperparameter validation', () => {
   const cases: [string, Record<string, unknown>, string, RegExp][] = [
-    ['head_count_kv not dividing head_count', { 'phi3.attention.head_count_kv': { type: 'u32', value: 3 } }, 'phi3.attention.head_count_kv', /divide the head count 4/],
-    ['odd rope.dimension_count', { 'phi3.rope.dimension_count': { type: 'u32', value: 15 } }, 'phi3.rope.dimension_count', /must be even/],
-    ['rope.dimension_count above the head size', { 'phi3.rope.dimension_count': { type: 'u32', value: 32 } }, 'phi3.rope.dimension_count', /at most the head size 16/],
-    ['query dims ≠ embedding_length', { 'phi3.attention.key_length': { type: 'u32', value: 32 }, 'phi3.attention.value_length': { type: 'u32', value: 32 } }, 'phi3.attention.key_length', /4 heads × 32 = 128 query dimensions.*embedding_length = 64/],
-    ['negative attn_factor', { 'phi3.rope.scaling.attn_factor': { type: 'f32', value: -1 } }, 'phi3.rope.scaling.attn_factor', /must be positive/],
+    [
+      'head_count_kv not dividing head_count',
+      { 'phi3.attention.head_count_kv': { type: 'u32', value: 3 } },
+      'phi3.attention.head_count_kv',
+      /divide the head count 4/,
+    ],
+    [
+      'odd rope.dimension_count',
+      { 'phi3.rope.dimension_count': { type: 'u32', value: 15 } },
+      'phi3.rope.dimension_count',
+      /must be even/,
+    ],
+    [
+      'rope.dimension_count above the head size',
+      { 'phi3.rope.dimension_count': { type: 'u32', value: 32 } },
+      'phi3.rope.dimension_count',
+      /at most the head size 16/,
+    ],
+    [
+      'query dims ≠ embedding_length',
+      {
+        'phi3.attention.key_length': { type: 'u32', value: 32 },
+        'phi3.attention.value_length': { type: 'u32', value: 32 },
+      },
+      'phi3.attention.key_length',
+      /4 heads × 32 = 128 query dimensions.*embedding_length = 64/,
+    ],
+    [
+      'negative attn_factor',
+      { 'phi3.rope.scaling.attn_factor': { type: 'f32', value: -1 } },
+      'phi3.rope.scaling.attn_factor',
+      /must be positive/,
+    ],
   ];
   for (const [label, metadata, key, re] of cases) {
     it(label, async () => {

@@ -83,9 +83,16 @@ function ggufError(e: CodedError): UserError {
     if (sys) return sys;
   }
   if (code === 'GGUF_BAD_MAGIC') {
-    return { message: `${file ?? 'the file'} is not a GGUF file: ${detail}`, exitCode: EXIT.BAD_FILE };
+    const what = file ?? 'the file';
+    return {
+      message: /not a GGUF/i.test(detail) ? `${what}: ${detail}` : `${what} is not a GGUF file: ${detail}`,
+      exitCode: EXIT.BAD_FILE,
+    };
   }
-  return { message: `${file ? `${file}: ` : ''}invalid GGUF: ${oneLine(withoutCodeSuffix(e.message))}`, exitCode: EXIT.BAD_FILE };
+  return {
+    message: `${file ? `${file}: ` : ''}invalid GGUF: ${oneLine(withoutCodeSuffix(e.message))}`,
+    exitCode: EXIT.BAD_FILE,
+  };
 }
 
 function pluginError(e: CodedError): UserError {
@@ -123,7 +130,10 @@ function kernelError(e: CodedError): UserError {
     case 'OUT_OF_MEMORY':
       return { message: `out of memory: ${oneLine(e.message)}`, exitCode: EXIT.NO_MEMORY };
     case 'BACKEND_UNAVAILABLE':
-      return { message: `backend unavailable: ${oneLine(e.message)} (try --backend native or --backend wasm)`, exitCode: EXIT.UNSUPPORTED };
+      return {
+        message: `backend unavailable: ${oneLine(e.message)} (try --backend native or --backend wasm)`,
+        exitCode: EXIT.UNSUPPORTED,
+      };
     case 'UNSUPPORTED_TYPE':
     case 'NOT_SUPPORTED':
       return { message: `unsupported model: ${oneLine(e.message)}`, exitCode: EXIT.UNSUPPORTED };
@@ -187,7 +197,10 @@ export function describeError(e: unknown): UserError {
   }
   const sys = systemFileError(err);
   if (sys) return sys;
-  if (err.code === 'ERR_MEMORY_ALLOCATION_FAILED' || (err instanceof RangeError && /allocat/i.test(err.message))) {
+  if (
+    err.code === 'ERR_MEMORY_ALLOCATION_FAILED' ||
+    (err instanceof RangeError && /allocat/i.test(err.message))
+  ) {
     return { message: `out of memory: ${oneLine(err.message)}`, exitCode: EXIT.NO_MEMORY };
   }
   return { message: oneLine(err.message), exitCode: EXIT.FAILURE };

@@ -46,7 +46,8 @@ export function chatTokens(model: Model, messages: readonly ChatMessage[]): numb
 
 /** Fails with PROMPT_TOO_LONG unless the prompt leaves room for at least one generated token. */
 export function checkPromptFits(tokens: readonly number[], contextSize: number): void {
-  if (tokens.length === 0) throw new CliError('EMPTY_PROMPT', 'the prompt is empty and the model adds no BOS token; give a prompt');
+  if (tokens.length === 0)
+    throw new CliError('EMPTY_PROMPT', 'the prompt is empty and the model adds no BOS token; give a prompt');
   if (tokens.length >= contextSize) {
     throw new CliError(
       'PROMPT_TOO_LONG',
@@ -96,6 +97,8 @@ export async function timedGenerate(g: TimedGeneration): Promise<GenerationStats
     for await (const piece of stream) {
       text += piece;
       await write(piece);
+      // Let signal handlers (Ctrl-C) and stdin run between tokens.
+      await new Promise<void>((r) => setImmediate(r));
     }
     finishReason = stream.finishReason ?? 'eog';
   } catch (e) {

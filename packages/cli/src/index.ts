@@ -2,12 +2,13 @@
  * @quant/cli — the `quant` command. The bin is `dist/bin.js`; this entry exposes the pieces for
  * embedding and tests.
  */
-export { createProgram, main } from './program.js';
-export { EXIT, type ExitCode } from './exit-codes.js';
+
+export { type BenchResult, formatBenchTable } from './commands/bench.js';
 export { CliError, type CliErrorCode, describeError, type UserError } from './errors.js';
+export { EXIT, type ExitCode } from './exit-codes.js';
 export {
-  chunkInput,
   type ChunkScore,
+  chunkInput,
   DEFAULT_PERPLEXITY_CTX,
   negLogProb,
   PerplexityAccumulator,
@@ -15,5 +16,5 @@ export {
   planPerplexity,
   scoreChunk,
 } from './perplexity/chunks.js';
-export { type BenchResult, formatBenchTable } from './commands/bench.js';
+export { createProgram, main } from './program.js';
 export { mean, stddev } from './stats.js';

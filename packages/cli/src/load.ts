@@ -28,7 +28,8 @@ export function checkInputFile(path: string, what = 'model'): void {
     st = statSync(path);
   } catch (e) {
     const code = (e as { code?: string }).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new CliError('FILE_NOT_FOUND', `${what} file not found: ${path}`);
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      throw new CliError('FILE_NOT_FOUND', `${what} file not found: ${path}`);
     throw e;
   }
   if (!st.isFile()) throw new CliError('NOT_A_FILE', `${what} path is not a file: ${path}`);
@@ -98,14 +99,20 @@ export async function openModel(path: string, flags: LoadFlags): Promise<OpenedM
     await header.close();
   }
   const started = performance.now();
-  const bar = createProgress({ label: 'loading', total: 1, format: 'percent', enabled: flags.quiet ? false : undefined });
+  const bar = createProgress({
+    label: 'loading',
+    total: 1,
+    format: 'percent',
+    enabled: flags.quiet ? false : undefined,
+  });
   let model: Model;
   try {
     model = await loadModel(path, {
       ...(flags.backend ? { backend: flags.backend } : {}),
       ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
       ...(flags.ctx !== undefined ? { contextSize: flags.ctx } : {}),
-      onProgress: (p) => bar.update(p.totalBytes > 0 ? p.loadedBytes / p.totalBytes : p.loaded / p.total, p.tensor),
+      onProgress: (p) =>
+        bar.update(p.totalBytes > 0 ? p.loadedBytes / p.totalBytes : p.loaded / p.total, p.tensor),
     });
   } finally {
     bar.stop();

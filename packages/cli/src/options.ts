@@ -5,7 +5,9 @@ export function parseInteger(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = Number(value);
     if (!/^[+-]?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected an integer${max === Number.MAX_SAFE_INTEGER ? ` ≥ ${min}` : ` in [${min}, ${max}]`}, got "${value}".`);
+      throw new InvalidArgumentError(
+        `expected an integer${max === Number.MAX_SAFE_INTEGER ? ` ≥ ${min}` : ` in [${min}, ${max}]`}, got "${value}".`,
+      );
     }
     return n;
   };
@@ -15,7 +17,12 @@ export function parseNumber(min = Number.NEGATIVE_INFINITY, max = Number.POSITIV
   return (value: string): number => {
     const n = Number(value);
     if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-      const range = Number.isFinite(min) && Number.isFinite(max) ? ` in [${min}, ${max}]` : Number.isFinite(min) ? ` ≥ ${min}` : '';
+      const range =
+        Number.isFinite(min) && Number.isFinite(max)
+          ? ` in [${min}, ${max}]`
+          : Number.isFinite(min)
+            ? ` ≥ ${min}`
+            : '';
       throw new InvalidArgumentError(`expected a number${range}, got "${value}".`);
     }
     return n;
@@ -23,7 +30,8 @@ export function parseNumber(min = Number.NEGATIVE_INFINITY, max = Number.POSITIV
 }
 
 export function parseBackend(value: string): 'native' | 'wasm' {
-  if (value !== 'native' && value !== 'wasm') throw new InvalidArgumentError(`expected "native" or "wasm", got "${value}".`);
+  if (value !== 'native' && value !== 'wasm')
+    throw new InvalidArgumentError(`expected "native" or "wasm", got "${value}".`);
   return value;
 }
 

@@ -14,18 +14,38 @@ import { errColors } from './terminal.js';
 
 const loadOptions = (c: Command): Command =>
   c
-    .option('--ctx <n>', 'context size in tokens (default: the model’s trained context, at most 4096)', parseInteger(1))
-    .option('--threads <n>', 'CPU threads for the native backend (default: physical cores)', parseInteger(1, 256))
-    .addOption(new Option('--backend <name>', 'kernel backend: native or wasm (default: native, else wasm)').argParser(parseBackend))
+    .option(
+      '--ctx <n>',
+      'context size in tokens (default: the model’s trained context, at most 4096)',
+      parseInteger(1),
+    )
+    .option(
+      '--threads <n>',
+      'CPU threads for the native backend (default: physical cores)',
+      parseInteger(1, 256),
+    )
+    .addOption(
+      new Option('--backend <name>', 'kernel backend: native or wasm (default: native, else wasm)').argParser(
+        parseBackend,
+      ),
+    )
     .option('-q, --quiet', 'no progress or statistics on stderr');
 
 const samplingOptions = (c: Command): Command =>
   c
-    .option('-n, --max-tokens <n>', 'most tokens to generate (default: until end of text or a full context)', parseInteger(0))
+    .option(
+      '-n, --max-tokens <n>',
+      'most tokens to generate (default: until end of text or a full context)',
+      parseInteger(0),
+    )
     .option('--temp <t>', 'temperature; 0 = greedy (default 0.8)', parseNumber())
     .option('--top-k <k>', 'keep the k most likely tokens; 0 = off (default 40)', parseInteger(0))
     .option('--top-p <p>', 'nucleus sampling threshold in (0, 1]; 1 = off (default 0.95)', parseNumber(0, 1))
-    .option('--min-p <p>', 'drop tokens below p × the top probability; 0 = off (default 0.05)', parseNumber(0, 1))
+    .option(
+      '--min-p <p>',
+      'drop tokens below p × the top probability; 0 = off (default 0.05)',
+      parseNumber(0, 1),
+    )
     .option('--repeat-penalty <x>', 'penalty for recently seen tokens; 1 = off (default 1)', parseNumber(0))
     .option('--seed <n>', 'random seed (default: random)', parseInteger(-(2 ** 31), 2 ** 32))
     .option('--stop <text>', 'stop before this text (repeatable)', collect)
@@ -38,7 +58,7 @@ export function createProgram(setExit: (code: ExitCode) => void): Command {
     .description('Run, chat with, inspect, measure and quantize GGUF language models on the CPU.')
     .version(pkg.version, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (str, write) => write(errColors.red(str)) });
+    .configureOutput({ outputError: (str, write) => write(`${errColors.red('quant:')} ${str}`) });
 
   const done = (p: Promise<ExitCode>) => p.then(setExit);
 
@@ -55,7 +75,12 @@ export function createProgram(setExit: (code: ExitCode) => void): Command {
     .action((model: string, prompt: string | undefined, opts) => done(runCommand(model, prompt, opts)));
 
   samplingOptions(
-    loadOptions(program.command('chat').description('interactive multi-turn chat (/reset, /exit; Ctrl-C stops an answer)').argument('<model>', 'GGUF model file')),
+    loadOptions(
+      program
+        .command('chat')
+        .description('interactive multi-turn chat (/reset, /exit; Ctrl-C stops an answer)')
+        .argument('<model>', 'GGUF model file'),
+    ),
   ).action((model: string, opts) => done(chatCommand(model, opts)));
 
   program
@@ -100,7 +125,9 @@ export function createProgram(setExit: (code: ExitCode) => void): Command {
     .option('--threads <n>', 'worker threads (default: all cores)', parseInteger(1, 1024))
     .option('--json', 'print the plan (with --dry-run) or the result as JSON')
     .option('-q, --quiet', 'no progress bar')
-    .action((input: string, output: string, type: string, opts) => done(quantizeCommand(input, output, type, opts)));
+    .action((input: string, output: string, type: string, opts) =>
+      done(quantizeCommand(input, output, type, opts)),
+    );
 
   return program;
 }
@@ -122,7 +149,12 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
     return code;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      )
+        return EXIT.OK;
       return EXIT.USAGE;
     }
     const { message, exitCode } = describeError(e);

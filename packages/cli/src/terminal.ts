@@ -5,7 +5,8 @@ type Colors = ReturnType<typeof pc.createColors>;
 
 function wantsColor(stream: NodeJS.WriteStream): boolean {
   if ('NO_COLOR' in process.env && process.env.NO_COLOR !== '') return false;
-  if (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '0') return true;
+  const force = process.env.FORCE_COLOR;
+  if (force !== undefined && force !== '' && force !== '0') return true;
   return stream.isTTY === true;
 }
 

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gguf } from '@huggingface/gguf';
-import { GGMLType, encodeGGUFHeader, parseGGUF } from '@quant/gguf';
+import { encodeGGUFHeader, GGMLType, parseGGUF } from '@quant/gguf';
 import { bench, describe } from 'vitest';
 import { sharedDir } from '../../../vitest.shared';
 
@@ -16,7 +16,11 @@ const tmp = mkdtempSync(join(tmpdir(), 'gguf-bench-'));
 const many = join(tmp, 'many-tensors.gguf');
 const enc = encodeGGUFHeader({
   metadata: { 'general.architecture': 'llama', 'general.name': 'bench' },
-  tensors: Array.from({ length: 100_000 }, (_, i) => ({ name: `blk.${Math.floor(i / 10)}.tensor_${i % 10}.weight`, type: GGMLType.F32, shape: [16] })),
+  tensors: Array.from({ length: 100_000 }, (_, i) => ({
+    name: `blk.${Math.floor(i / 10)}.tensor_${i % 10}.weight`,
+    type: GGMLType.F32,
+    shape: [16],
+  })),
 });
 const manyBytes = new Uint8Array(enc.totalSize);
 manyBytes.set(enc.header);

@@ -3,6 +3,11 @@ import { GGUFError } from './errors.js';
 const encoder = new TextEncoder();
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 /** A growable little/big-endian byte buffer. */
 export class ByteWriter {
   private buf = new Uint8Array(4096);
@@ -87,7 +92,7 @@ export class ByteWriter {
   }
   /** A GGUF string: u64 byte length + UTF-8 bytes. */
   string(s: string): void {
-    if (s.length < 64 && /^[\x00-\x7f]*$/.test(s)) {
+    if (s.length < 64 && isAscii(s)) {
       this.u64n(s.length);
       this.ensure(s.length);
       for (let i = 0; i < s.length; i++) this.buf[this.pos + i] = s.charCodeAt(i);
@@ -95,7 +100,10 @@ export class ByteWriter {
       return;
     }
     if (LONE_SURROGATE.test(s)) {
-      throw new GGUFError('GGUF_INVALID_ARGUMENT', `string contains a lone UTF-16 surrogate and cannot be encoded as UTF-8: ${JSON.stringify(s.slice(0, 40))}`);
+      throw new GGUFError(
+        'GGUF_INVALID_ARGUMENT',
+        `string contains a lone UTF-16 surrogate and cannot be encoded as UTF-8: ${JSON.stringify(s.slice(0, 40))}`,
+      );
     }
     const b = encoder.encode(s);
     this.u64n(b.length);

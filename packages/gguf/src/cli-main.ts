@@ -21,11 +21,26 @@ is fetched.`;
 
 /** Runs the `gguf` command; returns the exit code (0 ok, 1 bad file, 2 usage). */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs<{ options: { json: { type: 'boolean' }; tensors: { type: 'boolean' }; full: { type: 'boolean' }; help: { type: 'boolean'; short: 'h' } }; allowPositionals: true }>>;
+  let parsed: ReturnType<
+    typeof parseArgs<{
+      options: {
+        json: { type: 'boolean' };
+        tensors: { type: 'boolean' };
+        full: { type: 'boolean' };
+        help: { type: 'boolean'; short: 'h' };
+      };
+      allowPositionals: true;
+    }>
+  >;
   try {
     parsed = parseArgs({
       args: argv,
-      options: { json: { type: 'boolean' }, tensors: { type: 'boolean' }, full: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        json: { type: 'boolean' },
+        tensors: { type: 'boolean' },
+        full: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
       allowPositionals: true,
     });
   } catch (e) {
@@ -46,7 +61,10 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const file = await parseGGUF(target);
     try {
       if (values.json) {
-        const obj = inspectJSON(file, { tensors: values.tensors ?? false, maxArrayItems: values.full ? 0 : 16 });
+        const obj = inspectJSON(file, {
+          tensors: values.tensors ?? false,
+          maxArrayItems: values.full ? 0 : 16,
+        });
         io.out(JSON.stringify(obj, null, 2));
       } else {
         io.out(formatInspect(file, { tensors: values.tensors ?? false }));

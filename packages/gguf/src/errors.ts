@@ -69,7 +69,8 @@ export class GGUFError extends Error {
     if (options.file !== undefined) where.push(options.file);
     if (options.offset !== undefined && options.offset >= 0) where.push(`at byte ${options.offset}`);
     if (options.tensor !== undefined) where.push(`tensor '${options.tensor}'`);
-    if (options.key !== undefined && !message.includes(`'${options.key}'`)) where.push(`key '${options.key}'`);
+    if (options.key !== undefined && !message.includes(`'${options.key}'`))
+      where.push(`key '${options.key}'`);
     super(
       `${message}${where.length > 0 ? ` (${where.join(', ')})` : ''} [${code}]`,
       options.cause !== undefined ? { cause: options.cause } : undefined,

@@ -6,8 +6,14 @@ import type { GGUFTensorInfo } from './tensor-info.js';
 import { type GGUFTypeInfo, type GGUFValue, GGUFValueType, typeInfoName } from './value-types.js';
 
 const INT_TYPES: ReadonlySet<number> = new Set([
-  GGUFValueType.UINT8, GGUFValueType.INT8, GGUFValueType.UINT16, GGUFValueType.INT16,
-  GGUFValueType.UINT32, GGUFValueType.INT32, GGUFValueType.UINT64, GGUFValueType.INT64,
+  GGUFValueType.UINT8,
+  GGUFValueType.INT8,
+  GGUFValueType.UINT16,
+  GGUFValueType.INT16,
+  GGUFValueType.UINT32,
+  GGUFValueType.INT32,
+  GGUFValueType.UINT64,
+  GGUFValueType.INT64,
 ]);
 
 /** A parsed GGUF file: header, metadata and tensor table, with lazy access to tensor data. */
@@ -74,14 +80,21 @@ export class GGUFFile {
 
   private need(key: string): GGUFValue {
     if (!Object.hasOwn(this.metadata, key)) {
-      throw new GGUFError('GGUF_KEY_NOT_FOUND', `metadata key '${key}' is not in the file`, { key, ...this.fileCtx() });
+      throw new GGUFError('GGUF_KEY_NOT_FOUND', `metadata key '${key}' is not in the file`, {
+        key,
+        ...this.fileCtx(),
+      });
     }
     return this.metadata[key] as GGUFValue;
   }
 
   private wrong(key: string, wanted: string): never {
     const t = this.metadataTypes[key];
-    throw new GGUFError('GGUF_WRONG_VALUE_TYPE', `metadata key '${key}' is ${t === undefined ? 'missing' : typeInfoName(t)}, expected ${wanted}`, { key, ...this.fileCtx() });
+    throw new GGUFError(
+      'GGUF_WRONG_VALUE_TYPE',
+      `metadata key '${key}' is ${t === undefined ? 'missing' : typeInfoName(t)}, expected ${wanted}`,
+      { key, ...this.fileCtx() },
+    );
   }
 
   private fileCtx(): { file?: string } {
@@ -132,7 +145,8 @@ export class GGUFFile {
     if (fallback !== undefined && !this.has(key)) return fallback;
     const v = this.need(key);
     if (typeof v === 'number') return v;
-    if (typeof v === 'bigint' && v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER)) return Number(v);
+    if (typeof v === 'bigint' && v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER))
+      return Number(v);
     return this.wrong(key, 'a number');
   }
 
@@ -146,9 +160,14 @@ export class GGUFFile {
     const v = this.need(key);
     const t = this.metadataTypes[key];
     if (typeof t !== 'number' || !INT_TYPES.has(t)) this.wrong(key, wanted);
-    const n = typeof v === 'bigint' ? (v >= BigInt(lo) && v <= BigInt(hi) ? Number(v) : Number.NaN) : (v as number);
+    const n =
+      typeof v === 'bigint' ? (v >= BigInt(lo) && v <= BigInt(hi) ? Number(v) : Number.NaN) : (v as number);
     if (!(n >= lo && n <= hi)) {
-      throw new GGUFError('GGUF_WRONG_VALUE_TYPE', `metadata key '${key}' = ${String(v)} does not fit in ${wanted}`, { key, ...this.fileCtx() });
+      throw new GGUFError(
+        'GGUF_WRONG_VALUE_TYPE',
+        `metadata key '${key}' = ${String(v)} does not fit in ${wanted}`,
+        { key, ...this.fileCtx() },
+      );
     }
     return n;
   }
@@ -173,8 +192,14 @@ export class GGUFFile {
   getNumberArray(key: string): number[] {
     const t = this.typeOf(key);
     const arr = this.getArray<number>(key);
-    if (typeof t !== 'object' || t.elementType === GGUFValueType.STRING || t.elementType === GGUFValueType.ARRAY ||
-      t.elementType === GGUFValueType.BOOL || t.elementType === GGUFValueType.UINT64 || t.elementType === GGUFValueType.INT64) {
+    if (
+      typeof t !== 'object' ||
+      t.elementType === GGUFValueType.STRING ||
+      t.elementType === GGUFValueType.ARRAY ||
+      t.elementType === GGUFValueType.BOOL ||
+      t.elementType === GGUFValueType.UINT64 ||
+      t.elementType === GGUFValueType.INT64
+    ) {
       this.wrong(key, 'an array of numbers');
     }
     return arr;
@@ -184,7 +209,11 @@ export class GGUFFile {
   archKey(suffix: string): string {
     const a = this.architecture;
     if (a === undefined) {
-      throw new GGUFError('GGUF_KEY_NOT_FOUND', `'general.architecture' is not set, so '${suffix}' cannot be scoped`, { key: 'general.architecture', ...this.fileCtx() });
+      throw new GGUFError(
+        'GGUF_KEY_NOT_FOUND',
+        `'general.architecture' is not set, so '${suffix}' cannot be scoped`,
+        { key: 'general.architecture', ...this.fileCtx() },
+      );
     }
     return `${a}.${suffix}`;
   }
@@ -203,7 +232,11 @@ export class GGUFFile {
   /** Tensor info by name; throws GGUF_TENSOR_NOT_FOUND. */
   requireTensor(name: string): GGUFTensorInfo {
     const t = this.byName.get(name);
-    if (t === undefined) throw new GGUFError('GGUF_TENSOR_NOT_FOUND', `no tensor named '${name}'`, { tensor: name, ...this.fileCtx() });
+    if (t === undefined)
+      throw new GGUFError('GGUF_TENSOR_NOT_FOUND', `no tensor named '${name}'`, {
+        tensor: name,
+        ...this.fileCtx(),
+      });
     return t;
   }
 
@@ -215,11 +248,19 @@ export class GGUFFile {
   async readTensorData(name: string): Promise<Uint8Array> {
     const t = this.requireTensor(name);
     if (this.src.size !== undefined && t.absoluteOffset + t.byteSize > this.src.size) {
-      throw new GGUFError('GGUF_DATA_TRUNCATED', `tensor data ends at byte ${t.absoluteOffset + t.byteSize}, beyond the end of the ${this.src.size}-byte file`, { offset: t.absoluteOffset, tensor: name, ...this.fileCtx() });
+      throw new GGUFError(
+        'GGUF_DATA_TRUNCATED',
+        `tensor data ends at byte ${t.absoluteOffset + t.byteSize}, beyond the end of the ${this.src.size}-byte file`,
+        { offset: t.absoluteOffset, tensor: name, ...this.fileCtx() },
+      );
     }
     const bytes = await this.src.read(t.absoluteOffset, t.byteSize);
     if (bytes.length !== t.byteSize) {
-      throw new GGUFError('GGUF_DATA_TRUNCATED', `expected ${t.byteSize} bytes of tensor data, the file has only ${bytes.length}`, { offset: t.absoluteOffset + bytes.length, tensor: name, ...this.fileCtx() });
+      throw new GGUFError(
+        'GGUF_DATA_TRUNCATED',
+        `expected ${t.byteSize} bytes of tensor data, the file has only ${bytes.length}`,
+        { offset: t.absoluteOffset + bytes.length, tensor: name, ...this.fileCtx() },
+      );
     }
     return bytes;
   }

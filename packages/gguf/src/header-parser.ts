@@ -1,13 +1,15 @@
+import { placeTensors } from './data-section.js';
 import { GGUFError, type GGUFErrorCode } from './errors.js';
+import { readNumericArray } from './numeric-array.js';
 import type { GGUFTensorInfo } from './tensor-info.js';
 import { findGGMLType } from './types-table.js';
 import {
+  GGUF_VALUE_TYPE_SIZE,
   type GGUFArrayTypeInfo,
   type GGUFTypeInfo,
   type GGUFValue,
   GGUFValueType,
   type GGUFValueTypeId,
-  GGUF_VALUE_TYPE_SIZE,
   typeInfoName,
 } from './value-types.js';
 
@@ -54,19 +56,20 @@ export interface ParsedHeader {
 const DEFAULT_ALIGNMENT = 32;
 const TWO32 = 4294967296;
 const MAX_SAFE_HI = 0x1fffff; // high 32-bit word of Number.MAX_SAFE_INTEGER
-const INT64_MAX_F = 9223372036854775807;
+const TWO63 = 2 ** 63; // INT64_MAX + 1 as a double
 
 const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const lenientDecoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 export function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
-  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
   else obj[key] = value;
 }
 
 const ASCII = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));
 
-const enum StrKind {
+enum StrKind {
   Key = 0,
   Value = 1,
   Element = 2,
@@ -86,7 +89,7 @@ function describeString(kind: StrKind, index: number, key: string): string {
   }
 }
 
-const enum Stage {
+enum Stage {
   Preamble = 0,
   KV = 1,
   Tensors = 2,
@@ -171,7 +174,12 @@ export class HeaderParser {
     this.stage = stage;
   }
 
-  private fail(code: GGUFErrorCode, message: string, offset: number, extra: { tensor?: string; key?: string } = {}): never {
+  private fail(
+    code: GGUFErrorCode,
+    message: string,
+    offset: number,
+    extra: { tensor?: string; key?: string } = {},
+  ): never {
     throw new GGUFError(code, message, { offset, ...extra });
   }
 
@@ -185,7 +193,11 @@ export class HeaderParser {
     if (this.pos + n <= this.buf.length) return;
     if (this.complete || (this.fileSize !== undefined && this.pos + n > this.fileSize)) {
       const have = Math.max(0, (this.fileSize ?? this.buf.length) - this.pos);
-      this.fail('GGUF_TRUNCATED', `file ends early: needed ${n} more bytes, only ${have} left. The file is truncated (incomplete download?)`, this.pos);
+      this.fail(
+        'GGUF_TRUNCATED',
+        `file ends early: needed ${n} more bytes, only ${have} left. The file is truncated (incomplete download?)`,
+        this.pos,
+      );
     }
     throw new NeedMoreBytes(this.pos + n);
   }
@@ -260,7 +272,9 @@ export class HeaderParser {
     }
     this.need(4);
     if (b[0] !== 0x47 || b[1] !== 0x47 || b[2] !== 0x55 || b[3] !== 0x46) {
-      const shown = Array.from(b.subarray(0, 4), (c) => (c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '?')).join('');
+      const shown = Array.from(b.subarray(0, 4), (c) =>
+        c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '?',
+      ).join('');
       this.fail('GGUF_BAD_MAGIC', `not a GGUF file: magic is '${shown}', expected 'GGUF'`, 0);
     }
     this.pos = 4;
@@ -276,7 +290,11 @@ export class HeaderParser {
       }
     }
     if (version > 3) {
-      this.fail('GGUF_BAD_VERSION', `GGUF version ${version} is newer than this reader supports (1–3); update @quant/gguf`, 4);
+      this.fail(
+        'GGUF_BAD_VERSION',
+        `GGUF version ${version} is newer than this reader supports (1–3); update @quant/gguf`,
+        4,
+      );
     }
     if (version === 1 && !this.opts.allowV1) {
       this.fail('GGUF_BAD_VERSION', 'GGUF v1 files are refused (allowV1: false); convert the file to v3', 4);
@@ -288,12 +306,20 @@ export class HeaderParser {
     let at = this.pos;
     this.nTensors = this.count();
     if (this.nTensors * minTensor > this.remaining() || this.nTensors > 2 ** 40) {
-      this.fail('GGUF_BAD_TENSOR_COUNT', `tensor count ${fmtCount(this.nTensors)} cannot fit in the ${this.remaining()} bytes left in the file`, at);
+      this.fail(
+        'GGUF_BAD_TENSOR_COUNT',
+        `tensor count ${fmtCount(this.nTensors)} cannot fit in the ${this.remaining()} bytes left in the file`,
+        at,
+      );
     }
     at = this.pos;
     this.nKV = this.count();
     if (this.nKV * minKV + this.nTensors * minTensor > this.remaining() || this.nKV > 2 ** 40) {
-      this.fail('GGUF_BAD_KV_COUNT', `metadata count ${fmtCount(this.nKV)} cannot fit in the ${this.remaining()} bytes left in the file`, at);
+      this.fail(
+        'GGUF_BAD_KV_COUNT',
+        `metadata count ${fmtCount(this.nKV)} cannot fit in the ${this.remaining()} bytes left in the file`,
+        at,
+      );
     }
   }
 
@@ -302,10 +328,17 @@ export class HeaderParser {
     const index = this.entries.length;
     const key = this.string(StrKind.Key, index);
     if (key.length === 0) this.fail('GGUF_EMPTY_KEY', `metadata key #${index} is empty`, at);
-    if (Object.hasOwn(this.metadata, key)) this.fail('GGUF_DUPLICATE_KEY', `metadata key '${key}' appears twice`, at, { key });
+    if (Object.hasOwn(this.metadata, key))
+      this.fail('GGUF_DUPLICATE_KEY', `metadata key '${key}' appears twice`, at, { key });
     const typeAt = this.pos;
     const type = this.u32();
-    if (type > 12) this.fail('GGUF_BAD_VALUE_TYPE', `metadata key '${key}' has invalid value type ${type} (valid: 0–12)`, typeAt, { key });
+    if (type > 12)
+      this.fail(
+        'GGUF_BAD_VALUE_TYPE',
+        `metadata key '${key}' has invalid value type ${type} (valid: 0–12)`,
+        typeAt,
+        { key },
+      );
     let value: GGUFValue;
     let info: GGUFTypeInfo;
     if (type === GGUFValueType.ARRAY) {
@@ -371,14 +404,26 @@ export class HeaderParser {
     const typeAt = this.pos;
     const elementType = this.u32();
     if (elementType > 12) {
-      this.fail('GGUF_BAD_VALUE_TYPE', `array '${key}' has invalid element type ${elementType} (valid: 0–12)`, typeAt, { key });
+      this.fail(
+        'GGUF_BAD_VALUE_TYPE',
+        `array '${key}' has invalid element type ${elementType} (valid: 0–12)`,
+        typeAt,
+        { key },
+      );
     }
     if (elementType === GGUFValueType.ARRAY && depth >= this.opts.maxArrayDepth) {
-      this.fail('GGUF_BAD_VALUE_TYPE', `array '${key}' nests arrays deeper than ${this.opts.maxArrayDepth} levels`, typeAt, { key });
+      this.fail(
+        'GGUF_BAD_VALUE_TYPE',
+        `array '${key}' nests arrays deeper than ${this.opts.maxArrayDepth} levels`,
+        typeAt,
+        { key },
+      );
     }
     const lenAt = this.pos;
     const n = this.count();
-    const elSize = GGUF_VALUE_TYPE_SIZE[elementType] || (elementType === GGUFValueType.STRING ? (this.wide ? 8 : 4) : 4 + (this.wide ? 8 : 4));
+    const elSize =
+      GGUF_VALUE_TYPE_SIZE[elementType] ||
+      (elementType === GGUFValueType.STRING ? (this.wide ? 8 : 4) : 4 + (this.wide ? 8 : 4));
     if (n * elSize > this.remaining()) {
       this.fail(
         'GGUF_BAD_ARRAY_LENGTH',
@@ -387,7 +432,10 @@ export class HeaderParser {
         { key },
       );
     }
-    const info: GGUFArrayTypeInfo = { type: GGUFValueType.ARRAY, elementType: elementType as GGUFValueTypeId };
+    const info: GGUFArrayTypeInfo = {
+      type: GGUFValueType.ARRAY,
+      elementType: elementType as GGUFValueTypeId,
+    };
     if (elementType === GGUFValueType.ARRAY) {
       const value: GGUFValue[] = [];
       const items: GGUFArrayTypeInfo[] = [];
@@ -405,65 +453,30 @@ export class HeaderParser {
       return { value, info };
     }
     this.need(n * elSize);
-    return { value: this.numericArray(elementType as GGUFValueTypeId, n), info };
-  }
-
-  private numericArray(type: GGUFValueTypeId, n: number): GGUFValue[] {
-    const v = this.view;
-    const le = this.le;
-    let p = this.pos;
-    const out: GGUFValue[] = new Array(n);
-    switch (type) {
-      case GGUFValueType.UINT8:
-        for (let i = 0; i < n; i++) out[i] = this.buf[p + i] as number;
-        p += n;
-        break;
-      case GGUFValueType.INT8:
-        for (let i = 0; i < n; i++) out[i] = v.getInt8(p + i);
-        p += n;
-        break;
-      case GGUFValueType.BOOL:
-        for (let i = 0; i < n; i++) out[i] = this.buf[p + i] !== 0;
-        p += n;
-        break;
-      case GGUFValueType.UINT16:
-        for (let i = 0; i < n; i++, p += 2) out[i] = v.getUint16(p, le);
-        break;
-      case GGUFValueType.INT16:
-        for (let i = 0; i < n; i++, p += 2) out[i] = v.getInt16(p, le);
-        break;
-      case GGUFValueType.UINT32:
-        for (let i = 0; i < n; i++, p += 4) out[i] = v.getUint32(p, le);
-        break;
-      case GGUFValueType.INT32:
-        for (let i = 0; i < n; i++, p += 4) out[i] = v.getInt32(p, le);
-        break;
-      case GGUFValueType.FLOAT32:
-        for (let i = 0; i < n; i++, p += 4) out[i] = v.getFloat32(p, le);
-        break;
-      case GGUFValueType.UINT64:
-        for (let i = 0; i < n; i++, p += 8) out[i] = v.getBigUint64(p, le);
-        break;
-      case GGUFValueType.INT64:
-        for (let i = 0; i < n; i++, p += 8) out[i] = v.getBigInt64(p, le);
-        break;
-      case GGUFValueType.FLOAT64:
-        for (let i = 0; i < n; i++, p += 8) out[i] = v.getFloat64(p, le);
-        break;
-    }
-    this.pos = p;
-    return out;
+    const value = readNumericArray(this.view, this.pos, this.le, elementType as GGUFValueTypeId, n);
+    this.pos += n * elSize;
+    return { value, info };
   }
 
   private resolveAlignment(): void {
     const entry = this.entries.find((e) => e.key === 'general.alignment');
     if (entry === undefined) return;
     if (entry.type !== GGUFValueType.UINT32) {
-      this.fail('GGUF_BAD_ALIGNMENT_TYPE', `'general.alignment' must be u32 but is ${typeInfoName(entry.type)}`, entry.offset, { key: 'general.alignment' });
+      this.fail(
+        'GGUF_BAD_ALIGNMENT_TYPE',
+        `'general.alignment' must be u32 but is ${typeInfoName(entry.type)}`,
+        entry.offset,
+        { key: 'general.alignment' },
+      );
     }
     const a = entry.value as number;
     if (a === 0 || (a & (a - 1)) !== 0) {
-      this.fail('GGUF_BAD_ALIGNMENT', `'general.alignment' is ${a}, which is not a power of two`, entry.offset, { key: 'general.alignment' });
+      this.fail(
+        'GGUF_BAD_ALIGNMENT',
+        `'general.alignment' is ${a}, which is not a power of two`,
+        entry.offset,
+        { key: 'general.alignment' },
+      );
     }
     this.alignment = a;
   }
@@ -474,53 +487,111 @@ export class HeaderParser {
     const name = this.string(StrKind.TensorName, index);
     const nameBytes = this.pos - at - (this.wide ? 8 : 4);
     if (nameBytes >= this.opts.maxTensorNameLength) {
-      this.fail('GGUF_BAD_TENSOR_NAME', `tensor #${index} name is ${nameBytes} bytes, the limit is ${this.opts.maxTensorNameLength - 1} (llama.cpp's GGML_MAX_NAME)`, at, { tensor: name });
+      this.fail(
+        'GGUF_BAD_TENSOR_NAME',
+        `tensor #${index} name is ${nameBytes} bytes, the limit is ${this.opts.maxTensorNameLength - 1} (llama.cpp's GGML_MAX_NAME)`,
+        at,
+        { tensor: name },
+      );
     }
-    if (this.tensorsByName.has(name)) this.fail('GGUF_DUPLICATE_TENSOR', `tensor name '${name}' appears twice`, at, { tensor: name });
+    if (this.tensorsByName.has(name))
+      this.fail('GGUF_DUPLICATE_TENSOR', `tensor name '${name}' appears twice`, at, { tensor: name });
     const dimsAt = this.pos;
     const nDims = this.u32();
-    if (nDims > 4) this.fail('GGUF_BAD_N_DIMS', `tensor '${name}' has ${nDims} dimensions; the maximum is 4`, dimsAt, { tensor: name });
+    if (nDims > 4)
+      this.fail('GGUF_BAD_N_DIMS', `tensor '${name}' has ${nDims} dimensions; the maximum is 4`, dimsAt, {
+        tensor: name,
+      });
     const shape: number[] = new Array(nDims);
     let product = 1;
     for (let j = 0; j < nDims; j++) {
       const dAt = this.pos;
       const d = this.wide ? this.i64f() : this.u32();
-      if (d < 0) this.fail('GGUF_BAD_DIMENSION', `tensor '${name}' dimension ${j} is ${d}; dimensions cannot be negative`, dAt, { tensor: name });
+      if (d < 0)
+        this.fail(
+          'GGUF_BAD_DIMENSION',
+          `tensor '${name}' dimension ${j} is ${d}; dimensions cannot be negative`,
+          dAt,
+          { tensor: name },
+        );
       if (d === 0 && this.opts.rejectEmptyTensors) {
-        this.fail('GGUF_BAD_DIMENSION', `tensor '${name}' dimension ${j} is 0 (empty tensors refused by rejectEmptyTensors)`, dAt, { tensor: name });
+        this.fail(
+          'GGUF_BAD_DIMENSION',
+          `tensor '${name}' dimension ${j} is 0 (empty tensors refused by rejectEmptyTensors)`,
+          dAt,
+          { tensor: name },
+        );
       }
       shape[j] = d;
       product *= d;
     }
-    if (product >= INT64_MAX_F) {
-      this.fail('GGUF_ELEMENT_COUNT_OVERFLOW', `tensor '${name}' with shape [${shape.join(', ')}] has more than 2^63 elements`, dimsAt, { tensor: name });
+    if (product >= TWO63) {
+      this.fail(
+        'GGUF_ELEMENT_COUNT_OVERFLOW',
+        `tensor '${name}' with shape [${shape.join(', ')}] has more than 2^63 elements`,
+        dimsAt,
+        { tensor: name },
+      );
     }
     if (shape.some((d) => d > Number.MAX_SAFE_INTEGER)) {
-      this.fail('GGUF_ELEMENT_COUNT_OVERFLOW', `tensor '${name}' has a dimension above 2^53`, dimsAt, { tensor: name });
+      this.fail('GGUF_ELEMENT_COUNT_OVERFLOW', `tensor '${name}' has a dimension above 2^53`, dimsAt, {
+        tensor: name,
+      });
     }
     const typeAt = this.pos;
     const type = this.i32();
     const ti = findGGMLType(type);
     if (ti === undefined) {
-      this.fail('GGUF_UNKNOWN_TENSOR_TYPE', `tensor '${name}' has unknown ggml type id ${type}`, typeAt, { tensor: name });
+      this.fail('GGUF_UNKNOWN_TENSOR_TYPE', `tensor '${name}' has unknown ggml type id ${type}`, typeAt, {
+        tensor: name,
+      });
     }
     const row = shape[0] ?? 1;
     if (row % ti.blockSize !== 0) {
-      this.fail('GGUF_BAD_ROW_SIZE', `tensor '${name}' of type ${ti.name} has rows of ${row} elements, not a multiple of the block size ${ti.blockSize}`, typeAt, { tensor: name });
+      this.fail(
+        'GGUF_BAD_ROW_SIZE',
+        `tensor '${name}' of type ${ti.name} has rows of ${row} elements, not a multiple of the block size ${ti.blockSize}`,
+        typeAt,
+        { tensor: name },
+      );
     }
     const byteSize = (product / ti.blockSize) * ti.typeSize;
-    if (byteSize >= 18446744073709551616) {
-      this.fail('GGUF_BYTE_SIZE_OVERFLOW', `tensor '${name}' with shape [${shape.join(', ')}] would take more than 2^64 bytes`, typeAt, { tensor: name });
+    if (byteSize >= 2 ** 64) {
+      this.fail(
+        'GGUF_BYTE_SIZE_OVERFLOW',
+        `tensor '${name}' with shape [${shape.join(', ')}] would take more than 2^64 bytes`,
+        typeAt,
+        { tensor: name },
+      );
     }
     if (product > Number.MAX_SAFE_INTEGER || !Number.isSafeInteger(byteSize)) {
-      this.fail('GGUF_BYTE_SIZE_OVERFLOW', `tensor '${name}' with shape [${shape.join(', ')}] takes more than 2^53 bytes`, typeAt, { tensor: name });
+      this.fail(
+        'GGUF_BYTE_SIZE_OVERFLOW',
+        `tensor '${name}' with shape [${shape.join(', ')}] takes more than 2^53 bytes`,
+        typeAt,
+        { tensor: name },
+      );
     }
     const offAt = this.pos;
     const offset = this.u64n();
     if (!Number.isSafeInteger(offset)) {
-      this.fail('GGUF_TENSOR_OFFSET_OUT_OF_BOUNDS', `tensor '${name}' data offset is ≥ 2^53, beyond any file`, offAt, { tensor: name });
+      this.fail(
+        'GGUF_TENSOR_OFFSET_OUT_OF_BOUNDS',
+        `tensor '${name}' data offset is ≥ 2^53, beyond any file`,
+        offAt,
+        { tensor: name },
+      );
     }
-    const info: GGUFTensorInfo = { name, type, typeName: ti.name, shape, offset, absoluteOffset: 0, byteSize, nElements: product };
+    const info: GGUFTensorInfo = {
+      name,
+      type,
+      typeName: ti.name,
+      shape,
+      offset,
+      absoluteOffset: 0,
+      byteSize,
+      nElements: product,
+    };
     this.tensorsByName.set(name, info);
     this.tensorInfoPos.push(offAt);
     this.tensors.push(info);
@@ -531,30 +602,7 @@ export class HeaderParser {
     const a = this.alignment;
     const dataOffset = this.tensors.length > 0 ? Math.ceil(headerEnd / a) * a : headerEnd;
     const size = this.fileSize ?? (this.complete ? this.buf.length : undefined);
-    if (size !== undefined && this.tensors.length > 0 && dataOffset > size) {
-      this.fail('GGUF_DATA_TRUNCATED', `the file ends at byte ${size}, before the data section, which starts at ${dataOffset}`, size);
-    }
-    const dataSize = size === undefined ? Number.POSITIVE_INFINITY : size - dataOffset;
-    for (let i = 0; i < this.tensors.length; i++) {
-      const t = this.tensors[i] as GGUFTensorInfo;
-      const at = this.tensorInfoPos[i] as number;
-      if (t.offset % a !== 0) {
-        this.fail('GGUF_TENSOR_MISALIGNED', `tensor '${t.name}' data offset ${t.offset} is not a multiple of the alignment ${a}`, at, { tensor: t.name });
-      }
-      if (t.offset > dataSize && !this.contiguous(i)) {
-        this.fail('GGUF_TENSOR_OFFSET_OUT_OF_BOUNDS', `tensor '${t.name}' data offset ${t.offset} is beyond the ${dataSize}-byte data section`, at, { tensor: t.name });
-      }
-      if (t.offset + t.byteSize > dataSize) {
-        this.fail(
-          'GGUF_DATA_TRUNCATED',
-          `tensor '${t.name}' needs bytes ${dataOffset + t.offset}–${dataOffset + t.offset + t.byteSize} but the file has only ${size} bytes; the file is truncated`,
-          size ?? 0,
-          { tensor: t.name },
-        );
-      }
-      t.absoluteOffset = dataOffset + t.offset;
-    }
-    this.checkOverlaps();
+    placeTensors(this.tensors, this.tensorInfoPos, a, dataOffset, size);
     return {
       version: this.version,
       littleEndian: this.le,
@@ -567,43 +615,6 @@ export class HeaderParser {
       dataOffset,
       headerEnd,
     };
-  }
-
-  /** Whether tensor i starts right where the previous one (by offset) ends, padded: then a short file is truncated, not corrupt. */
-  private contiguous(i: number): boolean {
-    const t = this.tensors[i] as GGUFTensorInfo;
-    let prevEnd = 0;
-    for (const u of this.tensors) {
-      if (u.offset < t.offset) prevEnd = Math.max(prevEnd, Math.ceil((u.offset + u.byteSize) / this.alignment) * this.alignment);
-    }
-    return prevEnd === t.offset;
-  }
-
-  private checkOverlaps(): void {
-    const ts = this.tensors;
-    let sorted = true;
-    for (let i = 1; i < ts.length; i++) {
-      if ((ts[i] as GGUFTensorInfo).offset < (ts[i - 1] as GGUFTensorInfo).offset) {
-        sorted = false;
-        break;
-      }
-    }
-    const order = ts.map((_, i) => i);
-    if (!sorted) order.sort((x, y) => (ts[x] as GGUFTensorInfo).offset - (ts[y] as GGUFTensorInfo).offset);
-    let prev: GGUFTensorInfo | undefined;
-    for (const i of order) {
-      const t = ts[i] as GGUFTensorInfo;
-      if (t.byteSize === 0) continue;
-      if (prev !== undefined && t.offset < prev.offset + prev.byteSize) {
-        this.fail(
-          'GGUF_TENSOR_OVERLAP',
-          `tensor '${t.name}' (bytes ${t.offset}–${t.offset + t.byteSize}) overlaps tensor '${prev.name}' (bytes ${prev.offset}–${prev.offset + prev.byteSize}) in the data section`,
-          this.tensorInfoPos[i] as number,
-          { tensor: t.name },
-        );
-      }
-      prev = t;
-    }
   }
 }
 

@@ -1,6 +1,11 @@
 import type { GGUFFile } from './gguf-file.js';
 import type { GGUFTensorInfo } from './tensor-info.js';
-import { type GGUFTypeInfo, type GGUFValue, GGUFValueType, GGUF_VALUE_TYPE_SHORT_NAMES } from './value-types.js';
+import {
+  GGUF_VALUE_TYPE_SHORT_NAMES,
+  type GGUFTypeInfo,
+  type GGUFValue,
+  GGUFValueType,
+} from './value-types.js';
 
 export interface InspectOptions {
   /** Include the tensor table. */
@@ -36,7 +41,9 @@ function scalarText(v: GGUFValue, quote: boolean, f32: boolean): string {
 }
 
 function isF32(info: GGUFTypeInfo | undefined): boolean {
-  return info === GGUFValueType.FLOAT32 || (typeof info === 'object' && info.elementType === GGUFValueType.FLOAT32);
+  return (
+    info === GGUFValueType.FLOAT32 || (typeof info === 'object' && info.elementType === GGUFValueType.FLOAT32)
+  );
 }
 
 /** A value as one line of text, cut to `max` characters. */
@@ -46,12 +53,15 @@ export function valueText(v: GGUFValue, max = 40, type?: GGUFTypeInfo): string {
   let s: string;
   if (Array.isArray(v)) {
     s = '[';
-    for (let i = 0; i < v.length && s.length <= max; i++) s += (i > 0 ? ', ' : '') + scalarText(v[i] as GGUFValue, true, f32);
+    for (let i = 0; i < v.length && s.length <= max; i++)
+      s += (i > 0 ? ', ' : '') + scalarText(v[i] as GGUFValue, true, f32);
     s += ']';
   } else s = scalarText(v, false, f32);
   if (s.length > max) s = `${s.slice(0, max - 3)}...`;
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is escaped
-  return s.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) =>
+    c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }
 
 function fmtBytes(n: number): string {
@@ -85,22 +95,30 @@ export function formatInspect(file: GGUFFile, options: InspectOptions = {}): str
   lines.push('');
   lines.push('metadata:');
   file.entries.forEach((e, i) => {
-    lines.push(`  kv ${String(i).padStart(3)}: ${e.key.padStart(42)} ${describeType(e.type, e.value).padEnd(16)} = ${valueText(e.value, max, e.type)}`);
+    lines.push(
+      `  kv ${String(i).padStart(3)}: ${e.key.padStart(42)} ${describeType(e.type, e.value).padEnd(16)} = ${valueText(e.value, max, e.type)}`,
+    );
   });
   if (s.byType.length > 0) {
     lines.push('');
     lines.push('tensor types:');
     for (const t of s.byType) {
-      lines.push(`  ${t.typeName.padEnd(8)} ${String(t.tensors).padStart(5)} tensors  ${fmtCount(t.elements).padStart(10)} params  ${fmtBytes(t.bytes).padStart(11)}`);
+      lines.push(
+        `  ${t.typeName.padEnd(8)} ${String(t.tensors).padStart(5)} tensors  ${fmtCount(t.elements).padStart(10)} params  ${fmtBytes(t.bytes).padStart(11)}`,
+      );
     }
   }
   if (options.tensors && file.tensors.length > 0) {
     lines.push('');
     lines.push('tensors:');
     const w = Math.min(48, Math.max(4, ...file.tensors.map((t) => t.name.length)));
-    lines.push(`  ${'name'.padEnd(w)}  ${'type'.padEnd(8)}  ${'shape'.padEnd(24)}  ${'bytes'.padStart(12)}  offset`);
+    lines.push(
+      `  ${'name'.padEnd(w)}  ${'type'.padEnd(8)}  ${'shape'.padEnd(24)}  ${'bytes'.padStart(12)}  offset`,
+    );
     for (const t of file.tensors) {
-      lines.push(`  ${t.name.padEnd(w)}  ${t.typeName.padEnd(8)}  ${`[${t.shape.join(', ')}]`.padEnd(24)}  ${String(t.byteSize).padStart(12)}  ${t.absoluteOffset}`);
+      lines.push(
+        `  ${t.name.padEnd(w)}  ${t.typeName.padEnd(8)}  ${`[${t.shape.join(', ')}]`.padEnd(24)}  ${String(t.byteSize).padStart(12)}  ${t.absoluteOffset}`,
+      );
     }
   }
   lines.push('');
@@ -117,7 +135,11 @@ function toJSONValue(v: GGUFValue, maxItems: number): JSONValue {
   if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   if (Array.isArray(v)) {
     if (maxItems > 0 && v.length > maxItems) {
-      return { length: v.length, head: v.slice(0, maxItems).map((x) => toJSONValue(x, maxItems)), truncated: true };
+      return {
+        length: v.length,
+        head: v.slice(0, maxItems).map((x) => toJSONValue(x, maxItems)),
+        truncated: true,
+      };
     }
     return v.map((x) => toJSONValue(x, maxItems));
   }
@@ -125,7 +147,16 @@ function toJSONValue(v: GGUFValue, maxItems: number): JSONValue {
 }
 
 function tensorJSON(t: GGUFTensorInfo): JSONValue {
-  return { name: t.name, type: t.typeName, typeId: t.type, shape: t.shape, nElements: t.nElements, byteSize: t.byteSize, offset: t.offset, absoluteOffset: t.absoluteOffset };
+  return {
+    name: t.name,
+    type: t.typeName,
+    typeId: t.type,
+    shape: t.shape,
+    nElements: t.nElements,
+    byteSize: t.byteSize,
+    offset: t.offset,
+    absoluteOffset: t.absoluteOffset,
+  };
 }
 
 /** The same report as a JSON-serialisable object (bigints beyond 2^53 as strings). */
@@ -144,10 +175,19 @@ export function inspectJSON(file: GGUFFile, options: InspectOptions = {}): Recor
       type: describeType(e.type, e.value),
       value: toJSONValue(e.value, maxItems),
     })),
-    tensorTypes: s.byType.map((t) => ({ type: t.typeName, tensors: t.tensors, elements: t.elements, bytes: t.bytes })),
-    totals: { tensors: s.tensorCount, parameters: s.parameterCount, bytes: s.tensorBytes, bitsPerWeight: s.bitsPerWeight },
+    tensorTypes: s.byType.map((t) => ({
+      type: t.typeName,
+      tensors: t.tensors,
+      elements: t.elements,
+      bytes: t.bytes,
+    })),
+    totals: {
+      tensors: s.tensorCount,
+      parameters: s.parameterCount,
+      bytes: s.tensorBytes,
+      bitsPerWeight: s.bitsPerWeight,
+    },
   };
   if (options.tensors) out.tensors = file.tensors.map(tensorJSON);
   return out;
 }
-

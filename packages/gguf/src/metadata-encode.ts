@@ -1,18 +1,27 @@
 import { GGUFError } from './errors.js';
 import { knownKeyType } from './known-keys.js';
 import {
+  GGUF_VALUE_TYPE_SHORT_NAMES,
   type GGUFArrayTypeInfo,
   type GGUFTypeInfo,
   type GGUFValue,
   GGUFValueType,
   type GGUFValueTypeId,
-  GGUF_VALUE_TYPE_SHORT_NAMES,
   isValueTypeId,
 } from './value-types.js';
 
 type NumericTypedArray =
-  | Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array
-  | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array;
 
 /** A metadata value as given to the writer: plain (type inferred), a typed array, or explicitly typed. */
 export type GGUFWriteValue = GGUFValue | NumericTypedArray | GGUFTypedValue | GGUFWriteValue[];
@@ -53,7 +62,8 @@ Object.assign(NAME_TO_ID, { string: 8, array: 9, float: 6, double: 12 });
 function parseScalarType(t: GGUFValueTypeId | string): GGUFValueTypeId {
   if (typeof t === 'number' && isValueTypeId(t)) return t;
   const id = typeof t === 'string' ? NAME_TO_ID[t.toLowerCase()] : undefined;
-  if (id === undefined) throw new GGUFError('GGUF_INVALID_ARGUMENT', `unknown metadata value type '${String(t)}'`);
+  if (id === undefined)
+    throw new GGUFError('GGUF_INVALID_ARGUMENT', `unknown metadata value type '${String(t)}'`);
   return id;
 }
 
@@ -70,12 +80,20 @@ export function parseTypeInfo(t: GGUFTypeInfo | string): GGUFTypeInfo {
     }
   }
   const id = parseScalarType(t);
-  if (id === GGUFValueType.ARRAY) throw new GGUFError('GGUF_INVALID_ARGUMENT', "an array type needs its element type, e.g. 'arr[f32]'");
+  if (id === GGUFValueType.ARRAY)
+    throw new GGUFError('GGUF_INVALID_ARGUMENT', "an array type needs its element type, e.g. 'arr[f32]'");
   return id;
 }
 
 export function isTypedValue(v: unknown): v is GGUFTypedValue {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v) && 'type' in v && 'value' in v;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    !ArrayBuffer.isView(v) &&
+    'type' in v &&
+    'value' in v
+  );
 }
 
 const TYPED_ARRAY_TYPES: [new (...a: never[]) => unknown, GGUFValueTypeId][] = [
@@ -112,7 +130,11 @@ function inferScalar(v: unknown, key: string): GGUFValueTypeId {
       if (v < 0 && v >= -0x80000000) return GGUFValueType.INT32;
       return v < 0 ? GGUFValueType.INT64 : GGUFValueType.UINT64;
     default:
-      throw new GGUFError('GGUF_INVALID_ARGUMENT', `metadata '${key}' has a value of unsupported type ${v === null ? 'null' : typeof v}`, { key });
+      throw new GGUFError(
+        'GGUF_INVALID_ARGUMENT',
+        `metadata '${key}' has a value of unsupported type ${v === null ? 'null' : typeof v}`,
+        { key },
+      );
   }
 }
 
@@ -120,11 +142,19 @@ function inferScalar(v: unknown, key: string): GGUFValueTypeId {
 function inferArray(arr: readonly unknown[], key: string): GGUFArrayTypeInfo {
   if (arr.length === 0) return { type: GGUFValueType.ARRAY, elementType: GGUFValueType.UINT32 };
   if (arr.every((x) => Array.isArray(x) || ArrayBuffer.isView(x) || isTypedValue(x))) {
-    return { type: GGUFValueType.ARRAY, elementType: GGUFValueType.ARRAY, items: arr.map((x) => inferType(x, key, undefined) as GGUFArrayTypeInfo) };
+    return {
+      type: GGUFValueType.ARRAY,
+      elementType: GGUFValueType.ARRAY,
+      items: arr.map((x) => inferType(x, key, undefined) as GGUFArrayTypeInfo),
+    };
   }
   const first = typeof arr[0];
   if (!arr.every((x) => typeof x === first)) {
-    throw new GGUFError('GGUF_INVALID_ARGUMENT', `metadata array '${key}' mixes element types; give it an explicit type`, { key });
+    throw new GGUFError(
+      'GGUF_INVALID_ARGUMENT',
+      `metadata array '${key}' mixes element types; give it an explicit type`,
+      { key },
+    );
   }
   if (first !== 'number') return { type: GGUFValueType.ARRAY, elementType: inferScalar(arr[0], key) };
   let allInt = true;
@@ -152,7 +182,8 @@ export function inferType(v: unknown, key: string, declared: GGUFTypeInfo | unde
   if (ta !== undefined) return { type: GGUFValueType.ARRAY, elementType: ta };
   const known = knownKeyType(key);
   if (Array.isArray(v)) {
-    if (known !== undefined && v.length > 0 && v.every((x) => fits(x, known))) return { type: GGUFValueType.ARRAY, elementType: known };
+    if (known !== undefined && v.length > 0 && v.every((x) => fits(x, known)))
+      return { type: GGUFValueType.ARRAY, elementType: known };
     return inferArray(v, key);
   }
   if (known !== undefined && fits(v, known)) return known;

@@ -5,7 +5,7 @@ import { BlobSource } from './sources/blob.js';
 import { BytesSource, toUint8Array } from './sources/bytes.js';
 import { FileSource } from './sources/file.js';
 import { HttpSource, type HttpSourceOptions } from './sources/http.js';
-import { type GGUFByteSource, concatBytes, isByteSource } from './sources/source.js';
+import { concatBytes, type GGUFByteSource, isByteSource } from './sources/source.js';
 
 /** Anything parseGGUF reads: a path, a file:/http(s): URL, bytes, a Blob, or a custom source. */
 export type GGUFSource = string | URL | Uint8Array | ArrayBuffer | ArrayBufferView | Blob | GGUFByteSource;
@@ -26,26 +26,43 @@ async function openSource(source: GGUFSource, options: ParseGGUFOptions): Promis
     return FileSource.open(source);
   }
   if (typeof URL !== 'undefined' && source instanceof URL) {
-    if (source.protocol === 'http:' || source.protocol === 'https:') return new HttpSource(source.href, options);
+    if (source.protocol === 'http:' || source.protocol === 'https:')
+      return new HttpSource(source.href, options);
     if (source.protocol === 'file:') return FileSource.open(await fileUrlToPath(source));
-    throw new GGUFError('GGUF_INVALID_ARGUMENT', `unsupported URL protocol '${source.protocol}' (use http:, https: or file:)`, { file: source.href });
+    throw new GGUFError(
+      'GGUF_INVALID_ARGUMENT',
+      `unsupported URL protocol '${source.protocol}' (use http:, https: or file:)`,
+      { file: source.href },
+    );
   }
-  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return new BytesSource(toUint8Array(source));
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source))
+    return new BytesSource(toUint8Array(source));
   if (typeof Blob !== 'undefined' && source instanceof Blob) return new BlobSource(source);
   if (isByteSource(source)) return source;
-  throw new GGUFError('GGUF_INVALID_ARGUMENT', 'parseGGUF needs a path, URL, Uint8Array, ArrayBuffer, Blob or GGUFByteSource');
+  throw new GGUFError(
+    'GGUF_INVALID_ARGUMENT',
+    'parseGGUF needs a path, URL, Uint8Array, ArrayBuffer, Blob or GGUFByteSource',
+  );
 }
 
 async function fileUrlToPath(url: URL): Promise<string> {
   const specifier = 'node:url';
-  const mod = (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as typeof import('node:url');
+  const mod = (await import(
+    /* @vite-ignore */ /* webpackIgnore: true */ specifier
+  )) as typeof import('node:url');
   return mod.fileURLToPath(url);
 }
 
 /** Reads the header, growing the prefix read from the source until the parser is satisfied. */
-async function readHeader(src: GGUFByteSource, options: ParseGGUFOptions, forceWideLayout = false): Promise<ParsedHeader> {
+async function readHeader(
+  src: GGUFByteSource,
+  options: ParseGGUFOptions,
+  forceWideLayout = false,
+): Promise<ParsedHeader> {
   const maxHeader = options.maxHeaderBytes ?? 2 ** 30;
-  let want = src.inMemory ? (src.size ?? 0) : Math.max(16, options.initialReadBytes ?? (src instanceof HttpSource ? 65536 : 1 << 20));
+  let want = src.inMemory
+    ? (src.size ?? 0)
+    : Math.max(16, options.initialReadBytes ?? (src instanceof HttpSource ? 65536 : 1 << 20));
   if (src.size !== undefined) want = Math.min(want, src.size);
   let buf: Uint8Array = new Uint8Array(0);
   let parser = new HeaderParser(src.size, options, forceWideLayout);
@@ -53,7 +70,8 @@ async function readHeader(src: GGUFByteSource, options: ParseGGUFOptions, forceW
     const before = src.size;
     const more = await src.read(buf.length, Math.max(0, want - buf.length));
     buf = concatBytes(buf, more);
-    if (before === undefined && src.size !== undefined) parser = new HeaderParser(src.size, options, forceWideLayout);
+    if (before === undefined && src.size !== undefined)
+      parser = new HeaderParser(src.size, options, forceWideLayout);
     const complete = buf.length < want || (src.size !== undefined && buf.length >= src.size);
     try {
       return parser.run(buf, complete);
@@ -62,7 +80,11 @@ async function readHeader(src: GGUFByteSource, options: ParseGGUFOptions, forceW
       let next = Math.max(e.end, Math.min(want * 2, want + 64 * 2 ** 20));
       if (src.size !== undefined) next = Math.min(next, src.size);
       if (e.end > maxHeader) {
-        throw new GGUFError('GGUF_HEADER_TOO_LARGE', `the header needs more than ${maxHeader} bytes (maxHeaderBytes); the file is corrupt or the limit too low`, { offset: buf.length });
+        throw new GGUFError(
+          'GGUF_HEADER_TOO_LARGE',
+          `the header needs more than ${maxHeader} bytes (maxHeaderBytes); the file is corrupt or the limit too low`,
+          { offset: buf.length },
+        );
       }
       want = Math.min(Math.max(next, e.end), Math.max(maxHeader, e.end));
     }
@@ -91,8 +113,8 @@ export async function parseGGUF(source: GGUFSource, options: ParseGGUFOptions = 
     return new GGUFFile(header, src);
   } catch (e) {
     await src.close().catch(() => {});
-    if (e instanceof GGUFError) throw e.withFile(src.name);
-    throw new GGUFError('GGUF_SOURCE_ERROR', `unexpected failure while parsing: ${String(e)}`, { cause: e, ...(src.name ? { file: src.name } : {}) });
+    // Sources wrap their own I/O failures; anything else would be a bug here and is not disguised.
+    throw e instanceof GGUFError ? e.withFile(src.name) : e;
   }
 }
 
@@ -107,7 +129,8 @@ function mislabelled(offset: number): GGUFError {
 /** For a file declaring version 1: does it parse with the v2/v3 layout? */
 async function looksLikeWideLayoutV1(src: GGUFByteSource, options: ParseGGUFOptions): Promise<boolean> {
   const head = await src.read(0, 8);
-  if (head.length < 8 || head[0] !== 0x47 || head[1] !== 0x47 || head[2] !== 0x55 || head[3] !== 0x46) return false;
+  if (head.length < 8 || head[0] !== 0x47 || head[1] !== 0x47 || head[2] !== 0x55 || head[3] !== 0x46)
+    return false;
   const v = new DataView(head.buffer, head.byteOffset, 8);
   if (v.getUint32(4, true) !== 1 && v.getUint32(4, false) !== 1) return false;
   try {

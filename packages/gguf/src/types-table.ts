@@ -99,7 +99,13 @@ const LAYOUT: Record<GGMLTypeName, readonly [number, number]> = {
 const BY_ID: (GGMLTypeInfo | undefined)[] = [];
 for (const name of Object.keys(GGMLType) as GGMLTypeName[]) {
   const [blockSize, typeSize] = LAYOUT[name];
-  BY_ID[GGMLType[name]] = Object.freeze({ id: GGMLType[name], name, blockSize, typeSize, quantized: blockSize > 1 });
+  BY_ID[GGMLType[name]] = Object.freeze({
+    id: GGMLType[name],
+    name,
+    blockSize,
+    typeSize,
+    quantized: blockSize > 1,
+  });
 }
 
 /** Every known type, ordered by id. */

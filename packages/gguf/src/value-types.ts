@@ -20,7 +20,19 @@ export type GGUFValueTypeId = (typeof GGUFValueType)[GGUFValueTypeName];
 
 /** Short names as llama.cpp prints them (`u32`, `f32`, `str`, `arr` …), by type id. */
 export const GGUF_VALUE_TYPE_SHORT_NAMES: readonly string[] = [
-  'u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'f32', 'bool', 'str', 'arr', 'u64', 'i64', 'f64',
+  'u8',
+  'i8',
+  'u16',
+  'i16',
+  'u32',
+  'i32',
+  'f32',
+  'bool',
+  'str',
+  'arr',
+  'u64',
+  'i64',
+  'f64',
 ];
 
 /** A scalar metadata value: numbers for ≤32-bit ints and floats, bigint for 64-bit ints. */
@@ -55,6 +67,7 @@ export function baseTypeOf(info: GGUFTypeInfo): GGUFValueTypeId {
 /** Human-readable name of a type info: `u32`, `arr[str]`, `arr[arr[i32]]`. */
 export function typeInfoName(info: GGUFTypeInfo): string {
   if (typeof info === 'number') return GGUF_VALUE_TYPE_SHORT_NAMES[info] ?? `type${info}`;
-  const inner: GGUFTypeInfo = info.elementType === GGUFValueType.ARRAY && info.items?.[0] ? info.items[0] : info.elementType;
+  const inner: GGUFTypeInfo =
+    info.elementType === GGUFValueType.ARRAY && info.items?.[0] ? info.items[0] : info.elementType;
   return `arr[${typeInfoName(inner)}]`;
 }

@@ -1,6 +1,6 @@
 import { GGUFError } from './errors.js';
 import { loadFs } from './sources/file.js';
-import { type GGUFTensorLayout, type GGUFWriteInput, encodeGGUFHeader, ggufChunks } from './writer.js';
+import { encodeGGUFHeader, type GGUFTensorLayout, type GGUFWriteInput, ggufChunks } from './writer.js';
 
 export interface GGUFWriteResult {
   /** Bytes written. */
@@ -20,7 +20,10 @@ export async function writeGGUF(destination: string, input: GGUFWriteInput): Pro
   try {
     handle = await fs.open(destination, 'w');
   } catch (cause) {
-    throw new GGUFError('GGUF_WRITE_ERROR', `cannot create: ${(cause as Error).message}`, { file: destination, cause });
+    throw new GGUFError('GGUF_WRITE_ERROR', `cannot create: ${(cause as Error).message}`, {
+      file: destination,
+      cause,
+    });
   }
   let size = 0;
   try {
@@ -37,7 +40,10 @@ export async function writeGGUF(destination: string, input: GGUFWriteInput): Pro
     await handle.close().catch(() => {});
     await fs.rm(destination, { force: true }).catch(() => {});
     if (e instanceof GGUFError) throw e.withFile(destination);
-    throw new GGUFError('GGUF_WRITE_ERROR', `writing failed: ${(e as Error).message}`, { file: destination, cause: e });
+    throw new GGUFError('GGUF_WRITE_ERROR', `writing failed: ${(e as Error).message}`, {
+      file: destination,
+      cause: e,
+    });
   }
   return { size, dataOffset: layout.dataOffset, tensors: layout.tensors };
 }

@@ -1,8 +1,9 @@
 import { ByteWriter } from './byte-writer.js';
 import { GGUFError } from './errors.js';
-import { type GGUFWriteValue, inferType, isTypedValue, plainValue } from './metadata-encode.js';
+import { type GGUFWriteValue, inferType, plainValue } from './metadata-encode.js';
 import { ggmlTensorBytes, resolveGGMLType } from './types-table.js';
-import { type GGUFArrayTypeInfo, type GGUFTypeInfo, GGUFValueType, typeInfoName } from './value-types.js';
+import { writeValue } from './value-encode.js';
+import { type GGUFTypeInfo, GGUFValueType, typeInfoName } from './value-types.js';
 
 type Bytes = Uint8Array | ArrayBufferView | ArrayBuffer;
 /** Tensor data: bytes, or a function producing them (called once, when the tensor is written). */
@@ -107,14 +108,18 @@ function collectEntries(input: GGUFWriteInput): ResolvedEntry[] {
   const seen = new Set<string>();
   const declared = input.metadataTypes ?? {};
   const push = (key: string, value: GGUFWriteValue, type: GGUFTypeInfo | undefined): void => {
-    if (typeof key !== 'string' || key.length === 0) throw new GGUFError('GGUF_INVALID_ARGUMENT', 'metadata keys must be non-empty strings');
-    if (seen.has(key)) throw new GGUFError('GGUF_INVALID_ARGUMENT', `metadata key '${key}' is given twice`, { key });
+    if (typeof key !== 'string' || key.length === 0)
+      throw new GGUFError('GGUF_INVALID_ARGUMENT', 'metadata keys must be non-empty strings');
+    if (seen.has(key))
+      throw new GGUFError('GGUF_INVALID_ARGUMENT', `metadata key '${key}' is given twice`, { key });
     seen.add(key);
     const t = inferType(value, key, type ?? (Object.hasOwn(declared, key) ? declared[key] : undefined));
     out.push({ key, type: t, value });
   };
   if (input.entries !== undefined) for (const e of input.entries) push(e.key, e.value, e.type);
-  else for (const key of Object.keys(input.metadata ?? {})) push(key, (input.metadata as Record<string, GGUFWriteValue>)[key] as GGUFWriteValue, undefined);
+  else
+    for (const key of Object.keys(input.metadata ?? {}))
+      push(key, (input.metadata as Record<string, GGUFWriteValue>)[key] as GGUFWriteValue, undefined);
   return out;
 }
 
@@ -123,11 +128,19 @@ function resolveAlignment(input: GGUFWriteInput, entries: ResolvedEntry[]): numb
   let a = input.alignment;
   if (e !== undefined) {
     if (e.type !== GGUFValueType.UINT32) {
-      throw new GGUFError('GGUF_BAD_ALIGNMENT_TYPE', `'general.alignment' must be u32, not ${typeInfoName(e.type)}`, { key: 'general.alignment' });
+      throw new GGUFError(
+        'GGUF_BAD_ALIGNMENT_TYPE',
+        `'general.alignment' must be u32, not ${typeInfoName(e.type)}`,
+        { key: 'general.alignment' },
+      );
     }
     const v = Number(plainValue(e.value));
     if (a !== undefined && a !== v) {
-      throw new GGUFError('GGUF_INVALID_ARGUMENT', `options.alignment ${a} disagrees with general.alignment ${v}`, { key: 'general.alignment' });
+      throw new GGUFError(
+        'GGUF_INVALID_ARGUMENT',
+        `options.alignment ${a} disagrees with general.alignment ${v}`,
+        { key: 'general.alignment' },
+      );
     }
     a = v;
   }
@@ -143,14 +156,22 @@ function layoutTensors(tensors: readonly GGUFWriteTensor[], alignment: number): 
   const out: GGUFTensorLayout[] = [];
   let offset = 0;
   for (const t of tensors) {
-    if (typeof t.name !== 'string') throw new GGUFError('GGUF_INVALID_ARGUMENT', 'tensor names must be strings');
-    if (names.has(t.name)) throw new GGUFError('GGUF_INVALID_ARGUMENT', `tensor '${t.name}' is given twice`, { tensor: t.name });
+    if (typeof t.name !== 'string')
+      throw new GGUFError('GGUF_INVALID_ARGUMENT', 'tensor names must be strings');
+    if (names.has(t.name))
+      throw new GGUFError('GGUF_INVALID_ARGUMENT', `tensor '${t.name}' is given twice`, { tensor: t.name });
     names.add(t.name);
     if (new TextEncoder().encode(t.name).length >= 64) {
-      throw new GGUFError('GGUF_BAD_TENSOR_NAME', `tensor name '${t.name}' is 64 bytes or longer; llama.cpp refuses it`, { tensor: t.name });
+      throw new GGUFError(
+        'GGUF_BAD_TENSOR_NAME',
+        `tensor name '${t.name}' is 64 bytes or longer; llama.cpp refuses it`,
+        { tensor: t.name },
+      );
     }
     if (!Array.isArray(t.shape) || t.shape.length < 1 || t.shape.length > 4) {
-      throw new GGUFError('GGUF_BAD_N_DIMS', `tensor '${t.name}' must have 1–4 dimensions`, { tensor: t.name });
+      throw new GGUFError('GGUF_BAD_N_DIMS', `tensor '${t.name}' must have 1–4 dimensions`, {
+        tensor: t.name,
+      });
     }
     const info = resolveGGMLType(t.type);
     let byteSize: number;
@@ -165,110 +186,32 @@ function layoutTensors(tensors: readonly GGUFWriteTensor[], alignment: number): 
   return out;
 }
 
-function bad(key: string, type: GGUFTypeInfo, v: unknown): never {
-  const shown = typeof v === 'bigint' ? `${v}n` : Array.isArray(v) || ArrayBuffer.isView(v) ? 'an array' : JSON.stringify(v);
-  throw new GGUFError('GGUF_INVALID_ARGUMENT', `metadata '${key}': ${shown} is not a valid ${typeInfoName(type)} value`, { key });
-}
-
-function intIn(v: unknown, lo: number, hi: number): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
-}
-
-function writeScalar(w: ByteWriter, t: number, v: unknown, key: string): void {
-  switch (t) {
-    case GGUFValueType.UINT8:
-      if (!intIn(v, 0, 255)) bad(key, t, v);
-      return w.u8(v);
-    case GGUFValueType.INT8:
-      if (!intIn(v, -128, 127)) bad(key, t, v);
-      return w.i8(v);
-    case GGUFValueType.UINT16:
-      if (!intIn(v, 0, 65535)) bad(key, t, v);
-      return w.u16(v);
-    case GGUFValueType.INT16:
-      if (!intIn(v, -32768, 32767)) bad(key, t, v);
-      return w.i16(v);
-    case GGUFValueType.UINT32:
-      if (!intIn(v, 0, 0xffffffff)) bad(key, t, v);
-      return w.u32(v);
-    case GGUFValueType.INT32:
-      if (!intIn(v, -0x80000000, 0x7fffffff)) bad(key, t, v);
-      return w.i32(v);
-    case GGUFValueType.FLOAT32:
-      if (typeof v !== 'number') bad(key, t, v);
-      return w.f32(v);
-    case GGUFValueType.FLOAT64:
-      if (typeof v !== 'number') bad(key, t, v);
-      return w.f64(v);
-    case GGUFValueType.BOOL:
-      if (typeof v !== 'boolean') bad(key, t, v);
-      return w.u8(v ? 1 : 0);
-    case GGUFValueType.STRING:
-      if (typeof v !== 'string') bad(key, t, v);
-      return w.string(v);
-    case GGUFValueType.UINT64: {
-      const b = toBig(v);
-      if (b === undefined || b < 0n || b > 0xffffffffffffffffn) bad(key, t, v);
-      return w.u64(b);
-    }
-    case GGUFValueType.INT64: {
-      const b = toBig(v);
-      if (b === undefined || b < -0x8000000000000000n || b > 0x7fffffffffffffffn) bad(key, t, v);
-      return w.i64(b);
-    }
-    default:
-      throw new GGUFError('GGUF_INVALID_ARGUMENT', `metadata '${key}': invalid value type ${t}`, { key });
-  }
-}
-
-function toBig(v: unknown): bigint | undefined {
-  if (typeof v === 'bigint') return v;
-  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
-  return undefined;
-}
-
-function writeValue(w: ByteWriter, type: GGUFTypeInfo, v: unknown, key: string): void {
-  if (typeof type === 'number') {
-    if (type === GGUFValueType.ARRAY) throw new GGUFError('GGUF_INVALID_ARGUMENT', `metadata '${key}': array type without element type`, { key });
-    writeScalar(w, type, v, key);
-    return;
-  }
-  writeArray(w, type, v, key);
-}
-
-function writeArray(w: ByteWriter, type: GGUFArrayTypeInfo, v: unknown, key: string): void {
-  const items = Array.isArray(v) ? v : ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<unknown>) : bad(key, type, v);
-  w.u32(type.elementType);
-  w.u64n(items.length);
-  if (type.elementType === GGUFValueType.ARRAY) {
-    items.forEach((item, i) => {
-      const inner = isTypedValue(item) ? inferType(item, key, undefined) : (type.items?.[i] ?? inferType(item, key, undefined));
-      if (typeof inner === 'number') bad(key, type, item);
-      writeArray(w, inner, plainValue(item as GGUFWriteValue), key);
-    });
-    return;
-  }
-  for (const item of items) writeScalar(w, type.elementType, item, key);
-}
-
 /** Normalizes tensor bytes to a Uint8Array view. */
 export function asBytes(b: Bytes): Uint8Array {
   if (b instanceof Uint8Array) return b;
   if (ArrayBuffer.isView(b)) return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   if (b instanceof ArrayBuffer) return new Uint8Array(b);
-  throw new GGUFError('GGUF_INVALID_ARGUMENT', 'tensor data must be a Uint8Array, ArrayBufferView or ArrayBuffer');
+  throw new GGUFError(
+    'GGUF_INVALID_ARGUMENT',
+    'tensor data must be a Uint8Array, ArrayBufferView or ArrayBuffer',
+  );
 }
 
 function checkSize(t: GGUFTensorLayout, b: Uint8Array): Uint8Array {
   if (b.length !== t.byteSize) {
-    throw new GGUFError('GGUF_TENSOR_DATA_SIZE', `tensor '${t.name}' has ${b.length} bytes of data, but its type and shape need ${t.byteSize}`, { tensor: t.name });
+    throw new GGUFError(
+      'GGUF_TENSOR_DATA_SIZE',
+      `tensor '${t.name}' has ${b.length} bytes of data, but its type and shape need ${t.byteSize}`,
+      { tensor: t.name },
+    );
   }
   return b;
 }
 
 function dataSource(input: GGUFWriteInput, t: GGUFWriteTensor): GGUFTensorData {
   if (t.data !== undefined) return t.data;
-  if (typeof input.readTensorData !== 'function') throw new GGUFError('GGUF_INVALID_ARGUMENT', `tensor '${t.name}' has no data`, { tensor: t.name });
+  if (typeof input.readTensorData !== 'function')
+    throw new GGUFError('GGUF_INVALID_ARGUMENT', `tensor '${t.name}' has no data`, { tensor: t.name });
   return () => (input.readTensorData as (name: string) => Promise<Uint8Array>).call(input, t.name);
 }
 
@@ -320,10 +263,19 @@ export function serializeGGUF(input: GGUFWriteInput): Uint8Array {
   const src = input.tensors ?? [];
   enc.tensors.forEach((t, i) => {
     const d = (src[i] as GGUFWriteTensor).data;
-    if (d === undefined) throw new GGUFError('GGUF_INVALID_ARGUMENT', `tensor '${t.name}' has no data (serializeGGUF needs the bytes; use writeGGUF for a parsed file)`, { tensor: t.name });
+    if (d === undefined)
+      throw new GGUFError(
+        'GGUF_INVALID_ARGUMENT',
+        `tensor '${t.name}' has no data (serializeGGUF needs the bytes; use writeGGUF for a parsed file)`,
+        { tensor: t.name },
+      );
     const v = typeof d === 'function' ? d() : d;
     if (v instanceof Promise) {
-      throw new GGUFError('GGUF_INVALID_ARGUMENT', `tensor '${t.name}' data is asynchronous; use writeGGUF or ggufChunks`, { tensor: t.name });
+      throw new GGUFError(
+        'GGUF_INVALID_ARGUMENT',
+        `tensor '${t.name}' data is asynchronous; use writeGGUF or ggufChunks`,
+        { tensor: t.name },
+      );
     }
     out.set(checkSize(t, asBytes(v)), enc.dataOffset + t.offset);
   });

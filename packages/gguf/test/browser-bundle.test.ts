@@ -1,7 +1,8 @@
 // The library core bundles for browsers: no Node built-in is imported statically.
+
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { fileURLToPath } from 'node:url';
 
 describe('browser bundle', () => {
   it('src/index.ts bundles with platform=browser and runs without Node modules', async () => {

@@ -23,7 +23,14 @@ writeFileSync(synthetic, serializeGGUF({ metadata: everyTypeMetadata(), tensors 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runCli(argv, { out: (s) => (out += `${s}\n`), err: (s) => (err += `${s}\n`) });
+  const code = await runCli(argv, {
+    out: (s) => {
+      out += `${s}\n`;
+    },
+    err: (s) => {
+      err += `${s}\n`;
+    },
+  });
   return { code, out, err };
 }
 
@@ -36,7 +43,8 @@ describe('gguf inspect', () => {
     expect(out).toMatch(/t\.string\.nul str += a\\x00b\n/);
     expect(out).toMatch(/t\.arr\.str arr\[str,4\] += \["a", "", "ü", "🦙"\]/);
     expect(out).toMatch(/llama\.attention\.layer_norm_rms_epsilon f32 += 0\.00001\n/);
-    for (const line of out.split('\n').filter((l) => l.includes(' kv '))) expect(line.split(' = ')[1]?.length ?? 0).toBeLessThanOrEqual(40);
+    for (const line of out.split('\n').filter((l) => l.includes(' kv ')))
+      expect(line.split(' = ')[1]?.length ?? 0).toBeLessThanOrEqual(40);
     const params = tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
     expect(out).toContain(`(${params})`);
     expect(out).toMatch(/t\.q4_k\.10 +Q4_K +\[/);
@@ -48,7 +56,9 @@ describe('gguf inspect', () => {
     const j = JSON.parse(out);
     const hf = await gguf(synthetic, { allowLocalFile: true, computeParametersCount: true });
     expect(j.version).toBe(3);
-    expect(j.metadata.map((m: { key: string }) => m.key)).toEqual(Object.keys(hf.metadata).filter((k) => !['version', 'tensor_count', 'kv_count'].includes(k)));
+    expect(j.metadata.map((m: { key: string }) => m.key)).toEqual(
+      Object.keys(hf.metadata).filter((k) => !['version', 'tensor_count', 'kv_count'].includes(k)),
+    );
     expect(j.totals.parameters).toBe(hf.parameterCount);
     expect(j.tensors.map((t: { name: string }) => t.name)).toEqual(hf.tensorInfos.map((t) => t.name));
     expect(j.metadata.find((m: { key: string }) => m.key === 't.u64').value).toBe('18446744073709551615');
@@ -72,11 +82,16 @@ describe('gguf inspect', () => {
       const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
       const start = Number(m?.[1] ?? 0);
       const end = Math.min(Number(m?.[2] ?? body.length - 1), body.length - 1);
-      res.writeHead(206, { 'Content-Range': `bytes ${start}-${end}/${body.length}` }).end(body.subarray(start, end + 1));
+      res
+        .writeHead(206, { 'Content-Range': `bytes ${start}-${end}/${body.length}` })
+        .end(body.subarray(start, end + 1));
     });
     await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
     try {
-      const { code, out } = await run('inspect', `http://127.0.0.1:${(server.address() as AddressInfo).port}/m.gguf`);
+      const { code, out } = await run(
+        'inspect',
+        `http://127.0.0.1:${(server.address() as AddressInfo).port}/m.gguf`,
+      );
       expect(code).toBe(0);
       expect(out).toContain('35 tensors');
     } finally {
@@ -100,13 +115,18 @@ describe('gguf inspect', () => {
 });
 
 const bin = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-if (!existsSync(bin)) console.warn('[gguf cli test] dist/cli.js not built (pnpm --filter @quant/gguf build): skipping the bin test');
+if (!existsSync(bin))
+  console.warn(
+    '[gguf cli test] dist/cli.js not built (pnpm --filter @quant/gguf build): skipping the bin test',
+  );
 describe.skipIf(!existsSync(bin))('built bin dist/cli.js', () => {
   it('runs inspect as a separate process', () => {
     const r = spawnSync(process.execPath, [bin, 'inspect', synthetic, '--json'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout).version).toBe(3);
-    const bad = spawnSync(process.execPath, [bin, 'inspect', join(tmp, 'missing.gguf')], { encoding: 'utf8' });
+    const bad = spawnSync(process.execPath, [bin, 'inspect', join(tmp, 'missing.gguf')], {
+      encoding: 'utf8',
+    });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('GGUF_SOURCE_ERROR');
   });

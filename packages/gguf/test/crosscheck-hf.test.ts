@@ -57,21 +57,28 @@ describe.skipIf(!hasShared)('real quantized files confirm the type table', () =>
       ts.forEach((t, i) => {
         const next = ts[i + 1];
         const end = next ? next.offset : (f.fileSize as number) - f.dataOffset;
-        expect(end - t.offset, `${basename(path)} ${t.name}`).toBe(Math.ceil(t.byteSize / f.alignment) * f.alignment);
+        expect(end - t.offset, `${basename(path)} ${t.name}`).toBe(
+          Math.ceil(t.byteSize / f.alignment) * f.alignment,
+        );
         seen.add(t.typeName);
       });
       await f.close();
     }
-    expect([...seen].sort()).toEqual(expect.arrayContaining(['F16', 'F32', 'Q2_K', 'Q3_K', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K', 'Q8_0']));
+    expect([...seen].sort()).toEqual(
+      expect.arrayContaining(['F16', 'F32', 'Q2_K', 'Q3_K', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K', 'Q8_0']),
+    );
   });
 
   it('the v1 file parses with the same content as the v3 original', async () => {
-    const v1 = await parseGGUF(sharedGGUFFiles().find((p) => p.endsWith('stories260K-gguf-v1.gguf')) as string);
+    const v1 = await parseGGUF(
+      sharedGGUFFiles().find((p) => p.endsWith('stories260K-gguf-v1.gguf')) as string,
+    );
     const v3 = await parseGGUF(sharedGGUFFiles().find((p) => p.endsWith('/stories260K.gguf')) as string);
     expect(v1.version).toBe(1);
     const table = (f: typeof v1) => f.tensors.map((t) => [t.name, t.type, t.shape, t.byteSize]).sort();
     expect(table(v1)).toEqual(table(v3));
     expect(v1.getStringArray('tokenizer.ggml.tokens')).toEqual(v3.getStringArray('tokenizer.ggml.tokens'));
-    for (const t of v3.tensors) expect(await v1.readTensorData(t.name), t.name).toEqual(await v3.readTensorData(t.name));
+    for (const t of v3.tensors)
+      expect(await v1.readTensorData(t.name), t.name).toEqual(await v3.readTensorData(t.name));
   });
 });

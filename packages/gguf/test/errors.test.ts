@@ -16,7 +16,11 @@ async function fails(bytes: Uint8Array, options?: ParseGGUFOptions): Promise<GGU
   throw new Error('expected a GGUFError, but the file parsed');
 }
 
-const KVS = [kvString('general.architecture', 'llama'), kvU32('llama.context_length', 128), kvF32('x.f', 0.5)];
+const KVS = [
+  kvString('general.architecture', 'llama'),
+  kvU32('llama.context_length', 128),
+  kvF32('x.f', 0.5),
+];
 // Two F32 tensors and a Q8_0 one, laid out like llama.cpp does.
 const TENSORS: TensorSpec[] = [
   { name: 'a', type: GGMLType.F32, dims: [4, 2], offset: 0 }, // 32 bytes
@@ -24,7 +28,8 @@ const TENSORS: TensorSpec[] = [
   { name: 'c', type: GGMLType.F32, dims: [3], offset: 128 }, // 12 bytes
 ];
 const DATA = 128 + 32;
-const good = (over: Partial<Parameters<typeof build>[0]> = {}) => build({ kvs: KVS, tensors: TENSORS, dataBytes: DATA, ...over });
+const good = (over: Partial<Parameters<typeof build>[0]> = {}) =>
+  build({ kvs: KVS, tensors: TENSORS, dataBytes: DATA, ...over });
 
 describe('valid handcrafted files parse', () => {
   it('header only, kvs only, kvs + tensors + data', async () => {
@@ -32,7 +37,11 @@ describe('valid handcrafted files parse', () => {
     const f = await parseGGUF(good().bytes);
     expect(f.getString('general.architecture')).toBe('llama');
     expect(f.arch('context_length')).toBe(128);
-    expect(f.tensors.map((t) => [t.name, t.byteSize, t.offset])).toEqual([['a', 32, 0], ['b', 68, 32], ['c', 12, 128]]);
+    expect(f.tensors.map((t) => [t.name, t.byteSize, t.offset])).toEqual([
+      ['a', 32, 0],
+      ['b', 68, 32],
+      ['c', 12, 128],
+    ]);
   });
 });
 
@@ -68,7 +77,10 @@ describe('header corruption (HANDCRAFTED_HEADER_*)', () => {
   });
   it('empty input and a bare magic are truncated files', async () => {
     expect(await fails(new Uint8Array(0))).toMatchObject({ code: 'GGUF_TRUNCATED', offset: 0 });
-    expect(await fails(new TextEncoder().encode('GGUF'))).toMatchObject({ code: 'GGUF_TRUNCATED', offset: 4 });
+    expect(await fails(new TextEncoder().encode('GGUF'))).toMatchObject({
+      code: 'GGUF_TRUNCATED',
+      offset: 4,
+    });
   });
   it('v1 is refused on request', async () => {
     const b = new Bytes().raw(new TextEncoder().encode('GGUF')).u32(1).u32(0).u32(0);
@@ -95,7 +107,18 @@ describe('key/value corruption (HANDCRAFTED_KV_*)', () => {
   it('bad array element type and absurd array length', async () => {
     let e = await fails(build({ kvs: [(b) => b.str('arr').u32(9).u32(77).u64(1)] }).bytes);
     expect([e.code, e.offset]).toEqual(['GGUF_BAD_VALUE_TYPE', 24 + 8 + 3 + 4]);
-    e = await fails(build({ kvs: [(b) => b.str('arr').u32(9).u32(4).u64(1n << 40n)] }).bytes);
+    e = await fails(
+      build({
+        kvs: [
+          (b) =>
+            b
+              .str('arr')
+              .u32(9)
+              .u32(4)
+              .u64(1n << 40n),
+        ],
+      }).bytes,
+    );
     expect([e.code, e.offset]).toEqual(['GGUF_BAD_ARRAY_LENGTH', 24 + 8 + 3 + 8]);
   });
   it('duplicate key', async () => {
@@ -123,15 +146,23 @@ describe('tensor info corruption (HANDCRAFTED_TENSORS_*)', () => {
     return build({ kvs: KVS, tensors, dataBytes: DATA });
   };
   it('bad name size (≥ GGML_MAX_NAME = 64 bytes)', async () => {
-    const built = withTensor(1, { name: `my_tensor_1_with_a_very_long_name_which_is_longer_than_what_is_allowed` });
+    const built = withTensor(1, {
+      name: `my_tensor_1_with_a_very_long_name_which_is_longer_than_what_is_allowed`,
+    });
     const e = await fails(built.bytes);
     expect([e.code, e.offset]).toEqual(['GGUF_BAD_TENSOR_NAME', built.tensorAt[1]]);
-    expect((await parseGGUF(built.bytes, { maxTensorNameLength: 128 })).tensors[1]?.name).toMatch(/very_long/);
+    expect((await parseGGUF(built.bytes, { maxTensorNameLength: 128 })).tensors[1]?.name).toMatch(
+      /very_long/,
+    );
   });
   it('bad n_dims', async () => {
     const built = withTensor(0, { dims: [4, 2, 1, 1, 1] });
     const e = await fails(built.bytes);
-    expect([e.code, e.offset, e.tensor]).toEqual(['GGUF_BAD_N_DIMS', (built.tensorAt[0] as number) + 8 + 1, 'a']);
+    expect([e.code, e.offset, e.tensor]).toEqual([
+      'GGUF_BAD_N_DIMS',
+      (built.tensorAt[0] as number) + 8 + 1,
+      'a',
+    ]);
   });
   it('negative dimension', async () => {
     const built = withTensor(0, { dims: [4, -1] });
@@ -142,7 +173,10 @@ describe('tensor info corruption (HANDCRAFTED_TENSORS_*)', () => {
     const built = build({ tensors: [{ name: 'z', type: GGMLType.F32, dims: [4, 0], offset: 0 }] });
     const f = await parseGGUF(built.bytes);
     expect(f.tensors[0]).toMatchObject({ nElements: 0, byteSize: 0 });
-    expect(await fails(built.bytes, { rejectEmptyTensors: true })).toMatchObject({ code: 'GGUF_BAD_DIMENSION', tensor: 'z' });
+    expect(await fails(built.bytes, { rejectEmptyTensors: true })).toMatchObject({
+      code: 'GGUF_BAD_DIMENSION',
+      tensor: 'z',
+    });
   });
   it('element count overflow', async () => {
     const big = 4n * 2147483647n;
@@ -159,7 +193,11 @@ describe('tensor info corruption (HANDCRAFTED_TENSORS_*)', () => {
     for (const type of [43, 4, 31, 37, -1]) {
       const built = withTensor(2, { type });
       const e = await fails(built.bytes);
-      expect([e.code, e.offset, e.tensor]).toEqual(['GGUF_UNKNOWN_TENSOR_TYPE', (built.tensorAt[2] as number) + 8 + 1 + 4 + 8, 'c']);
+      expect([e.code, e.offset, e.tensor]).toEqual([
+        'GGUF_UNKNOWN_TENSOR_TYPE',
+        (built.tensorAt[2] as number) + 8 + 1 + 4 + 8,
+        'c',
+      ]);
       expect(e.message).toContain(String(type));
     }
   });
@@ -181,7 +219,9 @@ describe('tensor info corruption (HANDCRAFTED_TENSORS_*)', () => {
     expect([e.code, e.offset]).toEqual(['GGUF_DUPLICATE_TENSOR', built.tensorAt[2]]);
   });
   it('bad alignment with tensors', async () => {
-    const e = await fails(build({ kvs: [kvU32('general.alignment', 13)], tensors: TENSORS, dataBytes: DATA }).bytes);
+    const e = await fails(
+      build({ kvs: [kvU32('general.alignment', 13)], tensors: TENSORS, dataBytes: DATA }).bytes,
+    );
     expect(e.code).toBe('GGUF_BAD_ALIGNMENT');
   });
   it('inconsistent alignment: offsets laid out with alignment 1', async () => {
@@ -192,7 +232,11 @@ describe('tensor info corruption (HANDCRAFTED_TENSORS_*)', () => {
     ];
     const built = build({ tensors, dataBytes: 112 });
     const e = await fails(built.bytes);
-    expect([e.code, e.offset, e.tensor]).toEqual(['GGUF_TENSOR_MISALIGNED', (built.tensorAt[2] as number) + 8 + 1 + 4 + 8 + 4, 'c']);
+    expect([e.code, e.offset, e.tensor]).toEqual([
+      'GGUF_TENSOR_MISALIGNED',
+      (built.tensorAt[2] as number) + 8 + 1 + 4 + 8 + 4,
+      'c',
+    ]);
   });
   it('overlapping tensors', async () => {
     const e = await fails(withTensor(2, { offset: 64 }).bytes);
@@ -219,10 +263,17 @@ describe('truncation and UTF-8', () => {
     const built = good();
     const full = built.bytes;
     const end = built.dataOffset + 128 + 12; // the last tensor's data ends here; only padding follows
-    for (let cut = end; cut <= full.length; cut++) expect((await parseGGUF(full.subarray(0, cut))).tensors.length).toBe(3);
+    for (let cut = end; cut <= full.length; cut++)
+      expect((await parseGGUF(full.subarray(0, cut))).tensors.length).toBe(3);
     for (let cut = 0; cut < end; cut++) {
       const e = await fails(full.subarray(0, cut));
-      expect(['GGUF_TRUNCATED', 'GGUF_DATA_TRUNCATED', 'GGUF_BAD_STRING_LENGTH', 'GGUF_BAD_TENSOR_COUNT', 'GGUF_BAD_KV_COUNT']).toContain(e.code);
+      expect([
+        'GGUF_TRUNCATED',
+        'GGUF_DATA_TRUNCATED',
+        'GGUF_BAD_STRING_LENGTH',
+        'GGUF_BAD_TENSOR_COUNT',
+        'GGUF_BAD_KV_COUNT',
+      ]).toContain(e.code);
       expect(e.offset).toBeLessThanOrEqual(cut);
       expect(e.offset).toBeGreaterThanOrEqual(0);
     }
@@ -232,8 +283,23 @@ describe('truncation and UTF-8', () => {
     let built = build({ kvs: [(b) => b.str(bad).u32(4).u32(1)] });
     expect(await fails(built.bytes)).toMatchObject({ code: 'GGUF_INVALID_UTF8', offset: 24 });
     built = build({ kvs: [kvString('k', Uint8Array.from([0xff]))] });
-    expect(await fails(built.bytes)).toMatchObject({ code: 'GGUF_INVALID_UTF8', offset: 24 + 8 + 1 + 4, key: undefined });
-    built = build({ kvs: [(b) => b.str('arr').u32(9).u32(8).u64(2).str('ok').str(Uint8Array.from([0xed, 0xa0, 0x80]))] });
+    expect(await fails(built.bytes)).toMatchObject({
+      code: 'GGUF_INVALID_UTF8',
+      offset: 24 + 8 + 1 + 4,
+      key: undefined,
+    });
+    built = build({
+      kvs: [
+        (b) =>
+          b
+            .str('arr')
+            .u32(9)
+            .u32(8)
+            .u64(2)
+            .str('ok')
+            .str(Uint8Array.from([0xed, 0xa0, 0x80])),
+      ],
+    });
     expect((await fails(built.bytes)).code).toBe('GGUF_INVALID_UTF8');
     built = build({ tensors: [{ name: '\u00e9', type: 0, dims: [1], offset: 0 }], dataBytes: 32 });
     const raw = built.bytes.slice();

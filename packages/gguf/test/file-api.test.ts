@@ -13,7 +13,10 @@ const tmp = mkdtempSync(join(tmpdir(), 'gguf-api-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const tensors = everyTypeTensors(3);
-const bytes = serializeGGUF({ metadata: { ...everyTypeMetadata(), 'llama.head_counts': [8, 8, 4], 'general.big': typed.u64(2n ** 50n) }, tensors });
+const bytes = serializeGGUF({
+  metadata: { ...everyTypeMetadata(), 'llama.head_counts': [8, 8, 4], 'general.big': typed.u64(2n ** 50n) },
+  tensors,
+});
 
 const code = (fn: () => unknown): string => {
   try {
@@ -51,7 +54,11 @@ describe('GGUFFile getters', () => {
     expect(f.getNumberArray('t.arr.f32')).toEqual([0.5, -1.25, Math.fround(1e-5)]);
     expect(code(() => f.getNumberArray('t.arr.str'))).toBe('GGUF_WRONG_VALUE_TYPE');
     expect(code(() => f.getStringArray('t.arr.u32'))).toBe('GGUF_WRONG_VALUE_TYPE');
-    expect(f.getArray('t.arr.nested')).toEqual([[1, 2, 3], ['x', 'y'], [[true], [false, true]]]);
+    expect(f.getArray('t.arr.nested')).toEqual([
+      [1, 2, 3],
+      ['x', 'y'],
+      [[true], [false, true]],
+    ]);
     expect(code(() => f.getArray('t.u8'))).toBe('GGUF_WRONG_VALUE_TYPE');
     expect(f.get('nope')).toBeUndefined();
     expect(f.has('t.u8')).toBe(true);
@@ -69,7 +76,14 @@ describe('GGUFFile getters', () => {
   });
 
   it('a key named __proto__ is an ordinary key', async () => {
-    const f = await parseGGUF(serializeGGUF({ entries: [{ key: '__proto__', value: 'x' }, { key: 'a', value: 1 }] }));
+    const f = await parseGGUF(
+      serializeGGUF({
+        entries: [
+          { key: '__proto__', value: 'x' },
+          { key: 'a', value: 1 },
+        ],
+      }),
+    );
     expect(f.getString('__proto__')).toBe('x');
     expect(Object.keys(f.metadata)).toEqual(['__proto__', 'a']);
   });
@@ -86,17 +100,29 @@ describe('tensors', () => {
       expect(await f.readTensorData(t.name)).toEqual(t.data);
     }
     expect(f.tensor('nope')).toBeUndefined();
-    await expect(f.readTensorData('nope')).rejects.toMatchObject({ code: 'GGUF_TENSOR_NOT_FOUND', tensor: 'nope' });
+    await expect(f.readTensorData('nope')).rejects.toMatchObject({
+      code: 'GGUF_TENSOR_NOT_FOUND',
+      tensor: 'nope',
+    });
   });
 
   it('readTensorData is bounds-checked against the file as it is when read', async () => {
     const path = join(tmp, 'shrinks.gguf');
-    const b = serializeGGUF({ tensors: [{ name: 'a', type: GGMLType.F32, shape: [64], data: new Uint8Array(256) }, { name: 'b', type: GGMLType.F32, shape: [64], data: new Uint8Array(256) }] });
+    const b = serializeGGUF({
+      tensors: [
+        { name: 'a', type: GGMLType.F32, shape: [64], data: new Uint8Array(256) },
+        { name: 'b', type: GGMLType.F32, shape: [64], data: new Uint8Array(256) },
+      ],
+    });
     writeFileSync(path, b);
     const f = await parseGGUF(path);
     truncateSync(path, f.requireTensor('b').absoluteOffset + 10);
     expect((await f.readTensorData('a')).length).toBe(256);
-    await expect(f.readTensorData('b')).rejects.toMatchObject({ code: 'GGUF_DATA_TRUNCATED', tensor: 'b', file: path });
+    await expect(f.readTensorData('b')).rejects.toMatchObject({
+      code: 'GGUF_DATA_TRUNCATED',
+      tensor: 'b',
+      file: path,
+    });
     await f.close();
   });
 });

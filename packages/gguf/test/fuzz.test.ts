@@ -3,13 +3,15 @@
 // files that still parse must still serve every tensor and a summary without other errors.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GGUFError, parseGGUF, serializeGGUF } from '@quant/gguf';
+import { type GGUFByteSource, GGUFError, parseGGUF, serializeGGUF } from '@quant/gguf';
 import { describe, expect, it } from 'vitest';
 import { hasShared, modelsDir, rng, vocabDir } from './helpers';
 import { everyTypeMetadata, everyTypeTensors } from './synthetic';
 
 const SEED = 20261122;
-const INTERESTING = [0, 1, 2, 3, 4, 8, 9, 12, 13, 31, 32, 63, 64, 0x7f, 0x80, 0xff, 0x7fffffff, 0x80000000, 0xffffffff];
+const INTERESTING = [
+  0, 1, 2, 3, 4, 8, 9, 12, 13, 31, 32, 63, 64, 0x7f, 0x80, 0xff, 0x7fffffff, 0x80000000, 0xffffffff,
+];
 
 interface Base {
   name: string;
@@ -24,12 +26,28 @@ async function bases(): Promise<Base[]> {
     const f = await parseGGUF(bytes);
     out.push({ name, bytes, headerEnd: f.dataOffset, cases });
   };
-  await add('synthetic-every-type', serializeGGUF({ metadata: everyTypeMetadata(), tensors: everyTypeTensors(1) }), 5000);
-  await add('synthetic-big-endian', serializeGGUF({ metadata: everyTypeMetadata(), tensors: everyTypeTensors(2), littleEndian: false }), 1500);
+  await add(
+    'synthetic-every-type',
+    serializeGGUF({ metadata: everyTypeMetadata(), tensors: everyTypeTensors(1) }),
+    5000,
+  );
+  await add(
+    'synthetic-big-endian',
+    serializeGGUF({ metadata: everyTypeMetadata(), tensors: everyTypeTensors(2), littleEndian: false }),
+    1500,
+  );
   if (hasShared) {
     await add('stories260K', new Uint8Array(readFileSync(join(modelsDir, 'stories260K.gguf'))), 3000);
-    await add('stories260K-v1', new Uint8Array(readFileSync(join(modelsDir, 'stories260K-gguf-v1.gguf'))), 1000);
-    await add('q4_k_m', new Uint8Array(readFileSync(join(modelsDir, 'stories260K-llama-pad256-q4_k_m.gguf'))), 1000);
+    await add(
+      'stories260K-v1',
+      new Uint8Array(readFileSync(join(modelsDir, 'stories260K-gguf-v1.gguf'))),
+      1000,
+    );
+    await add(
+      'q4_k_m',
+      new Uint8Array(readFileSync(join(modelsDir, 'stories260K-llama-pad256-q4_k_m.gguf'))),
+      1000,
+    );
     await add('phi-3-vocab', new Uint8Array(readFileSync(join(vocabDir, 'ggml-vocab-phi-3.gguf'))), 150);
   } else {
     console.warn('[gguf fuzz] ../shared absent: fuzzing synthetic files only');
@@ -38,16 +56,56 @@ async function bases(): Promise<Base[]> {
   return out;
 }
 
-async function check(bytes: Uint8Array, stats: Record<string, number>): Promise<void> {
+/** A source that hands out the bytes in small pieces, with or without telling the size. */
+function trickle(bytes: Uint8Array, sized: boolean): GGUFByteSource {
+  return {
+    name: undefined,
+    size: sized ? bytes.length : undefined,
+    bytesRead: 0,
+    read: async (offset, length) =>
+      bytes.subarray(Math.min(offset, bytes.length), Math.min(bytes.length, offset + length)),
+    close: async () => {},
+  };
+}
+
+type Outcome = string | { metadata: unknown; tensors: unknown };
+
+async function outcome(source: Uint8Array | GGUFByteSource, initialReadBytes?: number): Promise<Outcome> {
   try {
-    const f = await parseGGUF(bytes);
+    const f = await parseGGUF(source, initialReadBytes ? { initialReadBytes } : {});
     for (const t of f.tensors) await f.readTensorData(t.name);
     f.summary();
-    stats.parsed = (stats.parsed ?? 0) + 1;
+    return { metadata: f.metadata, tensors: f.tensors };
   } catch (e) {
-    if (!(e instanceof GGUFError)) throw new Error(`non-GGUFError escaped: ${String(e)}\n${(e as Error).stack}`);
-    if (!(e.offset >= -1 && e.offset <= bytes.length)) throw new Error(`offset ${e.offset} outside the ${bytes.length}-byte input (${e.message})`);
-    stats[e.code] = (stats[e.code] ?? 0) + 1;
+    if (!(e instanceof GGUFError))
+      throw new Error(`non-GGUFError escaped: ${String(e)}\n${(e as Error).stack}`);
+    return `${e.code}@${e.offset}`;
+  }
+}
+
+// Without a known size, checks against the file size happen later or as plain truncation.
+const SIZE_DEPENDENT =
+  /^GGUF_(DATA_TRUNCATED|TENSOR_OFFSET_OUT_OF_BOUNDS|BAD_STRING_LENGTH|BAD_ARRAY_LENGTH|BAD_TENSOR_COUNT|BAD_KV_COUNT|TRUNCATED)@/;
+
+let nth = 0;
+async function check(bytes: Uint8Array, stats: Record<string, number>): Promise<void> {
+  const r = await outcome(bytes);
+  if (typeof r === 'string') {
+    const [code, at] = r.split('@') as [string, string];
+    if (!(Number(at) >= -1 && Number(at) <= bytes.length)) {
+      throw new Error(`offset ${at} outside the ${bytes.length}-byte input (${code})`);
+    }
+    stats[code] = (stats[code] ?? 0) + 1;
+  } else {
+    stats.parsed = (stats.parsed ?? 0) + 1;
+  }
+  // Every 8th case again through the incremental reader (prefix fetched in growing pieces from
+  // 16 bytes, parser resumed between pieces): the same result.
+  if (nth++ % 8 === 0) {
+    const sized = nth % 16 === 1;
+    const again = await outcome(trickle(bytes, sized), 16);
+    if (sized || typeof r !== 'string' || !SIZE_DEPENDENT.test(r)) expect(again, `sized=${sized}`).toEqual(r);
+    stats.incremental = (stats.incremental ?? 0) + 1;
   }
 }
 
@@ -67,7 +125,10 @@ describe('fuzz', () => {
           // Insert or delete a few bytes (copies; header-sized bases only).
           const at = int(span);
           const n = 1 + int(8);
-          const tail = buf.subarray(Math.min(at + n, buf.length), Math.min(buf.length, base.headerEnd + 4096));
+          const tail = buf.subarray(
+            Math.min(at + n, buf.length),
+            Math.min(buf.length, base.headerEnd + 4096),
+          );
           const insert = r() < 0.5;
           const mutated = new Uint8Array(at + (insert ? n : 0) + tail.length);
           mutated.set(buf.subarray(0, at), 0);

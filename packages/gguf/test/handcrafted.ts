@@ -102,7 +102,8 @@ export function build(spec: FileSpec): Built {
   return { bytes: b.bytes(), kvAt, tensorAt, dataOffset };
 }
 
-export const kvString = (key: string, value: string | Uint8Array) => (b: Bytes) => b.str(key).u32(8).str(value);
+export const kvString = (key: string, value: string | Uint8Array) => (b: Bytes) =>
+  b.str(key).u32(8).str(value);
 export const kvU32 = (key: string, value: number) => (b: Bytes) => b.str(key).u32(4).u32(value);
 export const kvI32 = (key: string, value: number) => (b: Bytes) => b.str(key).u32(5).i32(value);
 export const kvF32 = (key: string, value: number) => (b: Bytes) => b.str(key).u32(6).f32(value);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseGGUF, writeGGUF } from '@quant/gguf';
-import { type Llama, type Token, getLlama } from 'node-llama-cpp';
+import { getLlama, type Llama, type Token } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyLlama, vocab } from './tiny-llama';
 
@@ -17,7 +17,9 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-async function lastLogits(modelPath: string): Promise<{ logits: Map<number, number>; tokens: number[]; text: string }> {
+async function lastLogits(
+  modelPath: string,
+): Promise<{ logits: Map<number, number>; tokens: number[]; text: string }> {
   const model = await llama.loadModel({ modelPath });
   try {
     const ctx = await model.createContext({ contextSize: 64, threads: 1 });

@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { GGUFFile, parseGGUF, serializeGGUF, writeGGUF } from '@quant/gguf';
+import { type GGUFFile, parseGGUF, serializeGGUF, writeGGUF } from '@quant/gguf';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasShared, sharedGGUFFiles } from './helpers';
 import { everyTypeMetadata, everyTypeTensors } from './synthetic';
@@ -39,7 +39,9 @@ describe('byte-exact round trip of synthetic files', () => {
   it('every metadata type and every tensor type', async () => {
     const bytes = serializeGGUF({ metadata: everyTypeMetadata(), tensors: everyTypeTensors() });
     const f = await parseGGUF(bytes);
-    const tensors = await Promise.all(f.tensors.map(async (t) => ({ ...t, data: await f.readTensorData(t.name) })));
+    const tensors = await Promise.all(
+      f.tensors.map(async (t) => ({ ...t, data: await f.readTensorData(t.name) })),
+    );
     const again = serializeGGUF({ entries: f.entries, tensors });
     expect(Buffer.from(again).equals(Buffer.from(bytes))).toBe(true);
     // The streaming file writer produces the same bytes.
@@ -49,10 +51,19 @@ describe('byte-exact round trip of synthetic files', () => {
   });
 
   it('big-endian files round trip too', async () => {
-    const bytes = serializeGGUF({ metadata: everyTypeMetadata(), tensors: everyTypeTensors(3), littleEndian: false });
+    const bytes = serializeGGUF({
+      metadata: everyTypeMetadata(),
+      tensors: everyTypeTensors(3),
+      littleEndian: false,
+    });
     const f = await parseGGUF(bytes);
     expect(f.littleEndian).toBe(false);
-    const again = serializeGGUF({ ...f, tensors: await Promise.all(f.tensors.map(async (t) => ({ ...t, data: await f.readTensorData(t.name) }))) });
+    const again = serializeGGUF({
+      ...f,
+      tensors: await Promise.all(
+        f.tensors.map(async (t) => ({ ...t, data: await f.readTensorData(t.name) })),
+      ),
+    });
     expect(Buffer.from(again).equals(Buffer.from(bytes))).toBe(true);
   });
 
@@ -67,7 +78,12 @@ describe('byte-exact round trip of synthetic files', () => {
     expect(f.alignment).toBe(64);
     expect(f.dataOffset % 64).toBe(0);
     for (const t of f.tensors) expect(t.offset % 64).toBe(0);
-    const again = serializeGGUF({ ...f, tensors: await Promise.all(f.tensors.map(async (t) => ({ ...t, data: await f.readTensorData(t.name) }))) });
+    const again = serializeGGUF({
+      ...f,
+      tensors: await Promise.all(
+        f.tensors.map(async (t) => ({ ...t, data: await f.readTensorData(t.name) })),
+      ),
+    });
     expect(Buffer.from(again).equals(Buffer.from(bytes))).toBe(true);
   });
 });

@@ -1,13 +1,24 @@
 // Sources: path (positioned reads, offsets past 4 GiB), file: URL, bytes, ArrayBuffer, Blob and
 // http(s) with Range requests against a local server.
-import { createReadStream, mkdtempSync, openSync, closeSync, writeSync, ftruncateSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
+import {
+  closeSync,
+  createReadStream,
+  ftruncateSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gguf } from '@huggingface/gguf';
-import { GGMLType, GGUFError, encodeGGUFHeader, parseGGUF, serializeGGUF } from '@quant/gguf';
+import { encodeGGUFHeader, GGMLType, GGUFError, parseGGUF, serializeGGUF } from '@quant/gguf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasShared, rng, vocabDir } from './helpers';
 import { everyTypeMetadata, everyTypeTensors } from './synthetic';
@@ -39,7 +50,8 @@ interface Served {
 }
 
 /** Serves one file on 127.0.0.1, with or without Range support, counting bytes sent. */
-async function serve(path: string, ranges: boolean): Promise<Served> {
+async function serve(path: string, mode: 'range' | 'plain' | 'capped' | 'unknown-size'): Promise<Served> {
+  const ranges = mode !== 'plain';
   let sent = 0;
   let requests = 0;
   const size = statSync(path).size;
@@ -55,11 +67,16 @@ async function serve(path: string, ranges: boolean): Promise<Served> {
     if (m) {
       start = Number(m[1]);
       end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
+      if (mode === 'capped') end = Math.min(end, start + 9999); // at most 10,000 bytes per response
       if (start >= size) {
         res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
         return;
       }
-      res.writeHead(206, { 'Content-Range': `bytes ${start}-${end}/${size}`, 'Content-Length': end - start + 1, 'Accept-Ranges': 'bytes' });
+      res.writeHead(206, {
+        'Content-Range': `bytes ${start}-${end}/${mode === 'unknown-size' ? '*' : size}`,
+        'Content-Length': end - start + 1,
+        'Accept-Ranges': 'bytes',
+      });
     } else {
       res.writeHead(200, { 'Content-Length': size });
     }
@@ -113,7 +130,9 @@ describe('path source', () => {
     const before = f.bytesRead;
     const data = await f.readTensorData(t.name);
     expect(f.bytesRead - before).toBe(t.byteSize);
-    expect(Buffer.from(data).equals(Buffer.from(model.subarray(t.absoluteOffset, t.absoluteOffset + t.byteSize)))).toBe(true);
+    expect(
+      Buffer.from(data).equals(Buffer.from(model.subarray(t.absoluteOffset, t.absoluteOffset + t.byteSize))),
+    ).toBe(true);
     await f.close();
     await expect(f.readTensorData(t.name)).rejects.toMatchObject({ code: 'GGUF_CLOSED' });
     const u = await parseGGUF(pathToFileURL(modelPath));
@@ -128,7 +147,11 @@ describe('path source', () => {
       { name: 'pad', type: GGMLType.I8, shape: [fourGiB + 1024] },
       { name: 'far', type: GGMLType.F32, shape: [8] },
     ];
-    const { header, tensors: layout, totalSize } = encodeGGUFHeader({ metadata: { 'general.architecture': 'test' }, tensors });
+    const {
+      header,
+      tensors: layout,
+      totalSize,
+    } = encodeGGUFHeader({ metadata: { 'general.architecture': 'test' }, tensors });
     const fd = openSync(path, 'w');
     try {
       writeSync(fd, header, 0, header.length, 0);
@@ -144,13 +167,18 @@ describe('path source', () => {
     expect(t.absoluteOffset).toBeGreaterThan(fourGiB);
     expect(f.fileSize).toBe(totalSize);
     expect(f.bytesRead).toBeLessThan(1 << 21);
-    expect(Array.from(new Float32Array((await f.readTensorData('far')).slice().buffer))).toEqual([1, 2, 3, 4, 5, 6, 7, 8.5]);
+    expect(Array.from(new Float32Array((await f.readTensorData('far')).slice().buffer))).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8.5,
+    ]);
     await f.close();
     rmSync(path);
   });
 
   it('missing files and directories are GGUF_SOURCE_ERROR naming the path', async () => {
-    await expect(parseGGUF(join(tmp, 'nope.gguf'))).rejects.toMatchObject({ code: 'GGUF_SOURCE_ERROR', file: join(tmp, 'nope.gguf') });
+    await expect(parseGGUF(join(tmp, 'nope.gguf'))).rejects.toMatchObject({
+      code: 'GGUF_SOURCE_ERROR',
+      file: join(tmp, 'nope.gguf'),
+    });
     await expect(parseGGUF(tmp)).rejects.toBeInstanceOf(GGUFError);
   });
 });
@@ -159,8 +187,8 @@ describe('http source', () => {
   let ranged: Served;
   let plain: Served;
   beforeAll(async () => {
-    ranged = await serve(modelPath, true);
-    plain = await serve(modelPath, false);
+    ranged = await serve(modelPath, 'range');
+    plain = await serve(modelPath, 'plain');
   });
   afterAll(async () => {
     await ranged.close();
@@ -189,6 +217,25 @@ describe('http source', () => {
     expect(Buffer.from(await f.readTensorData('t.q8_0.6')).length).toBe(f.requireTensor('t.q8_0.6').byteSize);
   });
 
+  it('servers that cap range sizes or hide the total size', async () => {
+    const local = await parseGGUF(model);
+    for (const mode of ['capped', 'unknown-size'] as const) {
+      const s = await serve(modelPath, mode);
+      try {
+        const f = await parseGGUF(s.url);
+        expect(f.tensors, mode).toEqual(local.tensors);
+        expect(f.fileSize, mode).toBe(mode === 'capped' ? model.length : undefined);
+        const t = f.requireTensor('t.q6_k.12');
+        expect(Buffer.compare(await f.readTensorData(t.name), await local.readTensorData(t.name)), mode).toBe(
+          0,
+        );
+        expect((await f.readTensorData('big')).length, mode).toBe(4 << 20);
+      } finally {
+        await s.close();
+      }
+    }
+  });
+
   it('HTTP errors are GGUF_SOURCE_ERROR with the URL', async () => {
     const url = ranged.url.replace('model.gguf', 'missing.gguf');
     await expect(parseGGUF(url)).rejects.toMatchObject({ code: 'GGUF_SOURCE_ERROR', file: url });
@@ -196,7 +243,7 @@ describe('http source', () => {
   });
 
   it.skipIf(!hasShared)('the phi-3 vocab over HTTP equals the local parse', async () => {
-    const s = await serve(join(vocabDir, 'ggml-vocab-phi-3.gguf'), true);
+    const s = await serve(join(vocabDir, 'ggml-vocab-phi-3.gguf'), 'range');
     try {
       const remote = await parseGGUF(s.url);
       const local = await parseGGUF(join(vocabDir, 'ggml-vocab-phi-3.gguf'));
@@ -210,7 +257,11 @@ describe('http source', () => {
 
 describe('big-endian files', () => {
   it('are read, and @huggingface/gguf reads our big-endian output the same way', async () => {
-    const bytes = serializeGGUF({ metadata: everyTypeMetadata(), tensors: everyTypeTensors(4), littleEndian: false });
+    const bytes = serializeGGUF({
+      metadata: everyTypeMetadata(),
+      tensors: everyTypeTensors(4),
+      littleEndian: false,
+    });
     const path = join(tmp, 'be.gguf');
     writeFileSync(path, bytes);
     const f = await parseGGUF(path);

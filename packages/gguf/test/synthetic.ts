@@ -1,5 +1,12 @@
 // Synthetic GGUF inputs the tests generate, so a clone without ../shared covers every type.
-import { GGML_TYPES, GGUFValueType, type GGUFWriteInput, type GGUFWriteTensor, ggmlTensorBytes, typed } from '@quant/gguf';
+import {
+  GGML_TYPES,
+  GGUFValueType,
+  type GGUFWriteInput,
+  type GGUFWriteTensor,
+  ggmlTensorBytes,
+  typed,
+} from '@quant/gguf';
 import { rng } from './helpers';
 
 /** One key per metadata value type, arrays of every element type, nested arrays, odd strings. */
@@ -13,7 +20,7 @@ export function everyTypeMetadata(): GGUFWriteInput['metadata'] {
     't.i16': typed.i16(-32768),
     't.u32': typed.u32(4294967295),
     't.i32': typed.i32(-2147483648),
-    't.f32': typed.f32(Math.fround(3.14159)),
+    't.f32': typed.f32(Math.fround(1.2345)),
     't.f64': typed.f64(Math.PI),
     't.bool.true': true,
     't.bool.false': false,
@@ -35,7 +42,11 @@ export function everyTypeMetadata(): GGUFWriteInput['metadata'] {
     't.arr.u64': new BigUint64Array([0n, 18446744073709551615n]),
     't.arr.i64': new BigInt64Array([-1n, 9223372036854775807n]),
     't.arr.empty': typed.array('str', []),
-    't.arr.nested': [[1, 2, 3], ['x', 'y'], [[true], [false, true]]],
+    't.arr.nested': [
+      [1, 2, 3],
+      ['x', 'y'],
+      [[true], [false, true]],
+    ],
     'llama.context_length': 128,
     'llama.rope.freq_base': 10000,
     'llama.attention.layer_norm_rms_epsilon': 1e-5,

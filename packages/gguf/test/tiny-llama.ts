@@ -9,7 +9,24 @@ export const N_HEAD_KV = 2;
 export const N_FF = 128;
 export const N_LAYER = 2;
 
-const WORDS = ['▁Once', '▁upon', '▁a', '▁time', '▁there', '▁was', '▁little', '▁girl', '▁', 'e', 't', 'a', 'o', 'n', 'i', 's'];
+const WORDS = [
+  '▁Once',
+  '▁upon',
+  '▁a',
+  '▁time',
+  '▁there',
+  '▁was',
+  '▁little',
+  '▁girl',
+  '▁',
+  'e',
+  't',
+  'a',
+  'o',
+  'n',
+  'i',
+  's',
+];
 
 export function vocab(): { tokens: string[]; scores: number[]; types: number[] } {
   const tokens = ['<unk>', '<s>', '</s>'];
@@ -73,23 +90,58 @@ export function tinyLlama(seed: number, zeroOutput: boolean): GGUFWriteInput {
   const nVocab = tokens.length;
   const kv = (N_EMBD / N_HEAD) * N_HEAD_KV;
   const tensors: GGUFWriteTensor[] = [
-    { name: 'token_embd.weight', type: GGMLType.F16, shape: [N_EMBD, nVocab], data: f16Tensor(N_EMBD * nVocab, r) },
+    {
+      name: 'token_embd.weight',
+      type: GGMLType.F16,
+      shape: [N_EMBD, nVocab],
+      data: f16Tensor(N_EMBD * nVocab, r),
+    },
     // Lazily produced, as a quantizer would stream them.
-    { name: 'output.weight', type: GGMLType.Q8_0, shape: [N_EMBD, nVocab], data: async () => q8Tensor(N_EMBD * nVocab, r, zeroOutput) },
+    {
+      name: 'output.weight',
+      type: GGMLType.Q8_0,
+      shape: [N_EMBD, nVocab],
+      data: async () => q8Tensor(N_EMBD * nVocab, r, zeroOutput),
+    },
     { name: 'output_norm.weight', type: GGMLType.F32, shape: [N_EMBD], data: f32Tensor(N_EMBD, () => 1) },
   ];
   for (let l = 0; l < N_LAYER; l++) {
     const p = `blk.${l}.`;
     tensors.push(
       { name: `${p}attn_norm.weight`, type: GGMLType.F32, shape: [N_EMBD], data: f32Tensor(N_EMBD, () => 1) },
-      { name: `${p}attn_q.weight`, type: GGMLType.Q8_0, shape: [N_EMBD, N_EMBD], data: q8Tensor(N_EMBD * N_EMBD, r) },
+      {
+        name: `${p}attn_q.weight`,
+        type: GGMLType.Q8_0,
+        shape: [N_EMBD, N_EMBD],
+        data: q8Tensor(N_EMBD * N_EMBD, r),
+      },
       { name: `${p}attn_k.weight`, type: GGMLType.Q8_0, shape: [N_EMBD, kv], data: q8Tensor(N_EMBD * kv, r) },
       { name: `${p}attn_v.weight`, type: GGMLType.Q4_0, shape: [N_EMBD, kv], data: q4Tensor(N_EMBD * kv, r) },
-      { name: `${p}attn_output.weight`, type: GGMLType.F16, shape: [N_EMBD, N_EMBD], data: f16Tensor(N_EMBD * N_EMBD, r) },
+      {
+        name: `${p}attn_output.weight`,
+        type: GGMLType.F16,
+        shape: [N_EMBD, N_EMBD],
+        data: f16Tensor(N_EMBD * N_EMBD, r),
+      },
       { name: `${p}ffn_norm.weight`, type: GGMLType.F32, shape: [N_EMBD], data: f32Tensor(N_EMBD, () => 1) },
-      { name: `${p}ffn_gate.weight`, type: GGMLType.F16, shape: [N_EMBD, N_FF], data: f16Tensor(N_EMBD * N_FF, r) },
-      { name: `${p}ffn_up.weight`, type: GGMLType.Q8_0, shape: [N_EMBD, N_FF], data: q8Tensor(N_EMBD * N_FF, r) },
-      { name: `${p}ffn_down.weight`, type: GGMLType.Q4_0, shape: [N_FF, N_EMBD], data: q4Tensor(N_FF * N_EMBD, r) },
+      {
+        name: `${p}ffn_gate.weight`,
+        type: GGMLType.F16,
+        shape: [N_EMBD, N_FF],
+        data: f16Tensor(N_EMBD * N_FF, r),
+      },
+      {
+        name: `${p}ffn_up.weight`,
+        type: GGMLType.Q8_0,
+        shape: [N_EMBD, N_FF],
+        data: q8Tensor(N_EMBD * N_FF, r),
+      },
+      {
+        name: `${p}ffn_down.weight`,
+        type: GGMLType.Q4_0,
+        shape: [N_FF, N_EMBD],
+        data: q4Tensor(N_FF * N_EMBD, r),
+      },
     );
   }
   return {

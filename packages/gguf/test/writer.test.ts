@@ -1,13 +1,13 @@
 // The writer against independent readers: a by-hand encoding of the GGUF spec, and @huggingface/gguf.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gguf } from '@huggingface/gguf';
 import {
+  encodeGGUFHeader,
   GGMLType,
   GGUFError,
   GGUFValueType,
-  encodeGGUFHeader,
   ggufChunks,
   ggufStream,
   parseGGUF,
@@ -76,7 +76,12 @@ describe('serializeGGUF', () => {
       metadata: { 'general.architecture': 'llama', 'a.f32': 0.5, 'a.arr': [-1, 7] },
       tensors: [
         { name: 'w', type: 'Q8_0', shape: [32, 2], data: Uint8Array.from({ length: 68 }, (_, i) => i) },
-        { name: 'b', type: GGMLType.F32, shape: [3], data: () => Uint8Array.from({ length: 12 }, (_, i) => 200 + i) },
+        {
+          name: 'b',
+          type: GGMLType.F32,
+          shape: [3],
+          data: () => Uint8Array.from({ length: 12 }, (_, i) => 200 + i),
+        },
       ],
     });
     expect(Buffer.from(out).toString('hex')).toBe(Buffer.from(referenceBytes()).toString('hex'));
@@ -88,17 +93,24 @@ describe('serializeGGUF', () => {
     const path = join(tmp, 'every-type.gguf');
     writeFileSync(path, serializeGGUF({ metadata: md, tensors }));
     const hf = await gguf(path, { allowLocalFile: true, typedMetadata: true });
-    for (const [key, type] of Object.entries(EXPECTED_TYPES)) expect(hf.typedMetadata[key]?.type, key).toBe(type);
+    for (const [key, type] of Object.entries(EXPECTED_TYPES))
+      expect(hf.typedMetadata[key]?.type, key).toBe(type);
     expect((hf.metadata as Record<string, unknown>)['general.name']).toBe('synthetic ✓ — ünïcödé 🦙');
     expect((hf.metadata as Record<string, unknown>)['t.u64']).toBe(18446744073709551615n);
     expect((hf.metadata as Record<string, unknown>)['t.i64']).toBe(-9223372036854775808n);
-    expect((hf.metadata as Record<string, unknown>)['t.f32']).toBe(Math.fround(3.14159));
+    expect((hf.metadata as Record<string, unknown>)['t.f32']).toBe(Math.fround(1.2345));
     expect((hf.metadata as Record<string, unknown>)['t.arr.str']).toEqual(['a', '', 'ü', '🦙']);
-    expect((hf.metadata as Record<string, unknown>)['t.arr.nested']).toEqual([[1, 2, 3], ['x', 'y'], [[true], [false, true]]]);
+    expect((hf.metadata as Record<string, unknown>)['t.arr.nested']).toEqual([
+      [1, 2, 3],
+      ['x', 'y'],
+      [[true], [false, true]],
+    ]);
     expect(hf.typedMetadata['t.arr.f32']).toMatchObject({ type: 9, subType: GGUFValueType.FLOAT32 });
     expect(hf.typedMetadata['t.arr.i8']).toMatchObject({ type: 9, subType: GGUFValueType.INT8 });
     expect(hf.typedMetadata['t.arr.u64']).toMatchObject({ type: 9, subType: GGUFValueType.UINT64 });
-    expect(hf.tensorInfos.map((t) => [t.name, t.dtype, t.shape.map(Number)])).toEqual(tensors.map((t) => [t.name, t.type, t.shape]));
+    expect(hf.tensorInfos.map((t) => [t.name, t.dtype, t.shape.map(Number)])).toEqual(
+      tensors.map((t) => [t.name, t.type, t.shape]),
+    );
     // Data lands where the header says.
     const file = readFileSync(path);
     for (const [i, ti] of hf.tensorInfos.entries()) {
@@ -157,21 +169,33 @@ describe('serializeGGUF', () => {
       return 'no error';
     };
     const t = (o: object) => ({ name: 'w', type: 'F32', shape: [4], data: new Uint8Array(16), ...o });
-    expect(code(() => serializeGGUF({ tensors: [t({ data: new Uint8Array(15) })] }))).toBe('GGUF_TENSOR_DATA_SIZE');
+    expect(code(() => serializeGGUF({ tensors: [t({ data: new Uint8Array(15) })] }))).toBe(
+      'GGUF_TENSOR_DATA_SIZE',
+    );
     expect(code(() => serializeGGUF({ tensors: [t({}), t({})] }))).toBe('GGUF_INVALID_ARGUMENT');
-    expect(code(() => serializeGGUF({ tensors: [t({ type: 'Q8_0', shape: [16] })] }))).toBe('GGUF_BAD_ROW_SIZE');
+    expect(code(() => serializeGGUF({ tensors: [t({ type: 'Q8_0', shape: [16] })] }))).toBe(
+      'GGUF_BAD_ROW_SIZE',
+    );
     expect(code(() => serializeGGUF({ tensors: [t({ type: 99 })] }))).toBe('GGUF_UNKNOWN_TENSOR_TYPE');
     expect(code(() => serializeGGUF({ tensors: [t({ shape: [1, 1, 1, 1, 4] })] }))).toBe('GGUF_BAD_N_DIMS');
-    expect(code(() => serializeGGUF({ tensors: [t({ name: 'x'.repeat(64) })] }))).toBe('GGUF_BAD_TENSOR_NAME');
+    expect(code(() => serializeGGUF({ tensors: [t({ name: 'x'.repeat(64) })] }))).toBe(
+      'GGUF_BAD_TENSOR_NAME',
+    );
     expect(code(() => serializeGGUF({ metadata: { 'general.alignment': 48 } }))).toBe('GGUF_BAD_ALIGNMENT');
-    expect(code(() => serializeGGUF({ metadata: { 'general.alignment': typed.u64(64) } }))).toBe('GGUF_BAD_ALIGNMENT_TYPE');
+    expect(code(() => serializeGGUF({ metadata: { 'general.alignment': typed.u64(64) } }))).toBe(
+      'GGUF_BAD_ALIGNMENT_TYPE',
+    );
     expect(code(() => serializeGGUF({ metadata: { x: typed.u8(256) } }))).toBe('GGUF_INVALID_ARGUMENT');
     expect(code(() => serializeGGUF({ metadata: { x: typed.u32(1.5) } }))).toBe('GGUF_INVALID_ARGUMENT');
     expect(code(() => serializeGGUF({ metadata: { x: [1, 'a'] } }))).toBe('GGUF_INVALID_ARGUMENT');
     expect(code(() => serializeGGUF({ metadata: { '': 1 } }))).toBe('GGUF_INVALID_ARGUMENT');
-    expect(code(() => serializeGGUF({ metadata: { x: 'lone \ud800 surrogate' } }))).toBe('GGUF_INVALID_ARGUMENT');
+    expect(code(() => serializeGGUF({ metadata: { x: 'lone \ud800 surrogate' } }))).toBe(
+      'GGUF_INVALID_ARGUMENT',
+    );
     expect(code(() => serializeGGUF({ metadata: { x: null as never } }))).toBe('GGUF_INVALID_ARGUMENT');
-    expect(code(() => serializeGGUF({ tensors: [t({ data: async () => new Uint8Array(16) })] }))).toBe('GGUF_INVALID_ARGUMENT');
+    expect(code(() => serializeGGUF({ tensors: [t({ data: async () => new Uint8Array(16) })] }))).toBe(
+      'GGUF_INVALID_ARGUMENT',
+    );
   });
 });
 
@@ -205,7 +229,9 @@ describe('writeGGUF', () => {
   it('removes the partial file when tensor data is wrong', async () => {
     const dest = join(tmp, 'partial.gguf');
     await expect(
-      writeGGUF(dest, { tensors: [{ name: 'w', type: 'F32', shape: [4], data: async () => new Uint8Array(3) }] }),
+      writeGGUF(dest, {
+        tensors: [{ name: 'w', type: 'F32', shape: [4], data: async () => new Uint8Array(3) }],
+      }),
     ).rejects.toMatchObject({ code: 'GGUF_TENSOR_DATA_SIZE', tensor: 'w' });
     expect(existsSync(dest)).toBe(false);
   });

@@ -34,6 +34,7 @@ void qk_mul(float *out, const float *a, const float *b, int64_t n);
 void qk_scale(float *x, float s, int64_t n);
 void qk_copy_rows(float *dst, int64_t dst_stride, const float *src, int64_t src_stride, int64_t rows, int64_t cols);
 int64_t qk_argmax(const float *x, int64_t n);
+double qk_mem_read(qk_ctx *c, const void *p, size_t bytes);
 
 typedef struct {
   int64_t n_tokens, pos, n_heads, head_dim, n_rot;

@@ -205,6 +205,8 @@ static napi_value f_copy_rows(napi_env env, napi_callback_info info) {
 }
 static napi_value f_argmax(napi_env env, napi_callback_info info) { ARGS(2); return num(env, (double)qk_argmax(FPTR(a[0]), I64(a[1]))); }
 
+static napi_value f_mem_read(napi_env env, napi_callback_info info) { ARGS(3); return num(env, qk_mem_read(PTR(a[0]), PTR(a[1]), (size_t)a[2])); }
+
 static void kv_from(const double *a, qk_kv *kv) {
   kv->data = PTR(a[0]); kv->layers = I64(a[1]); kv->ctx = I64(a[2]); kv->kv_dim = I64(a[3]); kv->is_f16 = (int)a[4];
 }
@@ -247,7 +249,7 @@ NAPI_MODULE_INIT() {
     FN("rmsNorm", f_rms_norm), FN("rope", f_rope), FN("softmax", f_softmax), FN("silu", f_silu),
     FN("swiglu", f_swiglu), FN("swigluFused", f_swiglu_fused), FN("add", f_add), FN("addBias", f_add_bias),
     FN("mul", f_mul), FN("scale", f_scale), FN("copyRows", f_copy_rows), FN("argmax", f_argmax),
-    FN("kvStore", f_kv_store), FN("kvShift", f_kv_shift), FN("attention", f_attention),
+    FN("kvStore", f_kv_store), FN("memRead", f_mem_read), FN("kvShift", f_kv_shift), FN("attention", f_attention),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

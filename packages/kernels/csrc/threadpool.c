@@ -49,7 +49,7 @@ static void *worker(void *v) {
   qk_pool *p = wa->p;
   const int ith = wa->ith;
   free(wa);
-  int seen = atomic_load(&p->gen);
+  int seen = 0; /* the pool starts at generation 0; jobs posted before this thread runs are still seen */
   for (;;) {
     int g;
     int spins = 0;

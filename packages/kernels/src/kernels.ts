@@ -526,6 +526,27 @@ export class KernelsImpl implements Kernels {
     return this.host.raw.argmax(xp, n);
   }
 
+  /**
+   * Not part of the Kernels contract (used by bench/): measures read bandwidth in GB/s over a
+   * `bytes`-byte buffer (make it larger than the last-level cache), best of `reps`.
+   */
+  measureReadBandwidth(bytes: number, reps = 5): number {
+    const ctx = this.ctx('measureReadBandwidth');
+    int(bytes, 'measureReadBandwidth(bytes)', 8);
+    const block = this.host.alloc(bytes);
+    try {
+      let best = Number.POSITIVE_INFINITY;
+      for (let r = 0; r < reps; r++) {
+        const t0 = performance.now();
+        this.host.raw.memRead(ctx, block, bytes);
+        best = Math.min(best, performance.now() - t0);
+      }
+      return bytes / (best / 1000) / 1e9;
+    } finally {
+      this.host.free(block);
+    }
+  }
+
   dispose(): void {
     if (!this.#ctx) return;
     for (const o of [...this.#live]) o.dispose();

@@ -45,6 +45,8 @@ export interface RawBinding {
   scale(x: number, s: number, n: number): void;
   copyRows(dst: number, dstStride: number, src: number, srcStride: number, rows: number, cols: number): void;
   argmax(x: number, n: number): number;
+  /** Bench only: reads `bytes` at ptr with the pool's threads (memory bandwidth probe). */
+  memRead(ctx: number, ptr: number, bytes: number): number;
   kvStore(data: number, layers: number, ctx: number, kvDim: number, isF16: number, layer: number, pos: number, n: number, k: number, v: number): void;
   kvShift(data: number, layers: number, ctx: number, kvDim: number, isF16: number, from: number, to: number, count: number): void;
   attention(

@@ -36,7 +36,10 @@ const table = new Uint16Array(65536);
   const f = new Float32Array(1);
   const u = new Uint32Array(f.buffer);
   let s = 0x9e3779b9;
-  const rnd = () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 4294967296);
+  const rnd = () => {
+    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    return s / 4294967296;
+  };
   for (let i = 0; i < 65536; i++) {
     f[0] = Math.sqrt(-2 * Math.log(Math.max(rnd(), 1e-9))) * Math.cos(2 * Math.PI * rnd()) * 0.02;
     const x = u[0];
@@ -101,12 +104,17 @@ try {
     ],
     tensors: tensors.map((t) => ({
       ...t,
-      data: () => (t.type === 0 ? ones(t.shape.reduce((a, b) => a * b, 1)) : randomF16(t.shape.reduce((a, b) => a * b, 1))),
+      data: () =>
+        t.type === 0
+          ? ones(t.shape.reduce((a, b) => a * b, 1))
+          : randomF16(t.shape.reduce((a, b) => a * b, 1)),
     })),
   });
   const writeSeconds = (performance.now() - t0) / 1000;
   const inBytes = statSync(f16Path).size;
-  console.log(`wrote ${f16Path}: ${(nParams / 1e9).toFixed(2)}B params, ${mb(inBytes)} MB in ${writeSeconds.toFixed(1)} s`);
+  console.log(
+    `wrote ${f16Path}: ${(nParams / 1e9).toFixed(2)}B params, ${mb(inBytes)} MB in ${writeSeconds.toFixed(1)} s`,
+  );
 
   t0 = performance.now();
   let last = 0;

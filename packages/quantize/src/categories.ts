@@ -85,11 +85,16 @@ const NEVER_QUANTIZED_NAMES = new Set(['position_embd.weight', 'token_types.weig
  * Why a tensor is kept in its source type, or undefined when it may be quantized
  * (llama.cpp: only 2-D/3-D tensors whose names end in "weight", minus norms and small special tensors).
  */
-export function keepReason(name: string, shape: readonly number[], opts: { quantizeOutput?: boolean } = {}): string | undefined {
+export function keepReason(
+  name: string,
+  shape: readonly number[],
+  opts: { quantizeOutput?: boolean } = {},
+): string | undefined {
   if (nDims(shape) < 2) return '1-D tensor (norms, biases, rope factors): never quantized';
   if (!name.endsWith('weight')) return 'name does not end in "weight": never quantized';
   if (name.includes('_norm.weight')) return 'norm weight: never quantized';
-  if (opts.quantizeOutput === false && name === 'output.weight') return 'output tensor left as is (quantizeOutput: false)';
+  if (opts.quantizeOutput === false && name === 'output.weight')
+    return 'output tensor left as is (quantizeOutput: false)';
   if (NEVER_QUANTIZED_NAMES.has(name)) return 'positional/token-type embedding: never quantized';
   const frag = NEVER_QUANTIZED_FRAGMENTS.find((f) => name.includes(f));
   if (frag) return `small special tensor (${frag}): never quantized`;

@@ -8,6 +8,7 @@ export type QuantizeErrorCode =
   | 'BAD_TENSOR_SHAPE'
   | 'SAME_INPUT_OUTPUT'
   | 'READ_FAILED'
+  | 'QUANTIZE_FAILED'
   | 'WRITE_FAILED'
   | 'ABORTED';
 
@@ -19,7 +20,11 @@ export class QuantizeError extends Error {
   /** The file concerned, when there is one. */
   readonly path: string | undefined;
 
-  constructor(code: QuantizeErrorCode, message: string, opts: { tensor?: string; path?: string; cause?: unknown } = {}) {
+  constructor(
+    code: QuantizeErrorCode,
+    message: string,
+    opts: { tensor?: string; path?: string; cause?: unknown } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'QuantizeError';
     this.code = code;

@@ -64,7 +64,15 @@ export const DEFAULT_TYPE: Record<PlanFileType, number> = {
 };
 
 export const PLAN_FILE_TYPES = Object.keys(LLAMA_FTYPE) as PlanFileType[];
-export const QUANTIZE_FILE_TYPES: readonly QuantizeFileType[] = ['Q8_0', 'Q4_0', 'Q4_K_S', 'Q4_K_M', 'Q5_K_S', 'Q5_K_M', 'Q6_K'];
+export const QUANTIZE_FILE_TYPES: readonly QuantizeFileType[] = [
+  'Q8_0',
+  'Q4_0',
+  'Q4_K_S',
+  'Q4_K_M',
+  'Q5_K_S',
+  'Q5_K_M',
+  'Q6_K',
+];
 
 /** GGML_QNT_VERSION: the quantization format version written as `general.quantization_version`. */
 export const QUANTIZATION_VERSION = 2;

@@ -1,3 +1,4 @@
+export { keepReason, type TensorCategory, tensorCategory } from './categories.js';
 export { QuantizeError, type QuantizeErrorCode } from './errors.js';
 export {
   DEFAULT_TYPE,
@@ -10,8 +11,7 @@ export {
   QUANTIZE_FILE_TYPES,
   type QuantizeFileType,
 } from './file-type.js';
-export { keepReason, tensorCategory, type TensorCategory } from './categories.js';
-export { type ModelFacts, useMoreBits, blockFallback } from './rules.js';
+export { outputMetadata } from './metadata.js';
 export { modelFacts } from './model-facts.js';
 export {
   compareTensorNames,
@@ -23,5 +23,5 @@ export {
   planTensors,
   type QuantPlan,
 } from './plan.js';
-export { outputMetadata } from './metadata.js';
 export { type QuantizeOptions, type QuantizeResult, quantizeModel } from './quantize-model.js';
+export { blockFallback, type ModelFacts, useMoreBits } from './rules.js';

@@ -2,4 +2,7 @@
 export function quantizeKRef(type: number, src: Float32Array): Uint8Array;
 export const K_REF_TYPES: readonly number[];
 /** True when kernels.quantize(type) writes exactly ggml's reference bytes for Q4_K/Q5_K. */
-export function kernelsMatchGgml(kernels: { quantize(type: number, src: Float32Array, rows: number, cols: number): Uint8Array }, type: number): boolean;
+export function kernelsMatchGgml(
+  kernels: { quantize(type: number, src: Float32Array, rows: number, cols: number): Uint8Array },
+  type: number,
+): boolean;

@@ -47,9 +47,16 @@ function nearestInt(v) {
   return fr(v + 12582912) - 12582912;
 }
 
+// Results of fitScaleMin (module-level to avoid allocating per sub-block).
+let fitScale = 0;
+let fitNegMin = 0;
+const diffs = new Float32Array(32);
+/** 0.1f as C passes it (float32). */
+const RDELTA = fr(0.1);
+
 /**
  * Weighted asymmetric fit of 32 values x[o..o+32) to levels 0..nmax (ggml's make_qkx2_quants,
- * use_mad = false). Writes levels to L[lo..], returns [scale, -min].
+ * use_mad = false). Writes levels to L[lo..]; sets fitScale and fitNegMin (= -min).
  */
 function fitScaleMin(x, o, nmax, w, L, lo, Laux, rmin, rdelta, nstep) {
   let min = x[o];
@@ -66,13 +73,17 @@ function fitScaleMin(x, o, nmax, w, L, lo, Laux, rmin, rdelta, nstep) {
   if (min > 0) min = 0;
   if (max === min) {
     for (let i = 0; i < 32; i++) L[lo + i] = 0;
-    return [0, -min];
+    fitScale = 0;
+    fitNegMin = -min;
+    return;
   }
+  // x - min for the current min (it changes only when a step improves the fit).
+  for (let i = 0; i < 32; i++) diffs[i] = x[o + i] - min;
   let iscale = fr(nmax / fr(max - min));
   let scale = fr(1 / iscale);
   let best = 0;
   for (let i = 0; i < 32; i++) {
-    let l = nearestInt(fr(iscale * fr(x[o + i] - min)));
+    let l = fr(fr(iscale * diffs[i]) + 12582912) - 12582912;
     l = l < 0 ? 0 : l > nmax ? nmax : l;
     L[lo + i] = l;
     const diff = fr(fr(fr(scale * l) + min) - x[o + i]);
@@ -84,7 +95,7 @@ function fitScaleMin(x, o, nmax, w, L, lo, Laux, rmin, rdelta, nstep) {
     let sumL2 = 0;
     let sumXL = 0;
     for (let i = 0; i < 32; i++) {
-      let l = nearestInt(fr(iscale * fr(x[o + i] - min)));
+      let l = fr(fr(iscale * diffs[i]) + 12582912) - 12582912;
       l = l < 0 ? 0 : l > nmax ? nmax : l;
       Laux[i] = l;
       const wl = fr(w[i] * l);
@@ -109,11 +120,15 @@ function fitScaleMin(x, o, nmax, w, L, lo, Laux, rmin, rdelta, nstep) {
         for (let i = 0; i < 32; i++) L[lo + i] = Laux[i];
         best = err;
         scale = s;
-        min = m;
+        if (m !== min) {
+          min = m;
+          for (let i = 0; i < 32; i++) diffs[i] = x[o + i] - min;
+        }
       }
     }
   }
-  return [scale, -min];
+  fitScale = scale;
+  fitNegMin = -min;
 }
 
 function scaleMin(j, q, o) {
@@ -134,7 +149,9 @@ function kBlock(x, o, out, ob, bits, L, Laux, w, scales, mins) {
     for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(x[xo + l] * x[xo + l]));
     const av = fr(Math.sqrt(fr(sumX2 / 32)));
     for (let l = 0; l < 32; l++) w[l] = fr(av + Math.abs(x[xo + l]));
-    const [s, m] = fitScaleMin(x, xo, nmax, w, L, 32 * j, Laux, rmin, 0.1, nstep);
+    fitScaleMin(x, xo, nmax, w, L, 32 * j, Laux, rmin, RDELTA, nstep);
+    const s = fitScale;
+    const m = fitNegMin;
     scales[j] = s;
     mins[j] = m;
     if (s > maxScale) maxScale = s;

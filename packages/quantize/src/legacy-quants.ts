@@ -3,8 +3,9 @@
  * a multiple of 256 (Q4_K→Q5_0, Q5_K→Q5_1), plus Q4_1 — the round-to-nearest reference algorithms
  * ggml uses without an importance matrix, in float32 arithmetic so the bytes match llama-quantize's.
  */
-import { f32ToF16Bits } from './half.js';
+
 import { T } from './ggml-types.js';
+import { f32ToF16Bits } from './half.js';
 
 const fr = Math.fround;
 const QK = 32;

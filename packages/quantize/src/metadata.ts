@@ -1,5 +1,5 @@
 /** The output file's metadata: the input's entries in order, minus split keys, plus the quantization keys. */
-import { type GGUFKeyValue, type GGUFWriteEntry, GGUFValueType } from '@quant/gguf';
+import { type GGUFKeyValue, GGUFValueType, type GGUFWriteEntry } from '@quant/gguf';
 import { QUANTIZATION_VERSION } from './file-type.js';
 
 /** Keys llama-quantize drops (the output is one file). */

@@ -17,16 +17,31 @@ export function modelFacts(metadata: Meta, path?: string): ModelFacts {
   const where = path ? ` in ${path}` : '';
   const arch = metadata['general.architecture'];
   if (typeof arch !== 'string' || arch === '') {
-    throw new QuantizeError('BAD_MODEL_METADATA', `general.architecture is missing${where}; this does not look like a llama.cpp model file`, {
-      path,
-    });
+    throw new QuantizeError(
+      'BAD_MODEL_METADATA',
+      `general.architecture is missing${where}; this does not look like a llama.cpp model file`,
+      {
+        path,
+      },
+    );
   }
   const nLayer = num(metadata[`${arch}.block_count`]);
   if (nLayer === undefined || !Number.isInteger(nLayer) || nLayer <= 0) {
-    throw new QuantizeError('BAD_MODEL_METADATA', `${arch}.block_count is missing or not a positive integer${where}`, { path });
+    throw new QuantizeError(
+      'BAD_MODEL_METADATA',
+      `${arch}.block_count is missing or not a positive integer${where}`,
+      { path },
+    );
   }
   const nHead = num(metadata[`${arch}.attention.head_count`]) ?? 0;
   const nHeadKv = num(metadata[`${arch}.attention.head_count_kv`]) ?? nHead;
   const nExpert = num(metadata[`${arch}.expert_count`]) ?? 0;
-  return { arch, nLayer, nHead, nHeadKv, nExpert, is70B: arch === 'llama' && nLayer === 80 && nHead !== nHeadKv };
+  return {
+    arch,
+    nLayer,
+    nHead,
+    nHeadKv,
+    nExpert,
+    is70B: arch === 'llama' && nLayer === 80 && nHead !== nHeadKv,
+  };
 }

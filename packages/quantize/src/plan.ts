@@ -5,9 +5,9 @@
 import { keepReason, tensorCategory } from './categories.js';
 import { QuantizeError } from './errors.js';
 import { DEFAULT_TYPE, isPlanFileType, LLAMA_FTYPE, type PlanFileType } from './file-type.js';
-import { isQuantizedType, rowBytes, typeFacts, typeName } from './ggml-types.js';
+import { isKnownType, isQuantizedType, rowBytes, typeName } from './ggml-types.js';
 import { modelFacts } from './model-facts.js';
-import { blockFallback, mixChoice, type ModelFacts, type RuleState } from './rules.js';
+import { blockFallback, type ModelFacts, mixChoice, type RuleState } from './rules.js';
 
 export interface PlanOptions {
   /** The mix: Q8_0, Q4_0, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K (and, for planning only, Q2_K, Q3_K_S/M/L …). */
@@ -81,11 +81,20 @@ function byteSize(type: number, shape: readonly number[]): number {
 }
 
 /** Plans every tensor given the model facts. Pure function of names, shapes, types and facts. */
-export function planTensors(model: ModelFacts, tensors: readonly PlanTensorInput[], opts: PlanOptions): QuantPlan {
-  if (!isPlanFileType(opts.type)) {
-    throw new QuantizeError('UNKNOWN_FILE_TYPE', `unknown quantization type "${String(opts.type)}"; use one of ${Object.keys(LLAMA_FTYPE).join(', ')}`);
+export function planTensors(
+  model: ModelFacts,
+  tensors: readonly PlanTensorInput[],
+  opts: PlanOptions,
+): QuantPlan {
+  // Accept the names in any case ('q4_k_m'), as llama-quantize does.
+  const requested = String(opts.type).toUpperCase();
+  if (!isPlanFileType(requested)) {
+    throw new QuantizeError(
+      'UNKNOWN_FILE_TYPE',
+      `unknown quantization type "${String(opts.type)}"; use one of ${Object.keys(LLAMA_FTYPE).join(', ')}`,
+    );
   }
-  const ftype = opts.type;
+  const ftype = requested;
   const def = DEFAULT_TYPE[ftype];
   const pure = opts.pure ?? false;
   const ordered = [...tensors].sort((a, b) => compareTensorNames(a.name, b.name));
@@ -111,7 +120,7 @@ export function planTensors(model: ModelFacts, tensors: readonly PlanTensorInput
   const planned: PlannedTensor[] = ordered.map((t) => {
     const shape = [...t.shape];
     const ne0 = shape[0] ?? 1;
-    if (!typeFacts(t.type)) {
+    if (!isKnownType(t.type)) {
       throw new QuantizeError(
         'UNSUPPORTED_SOURCE_TYPE',
         `tensor ${t.name} is stored as ggml type ${t.type}, which this quantizer cannot read; convert the model to F32/F16/BF16 first`,
@@ -133,7 +142,11 @@ export function planTensors(model: ModelFacts, tensors: readonly PlanTensorInput
         try {
           choice = mixChoice(state, model, ftype, def, t.name, ne0, tensorCategory(t.name));
         } catch (e) {
-          throw new QuantizeError('BAD_MODEL_METADATA', `${(e as Error).message}; check ${model.arch}.block_count`, { tensor: t.name });
+          throw new QuantizeError(
+            'BAD_MODEL_METADATA',
+            `${(e as Error).message}; check ${model.arch}.block_count`,
+            { tensor: t.name },
+          );
         }
       }
       target = choice.type;

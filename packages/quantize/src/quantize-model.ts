@@ -2,15 +2,16 @@
  * Quantizes a GGUF file tensor by tensor: read a slab of rows, convert it (in worker threads),
  * hand the finished tensor to the GGUF writer, forget it. Memory stays near one tensor.
  */
+
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { GGUFError, type GGUFFile, parseGGUF, writeGGUF } from '@quant/gguf';
 import { QuantizeError } from './errors.js';
 import { rowBytes, typeName } from './ggml-types.js';
 import { outputMetadata } from './metadata.js';
-import { type PlannedTensor, type QuantPlan, planQuantization, type PlanOptions } from './plan.js';
-import { canProduce, SOURCE_TYPES, type RowQuantizer } from './row-quantizer.js';
+import { type PlannedTensor, type PlanOptions, planQuantization, type QuantPlan } from './plan.js';
+import { canProduce, type RowQuantizer, SOURCE_TYPES } from './row-quantizer.js';
 import { WorkerPoolRowQuantizer } from './worker-pool.js';
-import { availableParallelism } from 'node:os';
 
 export interface QuantizeOptions extends PlanOptions {
   /** Threads used to quantize (default: all cores). 1 = quantize in the calling thread. */
@@ -48,7 +49,12 @@ export interface QuantizeResult {
 const DEFAULT_SLAB = 64 * 1024 * 1024;
 
 function checkAborted(signal: AbortSignal | undefined, outPath: string): void {
-  if (signal?.aborted) throw new QuantizeError('ABORTED', `quantization to ${outPath} was aborted; the partial file was removed`, { path: outPath });
+  if (signal?.aborted)
+    throw new QuantizeError(
+      'ABORTED',
+      `quantization to ${outPath} was aborted; the partial file was removed`,
+      { path: outPath },
+    );
 }
 
 /** Refuses plans we cannot write, before any file is created. */
@@ -76,17 +82,28 @@ function checkWritable(plan: QuantPlan, inPath: string): void {
  * Quantizes `inPath` (an F32/F16/BF16 GGUF) to `outPath` with `options.type`'s mix, writing
  * llama-quantize's per-tensor types, `general.file_type` and `general.quantization_version`.
  */
-export async function quantizeModel(inPath: string, outPath: string, options: QuantizeOptions): Promise<QuantizeResult> {
+export async function quantizeModel(
+  inPath: string,
+  outPath: string,
+  options: QuantizeOptions,
+): Promise<QuantizeResult> {
   const started = performance.now();
   checkAborted(options.signal, outPath);
   if (resolve(inPath) === resolve(outPath)) {
-    throw new QuantizeError('SAME_INPUT_OUTPUT', `the output path ${outPath} is the input file; choose another output path`, { path: outPath });
+    throw new QuantizeError(
+      'SAME_INPUT_OUTPUT',
+      `the output path ${outPath} is the input file; choose another output path`,
+      { path: outPath },
+    );
   }
   let file: GGUFFile;
   try {
     file = await parseGGUF(inPath);
   } catch (e) {
-    throw new QuantizeError('READ_FAILED', `cannot read ${inPath}: ${(e as Error).message}`, { path: inPath, cause: e });
+    throw new QuantizeError('READ_FAILED', `cannot read ${inPath}: ${(e as Error).message}`, {
+      path: inPath,
+      cause: e,
+    });
   }
   let rq: RowQuantizer | undefined;
   try {
@@ -128,7 +145,12 @@ export async function quantizeModel(inPath: string, outPath: string, options: Qu
       written = await writeGGUF(outPath, {
         entries: outputMetadata(file.entries, plan.ftype),
         alignment: file.alignment,
-        tensors: plan.tensors.map((p) => ({ name: p.name, type: p.targetType, shape: p.shape, data: () => produce(p) })),
+        tensors: plan.tensors.map((p) => ({
+          name: p.name,
+          type: p.targetType,
+          shape: p.shape,
+          data: () => produce(p),
+        })),
       });
     } catch (e) {
       throw asQuantizeError(e, inPath, outPath);
@@ -142,7 +164,10 @@ export async function quantizeModel(inPath: string, outPath: string, options: Qu
       parallelism: conv.mode,
       peakTensorBytes: peakBytes,
       peakTensorsInFlight: peakInFlight,
-      kQuantizer: (({ Q4_K, Q5_K }) => ({ Q4_K: Q4_K ? 'native' : 'reference', Q5_K: Q5_K ? 'native' : 'reference' }) as const)(conv.nativeK()),
+      kQuantizer: (({ Q4_K, Q5_K }) =>
+        ({ Q4_K: Q4_K ? 'native' : 'reference', Q5_K: Q5_K ? 'native' : 'reference' }) as const)(
+        conv.nativeK(),
+      ),
     };
     if (conv.note) r.note = conv.note;
     return r;
@@ -157,10 +182,21 @@ function asQuantizeError(e: unknown, inPath: string, outPath: string): QuantizeE
   const cause = e instanceof GGUFError && e.cause instanceof QuantizeError ? e.cause : e;
   if (cause instanceof QuantizeError) return cause;
   const msg = (cause as Error)?.message ?? String(cause);
-  if (cause instanceof GGUFError && (cause.code === 'GGUF_WRITE_ERROR' || cause.code === 'GGUF_TENSOR_DATA_SIZE')) {
-    return new QuantizeError('WRITE_FAILED', `writing ${outPath} failed: ${msg}; the partial file was removed`, { path: outPath, cause });
+  if (
+    cause instanceof GGUFError &&
+    (cause.code === 'GGUF_WRITE_ERROR' || cause.code === 'GGUF_TENSOR_DATA_SIZE')
+  ) {
+    return new QuantizeError(
+      'WRITE_FAILED',
+      `writing ${outPath} failed: ${msg}; the partial file was removed`,
+      { path: outPath, cause },
+    );
   }
-  return new QuantizeError('READ_FAILED', `quantizing ${inPath} failed: ${msg}; the partial output ${outPath} was removed`, { path: inPath, cause });
+  return new QuantizeError(
+    'READ_FAILED',
+    `quantizing ${inPath} failed: ${msg}; the partial output ${outPath} was removed`,
+    { path: inPath, cause },
+  );
 }
 
 /** Reads `p` slab by slab and converts it to its target type. */
@@ -174,7 +210,10 @@ async function convertTensor(
   held: (bytes: number) => void,
 ): Promise<Uint8Array> {
   const info = file.tensor(p.name);
-  if (!info) throw new QuantizeError('READ_FAILED', `tensor ${p.name} vanished from ${file.source ?? 'the input'}`, { tensor: p.name });
+  if (!info)
+    throw new QuantizeError('READ_FAILED', `tensor ${p.name} vanished from ${file.source ?? 'the input'}`, {
+      tensor: p.name,
+    });
   const cols = p.shape[0] ?? 1;
   const rows = info.nElements / cols;
   const srcRow = rowBytes(p.sourceType, cols);
@@ -198,15 +237,19 @@ async function convertTensor(
       part = await conv.convert(p.sourceType, p.targetType, src, n, cols);
     } catch (e) {
       throw new QuantizeError(
-        'READ_FAILED',
+        'QUANTIZE_FAILED',
         `tensor ${p.name}: converting rows ${r}..${r + n - 1} from ${p.sourceTypeName} to ${typeName(p.targetType)} failed: ${(e as Error).message}`,
         { tensor: p.name, cause: e },
       );
     }
     if (part.byteLength !== n * dstRow) {
-      throw new QuantizeError('WRITE_FAILED', `tensor ${p.name}: the quantizer returned ${part.byteLength} bytes for ${n} rows, expected ${n * dstRow}`, {
-        tensor: p.name,
-      });
+      throw new QuantizeError(
+        'WRITE_FAILED',
+        `tensor ${p.name}: the quantizer returned ${part.byteLength} bytes for ${n} rows, expected ${n * dstRow}`,
+        {
+          tensor: p.name,
+        },
+      );
     }
     out.set(part, r * dstRow);
     held(out.byteLength + src.byteLength + n * cols * 4 + part.byteLength);

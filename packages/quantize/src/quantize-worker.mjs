@@ -15,7 +15,10 @@ port.on('message', (job) => {
     const src = new Uint8Array(buf);
     const n = rows * cols;
     const f32 = srcType === 0 ? new Float32Array(buf, 0, n) : kernels.dequantize(srcType, src, n);
-    const out = K_REF_TYPES.includes(dstType) && !exact.has(dstType) ? quantizeKRef(dstType, f32.subarray(0, n)) : kernels.quantize(dstType, f32, rows, cols);
+    const out =
+      K_REF_TYPES.includes(dstType) && !exact.has(dstType)
+        ? quantizeKRef(dstType, f32.subarray(0, n))
+        : kernels.quantize(dstType, f32, rows, cols);
     const own = new Uint8Array(out.byteLength);
     own.set(out);
     port.postMessage({ id, buf: own.buffer }, [own.buffer]);

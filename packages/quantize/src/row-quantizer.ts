@@ -3,13 +3,22 @@
  * runs in this thread; worker-pool.ts spreads the same work over worker threads.
  */
 import { type Kernels, loadKernels } from '@quant/kernels';
-import { bf16ToF32Array, f16ToF32Array } from './half.js';
-import { LEGACY_TYPES, quantizeLegacy } from './legacy-quants.js';
 import { T } from './ggml-types.js';
+import { bf16ToF32Array, f16ToF32Array } from './half.js';
 import { K_REF_TYPES, kernelsMatchGgml, quantizeKRef } from './kquants-ref.mjs';
+import { LEGACY_TYPES, quantizeLegacy } from './legacy-quants.js';
 
 /** Target types @quant/kernels quantizes (the rest come from legacy-quants.ts). */
-export const KERNEL_TARGETS: ReadonlySet<number> = new Set([T.F32, T.F16, T.BF16, T.Q8_0, T.Q4_0, T.Q4_K, T.Q5_K, T.Q6_K]);
+export const KERNEL_TARGETS: ReadonlySet<number> = new Set([
+  T.F32,
+  T.F16,
+  T.BF16,
+  T.Q8_0,
+  T.Q4_0,
+  T.Q4_K,
+  T.Q5_K,
+  T.Q6_K,
+]);
 /** Source types we can read as floats. */
 export const SOURCE_TYPES: ReadonlySet<number> = new Set([T.F32, T.F16, T.BF16]);
 
@@ -31,7 +40,12 @@ export interface RowQuantizer {
 }
 
 /** Source bytes → float32 (F32 is viewed when aligned, copied otherwise). */
-export function toF32(kernels: Kernels | undefined, srcType: number, src: Uint8Array, n: number): Float32Array {
+export function toF32(
+  kernels: Kernels | undefined,
+  srcType: number,
+  src: Uint8Array,
+  n: number,
+): Float32Array {
   if (srcType === T.F32) {
     if (src.byteOffset % 4 === 0) return new Float32Array(src.buffer, src.byteOffset, n);
     return new Float32Array(src.slice(0, n * 4).buffer);
@@ -57,9 +71,16 @@ function kernelsExact(kernels: Kernels, type: number): boolean {
 }
 
 /** Float rows → target bytes: kernels for the main types, our own code for Q4_1/Q5_0/Q5_1 (and Q4_K/Q5_K when needed). */
-export function fromF32(kernels: Kernels, dstType: number, f32: Float32Array, rows: number, cols: number): Uint8Array {
+export function fromF32(
+  kernels: Kernels,
+  dstType: number,
+  f32: Float32Array,
+  rows: number,
+  cols: number,
+): Uint8Array {
   if (LEGACY_TYPES.has(dstType)) return quantizeLegacy(dstType, f32.subarray(0, rows * cols));
-  if (K_REF_TYPES.includes(dstType) && !kernelsExact(kernels, dstType)) return quantizeKRef(dstType, f32.subarray(0, rows * cols));
+  if (K_REF_TYPES.includes(dstType) && !kernelsExact(kernels, dstType))
+    return quantizeKRef(dstType, f32.subarray(0, rows * cols));
   return kernels.quantize(dstType, f32, rows, cols);
 }
 
@@ -84,7 +105,13 @@ export class InlineRowQuantizer implements RowQuantizer {
     return new InlineRowQuantizer(await loadKernels({ threads: 1 }), note);
   }
 
-  async convert(srcType: number, dstType: number, src: Uint8Array, rows: number, cols: number): Promise<Uint8Array> {
+  async convert(
+    srcType: number,
+    dstType: number,
+    src: Uint8Array,
+    rows: number,
+    cols: number,
+  ): Promise<Uint8Array> {
     const f32 = toF32(this.kernels, srcType, src, rows * cols);
     return fromF32(this.kernels, dstType, f32, rows, cols);
   }

@@ -58,7 +58,8 @@ function layerOf(counter: number, nLayer: number, name: string, m: ModelFacts): 
     const match = /^blk\.(\d+)\./.exec(name);
     if (!match) throw new RangeError(`cannot determine the layer of tensor ${name}`);
     const i = Number(match[1]);
-    if (i >= nLayer) throw new RangeError(`tensor ${name} is in layer ${i}, but the model has ${nLayer} layers`);
+    if (i >= nLayer)
+      throw new RangeError(`tensor ${name} is in layer ${i}, but the model has ${nLayer} layers`);
     return [i, nLayer];
   }
   return [counter, nLayer];
@@ -85,7 +86,10 @@ export function mixChoice(
   if (cat === 'output' || (s.tiedEmbeddings && cat === 'token_embd')) {
     const what = cat === 'output' ? 'output.weight' : 'token_embd.weight (tied to the output)';
     if (falcon || ne0 % blockSize(def) !== 0) {
-      return { type: T.Q8_0, reason: `${what}: Q8_0 (${falcon ? 'falcon' : `${ne0} columns not a multiple of ${blockSize(def)}`})` };
+      return {
+        type: T.Q8_0,
+        reason: `${what}: Q8_0 (${falcon ? 'falcon' : `${ne0} columns not a multiple of ${blockSize(def)}`})`,
+      };
     }
     if (def !== T.Q8_0) return { type: T.Q6_K, reason: `${what}: always Q6_K in ${ftype}` };
     return keep(`${what}: Q8_0`);
@@ -141,24 +145,38 @@ export function mixChoice(
       case 'Q2_K':
         return { type: T.Q3_K, reason: 'Q2_K: ffn_down is Q3_K' };
       case 'Q3_K_M':
-        if (i < div(n, 16)) return { type: T.Q5_K, reason: `Q3_K_M: ffn_down of the first sixteenth of layers is Q5_K (${at})` };
+        if (i < div(n, 16))
+          return {
+            type: T.Q5_K,
+            reason: `Q3_K_M: ffn_down of the first sixteenth of layers is Q5_K (${at})`,
+          };
         if (!falcon || useMoreBits(i, n)) return { type: T.Q4_K, reason: `Q3_K_M: ffn_down is Q4_K (${at})` };
-        return { type: T.Q3_K, reason: `Q3_K_M (falcon): ffn_down is Q3_K off the use_more_bits layers (${at})` };
+        return {
+          type: T.Q3_K,
+          reason: `Q3_K_M (falcon): ffn_down is Q3_K off the use_more_bits layers (${at})`,
+        };
       case 'Q3_K_L':
-        return falcon ? { type: T.Q4_K, reason: 'Q3_K_L (falcon): ffn_down is Q4_K' } : { type: T.Q5_K, reason: 'Q3_K_L: ffn_down is Q5_K' };
+        return falcon
+          ? { type: T.Q4_K, reason: 'Q3_K_L (falcon): ffn_down is Q4_K' }
+          : { type: T.Q5_K, reason: 'Q3_K_L: ffn_down is Q5_K' };
       case 'Q4_K_M':
         if (falcon) {
-          if (i < div(n, 16)) return { type: T.Q6_K, reason: `Q4_K_M (falcon): first sixteenth of ffn_down is Q6_K (${at})` };
-          if (useMoreBits(i, n)) return { type: T.Q5_K, reason: `Q4_K_M (falcon): use_more_bits ffn_down is Q5_K (${at})` };
+          if (i < div(n, 16))
+            return { type: T.Q6_K, reason: `Q4_K_M (falcon): first sixteenth of ffn_down is Q6_K (${at})` };
+          if (useMoreBits(i, n))
+            return { type: T.Q5_K, reason: `Q4_K_M (falcon): use_more_bits ffn_down is Q5_K (${at})` };
           return keep(`Q4_K_M (falcon): ffn_down default (${at})`);
         }
-        if (useMoreBits(i, n)) return { type: T.Q6_K, reason: `Q4_K_M: ffn_down gets Q6_K on use_more_bits layers (${at})` };
+        if (useMoreBits(i, n))
+          return { type: T.Q6_K, reason: `Q4_K_M: ffn_down gets Q6_K on use_more_bits layers (${at})` };
         return keep(`Q4_K_M: ffn_down keeps Q4_K off the use_more_bits layers (${at})`);
       case 'Q5_K_M':
-        if (useMoreBits(i, n)) return { type: T.Q6_K, reason: `Q5_K_M: ffn_down gets Q6_K on use_more_bits layers (${at})` };
+        if (useMoreBits(i, n))
+          return { type: T.Q6_K, reason: `Q5_K_M: ffn_down gets Q6_K on use_more_bits layers (${at})` };
         return keep(`Q5_K_M: ffn_down keeps Q5_K off the use_more_bits layers (${at})`);
       case 'Q4_K_S':
-        if (!falcon && i < div(n, 8)) return { type: T.Q5_K, reason: `Q4_K_S: ffn_down of the first eighth of layers is Q5_K (${at})` };
+        if (!falcon && i < div(n, 8))
+          return { type: T.Q5_K, reason: `Q4_K_S: ffn_down of the first eighth of layers is Q5_K (${at})` };
         return keep(`Q4_K_S: ffn_down default (${at})`);
       default:
         return keep(`${ftype} default`);
@@ -185,7 +203,8 @@ export function mixChoice(
   if (cat === 'attn_qkv') {
     // The fused projection has its own rule in the llama-quantize that made the reference files
     // (Q5_K in Q4_K_M, Q6_K in Q5_K_M for every layer), not the attn_v layer pattern.
-    if (ftype === 'Q3_K_M' || ftype === 'Q3_K_L') return { type: T.Q4_K, reason: `${ftype}: fused attn_qkv is Q4_K` };
+    if (ftype === 'Q3_K_M' || ftype === 'Q3_K_L')
+      return { type: T.Q4_K, reason: `${ftype}: fused attn_qkv is Q4_K` };
     if (ftype === 'Q4_K_M') return { type: T.Q5_K, reason: 'Q4_K_M: fused attn_qkv is Q5_K' };
     if (ftype === 'Q5_K_M') return { type: T.Q6_K, reason: 'Q5_K_M: fused attn_qkv is Q6_K' };
     return keep(`${ftype} default`);

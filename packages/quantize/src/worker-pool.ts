@@ -99,12 +99,21 @@ export class WorkerPoolRowQuantizer implements RowQuantizer {
     const bad = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (bad) {
       await Promise.all(ok.map((w) => w.terminate()));
-      return InlineRowQuantizer.create(`worker threads unavailable (${(bad.reason as Error).message}); quantizing in one thread`);
+      return InlineRowQuantizer.create(
+        `worker threads unavailable (${(bad.reason as Error).message}); quantizing in one thread`,
+      );
     }
     return new WorkerPoolRowQuantizer(ok, await InlineRowQuantizer.create());
   }
 
-  private run(w: Worker, srcType: number, dstType: number, src: Uint8Array, rows: number, cols: number): Promise<Uint8Array> {
+  private run(
+    w: Worker,
+    srcType: number,
+    dstType: number,
+    src: Uint8Array,
+    rows: number,
+    cols: number,
+  ): Promise<Uint8Array> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     // Own, exactly-sized buffer so it can be transferred without copying again.
@@ -116,7 +125,13 @@ export class WorkerPoolRowQuantizer implements RowQuantizer {
     });
   }
 
-  async convert(srcType: number, dstType: number, src: Uint8Array, rows: number, cols: number): Promise<Uint8Array> {
+  async convert(
+    srcType: number,
+    dstType: number,
+    src: Uint8Array,
+    rows: number,
+    cols: number,
+  ): Promise<Uint8Array> {
     if (LEGACY_TYPES.has(dstType)) return this.inline.convert(srcType, dstType, src, rows, cols);
     const maxChunks = Math.max(1, Math.min(this.workers.length, Math.floor((rows * cols) / MIN_CHUNK)));
     const per = Math.ceil(rows / maxChunks);
@@ -124,7 +139,16 @@ export class WorkerPoolRowQuantizer implements RowQuantizer {
     const jobs: Promise<Uint8Array>[] = [];
     for (let r = 0, i = 0; r < rows; r += per, i++) {
       const n = Math.min(per, rows - r);
-      jobs.push(this.run(this.workers[i] as Worker, srcType, dstType, src.subarray(r * srcRowBytes, (r + n) * srcRowBytes), n, cols));
+      jobs.push(
+        this.run(
+          this.workers[i] as Worker,
+          srcType,
+          dstType,
+          src.subarray(r * srcRowBytes, (r + n) * srcRowBytes),
+          n,
+          cols,
+        ),
+      );
     }
     const parts = await Promise.all(jobs);
     if (parts.length === 1) return parts[0] as Uint8Array;

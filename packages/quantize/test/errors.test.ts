@@ -1,11 +1,19 @@
 // Bad input gives a QuantizeError with a code and a message naming the file or tensor.
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeGGUF } from '@quant/gguf';
 import { QuantizeError, type QuantizeErrorCode, quantizeModel } from '@quant/quantize';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { syntheticModel, NARROW } from './helpers/synthetic.js';
+import { NARROW, syntheticModel } from './helpers/synthetic.js';
 import { writeSynthetic } from './helpers/write-synthetic.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'quant-err-'));
@@ -39,7 +47,9 @@ describe('errors', () => {
   it('not a GGUF file / missing file', async () => {
     const junk = join(dir, 'junk.gguf');
     writeFileSync(junk, 'hello world, not a model');
-    expect((await codeOf(quantizeModel(junk, join(dir, 'y.gguf'), { type: 'Q8_0' }))).code).toBe('READ_FAILED');
+    expect((await codeOf(quantizeModel(junk, join(dir, 'y.gguf'), { type: 'Q8_0' }))).code).toBe(
+      'READ_FAILED',
+    );
     const e = await codeOf(quantizeModel(join(dir, 'nope.gguf'), join(dir, 'y.gguf'), { type: 'Q8_0' }));
     expect(e.code).toBe('READ_FAILED');
     expect(e.message).toContain('nope.gguf');
@@ -63,7 +73,10 @@ describe('errors', () => {
 
   it('missing architecture metadata', async () => {
     const bare = join(dir, 'bare.gguf');
-    await writeGGUF(bare, { metadata: { 'general.name': 'x' }, tensors: [{ name: 'a.weight', type: 0, shape: [32, 2], data: new Uint8Array(256) }] });
+    await writeGGUF(bare, {
+      metadata: { 'general.name': 'x' },
+      tensors: [{ name: 'a.weight', type: 0, shape: [32, 2], data: new Uint8Array(256) }],
+    });
     const e = await codeOf(quantizeModel(bare, join(dir, 'b.gguf'), { type: 'Q8_0' }));
     expect(e.code).toBe('BAD_MODEL_METADATA');
     expect(e.message).toContain('general.architecture');

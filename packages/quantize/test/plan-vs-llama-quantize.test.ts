@@ -1,7 +1,7 @@
 // Our tensor → type plan must equal the types llama-quantize wrote into the shared model files.
 import { existsSync } from 'node:fs';
 import { parseGGUF } from '@quant/gguf';
-import { type PlanFileType, planQuantization, LLAMA_FTYPE } from '@quant/quantize';
+import { LLAMA_FTYPE, type PlanFileType, planQuantization } from '@quant/quantize';
 import { describe, expect, it } from 'vitest';
 import { haveShared, model } from './helpers/shared.js';
 
@@ -14,7 +14,9 @@ const MIXES: [string, PlanFileType][] = [
   ['q2_k', 'Q2_K'],
 ];
 
-async function storedTypes(path: string): Promise<{ order: string[]; types: Map<string, string>; fileType: unknown; qv: unknown }> {
+async function storedTypes(
+  path: string,
+): Promise<{ order: string[]; types: Map<string, string>; fileType: unknown; qv: unknown }> {
   const f = await parseGGUF(path);
   try {
     return {
@@ -37,7 +39,9 @@ describe.skipIf(!haveShared)('plan equals llama-quantize (pad256 F32 sources)', 
         const plan = planQuantization(src, { type });
         await src.close();
         const want = await storedTypes(out);
-        expect(Object.fromEntries(plan.tensors.map((t) => [t.name, t.targetTypeName]))).toEqual(Object.fromEntries(want.types));
+        expect(Object.fromEntries(plan.tensors.map((t) => [t.name, t.targetTypeName]))).toEqual(
+          Object.fromEntries(want.types),
+        );
         // Same order as llama-quantize writes, same general.file_type.
         expect(plan.tensors.map((t) => t.name)).toEqual(want.order);
         expect(plan.ftype).toBe(want.fileType);
@@ -58,14 +62,18 @@ describe.skipIf(!haveShared)('plan equals llama-quantize (ff192 files: 64-wide r
   ] as const) {
     it(`${name}`, async () => {
       const f = await parseGGUF(model(name));
-      const asF32 = { metadata: f.metadata, tensors: f.tensors.map((t) => ({ name: t.name, type: 0, shape: t.shape })) };
+      const asF32 = {
+        metadata: f.metadata,
+        tensors: f.tensors.map((t) => ({ name: t.name, type: 0, shape: t.shape })),
+      };
       const plan = planQuantization(asF32, { type });
       expect(Object.fromEntries(plan.tensors.map((t) => [t.name, t.targetTypeName]))).toEqual(
         Object.fromEntries(f.tensors.map((t) => [t.name, t.typeName])),
       );
       expect(plan.tensors.map((t) => t.name)).toEqual(f.tensors.map((t) => t.name));
       // output.weight has 64 columns: Q6_K does not fit, so it falls back to Q8_0.
-      if (type === 'Q4_0') expect(plan.tensors.find((t) => t.name === 'output.weight')?.fallbackFrom).toBe(14);
+      if (type === 'Q4_0')
+        expect(plan.tensors.find((t) => t.name === 'output.weight')?.fallbackFrom).toBe(14);
       await f.close();
     });
   }

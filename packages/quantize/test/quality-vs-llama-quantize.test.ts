@@ -45,7 +45,9 @@ async function compare(src: string, ours: string, theirs: string, label: string)
   const ref = await logitsOf(src, seqs);
   const klOurs = meanKL(ref, await logitsOf(ours, seqs));
   const klTheirs = meanKL(ref, await logitsOf(theirs, seqs));
-  console.log(`[quantize] ${label}: mean KL vs F32 — ours ${klOurs.toExponential(4)}, llama-quantize ${klTheirs.toExponential(4)}`);
+  console.log(
+    `[quantize] ${label}: mean KL vs F32 — ours ${klOurs.toExponential(4)}, llama-quantize ${klTheirs.toExponential(4)}`,
+  );
   expect(klOurs).toBeGreaterThan(0);
   expect(klOurs).toBeLessThanOrEqual(klTheirs * 1.02);
 }
@@ -67,7 +69,9 @@ describe.skipIf(!haveShared)('quality vs llama-quantize (pad256 F32 models)', ()
         // Same tensor types and metadata as llama-quantize's file.
         const a = await parseGGUF(ours);
         const b = await parseGGUF(theirs);
-        expect(a.tensors.map((t) => [t.name, t.typeName, t.shape])).toEqual(b.tensors.map((t) => [t.name, t.typeName, t.shape]));
+        expect(a.tensors.map((t) => [t.name, t.typeName, t.shape])).toEqual(
+          b.tensors.map((t) => [t.name, t.typeName, t.shape]),
+        );
         expect(a.metadata).toEqual(b.metadata);
         await a.close();
         await b.close();
@@ -76,22 +80,25 @@ describe.skipIf(!haveShared)('quality vs llama-quantize (pad256 F32 models)', ()
   }
 });
 
-describe.skipIf(!haveShared)('quality vs llama-quantize (ff192: Q4_0, Q8_0 and the 64-wide output fallback)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'quant-ff192-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+describe.skipIf(!haveShared)(
+  'quality vs llama-quantize (ff192: Q4_0, Q8_0 and the 64-wide output fallback)',
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quant-ff192-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  for (const [suffix, type] of [
-    ['q4_0', 'Q4_0'],
-    ['q8_0', 'Q8_0'],
-  ] as const) {
-    it(`llama ${type}`, async () => {
-      const src = join(dir, 'ff192-f32.gguf');
-      if (!existsSync(src)) await writeFf192(model('stories260K.gguf'), src);
-      const ours = join(dir, `ff192-${suffix}.gguf`);
-      const theirs = model(`stories260K-llama-ff192-${suffix}.gguf`);
-      await quantizeModel(src, ours, { type, threads: 2 });
-      await compare(src, ours, theirs, `ff192 llama ${type}`);
-      expect(await differingTensors(ours, theirs)).toEqual([]);
-    });
-  }
-});
+    for (const [suffix, type] of [
+      ['q4_0', 'Q4_0'],
+      ['q8_0', 'Q8_0'],
+    ] as const) {
+      it(`llama ${type}`, async () => {
+        const src = join(dir, 'ff192-f32.gguf');
+        if (!existsSync(src)) await writeFf192(model('stories260K.gguf'), src);
+        const ours = join(dir, `ff192-${suffix}.gguf`);
+        const theirs = model(`stories260K-llama-ff192-${suffix}.gguf`);
+        await quantizeModel(src, ours, { type, threads: 2 });
+        await compare(src, ours, theirs, `ff192 llama ${type}`);
+        expect(await differingTensors(ours, theirs)).toEqual([]);
+      });
+    }
+  },
+);

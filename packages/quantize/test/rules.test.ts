@@ -1,6 +1,12 @@
 // llama-quantize's mix rules on model shapes with no data. Expected types are written out by hand
 // from the rules in llama.cpp's src/llama-quant.cpp (llama_tensor_get_type), not computed.
-import { type PlanTensorInput, planTensors, type ModelFacts, formatPlan, QuantizeError } from '@quant/quantize';
+import {
+  formatPlan,
+  type ModelFacts,
+  type PlanTensorInput,
+  planTensors,
+  QuantizeError,
+} from '@quant/quantize';
 import { describe, expect, it } from 'vitest';
 
 const F32 = 0;
@@ -94,7 +100,12 @@ describe('Phi-3.5-mini-shaped F16 model', () => {
 
   it('--pure: the default type everywhere, output included; 1-D tensors stay', () => {
     const plan = planTensors(facts, tensors, { type: 'Q4_K_M', pure: true });
-    for (const p of plan.tensors) expect(p.targetTypeName, p.name).toBe(p.shape.length === 1 ? 'F32' : 'Q4_K');
+    for (const p of plan.tensors)
+      expect(p.targetTypeName, p.name).toBe(p.shape.length === 1 ? 'F32' : 'Q4_K');
+  });
+
+  it('accepts the mix name in any case, as llama-quantize does', () => {
+    expect(planTensors(facts, tensors, { type: 'q4_k_m' as never }).fileType).toBe('Q4_K_M');
   });
 
   it('reports sizes and prints a dry-run table', () => {
@@ -113,7 +124,8 @@ describe('separate attn_v (llama layout, 8 layers)', () => {
   const facts: ModelFacts = { arch: 'llama', nLayer: 8, nHead: 8, nHeadKv: 8, nExpert: 0, is70B: false };
   const tensors: PlanTensorInput[] = [];
   for (let i = 0; i < 8; i++) {
-    for (const n of ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up']) tensors.push({ name: `blk.${i}.${n}.weight`, type: F16, shape: [256, 256] });
+    for (const n of ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up'])
+      tensors.push({ name: `blk.${i}.${n}.weight`, type: F16, shape: [256, 256] });
     tensors.push({ name: `blk.${i}.ffn_down.weight`, type: F16, shape: [512, 256] });
   }
   tensors.push({ name: 'token_embd.weight', type: F16, shape: [256, 1000] });

@@ -42,11 +42,14 @@ describe('streaming', () => {
     expect(names).toEqual(r.plan.tensors.map((t) => t.name));
     for (let k = 0; k < names.length; k++) {
       const prev = layout.tensors[k - 1];
-      const mustBeWritten = prev === undefined ? layout.dataOffset : layout.dataOffset + prev.offset + prev.byteSize;
+      const mustBeWritten =
+        prev === undefined ? layout.dataOffset : layout.dataOffset + prev.offset + prev.byteSize;
       // When tensor k is ready, everything before it has already been written to the file.
       expect(sizeOnDisk[k], names[k]).toBeGreaterThanOrEqual(mustBeWritten);
       // …and nothing of tensor k itself yet (it is handed to the writer after this callback).
-      expect(sizeOnDisk[k], names[k]).toBeLessThanOrEqual(layout.dataOffset + (layout.tensors[k]?.offset ?? 0));
+      expect(sizeOnDisk[k], names[k]).toBeLessThanOrEqual(
+        layout.dataOffset + (layout.tensors[k]?.offset ?? 0),
+      );
     }
     expect(r.peakTensorsInFlight).toBe(1);
     // The most bytes held at once stay near the largest single tensor, far below the model.
@@ -66,7 +69,10 @@ describe('streaming', () => {
     await quantizeModel(src, b, { type: 'Q6_K', threads: 2 });
     const fa = await parseGGUF(a);
     const fb = await parseGGUF(b);
-    for (const t of fa.tensors) expect(Buffer.compare(await fa.readTensorData(t.name), await fb.readTensorData(t.name)), t.name).toBe(0);
+    for (const t of fa.tensors)
+      expect(Buffer.compare(await fa.readTensorData(t.name), await fb.readTensorData(t.name)), t.name).toBe(
+        0,
+      );
     await fa.close();
     await fb.close();
   });

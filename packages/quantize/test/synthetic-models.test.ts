@@ -57,7 +57,9 @@ for (const arch of ['llama', 'phi3'] as Arch[]) {
         // The file holds exactly the planned types and the quantization metadata.
         const f = await parseGGUF(out);
         const src = await parseGGUF(f16);
-        expect(f.tensors.map((t) => [t.name, t.type])).toEqual(r.plan.tensors.map((t) => [t.name, t.targetType]));
+        expect(f.tensors.map((t) => [t.name, t.type])).toEqual(
+          r.plan.tensors.map((t) => [t.name, t.targetType]),
+        );
         expect(f.metadata['general.file_type']).toBe(LLAMA_FTYPE[type]);
         expect(f.metadata['general.quantization_version']).toBe(2);
         for (const e of src.entries) {

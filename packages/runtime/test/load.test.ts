@@ -55,9 +55,25 @@ describe('loadModel', () => {
     m2.dispose();
   });
 
+  it('a weight type the kernels cannot run fails naming the tensor and its type', async () => {
+    // IQ4_NL (type 20): 32-element blocks of 18 bytes; blk.0.ffn_down.weight is 64 rows of 128.
+    const bytes = new Uint8Array(64 * 4 * 18).map((_, i) => (i * 37) & 0xff);
+    const p = await fx.model('iq4nl', {
+      ...TINY,
+      rawTensor: { name: 'blk.0.ffn_down.weight', type: 20, bytes },
+    });
+    const err = await loadModel(p, { kernels }).catch((e) => e);
+    expect(['UNSUPPORTED_TENSOR_TYPE', 'LOAD_FAILED']).toContain(err.code);
+    expect(err.message).toMatch(/blk\.0\.ffn_down\.weight.*IQ4_NL/);
+  });
+
   it('rejects bad options and files without an architecture with typed errors', async () => {
-    await expect(loadModel(path, { kernels, contextSize: -1 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
-    await expect(loadModel(path, { kernels, kvType: 'q4' as never })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(loadModel(path, { kernels, contextSize: -1 })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+    });
+    await expect(loadModel(path, { kernels, kvType: 'q4' as never })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+    });
     const noArch = join(fx.dir, 'no-arch.gguf');
     await writeGGUF(noArch, { metadata: { 'general.name': 'x' }, tensors: [] });
     await expect(loadModel(noArch, { kernels })).rejects.toMatchObject({ code: 'INVALID_METADATA' });

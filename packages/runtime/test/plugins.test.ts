@@ -34,9 +34,10 @@ afterAll(() => {
 });
 
 describe('plugins', () => {
-  it('knows the built-in llama plugin (and its aliases) without any import', () => {
-    const llama = listArchitectures().find((a) => a.name === 'llama');
-    expect(llama?.aliases).toContain('mistral');
+  it('knows the built-in plugins (llama with its aliases, phi3) without any import', () => {
+    const all = listArchitectures();
+    expect(all.find((a) => a.name === 'llama')?.aliases).toContain('mistral');
+    expect(all.map((a) => a.name)).toContain('phi3');
   });
 
   it('runs a plugin registered by the test for a new architecture name', async () => {

@@ -49,6 +49,27 @@ describe('Session', () => {
     for (const s of [s1, s2, s3]) s.dispose();
   });
 
+  it('evaluates prompts through matmul in batches of batchSize tokens, not one by one', async () => {
+    const sizes: number[] = [];
+    const spy = new Proxy(kernels, {
+      get(t, prop) {
+        const v = Reflect.get(t, prop, t);
+        if (prop === 'matmul')
+          return (...a: Parameters<Kernels['matmul']>) => {
+            sizes.push(a[3]);
+            return v.apply(t, a);
+          };
+        return typeof v === 'function' ? v.bind(t) : v;
+      },
+    });
+    const m = await loadModel(await fx.model('spy', TINY), { kernels: spy, batchSize: 4, contextSize: 64 });
+    await m.createSession().evaluate(prompt); // 13 tokens
+    m.dispose();
+    const perLayer = 7; // q, k, v, o, gate, up, down
+    expect(sizes.filter((n) => n === 4)).toHaveLength(3 * perLayer * TINY.nLayers);
+    expect(sizes.filter((n) => n === 1)).toHaveLength(perLayer * TINY.nLayers + 1); // last batch + LM head
+  });
+
   it('sessions are independent, even when their calls interleave', async () => {
     const a = model.createSession();
     const b = model.createSession();
@@ -79,6 +100,17 @@ describe('Session', () => {
     expect(err.code).toBe('CONTEXT_FULL');
     expect(err.message).toMatch(/8-token context/);
     expect(s.position).toBe(6);
+    s.dispose();
+  });
+
+  it('an AbortSignal stops a long prompt between batches, keeping the finished batches', async () => {
+    const s = model.createSession(); // batchSize 4
+    const ac = new AbortController();
+    const pending = s.evaluate(prompt, { signal: ac.signal });
+    setImmediate(() => ac.abort());
+    await expect(pending).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(s.position).toBe(4);
+    expect(s.tokens).toEqual(prompt.slice(0, 4));
     s.dispose();
   });
 

@@ -100,7 +100,10 @@ describe.skipIf(!anyBackend)('synthetic Llama models vs node-llama-cpp', () => {
                 1e-3 * c.maxAbsRef,
               );
             } else {
-              expect(c.argmaxMismatches, `argmax differs (reference gaps ${c.mismatchGaps}, mean KL ${c.meanKL})`).toEqual([]);
+              expect(
+                c.argmaxMismatches,
+                `argmax differs (reference gaps ${c.mismatchGaps}, mean KL ${c.meanKL})`,
+              ).toEqual([]);
               expect(c.meanKL).toBeLessThanOrEqual(0.01);
             }
           } finally {

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseGGUF } from '@quant/gguf';
-import { LlamaLogLevel, getLlama } from 'node-llama-cpp';
+import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
 import { Tokenizer } from '../dist/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -71,7 +71,8 @@ for (const name of ['phi-3', 'gpt-2']) {
   const cold = best(() => fresh[k++].encode(text, { addBos: false }));
   const ours = best(() => tok.encode(text, { addBos: false }));
   const theirs = best(() => model.tokenize(text, false));
-  const same = ours.result.length === theirs.result.length && ours.result.every((t, i) => t === theirs.result[i]);
+  const same =
+    ours.result.length === theirs.result.length && ours.result.every((t, i) => t === theirs.result[i]);
   const n = theirs.result.length;
   rows.push({
     vocab: name,
@@ -86,4 +87,3 @@ for (const name of ['phi-3', 'gpt-2']) {
   await model.dispose();
 }
 console.table(rows);
-

@@ -12,7 +12,10 @@ const pkg = resolve(process.argv[2] ?? './package');
 const load = async (cat) =>
   (await import(pathToFileURL(join(pkg, 'General_Category', cat, 'ranges.mjs')).href)).default;
 
-const hex = (cp) => (cp < 0x10000 ? `\\u${cp.toString(16).toUpperCase().padStart(4, '0')}` : `\\u{${cp.toString(16).toUpperCase()}}`);
+const hex = (cp) =>
+  cp < 0x10000
+    ? `\\u${cp.toString(16).toUpperCase().padStart(4, '0')}`
+    : `\\u{${cp.toString(16).toUpperCase()}}`;
 function classBody(ranges) {
   let out = '';
   for (const r of ranges) {

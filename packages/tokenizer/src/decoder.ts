@@ -3,8 +3,8 @@
 // emits complete UTF-8 characters.
 
 import { TokenAttr } from './attributes.js';
-import { CHAR_TO_BYTE, type Vocab } from './vocab.js';
 import { stringToUtf8, utf8ToString } from './utf8.js';
+import { CHAR_TO_BYTE, type Vocab } from './vocab.js';
 
 const SPECIAL_ATTRS = TokenAttr.UNKNOWN | TokenAttr.CONTROL;
 const EMPTY = new Uint8Array(0);
@@ -160,7 +160,12 @@ export function incompleteTail(buf: Uint8Array, n: number): number {
       // check the second byte's range for E0/ED/F0/F4 leads
       if (back >= 2) {
         const c = buf[n - back + 1]!;
-        if ((b === 0xe0 && c < 0xa0) || (b === 0xed && c > 0x9f) || (b === 0xf0 && c < 0x90) || (b === 0xf4 && c > 0x8f))
+        if (
+          (b === 0xe0 && c < 0xa0) ||
+          (b === 0xed && c > 0x9f) ||
+          (b === 0xf0 && c < 0x90) ||
+          (b === 0xf4 && c > 0x8f)
+        )
           return 0;
       }
       return back;
@@ -222,7 +227,7 @@ export class StreamDecoder {
       buf.set(piece, this.pendingLen);
     }
     const tail = incompleteTail(buf, buf.length);
-    const text = tail === buf.length ? "" : utf8ToString(buf.subarray(0, buf.length - tail));
+    const text = tail === buf.length ? '' : utf8ToString(buf.subarray(0, buf.length - tail));
     if (this.pending.length < tail) this.pending = new Uint8Array(8);
     this.pending.set(buf.subarray(buf.length - tail));
     this.pendingLen = tail;

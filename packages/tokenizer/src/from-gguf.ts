@@ -9,7 +9,10 @@ export type MetadataLike = ReadonlyMap<string, unknown> | Readonly<Record<string
 function getter(metadata: MetadataLike): (key: string) => unknown {
   if (metadata instanceof Map) return (key) => metadata.get(key);
   if (metadata === null || typeof metadata !== 'object') {
-    throw new TokenizerError('TOKENIZER_INVALID_ARGUMENT', 'fromGGUF() needs a parsed GGUF file with a metadata map');
+    throw new TokenizerError(
+      'TOKENIZER_INVALID_ARGUMENT',
+      'fromGGUF() needs a parsed GGUF file with a metadata map',
+    );
   }
   const obj = metadata as Record<string, unknown>;
   return (key) => (Object.hasOwn(obj, key) ? obj[key] : undefined);
@@ -57,9 +60,13 @@ export function specFromGGUF(metadata: MetadataLike): VocabSpec {
   }
   const tokens = arr('tokenizer.ggml.tokens');
   if (tokens === undefined) {
-    throw new TokenizerError('TOKENIZER_MISSING_KEY', 'tokenizer.ggml.tokens is missing: cannot build a vocabulary', {
-      key: 'tokenizer.ggml.tokens',
-    });
+    throw new TokenizerError(
+      'TOKENIZER_MISSING_KEY',
+      'tokenizer.ggml.tokens is missing: cannot build a vocabulary',
+      {
+        key: 'tokenizer.ggml.tokens',
+      },
+    );
   }
   for (let i = 0; i < tokens.length; i++) {
     if (typeof tokens[i] !== 'string') {

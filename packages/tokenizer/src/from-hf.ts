@@ -68,13 +68,19 @@ export function specFromHuggingFace(input: unknown, options: HuggingFaceOptions 
   }
   const model = json !== undefined ? obj(json.model) : undefined;
   if (json === undefined || model === undefined) {
-    throw new TokenizerError('TOKENIZER_BAD_METADATA', 'tokenizer.json has no "model" object', { key: 'model' });
+    throw new TokenizerError('TOKENIZER_BAD_METADATA', 'tokenizer.json has no "model" object', {
+      key: 'model',
+    });
   }
   const vocab = obj(model.vocab);
   if (vocab === undefined) {
-    throw new TokenizerError('TOKENIZER_MISSING_KEY', 'tokenizer.json model.vocab is missing or not an object', {
-      key: 'model.vocab',
-    });
+    throw new TokenizerError(
+      'TOKENIZER_MISSING_KEY',
+      'tokenizer.json model.vocab is missing or not an object',
+      {
+        key: 'model.vocab',
+      },
+    );
   }
   const mtype = model.type;
   let ggmlModel: string;
@@ -91,7 +97,9 @@ export function specFromHuggingFace(input: unknown, options: HuggingFaceOptions 
   // id → text and type
   let n = 0;
   for (const id of Object.values(vocab)) if (typeof id === 'number' && id + 1 > n) n = id + 1;
-  const added = Array.isArray(json.added_tokens) ? json.added_tokens.map(obj).filter((x) => x !== undefined) : [];
+  const added = Array.isArray(json.added_tokens)
+    ? json.added_tokens.map(obj).filter((x) => x !== undefined)
+    : [];
   for (const a of added) if (typeof a.id === 'number' && a.id + 1 > n) n = a.id + 1;
   const tokens: string[] = new Array(n).fill(undefined);
   const types = new Int32Array(n);
@@ -140,7 +148,8 @@ export function specFromHuggingFace(input: unknown, options: HuggingFaceOptions 
     const normalizer = obj(json.normalizer);
     if (normalizer !== undefined && typeof normalizer.lowercase === 'boolean') {
       spec.normalizerLowercase = normalizer.lowercase;
-      if (typeof normalizer.strip_accents === 'boolean') spec.normalizerStripAccents = normalizer.strip_accents;
+      if (typeof normalizer.strip_accents === 'boolean')
+        spec.normalizerStripAccents = normalizer.strip_accents;
     }
     for (const [role, text] of [
       ['unk', '[UNK]'],
@@ -159,8 +168,10 @@ export function specFromHuggingFace(input: unknown, options: HuggingFaceOptions 
   if (bosText !== undefined && idOf.has(bosText)) ids.bos = idOf.get(bosText)!;
   if (eosText !== undefined && idOf.has(eosText)) ids.eos = idOf.get(eosText)!;
   spec.ids = ids;
-  const addBos = options.addBos ?? (typeof config?.add_bos_token === 'boolean' ? config.add_bos_token : undefined);
-  const addEos = options.addEos ?? (typeof config?.add_eos_token === 'boolean' ? config.add_eos_token : undefined);
+  const addBos =
+    options.addBos ?? (typeof config?.add_bos_token === 'boolean' ? config.add_bos_token : undefined);
+  const addEos =
+    options.addEos ?? (typeof config?.add_eos_token === 'boolean' ? config.add_eos_token : undefined);
   if (addBos !== undefined) spec.addBos = addBos;
   if (addEos !== undefined) spec.addEos = addEos;
   if (options.modelName !== undefined) spec.modelName = options.modelName;

@@ -75,12 +75,13 @@ export class BigramHeap {
     }
   }
 
-  /** Pop the top into `out` ([left, right, size]); false when empty. */
+  /** Pop the top into `out` ([left, right, size, key as int32]); false when empty. */
   pop(out: Int32Array): boolean {
     if (this.n === 0) return false;
     out[0] = this.left[0]!;
     out[1] = this.right[0]!;
     out[2] = this.size_[0]!;
+    if (out.length > 3) out[3] = this.key[0]!;
     const last = --this.n;
     if (last > 0) {
       this.key[0] = this.key[last]!;

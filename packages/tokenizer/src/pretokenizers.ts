@@ -13,6 +13,7 @@
 //  - categories are Unicode 15.1's (the version llama.cpp's tables were generated from), not the JS
 //    engine's: a code point assigned in Unicode 16+ is unassigned for llama.cpp.
 
+import { splitGpt2, splitLlama3 } from './splitters.js';
 import { U15_L, U15_M, U15_N, U15_P, U15_S } from './unicode-15.1.js';
 
 /** Unicode 15.1 category classes: llama.cpp's tables are generated from Unicode 15.1. */
@@ -28,6 +29,8 @@ export interface PreTokenizer {
    * the regex names a non-ASCII whitespace char literally (deepseek-llm's class includes U+3000).
    */
   readonly substituteWs: readonly boolean[];
+  /** Per regex: an equivalent hand-written splitter (gpt2 / llama3 / qwen2 patterns), or null. */
+  readonly fast: readonly (((text: string) => string[]) | null)[];
   readonly ignoreMerges?: boolean;
   readonly addBos?: boolean;
   readonly cleanSpaces?: boolean;
@@ -98,9 +101,15 @@ const R = {
   DEEPSEEK3: [
     '\\p{N}{1,3}',
     '[\u4E00-\u9FA5\u3040-\u309F\u30A0-\u30FF]+',
-    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
+    '[!"#$%&\'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+',
   ],
-  DEEPSEEK_CODER: ['[\r\n]', '\\s?\\p{L}+', '\\s?\\p{P}+', '[\u4E00-\u9FA5\u0800-\u4E00\uAC00-\uD7FF]+', '\\p{N}'],
+  DEEPSEEK_CODER: [
+    '[\r\n]',
+    '\\s?\\p{L}+',
+    '\\s?\\p{P}+',
+    '[\u4E00-\u9FA5\u0800-\u4E00\uAC00-\uD7FF]+',
+    '\\p{N}',
+  ],
   FALCON: [
     '[\\p{P}\\$\\+<=>\\^~\\|`]+',
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)",
@@ -145,7 +154,17 @@ const STARCODER = ['\\p{N}', R.GPT2];
 const DEFS: readonly Def[] = [
   { names: ['', 'default'], regexes: R.DEFAULT },
   {
-    names: ['llama3', 'llama-v3', 'llama-bpe', 'falcon3', 'falcon-h1', 'pixtral', 'midm-2.0', 'lfm2', 'jina-v5-nano'],
+    names: [
+      'llama3',
+      'llama-v3',
+      'llama-bpe',
+      'falcon3',
+      'falcon-h1',
+      'pixtral',
+      'midm-2.0',
+      'lfm2',
+      'jina-v5-nano',
+    ],
     regexes: [R.LLAMA3],
     ignoreMerges: true,
     addBos: true,
@@ -157,7 +176,18 @@ const DEFS: readonly Def[] = [
   { names: ['falcon'], regexes: R.FALCON },
   { names: ['mpt', 'olmo', 'jais', 'exaone4'], regexes: [R.GPT2] },
   {
-    names: ['gpt-2', 'phi-2', 'jina-es', 'jina-de', 'gigachat', 'jina-v2-es', 'jina-v2-de', 'a.x-4.0', 'mellum', 'modern-bert'],
+    names: [
+      'gpt-2',
+      'phi-2',
+      'jina-es',
+      'jina-de',
+      'gigachat',
+      'jina-v2-es',
+      'jina-v2-de',
+      'a.x-4.0',
+      'mellum',
+      'modern-bert',
+    ],
     regexes: [R.GPT2],
   },
   { names: ['jina-v1-en', 'jina-v2-code', 'roberta-bpe'], regexes: [R.GPT2], addSep: true },
@@ -184,6 +214,13 @@ const DEFS: readonly Def[] = [
 ];
 
 const cache = new Map<string, PreTokenizer>();
+
+function fastSplitterFor(regex: string): ((text: string) => string[]) | null {
+  if (regex === R.GPT2) return splitGpt2;
+  if (regex === R.LLAMA3) return (t) => splitLlama3(t, 3);
+  if (regex === R.QWEN2) return (t) => splitLlama3(t, 1);
+  return null;
+}
 const NON_ASCII_WS = /[\x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]/;
 const NON_ASCII_WS_G = /[\x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]/g;
 
@@ -197,6 +234,7 @@ export function preTokenizerFor(pre: string): PreTokenizer | null {
     name: def.names[0] === '' ? 'default' : def.names[0]!,
     regexes: def.regexes.map(translateRegex),
     substituteWs: def.regexes.map((r) => !r.includes('\\p{') && NON_ASCII_WS.test(r)),
+    fast: def.regexes.map(fastSplitterFor),
     ...(def.ignoreMerges !== undefined ? { ignoreMerges: def.ignoreMerges } : {}),
     ...(def.addBos !== undefined ? { addBos: def.addBos } : {}),
     ...(def.cleanSpaces !== undefined ? { cleanSpaces: def.cleanSpaces } : {}),
@@ -216,12 +254,35 @@ export function supportedPreTokenizers(): string[] {
  * Split text with a list of regexes, llama.cpp style: regex k splits each chunk left by regex k-1
  * into its matches and the unmatched gaps between them (both kept). Returns the chunk end offsets.
  */
-export function preSplit(text: string, regexes: readonly RegExp[], substituteWs?: readonly boolean[]): string[] {
+export function preSplit(
+  text: string,
+  regexes: readonly RegExp[],
+  substituteWs?: readonly boolean[],
+  fast?: readonly (((text: string) => string[]) | null)[],
+): string[] {
   if (text.length === 0) return [];
+  const f0 = fast?.[0];
+  if (regexes.length === 1 && f0 != null) return f0(text);
   let ends: number[] = [text.length];
   let wsText: string | undefined;
   for (let k = 0; k < regexes.length; k++) {
     const re = regexes[k]!;
+    const f = fast?.[k];
+    if (f != null) {
+      // hand-written splitter for this step, chunk by chunk
+      const next: number[] = [];
+      let start = 0;
+      for (const end of ends) {
+        let p = start;
+        for (const piece of f(text.substring(start, end))) {
+          p += piece.length;
+          next.push(p);
+        }
+        start = end;
+      }
+      ends = next;
+      continue;
+    }
     let src = text;
     if (substituteWs?.[k] === true) src = wsText ??= text.replace(NON_ASCII_WS_G, '\x0b');
     const next: number[] = [];

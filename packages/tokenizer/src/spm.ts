@@ -40,7 +40,8 @@ export class SpmSession {
     for (let offs = 0; offs < total; ) {
       const c = bin.charCodeAt(offs);
       const n = Math.min(utf8SeqLen(c), total - offs);
-      const isEsc = n === 3 && c === ESC0 && bin.charCodeAt(offs + 1) === 0x96 && bin.charCodeAt(offs + 2) === 0x81;
+      const isEsc =
+        n === 3 && c === ESC0 && bin.charCodeAt(offs + 1) === 0x96 && bin.charCodeAt(offs + 2) === 0x81;
       if (isEsc && !prevIsEsc && offs > segStart) {
         this.segment(bin.substring(segStart, offs), out, cache);
         segStart = offs;

@@ -2,7 +2,7 @@
 
 import type { GGUFFile } from '@quant/gguf';
 import { BpeSession } from './bpe.js';
-import { PieceCache, StreamDecoder, type StreamDecoderOptions, detokenizeBytes } from './decoder.js';
+import { detokenizeBytes, PieceCache, StreamDecoder, type StreamDecoderOptions } from './decoder.js';
 import { TokenizerError } from './errors.js';
 import { specFromGGUF } from './from-gguf.js';
 import { type HuggingFaceOptions, specFromHuggingFace } from './from-hf.js';
@@ -159,12 +159,14 @@ export class Tokenizer {
     const v = this.vocab;
     const fragments = partition(bin, v.specialTokens, options.parseSpecial === true);
     const addSpecial = options.addBos !== false;
-    const addBos = options.addBos ?? v.addBos;
+    // llama.cpp's WordPiece path adds [CLS] … [SEP] whenever add_special is on, whatever add_bos says
+    const addBos = options.addBos ?? (v.type === 'wpm' ? true : v.addBos);
     const addEos = options.addEos ?? (addSpecial && v.addEos);
     const out: number[] = [];
 
     if (v.type === 'spm') {
-      const session = (this.spm ??= new SpmSession(v));
+      if (this.spm === null) this.spm = new SpmSession(v);
+      const session = this.spm;
       let prevSpecial = true;
       for (const f of fragments) {
         if ('token' in f) {
@@ -178,7 +180,8 @@ export class Tokenizer {
         prevSpecial = false;
       }
     } else if (v.type === 'bpe') {
-      const session = (this.bpe ??= new BpeSession(v));
+      if (this.bpe === null) this.bpe = new BpeSession(v);
+      const session = this.bpe;
       for (const f of fragments) {
         if ('token' in f) out.push(f.token);
         else session.tokenize(binaryToCodepointString(bin, f.start, f.end), out);
@@ -192,7 +195,7 @@ export class Tokenizer {
 
     if (addBos && v.bos !== null && out[0] !== v.bos) out.unshift(v.bos);
     if (v.type === 'wpm') {
-      if ((options.addEos ?? (addSpecial && v.addSep)) && v.sep !== null) out.push(v.sep);
+      if ((options.addEos ?? addSpecial) && v.sep !== null) out.push(v.sep);
     } else if (addEos && v.eos !== null) {
       out.push(v.eos);
     }
@@ -210,7 +213,13 @@ export class Tokenizer {
       throw new TokenizerError('TOKENIZER_INVALID_ARGUMENT', 'decode() expects an array of token ids');
     }
     for (let i = 0; i < ids.length; i++) this.checkId(ids[i]!);
-    return detokenizeBytes(this.vocab, this.pieces, ids, options.removeBosEos === true, options.skipSpecial !== true);
+    return detokenizeBytes(
+      this.vocab,
+      this.pieces,
+      ids,
+      options.removeBosEos === true,
+      options.skipSpecial !== true,
+    );
   }
 
   /** A streaming decoder: `push(id)` returns only complete characters; `flush()` returns the rest. */

@@ -108,7 +108,10 @@ export function binaryToCodepointString(bin: string, start = 0, end = bin.length
         (bytes[i + 3]! & 0xc0) === 0x80
       ) {
         cp =
-          ((b0 & 0x07) << 18) | ((bytes[i + 1]! & 0x3f) << 12) | ((bytes[i + 2]! & 0x3f) << 6) | (bytes[i + 3]! & 0x3f);
+          ((b0 & 0x07) << 18) |
+          ((bytes[i + 1]! & 0x3f) << 12) |
+          ((bytes[i + 2]! & 0x3f) << 6) |
+          (bytes[i + 3]! & 0x3f);
         len = 4;
       }
     }

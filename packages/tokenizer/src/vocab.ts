@@ -2,9 +2,9 @@
 // llama.cpp's llama_vocab::impl::load() builds them (same defaults, same auto-detection, same order
 // of attribute fixes).
 
-import { TokenAttr, attrFromType } from './attributes.js';
+import { attrFromType, TokenAttr } from './attributes.js';
 import { TokenizerError } from './errors.js';
-import { preTokenizerFor, type PreTokenizer } from './pretokenizers.js';
+import { type PreTokenizer, preTokenizerFor } from './pretokenizers.js';
 import { stringToBinary } from './utf8.js';
 
 /** Which algorithm turns text into tokens. */
@@ -144,8 +144,12 @@ export class Vocab {
   readonly textToId: Map<string, number>;
   /** SPM only: token text as UTF-8 binary string → id. */
   readonly binToId: Map<string, number>;
-  /** BPE only: "left right" → merge rank. */
+  /** BPE only: "left right" → merge rank (used when a side is not itself a token). */
   readonly bpeRanks: Map<string, number>;
+  /** BPE only: leftId * size + rightId → merge rank, for merges whose sides are both tokens. */
+  readonly bpePairRanks: Map<number, number>;
+  /** BPE only: token id of each merge's result text, or -1. */
+  readonly bpeMergeResult: Int32Array;
   /** Longest token text in bytes. */
   readonly maxTokenLen: number;
   /** SPM: no token has a non-"▁" char followed by "▁", so text can be merged per "▁word" segment. */
@@ -259,9 +263,13 @@ export class Vocab {
     const tokens = spec.tokens;
     const n = tokens.length;
     if (n === 0) {
-      throw new TokenizerError('TOKENIZER_BAD_METADATA', 'tokenizer.ggml.tokens is empty: the vocabulary has no tokens', {
-        key: 'tokenizer.ggml.tokens',
-      });
+      throw new TokenizerError(
+        'TOKENIZER_BAD_METADATA',
+        'tokenizer.ggml.tokens is empty: the vocabulary has no tokens',
+        {
+          key: 'tokenizer.ggml.tokens',
+        },
+      );
     }
     if (spec.scores !== undefined && spec.scores.length < n) {
       throw new TokenizerError(
@@ -313,6 +321,8 @@ export class Vocab {
 
     // merges
     const ranks = new Map<string, number>();
+    const pairRanks = new Map<number, number>();
+    let mergeResult = new Int32Array(0);
     if (type === 'bpe') {
       const merges = spec.merges;
       if (merges === undefined) {
@@ -322,15 +332,27 @@ export class Vocab {
           { key: 'tokenizer.ggml.merges' },
         );
       }
+      mergeResult = new Int32Array(merges.length).fill(-1);
       for (let i = 0; i < merges.length; i++) {
         const word = merges[i]!;
         const pos = word.indexOf(' ', 1);
         // llama.cpp splits at the first space after the first char; a merge without one maps ("", "")
         const key = pos >= 0 ? word : ' ';
-        if (!ranks.has(key)) ranks.set(key, i);
+        if (ranks.has(key)) continue;
+        ranks.set(key, i);
+        if (pos < 0) continue;
+        const l = textToId.get(word.substring(0, pos));
+        const r = textToId.get(word.substring(pos + 1));
+        if (l !== undefined && r !== undefined) {
+          const pk = l * n + r;
+          if (!pairRanks.has(pk)) pairRanks.set(pk, i);
+        }
+        mergeResult[i] = textToId.get(word.substring(0, pos) + word.substring(pos + 1)) ?? -1;
       }
     }
     this.bpeRanks = ranks;
+    this.bpePairRanks = pairRanks;
+    this.bpeMergeResult = mergeResult;
 
     // special ids: defaults out of range are disabled; metadata ids out of range keep the default
     const ids = spec.ids ?? {};
@@ -457,7 +479,8 @@ export class Vocab {
     // special tokens cache (control, user-defined, unknown), longest first
     const specialIds: number[] = [];
     for (let id = 0; id < n; id++) {
-      if ((attrs[id]! & (TokenAttr.CONTROL | TokenAttr.USER_DEFINED | TokenAttr.UNKNOWN)) !== 0) specialIds.push(id);
+      if ((attrs[id]! & (TokenAttr.CONTROL | TokenAttr.USER_DEFINED | TokenAttr.UNKNOWN)) !== 0)
+        specialIds.push(id);
     }
 
     // per-token lstrip/rstrip attributes, keyed on the model name as llama.cpp does
@@ -480,7 +503,11 @@ export class Vocab {
       setAttr(textToId.get('[MASK]'), TokenAttr.LSTRIP, true);
     }
 
-    const special: SpecialToken[] = specialIds.map((id) => ({ id, bin: stringToBinary(texts[id]!), attr: 0 }));
+    const special: SpecialToken[] = specialIds.map((id) => ({
+      id,
+      bin: stringToBinary(texts[id]!),
+      attr: 0,
+    }));
     special.sort((a, b) => b.bin.length - a.bin.length || a.id - b.id);
     for (const s of special) s.attr = attrs[s.id]!;
     this.specialTokens = special;
@@ -513,7 +540,8 @@ export class Vocab {
 /** GPT-2's byte → printable char map (bytes_to_unicode). */
 export const BYTE_TO_CHAR: readonly string[] = (() => {
   const map: string[] = new Array(256);
-  const direct = (b: number): boolean => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  const direct = (b: number): boolean =>
+    (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
   let k = 0;
   for (let b = 0; b < 256; b++) {
     if (direct(b)) map[b] = String.fromCharCode(b);

@@ -3,7 +3,16 @@
 // ASCII symbols and CJK ideographs, then match each word greedily longest-first with a phantom "▁"
 // prefix; a word that cannot be matched completely becomes the unknown token.
 
-import { F_CONTROL, F_MARK, F_PUNCT, F_SYMBOL, F_WHITESPACE, cpFlags, nfdFirst, toLowerSimple } from './unicode.js';
+import {
+  cpFlags,
+  F_CONTROL,
+  F_MARK,
+  F_PUNCT,
+  F_SYMBOL,
+  F_WHITESPACE,
+  nfdFirst,
+  toLowerSimple,
+} from './unicode.js';
 import { stringToBinary } from './utf8.js';
 import type { Vocab } from './vocab.js';
 

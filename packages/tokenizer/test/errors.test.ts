@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Tokenizer, TokenizerError, specFromGGUF } from '../src/index.js';
+import { specFromGGUF, Tokenizer, TokenizerError } from '../src/index.js';
 
 function code(fn: () => unknown): string | undefined {
   try {
@@ -14,29 +14,46 @@ function code(fn: () => unknown): string | undefined {
 describe('typed errors', () => {
   it('missing or wrong metadata', () => {
     expect(code(() => Tokenizer.fromGGUF({ metadata: {} }))).toBe('TOKENIZER_MISSING_KEY');
-    expect(code(() => Tokenizer.fromGGUF({ metadata: { 'tokenizer.ggml.model': 'llama' } }))).toBe('TOKENIZER_MISSING_KEY');
-    expect(
-      code(() => Tokenizer.fromGGUF({ metadata: { 'tokenizer.ggml.model': 'llama', 'tokenizer.ggml.tokens': 'abc' } })),
-    ).toBe('TOKENIZER_BAD_METADATA');
-    expect(
-      code(() =>
-        Tokenizer.fromGGUF({
-          metadata: { 'tokenizer.ggml.model': 'llama', 'tokenizer.ggml.tokens': ['a', 'b'], 'tokenizer.ggml.scores': [0] },
-        }),
-      ),
-    ).toBe('TOKENIZER_BAD_METADATA');
-    expect(code(() => Tokenizer.fromGGUF({ metadata: { 'tokenizer.ggml.model': 't5', 'tokenizer.ggml.tokens': ['a'] } }))).toBe(
-      'TOKENIZER_UNSUPPORTED_MODEL',
+    expect(code(() => Tokenizer.fromGGUF({ metadata: { 'tokenizer.ggml.model': 'llama' } }))).toBe(
+      'TOKENIZER_MISSING_KEY',
     );
     expect(
       code(() =>
+        Tokenizer.fromGGUF({ metadata: { 'tokenizer.ggml.model': 'llama', 'tokenizer.ggml.tokens': 'abc' } }),
+      ),
+    ).toBe('TOKENIZER_BAD_METADATA');
+    expect(
+      code(() =>
         Tokenizer.fromGGUF({
-          metadata: { 'tokenizer.ggml.model': 'gpt2', 'tokenizer.ggml.pre': 'nonsense', 'tokenizer.ggml.tokens': ['a'], 'tokenizer.ggml.merges': [] },
+          metadata: {
+            'tokenizer.ggml.model': 'llama',
+            'tokenizer.ggml.tokens': ['a', 'b'],
+            'tokenizer.ggml.scores': [0],
+          },
+        }),
+      ),
+    ).toBe('TOKENIZER_BAD_METADATA');
+    expect(
+      code(() =>
+        Tokenizer.fromGGUF({ metadata: { 'tokenizer.ggml.model': 't5', 'tokenizer.ggml.tokens': ['a'] } }),
+      ),
+    ).toBe('TOKENIZER_UNSUPPORTED_MODEL');
+    expect(
+      code(() =>
+        Tokenizer.fromGGUF({
+          metadata: {
+            'tokenizer.ggml.model': 'gpt2',
+            'tokenizer.ggml.pre': 'nonsense',
+            'tokenizer.ggml.tokens': ['a'],
+            'tokenizer.ggml.merges': [],
+          },
         }),
       ),
     ).toBe('TOKENIZER_UNSUPPORTED_PRE');
     expect(
-      code(() => Tokenizer.fromGGUF({ metadata: { 'tokenizer.ggml.model': 'gpt2', 'tokenizer.ggml.tokens': ['a'] } })),
+      code(() =>
+        Tokenizer.fromGGUF({ metadata: { 'tokenizer.ggml.model': 'gpt2', 'tokenizer.ggml.tokens': ['a'] } }),
+      ),
     ).toBe('TOKENIZER_MISSING_KEY');
     const e = (() => {
       try {
@@ -61,7 +78,9 @@ describe('typed errors', () => {
   });
   it('Hugging Face input errors', () => {
     expect(code(() => Tokenizer.fromHuggingFace('{not json'))).toBe('TOKENIZER_BAD_METADATA');
-    expect(code(() => Tokenizer.fromHuggingFace({ model: { type: 'Unigram', vocab: {} } }))).toBe('TOKENIZER_UNSUPPORTED_MODEL');
+    expect(code(() => Tokenizer.fromHuggingFace({ model: { type: 'Unigram', vocab: {} } }))).toBe(
+      'TOKENIZER_UNSUPPORTED_MODEL',
+    );
     expect(code(() => Tokenizer.fromHuggingFace({ model: { type: 'BPE' } }))).toBe('TOKENIZER_MISSING_KEY');
   });
 });

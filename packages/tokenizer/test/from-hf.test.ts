@@ -16,11 +16,15 @@ describe('fromHuggingFace', () => {
     expect(tok.addBos).toBe(true);
     expect(tok.isEog(tok.tokenId('<|eot_id|>')!)).toBe(true);
     expect(tok.eotId).toBe(tok.tokenId('<|eot_id|>'));
-    const ids = tok.encode('<|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|>', { parseSpecial: true });
+    const ids = tok.encode('<|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|>', {
+      parseSpecial: true,
+    });
     expect(ids[0]).toBe(128000);
     expect(ids[1]).toBe(tok.tokenId('<|start_header_id|>'));
     expect(ids.at(-1)).toBe(tok.tokenId('<|eot_id|>'));
-    expect(tok.decode(ids)).toBe('<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|>');
+    expect(tok.decode(ids)).toBe(
+      '<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|>',
+    );
   });
 
   it('a synthetic BPE tokenizer.json matches the same vocab given as GGUF metadata', () => {
@@ -69,7 +73,10 @@ describe('fromHuggingFace', () => {
 
   it('WordPiece tokenizer.json uses the GGUF layout ("▁word", bare "##" suffixes)', () => {
     const json = {
-      model: { type: 'WordPiece', vocab: { '[PAD]': 0, '[UNK]': 1, '[CLS]': 2, '[SEP]': 3, '[MASK]': 4, hello: 5, '##lo': 6, hel: 7 } },
+      model: {
+        type: 'WordPiece',
+        vocab: { '[PAD]': 0, '[UNK]': 1, '[CLS]': 2, '[SEP]': 3, '[MASK]': 4, hello: 5, '##lo': 6, hel: 7 },
+      },
       normalizer: { type: 'BertNormalizer', lowercase: true },
     };
     const tok = Tokenizer.fromHuggingFace(json);

@@ -40,7 +40,8 @@ export function readVectors(name: string): { input: string; expected: number[] }
     inputs.push(raw.substring(pos, next));
     pos = next + sep.length;
   }
-  if (inputs.length !== outLines.length) throw new Error(`${name}: ${inputs.length} inputs vs ${outLines.length} outputs`);
+  if (inputs.length !== outLines.length)
+    throw new Error(`${name}: ${inputs.length} inputs vs ${outLines.length} outputs`);
   return inputs.map((input, i) => ({
     input,
     expected: outLines[i]!.trim().length === 0 ? [] : outLines[i]!.trim().split(/\s+/).map(Number),

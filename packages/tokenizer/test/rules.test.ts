@@ -28,7 +28,8 @@ describe.skipIf(!hasVocab)('BOS / EOS rules on llama.cpp test vocabs', () => {
       if (name === 'bert-bge') expect(ids).toEqual([101, ...plain, 102]);
       else expect(ids).toEqual(addBos ? [bos, ...plain] : plain);
       // forcing BOS on a family that does not add it
-      if (!addBos && bos !== null) expect(tok.encode('Hello world', { addBos: true })).toEqual([bos, ...plain]);
+      if (!addBos && bos !== null)
+        expect(tok.encode('Hello world', { addBos: true })).toEqual([bos, ...plain]);
     });
   }
 

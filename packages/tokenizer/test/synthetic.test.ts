@@ -6,9 +6,37 @@ import { getLlama, type Llama, LlamaLogLevel, type LlamaModel } from 'node-llama
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tokenizer } from '../src/index.js';
 import { rng } from './random-text.js';
-import { BPE_ALPHABET, SPM_ALPHABET, alphabetText, bpeVocab, spmVocab, wpmVocab, writeVocabFile } from './synthetic.js';
+import {
+  alphabetText,
+  BPE_ALPHABET,
+  bpeVocab,
+  SPM_ALPHABET,
+  spmVocab,
+  wpmVocab,
+  writeVocabFile,
+} from './synthetic.js';
 
-const EXTRAS = [' ', '  ', '\n', 'x', 'ж', '\t', '<|user|>', '<|end|>', '<mask>', '<s>', '</s>', '<|endoftext|>', '<extra>', 'Hello', '!', ',', 'É', 'Ü', '日本'];
+const EXTRAS = [
+  ' ',
+  '  ',
+  '\n',
+  'x',
+  'ж',
+  '\t',
+  '<|user|>',
+  '<|end|>',
+  '<mask>',
+  '<s>',
+  '</s>',
+  '<|endoftext|>',
+  '<extra>',
+  'Hello',
+  '!',
+  ',',
+  'É',
+  'Ü',
+  '日本',
+];
 const CASES = 80;
 
 describe('synthetic vocabularies vs llama.cpp', () => {
@@ -21,7 +49,13 @@ describe('synthetic vocabularies vs llama.cpp', () => {
     for (const m of models) await m.dispose();
   });
 
-  async function check(name: string, metadata: Record<string, unknown>, alphabet: readonly string[], seed: number, maxLen = 30) {
+  async function check(
+    name: string,
+    metadata: Record<string, unknown>,
+    alphabet: readonly string[],
+    seed: number,
+    maxLen = 30,
+  ) {
     const path = await writeVocabFile(name, metadata);
     const tok = Tokenizer.fromGGUF(await parseGGUF(path));
     const model = await llama.loadModel({ modelPath: path, vocabOnly: true });
@@ -29,7 +63,8 @@ describe('synthetic vocabularies vs llama.cpp', () => {
     const next = rng(seed);
     const mismatches: string[] = [];
     const texts = ['', ' ', 'a', ...EXTRAS];
-    for (let i = 0; i < CASES; i++) texts.push(alphabetText(next, alphabet, EXTRAS, 1 + Math.floor(next() * maxLen)));
+    for (let i = 0; i < CASES; i++)
+      texts.push(alphabetText(next, alphabet, EXTRAS, 1 + Math.floor(next() * maxLen)));
     for (const text of texts) {
       for (const special of [false, true]) {
         const want = Array.from(model.tokenize(text, special));
@@ -41,7 +76,10 @@ describe('synthetic vocabularies vs llama.cpp', () => {
         for (const decodeSpecial of [false, true]) {
           const w = model.detokenize(want as never, decodeSpecial);
           const g = tok.decode(got, { skipSpecial: !decodeSpecial });
-          if (w !== g) mismatches.push(`decode ${decodeSpecial} ${JSON.stringify(text)}: ${JSON.stringify(w)} vs ${JSON.stringify(g)}`);
+          if (w !== g)
+            mismatches.push(
+              `decode ${decodeSpecial} ${JSON.stringify(text)}: ${JSON.stringify(w)} vs ${JSON.stringify(g)}`,
+            );
         }
       }
     }
@@ -54,24 +92,54 @@ describe('synthetic vocabularies vs llama.cpp', () => {
   }
 
   it('SPM with byte fallback and score ties', async () => {
-    const tok = await check('spm', spmVocab(1), SPM_ALPHABET.map((c) => (c === '▁' ? ' ' : c)), 11);
+    const tok = await check(
+      'spm',
+      spmVocab(1),
+      SPM_ALPHABET.map((c) => (c === '▁' ? ' ' : c)),
+      11,
+    );
     expect(tok.type).toBe('spm');
   });
   it('SPM, segment-cached path (no token has "x▁" inside)', async () => {
-    const tok = await check('spm-split', spmVocab(5, 'synthetic-spm', true), SPM_ALPHABET.map((c) => (c === '▁' ? ' ' : c)), 15, 120);
+    const tok = await check(
+      'spm-split',
+      spmVocab(5, 'synthetic-spm', true),
+      SPM_ALPHABET.map((c) => (c === '▁' ? ' ' : c)),
+      15,
+      120,
+    );
     expect(tok.vocab.spmSplittable).toBe(true);
   });
   it('SPM named like Phi-3 (rstrip on special tokens)', async () => {
-    await check('spm-phi3', spmVocab(2, 'Phi3'), SPM_ALPHABET.map((c) => (c === '▁' ? ' ' : c)), 12);
+    await check(
+      'spm-phi3',
+      spmVocab(2, 'Phi3'),
+      SPM_ALPHABET.map((c) => (c === '▁' ? ' ' : c)),
+      12,
+    );
   });
-  for (const pre of ['gpt-2', 'llama-bpe', 'qwen2', 'falcon', 'starcoder', 'deepseek-coder', 'deepseek-llm', 'default']) {
+  for (const pre of [
+    'gpt-2',
+    'llama-bpe',
+    'qwen2',
+    'falcon',
+    'starcoder',
+    'deepseek-coder',
+    'deepseek-llm',
+    'default',
+  ]) {
     it(`byte-level BPE, pre '${pre}'`, async () => {
       const tok = await check(`bpe-${pre}`, bpeVocab(3, pre), BPE_ALPHABET, 13);
       expect(tok.type).toBe('bpe');
     });
   }
   it('WordPiece', async () => {
-    const tok = await check('wpm', wpmVocab(), ['hello', 'world', ' ', 'a', 'b', 'lo', 'É', 'ﬁ', 'café', '!', ',', '日', '本', '\n', 'HELLO'], 14);
+    const tok = await check(
+      'wpm',
+      wpmVocab(),
+      ['hello', 'world', ' ', 'a', 'b', 'lo', 'É', 'ﬁ', 'café', '!', ',', '日', '本', '\n', 'HELLO'],
+      14,
+    );
     expect(tok.type).toBe('wpm');
   });
 });

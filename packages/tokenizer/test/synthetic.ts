@@ -88,7 +88,9 @@ export function bpeVocab(seed: number, pre: string): Record<string, unknown> {
   const merges: string[] = [];
   const seen = new Set(tokens);
   // merges over the byte-encoded alphabet, built up so longer tokens appear
-  const pool = BPE_ALPHABET.map((c) => Array.from(new TextEncoder().encode(c), (b) => BYTE_CHARS[b]).join(''));
+  const pool = BPE_ALPHABET.map((c) =>
+    Array.from(new TextEncoder().encode(c), (b) => BYTE_CHARS[b]).join(''),
+  );
   const units = [...new Set(pool.flatMap((p) => [...p]))];
   // first make each multi-byte alphabet char a token, then random pairs of existing tokens
   const grow = (left: string, right: string): void => {
@@ -137,7 +139,28 @@ export function bpeVocab(seed: number, pre: string): Record<string, unknown> {
 export function wpmVocab(): Record<string, unknown> {
   const tokens = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
   const types = [3, 3, 3, 3, 3];
-  const words = ['▁hello', '▁world', '▁he', 'llo', 'lo', 'l', 'o', '▁a', 'a', 'b', '▁ab', '▁!', '▁,', '▁.', '▁日', '▁本', '▁e', 'e', '▁cafe', '▁x'];
+  const words = [
+    '▁hello',
+    '▁world',
+    '▁he',
+    'llo',
+    'lo',
+    'l',
+    'o',
+    '▁a',
+    'a',
+    'b',
+    '▁ab',
+    '▁!',
+    '▁,',
+    '▁.',
+    '▁日',
+    '▁本',
+    '▁e',
+    'e',
+    '▁cafe',
+    '▁x',
+  ];
   for (const w of words) {
     tokens.push(w);
     types.push(1);
@@ -167,11 +190,19 @@ export async function writeVocabFile(name: string, metadata: Record<string, unkn
 }
 
 /** Random text over an alphabet plus extra strings. */
-export function alphabetText(next: () => number, alphabet: readonly string[], extras: readonly string[], n: number): string {
+export function alphabetText(
+  next: () => number,
+  alphabet: readonly string[],
+  extras: readonly string[],
+  n: number,
+): string {
   let s = '';
   for (let i = 0; i < n; i++) {
     const r = next();
-    s += r < 0.15 && extras.length > 0 ? extras[Math.floor(next() * extras.length)] : alphabet[Math.floor(next() * alphabet.length)];
+    s +=
+      r < 0.15 && extras.length > 0
+        ? extras[Math.floor(next() * extras.length)]
+        : alphabet[Math.floor(next() * alphabet.length)];
   }
   return s;
 }

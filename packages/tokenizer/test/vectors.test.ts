@@ -3,7 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Tokenizer } from '../src/index.js';
-import { hasVectors, hasVocab, llama3TokenizerJsonPath, loadVocab, readVectors, vocabDir } from './helpers.js';
+import {
+  hasVectors,
+  hasVocab,
+  llama3TokenizerJsonPath,
+  loadVocab,
+  readVectors,
+  vocabDir,
+} from './helpers.js';
 
 const VOCABS = [
   'llama-spm',
@@ -29,7 +36,9 @@ describe.skipIf(!hasVocab)('llama.cpp test-tokenizer-0 vectors', () => {
       for (const { input, expected } of cases) {
         const got = tok.encode(input, { addBos: false });
         if (JSON.stringify(got) !== JSON.stringify(expected)) {
-          failures.push(`${JSON.stringify(input)}\n  expected ${expected.join(' ')}\n  got      ${got.join(' ')}`);
+          failures.push(
+            `${JSON.stringify(input)}\n  expected ${expected.join(' ')}\n  got      ${got.join(' ')}`,
+          );
         }
       }
       expect(failures, failures.join('\n')).toEqual([]);
@@ -43,7 +52,9 @@ describe.skipIf(!hasVocab)('llama.cpp test-tokenizer-0 vectors', () => {
     for (const { input, expected } of readVectors('llama-bpe')) {
       const got = tok.encode(input, { addBos: false });
       if (JSON.stringify(got) !== JSON.stringify(expected)) {
-        failures.push(`${JSON.stringify(input)}\n  expected ${expected.join(' ')}\n  got      ${got.join(' ')}`);
+        failures.push(
+          `${JSON.stringify(input)}\n  expected ${expected.join(' ')}\n  got      ${got.join(' ')}`,
+        );
       }
     }
     expect(failures, failures.join('\n')).toEqual([]);

@@ -17,15 +17,27 @@ export interface OracleOptions {
 }
 
 /** llama.cpp's logits after each of `tokens` (one row of nVocab per token). */
-export async function oracleLogits(modelPath: string, tokens: readonly number[], o: OracleOptions): Promise<Float32Array[]> {
+export async function oracleLogits(
+  modelPath: string,
+  tokens: readonly number[],
+  o: OracleOptions,
+): Promise<Float32Array[]> {
   const llama = await oracle();
   const model = await llama.loadModel({ modelPath });
   try {
-    const kv = o.kvType === 'f32' ? { experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } : {};
-    const ctx = await model.createContext({ contextSize: o.contextSize, threads: 1, flashAttention: false, ...kv } as never);
+    const kv =
+      o.kvType === 'f32' ? { experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } : {};
+    const ctx = await model.createContext({
+      contextSize: o.contextSize,
+      threads: 1,
+      flashAttention: false,
+      ...kv,
+    } as never);
     try {
       const seq = ctx.getSequence();
-      const res = await seq.controlledEvaluate(tokens.map((t) => [t, { generateNext: { logits: true } }] as never));
+      const res = await seq.controlledEvaluate(
+        tokens.map((t) => [t, { generateNext: { logits: true } }] as never),
+      );
       return res.map((r) => {
         const m = (r as { next: { logits: Map<number, number> } }).next.logits;
         const out = new Float32Array(m.size);

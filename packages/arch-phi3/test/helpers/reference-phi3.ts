@@ -34,7 +34,12 @@ function matvec(w: Float32Array, x: Float64Array, rows: number): Float64Array {
 }
 
 /** Logits (one row per token) of the whole prompt. */
-export function referencePhi3(weights: FloatWeights, cfg: SyntheticPhi3Config, tokens: readonly number[], o: ReferenceOptions): Float64Array[] {
+export function referencePhi3(
+  weights: FloatWeights,
+  cfg: SyntheticPhi3Config,
+  tokens: readonly number[],
+  o: ReferenceOptions,
+): Float64Array[] {
   const W = (n: string) => {
     const t = weights.get(n);
     if (!t) throw new Error(`reference: no weight ${n}`);
@@ -90,7 +95,11 @@ export function referencePhi3(weights: FloatWeights, cfg: SyntheticPhi3Config, t
         q = matvec(W(b('attn_q.weight')), cur, qDim);
         k = matvec(W(b('attn_k.weight')), cur, kvDim);
         v = matvec(W(b('attn_v.weight')), cur, kvDim);
-        for (const [t, n] of [[q, 'attn_q.bias'], [k, 'attn_k.bias'], [v, 'attn_v.bias']] as const) {
+        for (const [t, n] of [
+          [q, 'attn_q.bias'],
+          [k, 'attn_k.bias'],
+          [v, 'attn_v.bias'],
+        ] as const) {
           const bias = weights.get(b(n));
           if (bias) for (let i = 0; i < t.length; i++) t[i] = (t[i] as number) + (bias[i] as number);
         }
@@ -110,7 +119,9 @@ export function referencePhi3(weights: FloatWeights, cfg: SyntheticPhi3Config, t
         const scores: number[] = [];
         for (let j = lo; j <= p; j++) {
           let s = 0;
-          for (let i = 0; i < hd; i++) s += ((Q[p] as Float64Array)[h * hd + i] as number) * ((K[j] as Float64Array)[g * hd + i] as number);
+          for (let i = 0; i < hd; i++)
+            s +=
+              ((Q[p] as Float64Array)[h * hd + i] as number) * ((K[j] as Float64Array)[g * hd + i] as number);
           scores.push(s / Math.sqrt(hd));
         }
         const m = Math.max(...scores);
@@ -118,7 +129,9 @@ export function referencePhi3(weights: FloatWeights, cfg: SyntheticPhi3Config, t
         const z = e.reduce((a, c) => a + c, 0);
         for (let j = lo; j <= p; j++) {
           const wgt = (e[j - lo] as number) / z;
-          for (let i = 0; i < hd; i++) attn[h * hd + i] = (attn[h * hd + i] as number) + wgt * ((V[j] as Float64Array)[g * hd + i] as number);
+          for (let i = 0; i < hd; i++)
+            attn[h * hd + i] =
+              (attn[h * hd + i] as number) + wgt * ((V[j] as Float64Array)[g * hd + i] as number);
         }
       }
       const x = (xs[p] as Float64Array).slice();

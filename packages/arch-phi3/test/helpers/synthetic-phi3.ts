@@ -65,7 +65,11 @@ export function rng(seed: number): (a: number) => number {
   };
 }
 
-export async function writeSyntheticPhi3(path: string, cfg: SyntheticPhi3Config, quantize: Quantizer): Promise<FloatWeights> {
+export async function writeSyntheticPhi3(
+  path: string,
+  cfg: SyntheticPhi3Config,
+  quantize: Quantizer,
+): Promise<FloatWeights> {
   const vocab = cfg.vocabFile ? await vocabFrom(cfg.vocabFile) : tinyVocab();
   const nVocab = vocab.nVocab;
   const headDim = cfg.nEmbd / cfg.nHeads;
@@ -77,7 +81,8 @@ export async function writeSyntheticPhi3(path: string, cfg: SyntheticPhi3Config,
   const keep = cfg.keepFloats !== false;
   // Tensor data is made when the writer asks for it (in order), so big fixtures stream.
   const tensors: { name: string; type: number; shape: number[]; data: () => Uint8Array }[] = [];
-  const shapeOf = (name: string, shape: number[]) => (cfg.badShape?.name === name ? cfg.badShape.shape : shape);
+  const shapeOf = (name: string, shape: number[]) =>
+    cfg.badShape?.name === name ? cfg.badShape.shape : shape;
 
   const f32 = (name: string, make: (n: number) => Float32Array, n: number) => {
     const shape = shapeOf(name, [n]);
@@ -120,8 +125,16 @@ export async function writeSyntheticPhi3(path: string, cfg: SyntheticPhi3Config,
   if (!cfg.tied) matrix('output.weight', cfg.nEmbd, nVocab, 4 * u(cfg.nEmbd));
   if (cfg.longRope) {
     const h = nRot / 2;
-    f32('rope_factors_short.weight', (len) => Float32Array.from({ length: len }, (_, i) => 1 + (i / h) * 0.5 + r(0.05)), h);
-    f32('rope_factors_long.weight', (len) => Float32Array.from({ length: len }, (_, i) => 1 + (i / h) ** 2 * 40 + r(0.5)), h);
+    f32(
+      'rope_factors_short.weight',
+      (len) => Float32Array.from({ length: len }, (_, i) => 1 + (i / h) * 0.5 + r(0.05)),
+      h,
+    );
+    f32(
+      'rope_factors_long.weight',
+      (len) => Float32Array.from({ length: len }, (_, i) => 1 + (i / h) ** 2 * 40 + r(0.5)),
+      h,
+    );
   }
   for (let il = 0; il < cfg.nLayers; il++) {
     const b = (n: string) => `blk.${il}.${n}`;
@@ -163,8 +176,12 @@ export async function writeSyntheticPhi3(path: string, cfg: SyntheticPhi3Config,
     ...vocab.metadata,
   };
   if (cfg.longRope) {
-    metadata[k('rope.scaling.original_context_length')] = { type: 'u32', value: cfg.longRope.originalContextLength };
-    if (cfg.longRope.attnFactor !== undefined) metadata[k('rope.scaling.attn_factor')] = { type: 'f32', value: cfg.longRope.attnFactor };
+    metadata[k('rope.scaling.original_context_length')] = {
+      type: 'u32',
+      value: cfg.longRope.originalContextLength,
+    };
+    if (cfg.longRope.attnFactor !== undefined)
+      metadata[k('rope.scaling.attn_factor')] = { type: 'f32', value: cfg.longRope.attnFactor };
   }
   for (const [key, value] of Object.entries(cfg.metadata ?? {})) {
     if (value === undefined) delete metadata[key];

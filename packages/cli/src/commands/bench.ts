@@ -50,7 +50,9 @@ function tokenStream(nVocab: number, seed = 1234): () => number {
 
 async function runPrompt(model: Model, n: number, next: () => number): Promise<number> {
   const tok = model.tokenizer;
-  const tokens = Array.from({ length: n }, (_, i) => (i === 0 && tok.addBos && tok.bosId !== null ? tok.bosId : next()));
+  const tokens = Array.from({ length: n }, (_, i) =>
+    i === 0 && tok.addBos && tok.bosId !== null ? tok.bosId : next(),
+  );
   const session = model.createSession({ contextSize: n });
   try {
     const t0 = process.hrtime.bigint();
@@ -95,7 +97,9 @@ export function formatBenchTable(results: readonly BenchResult[]): string {
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
   const sep = `|${widths.map((w, i) => (right[i] ? `${'-'.repeat(w + 1)}:` : `${'-'.repeat(w + 2)}`)).join('|')}|`;
-  return [outColors.bold(row(head, widths, right)), sep, ...body.map((b) => row(b, widths, right))].join('\n');
+  return [outColors.bold(row(head, widths, right)), sep, ...body.map((b) => row(b, widths, right))].join(
+    '\n',
+  );
 }
 
 export async function benchCommand(modelPath: string, flags: BenchFlags): Promise<ExitCode> {
@@ -103,14 +107,38 @@ export async function benchCommand(modelPath: string, flags: BenchFlags): Promis
   const { model } = await openModel(modelPath, { ...flags, ctx });
   try {
     const summary = model.file.summary();
-    const name = typeof model.file.metadata['general.name'] === 'string' ? (model.file.metadata['general.name'] as string) : basename(modelPath);
-    const tests: { test: string; nPrompt: number; nGen: number; run: (next: () => number) => Promise<number> }[] = [];
-    if (flags.nPrompt > 0) tests.push({ test: `pp${flags.nPrompt}`, nPrompt: flags.nPrompt, nGen: 0, run: (next) => runPrompt(model, flags.nPrompt, next) });
-    if (flags.nGen > 0) tests.push({ test: `tg${flags.nGen}`, nPrompt: 0, nGen: flags.nGen, run: (next) => runGen(model, flags.nGen, next) });
+    const name =
+      typeof model.file.metadata['general.name'] === 'string'
+        ? (model.file.metadata['general.name'] as string)
+        : basename(modelPath);
+    const tests: {
+      test: string;
+      nPrompt: number;
+      nGen: number;
+      run: (next: () => number) => Promise<number>;
+    }[] = [];
+    if (flags.nPrompt > 0)
+      tests.push({
+        test: `pp${flags.nPrompt}`,
+        nPrompt: flags.nPrompt,
+        nGen: 0,
+        run: (next) => runPrompt(model, flags.nPrompt, next),
+      });
+    if (flags.nGen > 0)
+      tests.push({
+        test: `tg${flags.nGen}`,
+        nPrompt: 0,
+        nGen: flags.nGen,
+        run: (next) => runGen(model, flags.nGen, next),
+      });
     const results: BenchResult[] = [];
     for (const t of tests) {
       const next = tokenStream(model.hparams.nVocab);
-      const bar = createProgress({ label: t.test, total: flags.repetitions + 1, enabled: flags.quiet ? false : undefined });
+      const bar = createProgress({
+        label: t.test,
+        total: flags.repetitions + 1,
+        enabled: flags.quiet ? false : undefined,
+      });
       const ns: number[] = [];
       try {
         await t.run(next); // warm-up

@@ -8,7 +8,14 @@ import { createInterface } from 'node:readline';
 import type { ChatMessage } from '@quant/runtime';
 import { describeError } from '../errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { chatTokens, checkPromptFits, formatStats, generateOptions, type SamplingFlags, timedGenerate } from '../generation.js';
+import {
+  chatTokens,
+  checkPromptFits,
+  formatStats,
+  generateOptions,
+  type SamplingFlags,
+  timedGenerate,
+} from '../generation.js';
 import { type LoadFlags, openModel } from '../load.js';
 import { errColors, info, out, outColors } from '../terminal.js';
 
@@ -17,7 +24,8 @@ export interface ChatFlags extends LoadFlags, SamplingFlags {
   verbose?: boolean;
 }
 
-const HELP = 'Commands: /reset forgets the conversation, /exit (or Ctrl-D) quits, /help shows this. Ctrl-C stops an answer.';
+const HELP =
+  'Commands: /reset forgets the conversation, /exit (or Ctrl-D) quits, /help shows this. Ctrl-C stops an answer.';
 
 export async function chatCommand(modelPath: string, flags: ChatFlags): Promise<ExitCode> {
   const { model } = await openModel(modelPath, flags);
@@ -31,7 +39,12 @@ export async function chatCommand(modelPath: string, flags: ChatFlags): Promise<
   start();
   const options = generateOptions(flags);
 
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY === true, historySize: 100 });
+  const rl = createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    terminal: process.stdin.isTTY === true,
+    historySize: 100,
+  });
   rl.setPrompt(outColors.bold('>>> '));
   let answering: AbortController | undefined;
   const onInterrupt = () => {
@@ -49,7 +62,7 @@ export async function chatCommand(modelPath: string, flags: ChatFlags): Promise<
   process.on('SIGINT', onInterrupt);
 
   info(errColors.dim(`Chatting with ${modelPath} (${model.architecture}). ${HELP}`));
-  let code: ExitCode = EXIT.OK;
+  const code: ExitCode = EXIT.OK;
   try {
     rl.prompt();
     for await (const raw of rl) {
@@ -77,7 +90,9 @@ export async function chatCommand(modelPath: string, flags: ChatFlags): Promise<
         checkPromptFits(tokens, session.contextSize);
       } catch (e) {
         history.pop();
-        info(`${errColors.red('error:')} ${describeError(e).message}${errColors.dim(' (/reset starts a new conversation)')}`);
+        info(
+          `${errColors.red('error:')} ${describeError(e).message}${errColors.dim(' (/reset starts a new conversation)')}`,
+        );
         rl.prompt();
         continue;
       }
@@ -87,7 +102,12 @@ export async function chatCommand(modelPath: string, flags: ChatFlags): Promise<
         history.push({ role: 'assistant', content: stats.text });
         if (!stats.text.endsWith('\n')) await out('\n');
         if (stats.finishReason === 'abort') info(errColors.yellow('[interrupted]'));
-        if (stats.finishReason === 'context') info(errColors.yellow('[the context is full: /reset to start a new conversation, or restart with a larger --ctx]'));
+        if (stats.finishReason === 'context')
+          info(
+            errColors.yellow(
+              '[the context is full: /reset to start a new conversation, or restart with a larger --ctx]',
+            ),
+          );
         if (flags.verbose) info(errColors.dim(formatStats(stats)));
       } catch (e) {
         history.pop();

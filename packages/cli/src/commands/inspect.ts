@@ -16,7 +16,11 @@ export async function inspectCommand(target: string, flags: InspectFlags): Promi
   const file = await parseGGUF(target);
   try {
     const text = flags.json
-      ? JSON.stringify(inspectJSON(file, { tensors: flags.tensors ?? false, maxArrayItems: flags.full ? 0 : 16 }), null, 2)
+      ? JSON.stringify(
+          inspectJSON(file, { tensors: flags.tensors ?? false, maxArrayItems: flags.full ? 0 : 16 }),
+          null,
+          2,
+        )
       : formatInspect(file, { tensors: flags.tensors ?? false });
     await out(`${text}\n`);
   } finally {

@@ -1,8 +1,14 @@
 /** `quant perplexity <model.gguf> -f text.txt [--ctx N]`: llama-perplexity's number on our runtime. */
 import { readFileSync } from 'node:fs';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { type LoadFlags, checkInputFile, openModel } from '../load.js';
-import { chunkInput, DEFAULT_PERPLEXITY_CTX, PerplexityAccumulator, planPerplexity, scoreChunk } from '../perplexity/chunks.js';
+import { checkInputFile, type LoadFlags, openModel } from '../load.js';
+import {
+  chunkInput,
+  DEFAULT_PERPLEXITY_CTX,
+  PerplexityAccumulator,
+  planPerplexity,
+  scoreChunk,
+} from '../perplexity/chunks.js';
 import { createProgress } from '../progress.js';
 import { errColors, info, out } from '../terminal.js';
 
@@ -35,11 +41,19 @@ export async function perplexityCommand(modelPath: string, flags: PerplexityFlag
     const bos = tok.addBos && tok.bosId !== null ? tok.bosId : null;
     const nVocab = model.hparams.nVocab;
     if (!flags.quiet) {
-      info(errColors.dim(`${tokens.length} tokens, ${plan.nChunks} chunks of ${nCtx}, scoring the last ${plan.scoredPerChunk} tokens of each`));
+      info(
+        errColors.dim(
+          `${tokens.length} tokens, ${plan.nChunks} chunks of ${nCtx}, scoring the last ${plan.scoredPerChunk} tokens of each`,
+        ),
+      );
     }
     const acc = new PerplexityAccumulator();
     const running: number[] = [];
-    const bar = createProgress({ label: 'perplexity', total: plan.nChunks, enabled: flags.quiet ? false : undefined });
+    const bar = createProgress({
+      label: 'perplexity',
+      total: plan.nChunks,
+      enabled: flags.quiet ? false : undefined,
+    });
     const showRunning = !flags.quiet && process.stderr.isTTY !== true;
     const session = model.createSession({ contextSize: nCtx });
     try {
@@ -60,7 +74,11 @@ export async function perplexityCommand(modelPath: string, flags: PerplexityFlag
       if (showRunning && running.length > 0) process.stderr.write('\n');
     }
     if (controller.signal.aborted) {
-      info(errColors.yellow(`interrupted after ${acc.chunks} of ${plan.nChunks} chunks${acc.chunks ? `: PPL so far ${acc.perplexity.toFixed(4)}` : ''}`));
+      info(
+        errColors.yellow(
+          `interrupted after ${acc.chunks} of ${plan.nChunks} chunks${acc.chunks ? `: PPL so far ${acc.perplexity.toFixed(4)}` : ''}`,
+        ),
+      );
       return EXIT.INTERRUPTED;
     }
     const seconds = (performance.now() - started) / 1000;

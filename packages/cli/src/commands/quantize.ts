@@ -36,13 +36,20 @@ export function parseQuantType(raw: string, dryRun: boolean): PlanFileType {
     throw new CliError(
       'USAGE',
       `unknown quantization type "${raw}"; use one of ${QUANTIZE_FILE_TYPES.join(', ')}` +
-        (isPlanFileType(t) ? ` (${t} can only be planned, with --dry-run)` : ` (with --dry-run also ${plannable.join(', ')})`),
+        (isPlanFileType(t)
+          ? ` (${t} can only be planned, with --dry-run)`
+          : ` (with --dry-run also ${plannable.join(', ')})`),
     );
   }
   return t;
 }
 
-export async function quantizeCommand(inPath: string, outPath: string, typeArg: string, flags: QuantizeFlags): Promise<ExitCode> {
+export async function quantizeCommand(
+  inPath: string,
+  outPath: string,
+  typeArg: string,
+  flags: QuantizeFlags,
+): Promise<ExitCode> {
   const type = parseQuantType(typeArg, flags.dryRun === true);
   checkInputFile(inPath, 'input');
   if (flags.dryRun) {
@@ -67,14 +74,20 @@ export async function quantizeCommand(inPath: string, outPath: string, typeArg: 
       ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
       signal: controller.signal,
       onProgress: (done, total, name) => {
-        bar ??= createProgress({ label: `quantizing to ${type}`, total, enabled: flags.quiet ? false : undefined });
+        bar ??= createProgress({
+          label: `quantizing to ${type}`,
+          total,
+          enabled: flags.quiet ? false : undefined,
+        });
         bar.update(done, name);
       },
     });
     bar?.stop();
     if (flags.json) {
       const { plan, ...rest } = result;
-      await out(`${JSON.stringify({ ...rest, type, pure: plan.pure, tensors: plan.tensors.length, sourceBytes: plan.sourceBytes }, null, 2)}\n`);
+      await out(
+        `${JSON.stringify({ ...rest, type, pure: plan.pure, tensors: plan.tensors.length, sourceBytes: plan.sourceBytes }, null, 2)}\n`,
+      );
     } else {
       await out(
         `${inPath} -> ${outPath}: ${type}${result.plan.pure ? ' (pure)' : ''}, ${result.plan.tensors.length} tensors, ` +

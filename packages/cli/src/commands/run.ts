@@ -20,8 +20,13 @@ export interface RunFlags extends LoadFlags, SamplingFlags {
   verbose?: boolean;
 }
 
-export async function runCommand(modelPath: string, promptArg: string | undefined, flags: RunFlags): Promise<ExitCode> {
-  const prompt = promptArg === '-' ? await readStdin() : (promptArg ?? '');
+export async function runCommand(
+  modelPath: string,
+  promptArg: string | undefined,
+  flags: RunFlags,
+): Promise<ExitCode> {
+  // From stdin, one trailing newline is dropped (as llama.cpp does for -f files).
+  const prompt = promptArg === '-' ? (await readStdin()).replace(/\r?\n$/, '') : (promptArg ?? '');
   const { model, loadSeconds } = await openModel(modelPath, flags);
   const controller = new AbortController();
   const onSigint = () => controller.abort();
@@ -56,7 +61,11 @@ export async function runCommand(modelPath: string, promptArg: string | undefine
     }
     if (!stats.text.endsWith('\n')) await out('\n');
     if (stats.finishReason === 'context') {
-      info(errColors.yellow(`stopped: the ${model.contextSize}-token context is full; use --ctx to allow longer output`));
+      info(
+        errColors.yellow(
+          `stopped: the ${model.contextSize}-token context is full; use --ctx to allow longer output`,
+        ),
+      );
     }
     if (!flags.quiet || flags.verbose) {
       info(errColors.dim(formatStats(stats)));

@@ -28,7 +28,8 @@ export interface PerplexityPlan {
 export const DEFAULT_PERPLEXITY_CTX = 512;
 
 export function planPerplexity(nTokens: number, nCtx: number, maxChunks = -1): PerplexityPlan {
-  if (!Number.isInteger(nCtx) || nCtx < 4) throw new CliError('USAGE', `--ctx must be an integer ≥ 4 for perplexity, got ${nCtx}`);
+  if (!Number.isInteger(nCtx) || nCtx < 4)
+    throw new CliError('USAGE', `--ctx must be an integer ≥ 4 for perplexity, got ${nCtx}`);
   if (nTokens < 2 * nCtx) {
     throw new CliError(
       'TEXT_TOO_SHORT',
@@ -42,7 +43,12 @@ export function planPerplexity(nTokens: number, nCtx: number, maxChunks = -1): P
 }
 
 /** The tokens chunk `i` evaluates: tokens[i·n_ctx, (i+1)·n_ctx) with the first replaced by `bos` (if not null). */
-export function chunkInput(tokens: ArrayLike<number>, plan: PerplexityPlan, i: number, bos: number | null): Int32Array {
+export function chunkInput(
+  tokens: ArrayLike<number>,
+  plan: PerplexityPlan,
+  i: number,
+  bos: number | null,
+): Int32Array {
   const start = i * plan.nCtx;
   const chunk = new Int32Array(plan.nCtx);
   for (let k = 0; k < plan.nCtx; k++) chunk[k] = tokens[start + k] as number;
@@ -58,7 +64,8 @@ export function negLogProb(logits: Float32Array, offset: number, nVocab: number,
     if (v > max) max = v;
   }
   let sum = 0;
-  for (let i = 0; i < nVocab; i++) sum += Math.fround(Math.exp(Math.fround((logits[offset + i] as number) - max)));
+  for (let i = 0; i < nVocab; i++)
+    sum += Math.fround(Math.exp(Math.fround((logits[offset + i] as number) - max)));
   return max + Math.log(sum) - (logits[offset + tok] as number);
 }
 
@@ -72,7 +79,13 @@ export interface ChunkScore {
  * Scores one chunk. `logits` holds rows for positions `first … first + rows − 1` of the chunk
  * (at least up to n_ctx − 2); `tokens` are the chunk's original tokens (not BOS-replaced).
  */
-export function scoreChunk(logits: Float32Array, nVocab: number, tokens: ArrayLike<number>, plan: PerplexityPlan, chunkIndex: number): ChunkScore {
+export function scoreChunk(
+  logits: Float32Array,
+  nVocab: number,
+  tokens: ArrayLike<number>,
+  plan: PerplexityPlan,
+  chunkIndex: number,
+): ChunkScore {
   const start = chunkIndex * plan.nCtx;
   let nll = 0;
   let nll2 = 0;

@@ -26,7 +26,21 @@ export function syntheticVocab(): { tokens: string[]; scores: number[]; types: n
     types.push(6);
   }
   const letters = 'abcdefghijklmnopqrstuvwxyz'.split('');
-  const pieces = ['▁', ...letters, ...letters.map((l) => `▁${l}`), '▁the', '▁and', '▁cat', '▁dog', 'ing', 'ed', 'er', '▁once', '▁upon', '▁time'];
+  const pieces = [
+    '▁',
+    ...letters,
+    ...letters.map((l) => `▁${l}`),
+    '▁the',
+    '▁and',
+    '▁cat',
+    '▁dog',
+    'ing',
+    'ed',
+    'er',
+    '▁once',
+    '▁upon',
+    '▁time',
+  ];
   for (const p of pieces) {
     tokens.push(p);
     types.push(1);
@@ -85,7 +99,8 @@ export async function writeSyntheticModel(path: string, cfg: SyntheticConfig): P
   const kvDim = cfg.nKvHeads * headDim;
   const r = rng(cfg.seed);
   const tensors: { name: string; type: number; shape: number[]; data: Uint8Array }[] = [];
-  const add = (name: string, shape: number[], v: Float32Array) => tensors.push({ name, type: 0, shape, data: new Uint8Array(v.buffer) });
+  const add = (name: string, shape: number[], v: Float32Array) =>
+    tensors.push({ name, type: 0, shape, data: new Uint8Array(v.buffer) });
   const matrix = (name: string, cols: number, rows: number, scale: number) => {
     const v = new Float32Array(rows * cols);
     for (let i = 0; i < v.length; i++) v[i] = r(scale);

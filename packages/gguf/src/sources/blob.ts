@@ -24,7 +24,11 @@ export class BlobSource implements GGUFByteSource {
       this.bytesRead += out.length;
       return out;
     } catch (cause) {
-      throw new GGUFError('GGUF_SOURCE_ERROR', `reading bytes ${start}–${end} of the Blob failed: ${String(cause)}`, { offset: start, file: this.name, cause });
+      throw new GGUFError(
+        'GGUF_SOURCE_ERROR',
+        `reading bytes ${start}–${end} of the Blob failed: ${String(cause)}`,
+        { offset: start, file: this.name, cause },
+      );
     }
   }
 

@@ -35,13 +35,20 @@ export class FileSource implements GGUFByteSource {
     try {
       fs = await loadFs();
     } catch (cause) {
-      throw new GGUFError('GGUF_SOURCE_ERROR', 'file paths can only be read in Node.js; pass a Blob, bytes or an http(s) URL instead', { file: path, cause });
+      throw new GGUFError(
+        'GGUF_SOURCE_ERROR',
+        'file paths can only be read in Node.js; pass a Blob, bytes or an http(s) URL instead',
+        { file: path, cause },
+      );
     }
     let handle: FileHandle;
     try {
       handle = await fs.open(path, 'r');
     } catch (cause) {
-      throw new GGUFError('GGUF_SOURCE_ERROR', `cannot open: ${(cause as Error).message}`, { file: path, cause });
+      throw new GGUFError('GGUF_SOURCE_ERROR', `cannot open: ${(cause as Error).message}`, {
+        file: path,
+        cause,
+      });
     }
     try {
       const st = await handle.stat();
@@ -49,7 +56,10 @@ export class FileSource implements GGUFByteSource {
       return new FileSource(path, handle, st.size);
     } catch (cause) {
       await handle.close().catch(() => {});
-      throw new GGUFError('GGUF_SOURCE_ERROR', `cannot read: ${(cause as Error).message}`, { file: path, cause });
+      throw new GGUFError('GGUF_SOURCE_ERROR', `cannot read: ${(cause as Error).message}`, {
+        file: path,
+        cause,
+      });
     }
   }
 
@@ -67,7 +77,11 @@ export class FileSource implements GGUFByteSource {
         done += bytesRead;
       }
     } catch (cause) {
-      throw new GGUFError('GGUF_SOURCE_ERROR', `reading ${n} bytes failed: ${(cause as Error).message}`, { offset: start, file: this.name, cause });
+      throw new GGUFError('GGUF_SOURCE_ERROR', `reading ${n} bytes failed: ${(cause as Error).message}`, {
+        offset: start,
+        file: this.name,
+        cause,
+      });
     }
     this.bytesRead += done;
     return done === n ? out : out.subarray(0, done);
@@ -90,7 +104,10 @@ export class FileSource implements GGUFByteSource {
         (cause: unknown) => {
           this.opening = undefined;
           if (cause instanceof GGUFError) throw cause;
-          throw new GGUFError('GGUF_SOURCE_ERROR', `cannot reopen: ${(cause as Error).message}`, { file: this.name, cause });
+          throw new GGUFError('GGUF_SOURCE_ERROR', `cannot reopen: ${(cause as Error).message}`, {
+            file: this.name,
+            cause,
+          });
         },
       );
     return this.opening;

@@ -27,12 +27,33 @@ export class HttpSource implements GGUFByteSource {
   ) {
     const f = options.fetch ?? globalThis.fetch;
     if (typeof f !== 'function') {
-      throw new GGUFError('GGUF_SOURCE_ERROR', 'no fetch() available to read URLs; pass options.fetch', { file: name });
+      throw new GGUFError('GGUF_SOURCE_ERROR', 'no fetch() available to read URLs; pass options.fetch', {
+        file: name,
+      });
     }
     this.fetchFn = f;
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
+    let out = await this.readOnce(offset, length);
+    // Some servers cap the size of a range: ask again for the rest until the range or the file ends.
+    while (
+      out.length > 0 &&
+      out.length < length &&
+      this.size !== undefined &&
+      offset + out.length < this.size
+    ) {
+      const more = await this.readOnce(offset + out.length, length - out.length);
+      if (more.length === 0) break;
+      const joined = new Uint8Array(out.length + more.length);
+      joined.set(out, 0);
+      joined.set(more, out.length);
+      out = joined;
+    }
+    return out;
+  }
+
+  private async readOnce(offset: number, length: number): Promise<Uint8Array> {
     if (this.closed) throw new GGUFError('GGUF_CLOSED', 'the GGUF file was closed', { file: this.name });
     if (length <= 0 || (this.size !== undefined && offset >= this.size)) return new Uint8Array(0);
     const end = offset + length - 1;
@@ -44,7 +65,11 @@ export class HttpSource implements GGUFByteSource {
         ...(this.options.signal ? { signal: this.options.signal } : {}),
       });
     } catch (cause) {
-      throw new GGUFError('GGUF_SOURCE_ERROR', `request for bytes ${offset}–${end} failed: ${String(cause)}`, { offset, file: this.name, cause });
+      throw new GGUFError(
+        'GGUF_SOURCE_ERROR',
+        `request for bytes ${offset}–${end} failed: ${String(cause)}`,
+        { offset, file: this.name, cause },
+      );
     }
     if (res.status === 416) {
       this.learnSize(res.headers.get('content-range'));
@@ -54,26 +79,40 @@ export class HttpSource implements GGUFByteSource {
     if (res.status === 206) {
       this.learnSize(res.headers.get('content-range'));
       const out = new Uint8Array(await this.body(res, offset));
-      if (out.length > length) throw new GGUFError('GGUF_SOURCE_ERROR', `server sent ${out.length} bytes for a ${length}-byte range`, { offset, file: this.name });
+      if (out.length > length)
+        throw new GGUFError(
+          'GGUF_SOURCE_ERROR',
+          `server sent ${out.length} bytes for a ${length}-byte range`,
+          { offset, file: this.name },
+        );
       this.bytesRead += out.length;
       return out;
     }
     if (res.status === 200) {
       const len = Number(res.headers.get('content-length'));
-      if (res.headers.get('content-encoding') === null && Number.isSafeInteger(len) && len >= 0) this.size = len;
+      if (res.headers.get('content-encoding') === null && Number.isSafeInteger(len) && len >= 0)
+        this.size = len;
       const out = await this.prefix(res, offset + length);
       this.bytesRead += out.length;
       return out.subarray(Math.min(offset, out.length));
     }
     await res.body?.cancel().catch(() => {});
-    throw new GGUFError('GGUF_SOURCE_ERROR', `HTTP ${res.status} ${res.statusText} for bytes ${offset}–${end}`, { offset, file: this.name });
+    throw new GGUFError(
+      'GGUF_SOURCE_ERROR',
+      `HTTP ${res.status} ${res.statusText} for bytes ${offset}–${end}`,
+      { offset, file: this.name },
+    );
   }
 
   private async body(res: Response, offset: number): Promise<ArrayBuffer> {
     try {
       return await res.arrayBuffer();
     } catch (cause) {
-      throw new GGUFError('GGUF_SOURCE_ERROR', `reading the response body failed: ${String(cause)}`, { offset, file: this.name, cause });
+      throw new GGUFError('GGUF_SOURCE_ERROR', `reading the response body failed: ${String(cause)}`, {
+        offset,
+        file: this.name,
+        cause,
+      });
     }
   }
 
@@ -91,7 +130,10 @@ export class HttpSource implements GGUFByteSource {
         have += value.length;
       }
     } catch (cause) {
-      throw new GGUFError('GGUF_SOURCE_ERROR', `reading the response body failed: ${String(cause)}`, { file: this.name, cause });
+      throw new GGUFError('GGUF_SOURCE_ERROR', `reading the response body failed: ${String(cause)}`, {
+        file: this.name,
+        cause,
+      });
     } finally {
       await reader.cancel().catch(() => {});
     }

@@ -21,7 +21,12 @@ export interface GGUFByteSource {
 }
 
 export function isByteSource(x: unknown): x is GGUFByteSource {
-  return typeof x === 'object' && x !== null && typeof (x as GGUFByteSource).read === 'function' && 'bytesRead' in x;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as GGUFByteSource).read === 'function' &&
+    'bytesRead' in x
+  );
 }
 
 export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {

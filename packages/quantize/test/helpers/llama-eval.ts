@@ -20,7 +20,9 @@ export async function logitsOf(modelPath: string, sequences: number[][]): Promis
       const ctx = await model.createContext({ contextSize: 256, threads: 1, batchSize: 256 });
       try {
         const seq = ctx.getSequence();
-        const res = await seq.controlledEvaluate(tokens.map((t) => [t as unknown as Token, { generateNext: { logits: true } }] as const));
+        const res = await seq.controlledEvaluate(
+          tokens.map((t) => [t as unknown as Token, { generateNext: { logits: true } }] as const),
+        );
         out.push(
           res.map((r) => {
             const m = r?.next?.logits;
@@ -75,12 +77,12 @@ export function kl(pLogits: Float64Array, qLogits: Float64Array): number {
 export function meanKL(ref: Float64Array[][], cand: Float64Array[][]): number {
   let s = 0;
   let n = 0;
-  ref.forEach((seq, i) =>
-    seq.forEach((p, j) => {
-      s += kl(p, cand[i]![j]!);
+  for (const [i, seq] of ref.entries()) {
+    for (const [j, p] of seq.entries()) {
+      s += kl(p, cand[i]?.[j] as Float64Array);
       n++;
-    }),
-  );
+    }
+  }
   return s / n;
 }
 

@@ -16,9 +16,23 @@ export interface SyntheticShape {
   nExtraTokens: number;
 }
 
-export const SMALL: SyntheticShape = { nEmbd: 256, nFf: 512, nLayer: 4, nHead: 4, nHeadKv: 2, nExtraTokens: 64 };
+export const SMALL: SyntheticShape = {
+  nEmbd: 256,
+  nFf: 512,
+  nLayer: 4,
+  nHead: 4,
+  nHeadKv: 2,
+  nExtraTokens: 64,
+};
 /** Row lengths that are not multiples of 256, so K-quants fall back (64-wide rows, 96-wide ffn). */
-export const NARROW: SyntheticShape = { nEmbd: 64, nFf: 96, nLayer: 3, nHead: 4, nHeadKv: 2, nExtraTokens: 64 };
+export const NARROW: SyntheticShape = {
+  nEmbd: 64,
+  nFf: 96,
+  nLayer: 3,
+  nHead: 4,
+  nHeadKv: 2,
+  nExtraTokens: 64,
+};
 
 export interface SyntheticMeta {
   key: string;
@@ -157,7 +171,8 @@ export function syntheticModel(arch: Arch, s: SyntheticShape = SMALL, seed = 123
     { key: 'tokenizer.ggml.add_bos_token', kind: 'bool', value: true },
     { key: 'tokenizer.ggml.add_eos_token', kind: 'bool', value: false },
   ];
-  if (arch === 'phi3') metadata.push({ key: 'phi3.rope.scaling.original_context_length', kind: 'u32', value: 512 });
+  if (arch === 'phi3')
+    metadata.push({ key: 'phi3.rope.scaling.original_context_length', kind: 'u32', value: 512 });
   return { arch, metadata, tensors, nVocab };
 }
 
@@ -166,6 +181,6 @@ export function tensorBytes(t: SyntheticTensor): Uint8Array {
   if (t.type === 0) return new Uint8Array(t.values.buffer.slice(0));
   const out = new Uint8Array(t.values.length * 2);
   const dv = new DataView(out.buffer);
-  t.values.forEach((x, i) => dv.setUint16(i * 2, f32ToF16Bits(x), true));
+  for (const [i, x] of t.values.entries()) dv.setUint16(i * 2, f32ToF16Bits(x), true);
   return out;
 }

@@ -1,5 +1,5 @@
 /** Writes a SyntheticModel as a GGUF file with @quant/gguf's streaming writer. */
-import { typed, type GGUFWriteValue, writeGGUF } from '@quant/gguf';
+import { type GGUFWriteValue, typed, writeGGUF } from '@quant/gguf';
 import { type SyntheticMeta, type SyntheticModel, tensorBytes } from './synthetic.js';
 
 function metaValue(m: SyntheticMeta): GGUFWriteValue {
@@ -25,6 +25,11 @@ function metaValue(m: SyntheticMeta): GGUFWriteValue {
 export async function writeSynthetic(path: string, model: SyntheticModel): Promise<void> {
   await writeGGUF(path, {
     entries: model.metadata.map((m) => ({ key: m.key, value: metaValue(m) })),
-    tensors: model.tensors.map((t) => ({ name: t.name, type: t.type, shape: t.shape, data: () => tensorBytes(t) })),
+    tensors: model.tensors.map((t) => ({
+      name: t.name,
+      type: t.type,
+      shape: t.shape,
+      data: () => tensorBytes(t),
+    })),
   });
 }

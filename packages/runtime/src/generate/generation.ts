@@ -1,4 +1,4 @@
-import { AbortError, ContextFullError, invalidOption } from '../errors.js';
+import { AbortError, ContextFullError, invalidOption, QuantRuntimeError } from '../errors.js';
 import type { Session } from '../model/session.js';
 import { Sampler } from '../sampling/sampler.js';
 import type { FinishReason, GenerateOptions } from './options.js';
@@ -7,14 +7,16 @@ import type { TextStreamer } from './text-streamer.js';
 
 /** What the generation loop needs from its model (internal). */
 export interface GenerationHost {
-  /** Session to run in, and whether the generation owns (disposes) it. */
-  session: Session;
-  ownsSession: boolean;
+  /** The session to run in (called when iteration starts), and whether the generation disposes it. */
+  openSession: () => { session: Session; owned: boolean };
   prompt: readonly number[];
   eog: ReadonlySet<number>;
   bosId: number | undefined;
   streamer: (context: readonly number[]) => TextStreamer;
 }
+
+/** Sessions with a generation running (one at a time per session). */
+const busy = new WeakSet<Session>();
 
 /** Length of the common prefix of two token lists. */
 function commonPrefix(a: readonly number[], b: readonly number[]): number {
@@ -65,7 +67,14 @@ export class GenerationStream implements AsyncIterable<string> {
   private async *run(): AsyncGenerator<string> {
     const host = this.host;
     const o = this.options;
-    const { session } = host;
+    const { session, owned } = host.openSession();
+    if (busy.has(session)) {
+      throw new QuantRuntimeError(
+        'INVALID_OPTION',
+        'This session is already generating; wait for that generation to end or use another session.',
+      );
+    }
+    busy.add(session);
     try {
       const signal = o.signal;
       const checkAbort = () => {
@@ -84,10 +93,13 @@ export class GenerationStream implements AsyncIterable<string> {
       let prompt = [...host.prompt];
       if (prompt.length === 0)
         throw invalidOption('prompt', '', 'at least one token (an empty string prompt needs addBos)');
-      if (prompt.length >= session.contextSize && shift) prompt = this.trimPrompt(prompt, shift);
+      if (prompt.length >= session.contextSize && shift) prompt = this.trimPrompt(session, prompt, shift);
       const reuse = Math.min(commonPrefix(session.tokens, prompt), prompt.length - 1);
       session.truncate(reuse);
-      let logits = await session.evaluate(prompt.slice(reuse));
+      let logits = await session.evaluate(prompt.slice(reuse), signal ? { signal } : {}).catch((e) => {
+        if (signal?.aborted) this.finishReason = 'abort';
+        throw e;
+      });
       const streamer = host.streamer(prompt);
 
       if (maxTokens === 0) {
@@ -114,7 +126,7 @@ export class GenerationStream implements AsyncIterable<string> {
         }
         if (session.position + 1 > session.contextSize) {
           if (!shift) throw new ContextFullError(session.contextSize, session.position, 1);
-          logits = await this.shiftContext(shift, token);
+          logits = await this.shiftContext(session, shift, token);
         } else {
           logits = await session.evaluate([token]);
         }
@@ -127,7 +139,8 @@ export class GenerationStream implements AsyncIterable<string> {
       this.finishReason ??= 'error';
       throw e;
     } finally {
-      if (host.ownsSession) session.dispose();
+      busy.delete(session);
+      if (owned) session.dispose();
     }
   }
 
@@ -137,8 +150,8 @@ export class GenerationStream implements AsyncIterable<string> {
   }
 
   /** Keeps `keep` head tokens and the newest half of the context for a prompt that does not fit. */
-  private trimPrompt(prompt: number[], shift: { keep?: number }): number[] {
-    const ctx = this.host.session.contextSize;
+  private trimPrompt(session: Session, prompt: number[], shift: { keep?: number }): number[] {
+    const ctx = session.contextSize;
     const keep = Math.min(this.keepCount(prompt, shift), ctx - 1);
     const tail = Math.max(1, Math.floor((ctx - keep) / 2));
     return [...prompt.slice(0, keep), ...prompt.slice(prompt.length - tail)];
@@ -148,8 +161,11 @@ export class GenerationStream implements AsyncIterable<string> {
    * Drops the older half of the tokens after `keep` and re-evaluates the rest at their new positions,
    * then evaluates `token`. Returns the logits after `token`.
    */
-  private async shiftContext(shift: { keep?: number }, token: number): Promise<Float32Array> {
-    const { session } = this.host;
+  private async shiftContext(
+    session: Session,
+    shift: { keep?: number },
+    token: number,
+  ): Promise<Float32Array> {
     const all = [...session.tokens];
     const keep = Math.min(this.keepCount(all, shift), session.contextSize - 2);
     const discard = Math.max(1, Math.floor((all.length - keep) / 2));

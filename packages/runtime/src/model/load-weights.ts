@@ -30,8 +30,9 @@ function toFloat32(kernels: Kernels, info: GGUFTensorInfo, data: Uint8Array): Fl
 
 function wrap(e: unknown, info: GGUFTensorInfo, where: string): QuantRuntimeError {
   const msg = e instanceof Error ? e.message : String(e);
+  const kernelCode = (e as { code?: unknown } | null)?.code;
   return new QuantRuntimeError(
-    'UNSUPPORTED_TENSOR_TYPE',
+    kernelCode === 'UNSUPPORTED_TYPE' ? 'UNSUPPORTED_TENSOR_TYPE' : 'LOAD_FAILED',
     `Could not load tensor "${info.name}" (${info.typeName}, shape [${info.shape.join(', ')}]) from ${where}: ${msg}`,
     { cause: e },
   );

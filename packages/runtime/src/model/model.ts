@@ -133,26 +133,23 @@ export class Model {
       }
     }
     for (const t of options.eogTokens ?? []) eog.add(t);
-    const owns = options.session === undefined;
-    const session =
-      options.session ??
-      this.createSession(options.contextSize !== undefined ? { contextSize: options.contextSize } : {});
-    try {
-      return new GenerationStream(
-        {
-          session,
-          ownsSession: owns,
-          prompt: tokens,
-          eog,
-          bosId: tok.bosId ?? undefined,
-          streamer: (context) => tokenizerStreamer(tok, context),
-        },
-        options,
-      );
-    } catch (e) {
-      if (owns) session.dispose();
-      throw e;
-    }
+    const given = options.session;
+    if (given?.isDisposed)
+      throw new QuantRuntimeError('DISPOSED', 'The session passed to generate() was disposed.');
+    const sessionOptions = options.contextSize !== undefined ? { contextSize: options.contextSize } : {};
+    return new GenerationStream(
+      {
+        openSession: () =>
+          given
+            ? { session: given, owned: false }
+            : { session: this.createSession(sessionOptions), owned: true },
+        prompt: tokens,
+        eog,
+        bosId: tok.bosId ?? undefined,
+        streamer: (context) => tokenizerStreamer(tok, context),
+      },
+      options,
+    );
   }
 
   /** The chat template in effect: `override`, the GGUF's `tokenizer.chat_template`, the plugin's, or a built-in. */

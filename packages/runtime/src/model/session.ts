@@ -1,7 +1,8 @@
 import type { F32Buffer, KVCache } from '@quant/kernels';
 import type { ForwardContext } from '@quant/plugin-api';
-import { ContextFullError, invalidOption, QuantRuntimeError } from '../errors.js';
+import { AbortError, ContextFullError, invalidOption, QuantRuntimeError } from '../errors.js';
 import type { ModelCore } from './core.js';
+import { llamaCppAttentionKernels } from './llamacpp-attention.js';
 
 export interface SessionOptions {
   /** KV cache length in tokens (default: the model's `contextSize`). */
@@ -17,6 +18,8 @@ export interface SessionOptions {
 export interface EvaluateOptions {
   /** Return the logits of every evaluated position, row after row (default: only the last). */
   allLogits?: boolean;
+  /** Checked between batches: an aborted signal stops evaluation with AbortError (batches done so far stay in the context). */
+  signal?: AbortSignal;
 }
 
 /** Yields to the event loop between batches so long prompts do not block timers and I/O. */
@@ -33,6 +36,7 @@ export class Session {
   private readonly cache: KVCache;
   private readonly state: unknown;
   private readonly scratchBuffers = new Map<string, F32Buffer>();
+  private readonly graphKernels: ReturnType<typeof llamaCppAttentionKernels>;
   private readonly history: number[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
@@ -56,6 +60,7 @@ export class Session {
     this.contextSize = o.contextSize;
     this.batchSize = Math.min(o.batchSize, o.contextSize);
     this.onDispose = onDispose;
+    this.graphKernels = llamaCppAttentionKernels(kernels);
     this.cache = kernels.kvCache({
       layers: hparams.nLayers,
       contextSize: this.contextSize,
@@ -115,7 +120,7 @@ export class Session {
    */
   evaluate(tokens: ArrayLike<number>, options: EvaluateOptions = {}): Promise<Float32Array> {
     const ids = Int32Array.from(tokens as ArrayLike<number>);
-    return this.serialize(() => this.run(ids, options.allLogits === true));
+    return this.serialize(() => this.run(ids, options.allLogits === true, options.signal));
   }
 
   /** Forgets every token from position `n` on (the KV entries beyond it are overwritten later). */
@@ -139,7 +144,11 @@ export class Session {
     return b;
   }
 
-  private async run(ids: Int32Array, allLogits: boolean): Promise<Float32Array> {
+  private async run(
+    ids: Int32Array,
+    allLogits: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<Float32Array> {
     this.assertAlive();
     const { hparams, plugin, kernels } = this.core;
     if (ids.length === 0)
@@ -165,10 +174,11 @@ export class Session {
         await yieldToLoop();
         this.assertAlive();
       }
+      if (signal?.aborted) throw new AbortError(signal.reason);
       const batch = ids.subarray(b, Math.min(ids.length, b + this.batchSize));
       const n = batch.length;
       const ctx: ForwardContext = {
-        kernels,
+        kernels: this.graphKernels.kernels,
         hparams,
         weights: this.core.weights,
         state: this.state,
@@ -218,6 +228,7 @@ export class Session {
       for (const b of this.scratchBuffers.values()) if (!b.disposed) b.dispose();
       this.scratchBuffers.clear();
       if (!this.cache.disposed) this.cache.dispose();
+      this.graphKernels.dispose();
       this.onDispose(this);
     }
   }

@@ -16,7 +16,9 @@ export async function oracleLogits(
   const llama = await oracle();
   const model = await llama.loadModel({ modelPath });
   try {
-    const ctx = await model.createContext({ contextSize, threads: 1 });
+    // Without flash attention, as ../shared/reference was recorded (llama.cpp then rounds Q and the
+    // softmax weights to F16 against an F16 KV cache).
+    const ctx = await model.createContext({ contextSize, threads: 1, flashAttention: false });
     try {
       const seq = ctx.getSequence();
       const res = await seq.controlledEvaluate(

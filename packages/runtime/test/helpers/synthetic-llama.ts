@@ -39,6 +39,8 @@ export interface SyntheticLlamaConfig {
   seed: number;
   /** Override a tensor's shape (to test validation). */
   badShape?: { name: string; shape: number[] };
+  /** Store one tensor with another ggml type and these raw bytes (to test unsupported types). */
+  rawTensor?: { name: string; type: number; bytes: Uint8Array };
   /** Chat template to embed. */
   chatTemplate?: string;
 }
@@ -118,7 +120,8 @@ export async function writeSyntheticLlama(
     if (lean) {
       for (let row = 0; row < rows; row++) {
         const t = lean(row);
-        for (let c = 0; c < cols; c++) v[row * cols + c] = (v[row * cols + c] as number) + leanWeight * (t[c] as number);
+        for (let c = 0; c < cols; c++)
+          v[row * cols + c] = (v[row * cols + c] as number) + leanWeight * (t[c] as number);
       }
     }
     const shape = [cols, rows];
@@ -139,7 +142,15 @@ export async function writeSyntheticLlama(
     // Like a trained model, make predictions confident: each row leans towards the embedding of
     // another token, so the top logit usually stands clear of the rest (random heads give near-ties
     // that quantization noise reorders).
-    matrix('output.weight', cfg.nEmbd, nVocab, 0.5 * u(cfg.nEmbd), (row) => embd.subarray(((row * 7 + 3) % nVocab) * cfg.nEmbd, ((row * 7 + 3) % nVocab + 1) * cfg.nEmbd), 0.1);
+    matrix(
+      'output.weight',
+      cfg.nEmbd,
+      nVocab,
+      0.5 * u(cfg.nEmbd),
+      (row) =>
+        embd.subarray(((row * 7 + 3) % nVocab) * cfg.nEmbd, (((row * 7 + 3) % nVocab) + 1) * cfg.nEmbd),
+      0.1,
+    );
   }
   if (cfg.ropeFreqs) {
     const f = new Float32Array(headDim / 2);
@@ -192,5 +203,9 @@ export async function writeSyntheticLlama(
     metadata[k('rope.scaling.factor')] = { type: 'f32', value: cfg.ropeScale };
   }
   if (cfg.chatTemplate) metadata['tokenizer.chat_template'] = cfg.chatTemplate;
-  await writeGGUF(path, { metadata: metadata as never, tensors });
+  const raw = cfg.rawTensor;
+  const finalTensors = raw
+    ? tensors.map((t) => (t.name === raw.name ? { ...t, type: raw.type, data: raw.bytes } : t))
+    : tensors;
+  await writeGGUF(path, { metadata: metadata as never, tensors: finalTensors });
 }
