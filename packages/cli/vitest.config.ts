@@ -1,3 +1,3 @@
 import { packageProject } from '../../vitest.shared';
 
-export default packageProject('cli');
+export default packageProject('cli', { globalSetup: ['test/global-setup.ts'] });

@@ -50,6 +50,15 @@ export function readLlamaHyperparameters(model: ModelDescription): LlamaHyperpar
     );
   }
   const nLayers = m.archU32('block_count');
+  // Every block has at least 9 tensors: refuse absurd counts before building per-layer lists.
+  const tensorCount = model.tensors.names().length;
+  if (nLayers === 0 || nLayers * 9 > tensorCount) {
+    throw new MetadataError(
+      'INVALID_METADATA',
+      m.archKey('block_count'),
+      `${m.archKey('block_count')} = ${nLayers} does not fit ${m.source}, which has ${tensorCount} tensors (a Llama block has 9 or more).`,
+    );
+  }
   const nEmbd = m.archU32('embedding_length');
   const nHeads = m.archUniformU32('attention.head_count');
   if (nHeads === 0)
@@ -67,6 +76,13 @@ export function readLlamaHyperparameters(model: ModelDescription): LlamaHyperpar
     );
   }
   const headDim = m.archU32('attention.key_length', Math.floor(nEmbd / nHeads));
+  if (headDim === 0) {
+    throw new MetadataError(
+      'INVALID_METADATA',
+      m.archKey('attention.key_length'),
+      `The head size is 0 in ${m.source} (embedding_length ${nEmbd}, head_count ${nHeads}).`,
+    );
+  }
   const valueDim = m.archU32('attention.value_length', Math.floor(nEmbd / nHeads));
   if (valueDim !== headDim) {
     throw new MetadataError(

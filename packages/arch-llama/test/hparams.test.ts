@@ -7,16 +7,19 @@ import {
 import { describe, expect, it } from 'vitest';
 import { llamaTensors, readLlamaHyperparameters } from '../src/index.js';
 
+/** A metadata + tensor-table view; `tensorCount` fakes how many tensors the file has. */
 function desc(
   meta: Record<string, unknown>,
   shapes: Record<string, number[]> = {},
   arch = 'llama',
+  tensorCount = 100,
 ): ModelDescription {
+  const names = [...Object.keys(shapes), ...Array.from({ length: tensorCount }, (_, i) => `t${i}`)];
   const tensors: TensorDirectory = {
     has: (n) => n in shapes,
     shape: (n) => shapes[n],
     type: () => 0,
-    names: () => Object.keys(shapes),
+    names: () => names,
   };
   return { meta: new MetadataReader(arch, meta, 'test.gguf'), tensors, architecture: arch };
 }
@@ -93,6 +96,13 @@ describe('readLlamaHyperparameters', () => {
     );
     expect(() => readLlamaHyperparameters(desc({ ...base, 'llama.expert_count': 8 }))).toThrow(
       /mixture-of-experts/,
+    );
+    expect(() => readLlamaHyperparameters(desc({ ...base, 'llama.block_count': 4e9 }))).toThrow(
+      expect.objectContaining({ code: 'INVALID_METADATA', key: 'llama.block_count' }),
+    );
+    expect(() => readLlamaHyperparameters(desc(base, {}, 'llama', 10))).toThrow(/has 10 tensors/);
+    expect(() => readLlamaHyperparameters(desc({ ...base, 'llama.attention.head_count': 128 }))).toThrow(
+      /head size is 0/,
     );
     const { 'llama.attention.layer_norm_rms_epsilon': _, ...noEps } = base;
     expect(() => readLlamaHyperparameters(desc(noEps))).toThrow(

@@ -2,6 +2,12 @@
 /** The `quant` executable. */
 import { main } from './program.js';
 
+// `quant run … | head` closes stdout early: stop quietly instead of crashing on EPIPE.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 main(process.argv).then(
   (code) => {
     process.exitCode = code;

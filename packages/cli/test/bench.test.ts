@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SMALL, TempDir } from './helpers/fixtures';
-import { ensureBuilt, quant } from './helpers/quant';
+import { quant } from './helpers/quant';
 
 let tmp: TempDir;
 let small: string;
 beforeAll(async () => {
-  ensureBuilt();
   tmp = new TempDir();
   small = await tmp.model('small.gguf', SMALL);
 });

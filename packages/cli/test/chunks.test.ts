@@ -131,9 +131,9 @@ describe('perplexity chunking (llama-perplexity)', () => {
           const got = ours(tokens, nCtx, nVocab, bos, f);
           expect(got.count).toBe(want.count);
           expect(got.running.length).toBe(want.running.length);
-          got.running.forEach((p, i) =>
-            expect(Math.abs(p / (want.running[i] as number) - 1)).toBeLessThan(1e-5),
-          );
+          for (const [i, p] of got.running.entries()) {
+            expect(Math.abs(p / (want.running[i] as number) - 1)).toBeLessThan(1e-5);
+          }
           if (Number.isFinite(want.err) && want.err > 1e-9)
             expect(Math.abs(got.err / want.err - 1)).toBeLessThan(1e-3);
         },

@@ -3,13 +3,12 @@ import { totalmem } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../src/exit-codes';
 import { SMALL, TempDir } from './helpers/fixtures';
-import { ensureBuilt, quant } from './helpers/quant';
+import { quant } from './helpers/quant';
 import { writeHugeSparseModel } from './helpers/synthetic';
 
 let tmp: TempDir;
 let small: string;
 beforeAll(async () => {
-  ensureBuilt();
   tmp = new TempDir();
   small = await tmp.model('small.gguf', SMALL);
 });

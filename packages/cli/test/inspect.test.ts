@@ -1,12 +1,11 @@
 import { formatInspect, inspectJSON, parseGGUF } from '@quant/gguf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveShared, SMALL, stories, TempDir } from './helpers/fixtures';
-import { ensureBuilt, quant } from './helpers/quant';
+import { quant } from './helpers/quant';
 
 let tmp: TempDir;
 let small: string;
 beforeAll(async () => {
-  ensureBuilt();
   tmp = new TempDir();
   small = await tmp.model('small.gguf', SMALL);
 });
@@ -30,7 +29,9 @@ describe('quant inspect (the @quant/gguf inspector)', () => {
     const f = await parseGGUF(stories);
     expect(got).toEqual(JSON.parse(JSON.stringify(inspectJSON(f, { maxArrayItems: 16 }))));
     expect(got.totals.tensors).toBe(48);
-    const full = JSON.parse((await quant(['inspect', stories, '--json', '--full'])).stdout);
+    const fr = await quant(['inspect', stories, '--json', '--full']);
+    expect(fr.code, fr.stderr).toBe(0);
+    const full = JSON.parse(fr.stdout);
     const tokens = full.metadata.find((m: { key: string }) => m.key === 'tokenizer.ggml.tokens');
     expect(tokens.value).toHaveLength(512);
     await f.close();

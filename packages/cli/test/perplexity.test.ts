@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { getLlama, type Llama } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveShared, SMALL, stories, TempDir } from './helpers/fixtures';
-import { ensureBuilt, quant } from './helpers/quant';
+import { quant } from './helpers/quant';
 
 const TEXT = [
   'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her dog.',
@@ -20,7 +20,6 @@ let llama: Llama;
 let tmp: TempDir;
 let small: string;
 beforeAll(async () => {
-  ensureBuilt();
   tmp = new TempDir();
   small = await tmp.model('small.gguf', SMALL);
   llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' } as never);

@@ -5,12 +5,11 @@ import { getLlama } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../src/exit-codes';
 import { sharedModels, TempDir } from './helpers/fixtures';
-import { ensureBuilt, quant } from './helpers/quant';
+import { quant } from './helpers/quant';
 
 let tmp: TempDir;
 let f32: string;
 beforeAll(async () => {
-  ensureBuilt();
   tmp = new TempDir();
   // Rows of 256 so the K-quants apply; an FFN of 320 falls back (not a multiple of 256).
   f32 = await tmp.model('f32.gguf', { nEmbd: 256, nLayers: 2, nHeads: 8, nKvHeads: 4, nFF: 320, seed: 3 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedDir } from '../../../vitest.shared';
 import { haveShared, SMALL, stories, storiesPhi3, TempDir } from './helpers/fixtures';
-import { ensureBuilt, quant } from './helpers/quant';
+import { quant } from './helpers/quant';
 
 interface Reference {
   greedy: { piece: string }[];
@@ -14,7 +14,6 @@ const reference = (name: string): Reference =>
 let tmp: TempDir;
 let small: string;
 beforeAll(async () => {
-  ensureBuilt();
   tmp = new TempDir();
   small = await tmp.model('small.gguf', {
     ...SMALL,

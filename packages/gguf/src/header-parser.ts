@@ -56,7 +56,6 @@ export interface ParsedHeader {
 const DEFAULT_ALIGNMENT = 32;
 const TWO32 = 4294967296;
 const MAX_SAFE_HI = 0x1fffff; // high 32-bit word of Number.MAX_SAFE_INTEGER
-const TWO63 = 2 ** 63; // INT64_MAX + 1 as a double
 
 const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const lenientDecoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
@@ -504,16 +503,20 @@ export class HeaderParser {
       });
     const shape: number[] = new Array(nDims);
     let product = 1;
+    let exact: bigint[] | undefined; // dimensions above 2^53, read exactly
     for (let j = 0; j < nDims; j++) {
       const dAt = this.pos;
       const d = this.wide ? this.i64f() : this.u32();
-      if (d < 0)
+      if (d < 0) {
         this.fail(
           'GGUF_BAD_DIMENSION',
           `tensor '${name}' dimension ${j} is ${d}; dimensions cannot be negative`,
           dAt,
-          { tensor: name },
+          {
+            tensor: name,
+          },
         );
+      }
       if (d === 0 && this.opts.rejectEmptyTensors) {
         this.fail(
           'GGUF_BAD_DIMENSION',
@@ -522,21 +525,36 @@ export class HeaderParser {
           { tensor: name },
         );
       }
+      if (d > Number.MAX_SAFE_INTEGER) {
+        exact ??= [];
+        exact[j] = this.view.getBigInt64(dAt, this.le);
+      }
       shape[j] = d;
       product *= d;
     }
-    if (product >= TWO63) {
+    // Above 2^53 the float product is inexact: decide the overflow checks on exact integers.
+    let exactProduct: bigint | undefined;
+    if (product > Number.MAX_SAFE_INTEGER) {
+      exactProduct = shape.reduce((acc, d, j) => acc * (exact?.[j] ?? BigInt(d)), 1n);
+      if (exactProduct >= 1n << 63n) {
+        this.fail(
+          'GGUF_ELEMENT_COUNT_OVERFLOW',
+          `tensor '${name}' with shape [${dimsText(shape, exact)}] has 2^63 or more elements`,
+          dimsAt,
+          {
+            tensor: name,
+          },
+        );
+      }
+    } else if (exact !== undefined) {
       this.fail(
         'GGUF_ELEMENT_COUNT_OVERFLOW',
-        `tensor '${name}' with shape [${shape.join(', ')}] has more than 2^63 elements`,
+        `tensor '${name}' has a dimension above 2^53 ([${dimsText(shape, exact)}])`,
         dimsAt,
-        { tensor: name },
+        {
+          tensor: name,
+        },
       );
-    }
-    if (shape.some((d) => d > Number.MAX_SAFE_INTEGER)) {
-      this.fail('GGUF_ELEMENT_COUNT_OVERFLOW', `tensor '${name}' has a dimension above 2^53`, dimsAt, {
-        tensor: name,
-      });
     }
     const typeAt = this.pos;
     const type = this.i32();
@@ -546,8 +564,8 @@ export class HeaderParser {
         tensor: name,
       });
     }
-    const row = shape[0] ?? 1;
-    if (row % ti.blockSize !== 0) {
+    const row = exact?.[0] ?? shape[0] ?? 1;
+    if (typeof row === 'bigint' ? row % BigInt(ti.blockSize) !== 0n : row % ti.blockSize !== 0) {
       this.fail(
         'GGUF_BAD_ROW_SIZE',
         `tensor '${name}' of type ${ti.name} has rows of ${row} elements, not a multiple of the block size ${ti.blockSize}`,
@@ -556,18 +574,11 @@ export class HeaderParser {
       );
     }
     const byteSize = (product / ti.blockSize) * ti.typeSize;
-    if (byteSize >= 2 ** 64) {
+    if (exactProduct !== undefined || !Number.isSafeInteger(byteSize)) {
+      const bytes = ((exactProduct ?? BigInt(product)) / BigInt(ti.blockSize)) * BigInt(ti.typeSize);
       this.fail(
         'GGUF_BYTE_SIZE_OVERFLOW',
-        `tensor '${name}' with shape [${shape.join(', ')}] would take more than 2^64 bytes`,
-        typeAt,
-        { tensor: name },
-      );
-    }
-    if (product > Number.MAX_SAFE_INTEGER || !Number.isSafeInteger(byteSize)) {
-      this.fail(
-        'GGUF_BYTE_SIZE_OVERFLOW',
-        `tensor '${name}' with shape [${shape.join(', ')}] takes more than 2^53 bytes`,
+        `tensor '${name}' with shape [${dimsText(shape, exact)}] of type ${ti.name} takes ${bytes} bytes, more than ${bytes >= 1n << 64n ? '2^64' : '2^53 (the largest offset JavaScript can address)'}`,
         typeAt,
         { tensor: name },
       );
@@ -616,6 +627,10 @@ export class HeaderParser {
       headerEnd,
     };
   }
+}
+
+function dimsText(shape: number[], exact: bigint[] | undefined): string {
+  return shape.map((d, j) => String(exact?.[j] ?? d)).join(', ');
 }
 
 function fmtCount(n: number): string {

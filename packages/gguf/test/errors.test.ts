@@ -180,14 +180,55 @@ describe('tensor info corruption (HANDCRAFTED_TENSORS_*)', () => {
   });
   it('element count overflow', async () => {
     const big = 4n * 2147483647n;
-    const e = await fails(withTensor(0, { dims: [big, big] }).bytes);
-    expect([e.code, e.tensor]).toEqual(['GGUF_ELEMENT_COUNT_OVERFLOW', 'a']);
+    const built = withTensor(0, { dims: [big, big] });
+    const e = await fails(built.bytes);
+    expect([e.code, e.offset, e.tensor]).toEqual([
+      'GGUF_ELEMENT_COUNT_OVERFLOW',
+      (built.tensorAt[0] as number) + 9,
+      'a',
+    ]);
   });
   it('byte size overflow', async () => {
     // As test-gguf.cpp: I64 elements, each dim ≈ 1.01·sqrt(SIZE_MAX/8): < 2^63 elements, > 2^64 bytes.
     const d = BigInt(Math.ceil(1.01 * Math.sqrt(Number(0xffffffffffffffffn / 8n)))) + 1n;
-    const e = await fails(withTensor(0, { type: GGMLType.I64, dims: [d, d] }).bytes);
-    expect([e.code, e.tensor]).toEqual(['GGUF_BYTE_SIZE_OVERFLOW', 'a']);
+    const built = withTensor(0, { type: GGMLType.I64, dims: [d, d] });
+    const e = await fails(built.bytes);
+    expect([e.code, e.offset, e.tensor]).toEqual([
+      'GGUF_BYTE_SIZE_OVERFLOW',
+      (built.tensorAt[0] as number) + 9 + 4 + 16,
+      'a',
+    ]);
+  });
+  it('total size overflow (HANDCRAFTED_DATA_MEM_SIZE_OVERFLOW: two I8 tensors of 0x7FFFFFFFFFFFFFC0 elements)', async () => {
+    const n = 0x7fffffffffffffc0n;
+    const built = build({
+      tensors: [
+        { name: 'x', type: GGMLType.I8, dims: [n], offset: 0 },
+        { name: 'y', type: GGMLType.I8, dims: [n], offset: n },
+      ],
+      dataBytes: 32,
+    });
+    const e = await fails(built.bytes);
+    expect([e.code, e.offset, e.tensor]).toEqual([
+      'GGUF_BYTE_SIZE_OVERFLOW',
+      (built.tensorAt[0] as number) + 9 + 4 + 8,
+      'x',
+    ]);
+    expect(e.message).toContain(String(n));
+  });
+  it('custom alignment 1 (HANDCRAFTED_TENSORS_CUSTOM_ALIGN) parses', async () => {
+    const tensors = [
+      { name: 'a', type: GGMLType.F32, dims: [3], offset: 0 },
+      { name: 'b', type: GGMLType.Q8_0, dims: [32], offset: 12 },
+    ];
+    const f = await parseGGUF(
+      build({ kvs: [kvU32('general.alignment', 1)], tensors, alignment: 1, dataBytes: 46 }).bytes,
+    );
+    expect(f.alignment).toBe(1);
+    expect(f.tensors.map((t) => [t.offset, t.byteSize])).toEqual([
+      [0, 12],
+      [12, 34],
+    ]);
   });
   it('bad tensor type (GGML_TYPE_COUNT, removed ids, negative)', async () => {
     for (const type of [43, 4, 31, 37, -1]) {
@@ -202,16 +243,30 @@ describe('tensor info corruption (HANDCRAFTED_TENSORS_*)', () => {
     }
   });
   it('row not a multiple of the block size', async () => {
-    const e = await fails(withTensor(1, { dims: [48] }).bytes);
-    expect([e.code, e.tensor]).toEqual(['GGUF_BAD_ROW_SIZE', 'b']);
+    const built = withTensor(1, { dims: [48] });
+    const e = await fails(built.bytes);
+    expect([e.code, e.offset, e.tensor]).toEqual([
+      'GGUF_BAD_ROW_SIZE',
+      (built.tensorAt[1] as number) + 9 + 4 + 8,
+      'b',
+    ]);
   });
   it('bad offset (u64 max, and beyond the data section)', async () => {
+    const offsetField = (b: { tensorAt: number[] }) => (b.tensorAt[2] as number) + 9 + 4 + 8 + 4;
     let built = withTensor(2, { offset: -1n });
     let e = await fails(built.bytes);
-    expect([e.code, e.tensor]).toEqual(['GGUF_TENSOR_OFFSET_OUT_OF_BOUNDS', 'c']);
+    expect([e.code, e.offset, e.tensor]).toEqual([
+      'GGUF_TENSOR_OFFSET_OUT_OF_BOUNDS',
+      offsetField(built),
+      'c',
+    ]);
     built = withTensor(2, { offset: 4096 });
     e = await fails(built.bytes);
-    expect([e.code, e.tensor]).toEqual(['GGUF_TENSOR_OFFSET_OUT_OF_BOUNDS', 'c']);
+    expect([e.code, e.offset, e.tensor]).toEqual([
+      'GGUF_TENSOR_OFFSET_OUT_OF_BOUNDS',
+      offsetField(built),
+      'c',
+    ]);
   });
   it('duplicate tensor name', async () => {
     const built = withTensor(2, { name: 'a' });
@@ -222,7 +277,7 @@ describe('tensor info corruption (HANDCRAFTED_TENSORS_*)', () => {
     const e = await fails(
       build({ kvs: [kvU32('general.alignment', 13)], tensors: TENSORS, dataBytes: DATA }).bytes,
     );
-    expect(e.code).toBe('GGUF_BAD_ALIGNMENT');
+    expect([e.code, e.offset]).toEqual(['GGUF_BAD_ALIGNMENT', 24]);
   });
   it('inconsistent alignment: offsets laid out with alignment 1', async () => {
     const tensors = [
@@ -239,8 +294,13 @@ describe('tensor info corruption (HANDCRAFTED_TENSORS_*)', () => {
     ]);
   });
   it('overlapping tensors', async () => {
-    const e = await fails(withTensor(2, { offset: 64 }).bytes);
-    expect([e.code, e.tensor]).toEqual(['GGUF_TENSOR_OVERLAP', 'c']);
+    const built = withTensor(2, { offset: 64 });
+    const e = await fails(built.bytes);
+    expect([e.code, e.offset, e.tensor]).toEqual([
+      'GGUF_TENSOR_OVERLAP',
+      (built.tensorAt[2] as number) + 9 + 4 + 8 + 4,
+      'c',
+    ]);
     expect(e.message).toContain("'b'");
   });
 });

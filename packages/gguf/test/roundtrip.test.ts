@@ -44,6 +44,9 @@ describe('byte-exact round trip of synthetic files', () => {
     );
     const again = serializeGGUF({ entries: f.entries, tensors });
     expect(Buffer.from(again).equals(Buffer.from(bytes))).toBe(true);
+    // The record form works too: metadata plus the parallel record of declared types.
+    const fromRecords = serializeGGUF({ metadata: f.metadata, metadataTypes: f.metadataTypes, tensors });
+    expect(Buffer.from(fromRecords).equals(Buffer.from(bytes))).toBe(true);
     // The streaming file writer produces the same bytes.
     const dest = join(tmp, 'synthetic.gguf');
     await writeGGUF(dest, f);

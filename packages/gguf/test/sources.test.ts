@@ -67,7 +67,7 @@ async function serve(path: string, mode: 'range' | 'plain' | 'capped' | 'unknown
     if (m) {
       start = Number(m[1]);
       end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
-      if (mode === 'capped') end = Math.min(end, start + 9999); // at most 10,000 bytes per response
+      if (mode === 'capped') end = Math.min(end, start + 32767); // at most 32 KiB per response
       if (start >= size) {
         res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
         return;

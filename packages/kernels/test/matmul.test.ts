@@ -4,6 +4,9 @@
  * (Q8_0/Q8_1 for 32-element types, Q8_K for K-quants): |error| <= Σ|w|·(step/2 of x's block) plus
  * float accumulation slack. SIMD results must also agree with the forced-scalar path to 1e-5.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernels } from '@quant/kernels';
 import { BACKENDS, expectClose, expectExact, load, randn, rng } from './helpers';
@@ -103,6 +106,37 @@ for (const b of BACKENDS) {
         expectExact(out.read(), exp, `${name} getRows`);
       });
     }
+
+    it.skipIf(b.opts.backend !== 'native')('weightFromFile maps tensor bytes at an unaligned file offset', () => {
+      const rows = 16, cols = 256;
+      const data = randomBlocks(T.Q4_K, rows * cols, rng(900));
+      const dir = mkdtempSync(join(tmpdir(), 'qk-'));
+      const file = join(dir, 'w.bin');
+      const offset = 4096 * 3 + 37;
+      const bytes = new Uint8Array(offset + data.length + 11);
+      bytes.set(data, offset);
+      writeFileSync(file, bytes);
+      try {
+        expect(k.canMapFiles).toBe(true);
+        const mapped = k.weightFromFile?.(file, offset, T.Q4_K, rows, cols);
+        if (!mapped) throw new Error('weightFromFile missing');
+        const held = k.weight(T.Q4_K, rows, cols, data);
+        const x = k.f32(cols);
+        x.write(randn(cols, 5));
+        const o1 = k.f32(rows), o2 = k.f32(rows);
+        k.matmul(o1, mapped, x, 1);
+        k.matmul(o2, held, x, 1);
+        expectExact(o1.read(), o2.read(), 'mapped vs held');
+        const ids = [15, 2];
+        const g = k.f32(2 * cols);
+        k.getRows(g, mapped, ids);
+        const W = refDequantize(T.Q4_K, data, rows * cols);
+        expectExact(g.read(0, cols), W.subarray(15 * cols, 16 * cols), 'mapped getRows');
+        mapped.dispose();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
 
     it('large matmul uses the thread pool and agrees with the scalar path', async () => {
       const scalar = await load({ ...b, opts: { ...b.opts, forceScalar: true } });

@@ -85,6 +85,13 @@ const dir = mkdtempSync(join(args.dir, 'quant-bench-'));
 const f16Path = join(dir, 'phi35-mini-f16.gguf');
 const outPath = join(dir, `phi35-mini-${args.type}.gguf`);
 const mb = (b) => (b / 1e6).toFixed(0);
+// Interrupted: still delete the multi-GB files.
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    if (!args.keep) rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
 try {
   let t0 = performance.now();
   await writeGGUF(f16Path, {

@@ -18,6 +18,7 @@ export {
   formatPlan,
   type PlannedTensor,
   type PlanOptions,
+  type PlanSourceFile,
   type PlanTensorInput,
   planQuantization,
   planTensors,

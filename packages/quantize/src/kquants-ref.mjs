@@ -242,9 +242,9 @@ export function quantizeKRef(type, src) {
 /** Types quantizeKRef handles. */
 export const K_REF_TYPES = [12, 13];
 
-/** Deterministic probe rows: gaussian-ish values with outliers and an all-zero sub-block. */
+/** Deterministic probe rows (128 blocks): gaussian-ish values with outliers and an all-zero sub-block. */
 function probeRows() {
-  const n = 256 * 16;
+  const n = 256 * 128;
   const x = new Float32Array(n);
   let a = 12345;
   const rnd = () => {

@@ -1,6 +1,6 @@
 // Our files must be as good as llama-quantize's: mean KL(F32 || quantized) of next-token
 // distributions, both evaluated by llama.cpp (node-llama-cpp), within 2% of llama-quantize's file.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseGGUF } from '@quant/gguf';
@@ -75,6 +75,8 @@ describe.skipIf(!haveShared)('quality vs llama-quantize (pad256 F32 models)', ()
         expect(a.metadata).toEqual(b.metadata);
         await a.close();
         await b.close();
+        // In fact the whole file is llama-quantize's, byte for byte (metadata order, layout, padding).
+        expect(readFileSync(ours).equals(readFileSync(theirs))).toBe(true);
       });
     }
   }

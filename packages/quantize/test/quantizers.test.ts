@@ -84,6 +84,21 @@ describe('exact Q4_K / Q5_K port', () => {
     });
   }
 
+  it('the probe accepts an exact quantizer and rejects one that differs in a single byte', () => {
+    const exact = { quantize: (t: number, src: Float32Array) => quantizeKRef(t, src) };
+    const offByOne = {
+      quantize: (t: number, src: Float32Array) => {
+        const q = quantizeKRef(t, src);
+        q[q.length - 100] ^= 1;
+        return q;
+      },
+    };
+    for (const type of [12, 13]) {
+      expect(kernelsMatchGgml(exact, type)).toBe(true);
+      expect(kernelsMatchGgml(offByOne, type)).toBe(false);
+    }
+  });
+
   it('the probe that decides native vs port agrees with a direct comparison', () => {
     for (const type of [12, 13]) {
       const same = Buffer.compare(k.quantize(type, x, x.length / 256, 256), quantizeKRef(type, x)) === 0;

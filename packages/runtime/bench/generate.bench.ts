@@ -1,6 +1,7 @@
 /**
  * Throughput of the runtime on a synthetic Q4_K Llama (written once into a temp dir): prompt
- * evaluation (batched) and token-by-token generation, per available backend. Run:
+ * evaluation (batched) and token-by-token generation, per available backend, beside llama.cpp
+ * (node-llama-cpp, CPU) on the same file and thread count. Run:
  *   cd packages/runtime && pnpm bench
  */
 import { mkdtempSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { loadKernels } from '@quant/kernels';
 import { bench, describe } from 'vitest';
 import { loadModel, type Model } from '../src/index.js';
 import { availableBackends, BACKENDS } from '../test/helpers/backends.js';
+import { oracle } from '../test/helpers/oracle.js';
 import { writeSyntheticLlama } from '../test/helpers/synthetic-llama.js';
 
 const path = join(mkdtempSync(join(tmpdir(), 'quant-bench-')), 'bench-q4k.gguf');
@@ -36,6 +38,25 @@ for (const backend of BACKENDS) {
     });
     bench('generate: 32 tokens after an 8-token prompt', async () => {
       await model.generate(prompt.slice(0, 8), { temperature: 0, maxTokens: 32, replaceEog: true }).text();
+    });
+  });
+}
+
+{
+  const threads = (await loadKernels()).threads;
+  const llama = await oracle();
+  const lm = await llama.loadModel({ modelPath: path });
+  const ctx = await lm.createContext({ contextSize: 512, threads, flashAttention: false });
+  const seq = ctx.getSequence();
+  describe(`llama.cpp via node-llama-cpp, ${threads} threads (synthetic 1024×4 Q4_K)`, () => {
+    bench('prompt: 128 tokens in one batch', async () => {
+      await seq.clearHistory();
+      await seq.controlledEvaluate(prompt.map((t, i) => (i === prompt.length - 1 ? [t, { generateNext: { token: true } }] : t)) as never);
+    });
+    bench('generate: 32 tokens after an 8-token prompt', async () => {
+      await seq.clearHistory();
+      let n = 0;
+      for await (const _ of seq.evaluate(prompt.slice(0, 8), { temperature: 0 } as never)) if (++n >= 32) break;
     });
   });
 }

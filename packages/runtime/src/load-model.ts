@@ -9,6 +9,7 @@ import {
 } from '@quant/plugin-api';
 import { Tokenizer } from '@quant/tokenizer';
 import { invalidOption, QuantRuntimeError } from './errors.js';
+import { checkTensorTypes } from './model/check-types.js';
 import { type LoadProgress, loadWeights } from './model/load-weights.js';
 import { Model } from './model/model.js';
 import { tensorDirectory } from './model/tensor-directory.js';
@@ -75,6 +76,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     };
     const hparams = plugin.readHyperparameters(desc);
     const specs = validateTensors(plugin.tensors(hparams, desc), dir, where);
+    checkTensorTypes(file, specs, where);
     const tokenizer = Tokenizer.fromGGUF(file);
 
     kernels =

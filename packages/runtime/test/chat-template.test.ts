@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderChat } from '../src/chat/render.js';
+import { fallbackTemplate, renderChat } from '../src/chat/render.js';
 
 // Conversation and expected renderings from llama.cpp's tests/test-chat-template.cpp (its built-in
 // formats for Llama 3 and Phi-3, and the Hugging Face Llama-2 Jinja rendering).
@@ -33,5 +33,18 @@ describe('built-in chat templates', () => {
       "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}";
     expect(renderChat(t, [{ role: 'user', content: 'hi' }])).toBe('<user>hi<assistant>');
     expect(() => renderChat('{% for %}', [])).toThrow(expect.objectContaining({ code: 'CHAT_TEMPLATE' }));
+  });
+});
+
+describe('fallback choice for GGUFs without a chat template', () => {
+  it('phi3 for phi3 files or vocabularies with <|assistant|>, llama3 with <|start_header_id|>, else llama2', () => {
+    const vocab =
+      (...t: string[]) =>
+      (x: string) =>
+        t.includes(x);
+    expect(fallbackTemplate('phi3', vocab())).toBe('phi3');
+    expect(fallbackTemplate('llama', vocab('<|assistant|>', '<|end|>'))).toBe('phi3');
+    expect(fallbackTemplate('llama', vocab('<|start_header_id|>', '<|eot_id|>'))).toBe('llama3');
+    expect(fallbackTemplate('llama', vocab('<s>'))).toBe('llama2');
   });
 });

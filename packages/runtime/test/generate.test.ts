@@ -1,7 +1,7 @@
 import type { Kernels } from '@quant/kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AbortError, ContextFullError, loadModel, type Model } from '../src/index.js';
 import { tokenizerStreamer } from '../src/generate/tokenizer-streamer.js';
+import { AbortError, ContextFullError, loadModel, type Model } from '../src/index.js';
 import { Fixtures, TINY } from './helpers/fixtures.js';
 import { behaviourKernels } from './helpers/kernels.js';
 
@@ -118,11 +118,19 @@ describe('generate', () => {
 
   it('a prompt longer than the context: ContextFullError, or with contextShift BOS + the newest half', async () => {
     const long = [1, ...Array.from({ length: 19 }, (_, i) => 300 + (i % 20))];
-    await expect(model.generate(long, { temperature: 0, maxTokens: 2, contextSize: 16 }).text()).rejects.toMatchObject({
+    await expect(
+      model.generate(long, { temperature: 0, maxTokens: 2, contextSize: 16 }).text(),
+    ).rejects.toMatchObject({
       code: 'CONTEXT_FULL',
     });
     const s = model.createSession({ contextSize: 16 });
-    const g = model.generate(long, { temperature: 0, maxTokens: 1, replaceEog: true, contextShift: true, session: s });
+    const g = model.generate(long, {
+      temperature: 0,
+      maxTokens: 1,
+      replaceEog: true,
+      contextShift: true,
+      session: s,
+    });
     await g.text();
     expect(s.tokens).toEqual([1, ...long.slice(-7)]);
     expect(g.tokens).toEqual(await greedyByHand([1, ...long.slice(-7)], 1));
@@ -168,7 +176,8 @@ describe('generate', () => {
 
   it('streams whole UTF-8 characters: a character split over byte tokens comes out once complete', () => {
     // Byte-fallback tokens <0xC3> <0xA9> are "é"; <0xF0><0x9F><0x98><0x80> is "😀"; then the piece "▁the".
-    const byte = (b: number) => model.tokenizer.tokenId(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`) as number;
+    const byte = (b: number) =>
+      model.tokenizer.tokenId(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`) as number;
     const st = tokenizerStreamer(model.tokenizer, []);
     const out = [0xc3, 0xa9, 0xf0, 0x9f, 0x98, 0x80].map((b) => st.push(byte(b)));
     expect(out).toEqual(['', 'é', '', '', '', '😀']);

@@ -81,6 +81,7 @@ for (const name of ['phi-3', 'gpt-2']) {
     'quant cold tok/s': Math.round(n / (cold.ms / 1000)),
     'quant warm tok/s': Math.round(n / (ours.ms / 1000)),
     'llama.cpp tok/s': Math.round(n / (theirs.ms / 1000)),
+    'cold vs llama.cpp': `${(theirs.ms / cold.ms).toFixed(2)}x`,
     'warm vs llama.cpp': `${(theirs.ms / ours.ms).toFixed(2)}x`,
     'same ids': same,
   });

@@ -311,9 +311,14 @@ export class Vocab {
 
     const binToId = new Map<string, number>();
     for (let i = 0; i < n; i++) {
-      const bin = stringToBinary(texts[i]!);
-      if (bin.length > maxLen) maxLen = bin.length;
-      if (type === 'spm') binToId.set(bin, i);
+      if (type === 'spm') {
+        const bin = stringToBinary(texts[i]!);
+        if (bin.length > maxLen) maxLen = bin.length;
+        binToId.set(bin, i);
+      } else {
+        const len = utf8Length(texts[i]!);
+        if (len > maxLen) maxLen = len;
+      }
     }
     this.binToId = binToId;
     this.maxTokenLen = maxLen;
@@ -535,6 +540,21 @@ export class Vocab {
       `the vocabulary has no token for byte 0x${byte.toString(16).padStart(2, '0')} and no unknown token`,
     );
   }
+}
+
+/** UTF-8 byte length of a JS string (lone surrogates count as 3 bytes, as U+FFFD). */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
 }
 
 /** GPT-2's byte → printable char map (bytes_to_unicode). */

@@ -33,7 +33,8 @@ export function wpmPreprocess(text: string, lowercase: boolean, stripAccents: bo
   const words: string[] = [''];
   for (const ch of text) {
     let cp = ch.codePointAt(0)!;
-    if (stripAccents) cp = nfdFirst(cp);
+    // code points unassigned in Unicode 15.1 (flags 0) have no NFD / lowercase mapping in llama.cpp
+    if (stripAccents && cpFlags(cp) !== 0) cp = nfdFirst(cp);
     const flags = cpFlags(cp);
     if (flags & F_WHITESPACE) {
       if (words[words.length - 1]!.length > 0) words.push('');
@@ -41,7 +42,7 @@ export function wpmPreprocess(text: string, lowercase: boolean, stripAccents: bo
     }
     if (cp === 0 || cp === 0xfffd || flags & F_CONTROL) continue;
     if (stripAccents && flags & F_MARK) continue;
-    const s = String.fromCodePoint(lowercase ? toLowerSimple(cp) : cp);
+    const s = String.fromCodePoint(lowercase && flags !== 0 ? toLowerSimple(cp) : cp);
     if (flags & F_PUNCT || (cp < 0x7f && flags & F_SYMBOL) || isChineseChar(cp)) {
       if (words[words.length - 1]!.length > 0) words.push('');
       words[words.length - 1] = s;

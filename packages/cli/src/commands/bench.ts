@@ -20,6 +20,7 @@ export interface BenchFlags extends LoadFlags {
 }
 
 export interface BenchResult {
+  /** The file's base name. */
   model: string;
   file: string;
   sizeBytes: number;
@@ -103,7 +104,7 @@ export function formatBenchTable(results: readonly BenchResult[]): string {
 }
 
 export async function benchCommand(modelPath: string, flags: BenchFlags): Promise<ExitCode> {
-  const ctx = Math.max(flags.nPrompt, flags.nGen, 1);
+  const ctx = Math.max(flags.ctx ?? 0, flags.nPrompt, flags.nGen, 1);
   const { model } = await openModel(modelPath, { ...flags, ctx });
   try {
     const summary = model.file.summary();

@@ -52,6 +52,11 @@ export async function chatCommand(modelPath: string, flags: ChatFlags): Promise<
       answering.abort();
       return;
     }
+    // Without a terminal (piped input) an interrupt at the prompt ends the chat.
+    if (!process.stdin.isTTY) {
+      rl.close();
+      return;
+    }
     // At the prompt: drop what was typed, remind how to leave.
     process.stdout.write('\n');
     info(errColors.dim('(Ctrl-C stops an answer; type /exit or press Ctrl-D to quit)'));
@@ -62,7 +67,6 @@ export async function chatCommand(modelPath: string, flags: ChatFlags): Promise<
   process.on('SIGINT', onInterrupt);
 
   info(errColors.dim(`Chatting with ${modelPath} (${model.architecture}). ${HELP}`));
-  const code: ExitCode = EXIT.OK;
   try {
     rl.prompt();
     for await (const raw of rl) {
@@ -125,5 +129,5 @@ export async function chatCommand(modelPath: string, flags: ChatFlags): Promise<
     model.dispose();
   }
   if (process.stdin.isTTY) process.stdout.write('\n');
-  return code;
+  return EXIT.OK;
 }
