@@ -14,6 +14,6 @@ if (!existsSync(model)) {
 }
 const cli = join(root, 'packages', 'cli', 'dist', 'bin.js');
 const gguf = join(root, 'packages', 'gguf', 'dist', 'cli.js');
-const args = existsSync(cli) ? [cli, 'run', model, prompt] : [gguf, 'inspect', model];
+const args = existsSync(cli) ? [cli, 'run', model, prompt, '-n', '128'] : [gguf, 'inspect', model];
 const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -58,7 +58,12 @@ export function createProgram(setExit: (code: ExitCode) => void): Command {
     .description('Run, chat with, inspect, measure and quantize GGUF language models on the CPU.')
     .version(pkg.version, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (str, write) => write(`${errColors.red('quant:')} ${str}`) });
+    .configureOutput({ outputError: (str, write) => write(`${errColors.red('quant:')} ${str}`) })
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 unexpected failure, 2 bad command line, 3 file not found, 4 not a GGUF / damaged,\n' +
+        '5 unsupported model, 6 model larger than memory, 7 context too small, 8 write failed, 130 interrupted.',
+    );
 
   const done = (p: Promise<ExitCode>) => p.then(setExit);
 

@@ -138,6 +138,21 @@ describe('quant run on a synthetic model', () => {
     expect(a.stdout).toBe(b.stdout);
   });
 
+  it('a context that fills up during generation ends it with a note (exit 0)', async () => {
+    const r = await quant(['run', small, 'the', '--ctx', '24', '--temp', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/stopped: the 24-token context is full/);
+    expect(r.stderr).toMatch(/generation 2[0-3] tokens/);
+  });
+
+  it('no colours or progress bars when stdout/stderr are not terminals', async () => {
+    const r = await quant(['run', small, 'the', '-n', '4', '--verbose'], {
+      env: { NO_COLOR: '', FORCE_COLOR: '' },
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain('\u001b');
+  });
+
   it('Ctrl-C (SIGINT) stops generation with exit code 130', async () => {
     const r = await quant(['run', small, 'the', '--ctx', '4096', '-q'], { interruptWhen: /\S{3}/ });
     expect(r.code).toBe(130);

@@ -63,7 +63,8 @@ function measure(k, t, rows, cols, data) {
   const bytes = data.length;
   const copies = Math.max(1, Math.ceil(TOTAL / bytes));
   const weights = [];
-  for (let c = 0; c < copies; c++) weights.push(k.weight(t.id, rows, cols, k.backend === 'native' ? data.slice() : data));
+  for (let c = 0; c < copies; c++)
+    weights.push(k.weight(t.id, rows, cols, k.backend === 'native' ? data.slice() : data));
   const x = k.f32(cols);
   x.write(Float32Array.from({ length: cols }, (_, i) => Math.sin(i)));
   const out = k.f32(rows);
@@ -101,7 +102,9 @@ const bw = {};
   k1.dispose();
   k2.dispose();
 }
-console.log(`memory read bandwidth (native probe, ${(Math.max(TOTAL, 512 << 20) / 2 ** 20) | 0} MiB): 1 thread ${bw[1].toFixed(1)} GB/s, 2 threads ${bw[2].toFixed(1)} GB/s`);
+console.log(
+  `memory read bandwidth (native probe, ${(Math.max(TOTAL, 512 << 20) / 2 ** 20) | 0} MiB): 1 thread ${bw[1].toFixed(1)} GB/s, 2 threads ${bw[2].toFixed(1)} GB/s`,
+);
 console.log(`weights cycled through ≥ ${(TOTAL / 2 ** 20) | 0} MiB of copies per measurement\n`);
 
 const results = {};
@@ -135,5 +138,11 @@ const q4 = (label) => results[`${label}|Q4_K|4096x4096`];
 const n2 = q4('native avx2/neon, 2 threads');
 const wa = q4('wasm simd128 (1 thread)');
 const n1 = q4('native avx2/neon, 1 thread');
-if (n2) console.log(`\nnative Q4_K 4096×4096, 2 threads: ${n2.toFixed(1)} GB/s = ${((100 * n2) / bw[2]).toFixed(0)}% of measured bandwidth (target ≥ 70%)`);
-if (wa && n1) console.log(`wasm Q4_K 4096×4096: ${wa.toFixed(1)} GB/s = ${((100 * wa) / n1).toFixed(0)}% of native 1 thread, ${n2 ? ((100 * wa) / n2).toFixed(0) : '?'}% of native 2 threads (target ≥ 40%)`);
+if (n2)
+  console.log(
+    `\nnative Q4_K 4096×4096, 2 threads: ${n2.toFixed(1)} GB/s = ${((100 * n2) / bw[2]).toFixed(0)}% of measured bandwidth (target ≥ 70%)`,
+  );
+if (wa && n1)
+  console.log(
+    `wasm Q4_K 4096×4096: ${wa.toFixed(1)} GB/s = ${((100 * wa) / n1).toFixed(0)}% of native 1 thread, ${n2 ? ((100 * wa) / n2).toFixed(0) : '?'}% of native 2 threads (target ≥ 40%)`,
+  );

@@ -16,6 +16,11 @@ static inline v128_t dot16(v128_t a, v128_t b) {
                         wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(a), wasm_i16x8_extend_high_i8x16(b)));
 }
 
+/* Same as dot16 when |a·b| pairs fit in int16 (|a| <= 63 or so): one widening multiply per half. */
+static inline v128_t dot16s(v128_t a, v128_t b) {
+  return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(a, b), wasm_i16x8_extmul_high_i8x16(a, b)));
+}
+
 static inline int hsum_i32(v128_t v) {
   return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) + wasm_i32x4_extract_lane(v, 2) + wasm_i32x4_extract_lane(v, 3);
 }
@@ -24,12 +29,15 @@ static inline float hsum_f32(v128_t v) {
   return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) + (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
 }
 
-/* 4 halves → 4 floats (exact for normal and subnormal values; weights hold no inf/nan). */
+/* 4 halves → 4 floats, without touching float denormals (slow on x86): normal halves by moving
+ * exponent and mantissa, subnormal halves as mantissa·2^-24. Weights hold no inf/nan. */
 static inline v128_t h4(const void *p) {
   const v128_t h = wasm_u32x4_load16x4(p);
-  const v128_t mag = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
-  const v128_t f = wasm_f32x4_mul(mag, wasm_f32x4_splat(5.192296858534828e+33f)); /* 2^112 */
-  return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
+  const v128_t em = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));
+  const v128_t norm = wasm_i32x4_add(wasm_i32x4_shl(em, 13), wasm_i32x4_splat(112 << 23));
+  const v128_t sub = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(em), wasm_f32x4_splat(5.9604644775390625e-8f));
+  const v128_t mag = wasm_v128_bitselect(sub, norm, wasm_i32x4_lt(em, wasm_i32x4_splat(0x0400)));
+  return wasm_v128_or(mag, wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
 }
 
 static inline v128_t bf4(const void *p) { return wasm_i32x4_shl(wasm_u32x4_load16x4(p), 16); }
@@ -101,7 +109,7 @@ static float vd_q4_0(int64_t n, const void *w, const void *a) {
     const v128_t q = ld(x[i].qs);
     const v128_t lo = wasm_i8x16_sub(wasm_v128_and(q, m4), off);
     const v128_t hi = wasm_i8x16_sub(wasm_u8x16_shr(q, 4), off);
-    const v128_t s = wasm_i32x4_add(dot16(lo, ld(y[i].qs)), dot16(hi, ld(y[i].qs + 16)));
+    const v128_t s = wasm_i32x4_add(dot16s(lo, ld(y[i].qs)), dot16s(hi, ld(y[i].qs + 16)));
     acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), wasm_f32x4_splat(qk_h2f(x[i].d) * qk_h2f(y[i].d))));
   }
   return hsum_f32(acc);
@@ -122,8 +130,8 @@ static float vd_q4_K(int64_t n, const void *w, const void *a) {
     v128_t acc = wasm_i32x4_splat(0);
     for (int j = 0; j < 4; j++, q += 32, a8 += 64) {
       const v128_t q0 = ld(q), q1 = ld(q + 16);
-      const v128_t lo = wasm_i32x4_add(dot16(wasm_v128_and(q0, m4), ld(a8)), dot16(wasm_v128_and(q1, m4), ld(a8 + 16)));
-      const v128_t hi = wasm_i32x4_add(dot16(wasm_u8x16_shr(q0, 4), ld(a8 + 32)), dot16(wasm_u8x16_shr(q1, 4), ld(a8 + 48)));
+      const v128_t lo = wasm_i32x4_add(dot16s(wasm_v128_and(q0, m4), ld(a8)), dot16s(wasm_v128_and(q1, m4), ld(a8 + 16)));
+      const v128_t hi = wasm_i32x4_add(dot16s(wasm_u8x16_shr(q0, 4), ld(a8 + 32)), dot16s(wasm_u8x16_shr(q1, 4), ld(a8 + 48)));
       acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_mul(lo, wasm_i32x4_splat(sc[2 * j])), wasm_i32x4_mul(hi, wasm_i32x4_splat(sc[2 * j + 1]))));
     }
     s += y[i].d * (qk_h2f(x[i].d) * hsum_i32(acc) - qk_h2f(x[i].dmin) * summs);
@@ -151,8 +159,8 @@ static float vd_q5_K(int64_t n, const void *w, const void *a) {
       const v128_t b01 = wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h1, 2 * j), one), 4);
       const v128_t b10 = wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h0, 2 * j + 1), one), 4);
       const v128_t b11 = wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h1, 2 * j + 1), one), 4);
-      const v128_t lo = wasm_i32x4_add(dot16(wasm_v128_or(wasm_v128_and(q0, m4), b00), ld(a8)), dot16(wasm_v128_or(wasm_v128_and(q1, m4), b01), ld(a8 + 16)));
-      const v128_t hi = wasm_i32x4_add(dot16(wasm_v128_or(wasm_u8x16_shr(q0, 4), b10), ld(a8 + 32)), dot16(wasm_v128_or(wasm_u8x16_shr(q1, 4), b11), ld(a8 + 48)));
+      const v128_t lo = wasm_i32x4_add(dot16s(wasm_v128_or(wasm_v128_and(q0, m4), b00), ld(a8)), dot16s(wasm_v128_or(wasm_v128_and(q1, m4), b01), ld(a8 + 16)));
+      const v128_t hi = wasm_i32x4_add(dot16s(wasm_v128_or(wasm_u8x16_shr(q0, 4), b10), ld(a8 + 32)), dot16s(wasm_v128_or(wasm_u8x16_shr(q1, 4), b11), ld(a8 + 48)));
       acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_mul(lo, wasm_i32x4_splat(sc[2 * j])), wasm_i32x4_mul(hi, wasm_i32x4_splat(sc[2 * j + 1]))));
     }
     s += y[i].d * (qk_h2f(x[i].d) * hsum_i32(acc) - qk_h2f(x[i].dmin) * summs);
@@ -177,10 +185,10 @@ static float vd_q6_K(int64_t n, const void *w, const void *a) {
         const v128_t q2 = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(l1, m4), wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h, 2), m3), 4)), m32);
         const v128_t q3 = wasm_i8x16_sub(wasm_v128_or(wasm_u8x16_shr(l0, 4), wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h, 4), m3), 4)), m32);
         const v128_t q4 = wasm_i8x16_sub(wasm_v128_or(wasm_u8x16_shr(l1, 4), wasm_i8x16_shl(wasm_u8x16_shr(h, 6), 4)), m32);
-        acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot16(q1, ld(a8 + o)), wasm_i32x4_splat(sc[half])));
-        acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot16(q2, ld(a8 + 32 + o)), wasm_i32x4_splat(sc[2 + half])));
-        acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot16(q3, ld(a8 + 64 + o)), wasm_i32x4_splat(sc[4 + half])));
-        acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot16(q4, ld(a8 + 96 + o)), wasm_i32x4_splat(sc[6 + half])));
+        acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot16s(q1, ld(a8 + o)), wasm_i32x4_splat(sc[half])));
+        acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot16s(q2, ld(a8 + 32 + o)), wasm_i32x4_splat(sc[2 + half])));
+        acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot16s(q3, ld(a8 + 64 + o)), wasm_i32x4_splat(sc[4 + half])));
+        acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot16s(q4, ld(a8 + 96 + o)), wasm_i32x4_splat(sc[6 + half])));
       }
     }
     s += y[i].d * qk_h2f(x[i].d) * hsum_i32(acc);

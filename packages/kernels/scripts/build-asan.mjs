@@ -18,8 +18,13 @@ cpSync(join(root, 'csrc'), join(work, 'csrc'), { recursive: true });
 cpSync(join(root, 'binding.gyp'), join(work, 'binding.gyp'));
 const args = [gyp, 'rebuild'];
 const prefix = join(dirname(process.execPath), '..');
-if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
-const r = spawnSync(process.execPath, args, { cwd: work, stdio: 'inherit', env: { ...process.env, QUANT_KERNELS_ASAN: '1' } });
+if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h')))
+  args.push(`--nodedir=${prefix}`);
+const r = spawnSync(process.execPath, args, {
+  cwd: work,
+  stdio: 'inherit',
+  env: { ...process.env, QUANT_KERNELS_ASAN: '1' },
+});
 if (r.status !== 0) {
   console.error('build-asan: node-gyp failed');
   process.exit(1);

@@ -16,10 +16,18 @@ const extra = process.argv.slice(2);
 // Use the running Node's own headers when they are installed (e.g. /usr/include/node), so no
 // download is needed; otherwise node-gyp fetches them (or honours npm_config_nodedir).
 const prefix = join(dirname(process.execPath), '..');
-if (!process.env.npm_config_nodedir && !extra.some((a) => a.startsWith('--nodedir')) && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) {
+if (
+  !process.env.npm_config_nodedir &&
+  !extra.some((a) => a.startsWith('--nodedir')) &&
+  existsSync(join(prefix, 'include', 'node', 'node_api.h'))
+) {
   extra.push(`--nodedir=${prefix}`);
 }
-const r = spawnSync(process.execPath, [gyp, 'rebuild', ...extra], { cwd: root, stdio: 'inherit', env: process.env });
+const r = spawnSync(process.execPath, [gyp, 'rebuild', ...extra], {
+  cwd: root,
+  stdio: 'inherit',
+  env: process.env,
+});
 if (r.status !== 0) {
   const msg = `build-native: node-gyp failed (exit ${r.status ?? r.signal}); the native addon is unavailable and loadKernels() will use the wasm backend`;
   if (process.env.QUANT_KERNELS_REQUIRE_NATIVE === '1') {

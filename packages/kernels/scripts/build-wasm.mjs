@@ -12,7 +12,9 @@ const emnapiDir = dirname(require.resolve('emnapi/package.json'));
 const { runClang } = await import('@yowasp/clang');
 
 // Native-only sources are still compiled: their platform code is behind #if guards.
-const sources = readdirSync(join(root, 'csrc')).filter((f) => f.endsWith('.c')).sort();
+const sources = readdirSync(join(root, 'csrc'))
+  .filter((f) => f.endsWith('.c'))
+  .sort();
 const headers = readdirSync(join(root, 'csrc')).filter((f) => f.endsWith('.h'));
 const incDir = join(emnapiDir, 'include', 'node');
 
@@ -61,7 +63,9 @@ try {
     },
   });
 } catch (e) {
-  console.error(`build-wasm: clang failed${e && typeof e.code === 'number' ? ` with exit code ${e.code}` : ''}`);
+  console.error(
+    `build-wasm: clang failed${e && typeof e.code === 'number' ? ` with exit code ${e.code}` : ''}`,
+  );
   process.exit(1);
 }
 const wasm = out['quant-kernels.wasm'];
@@ -71,4 +75,6 @@ if (!(wasm instanceof Uint8Array)) {
 }
 mkdirSync(join(root, 'wasm'), { recursive: true });
 writeFileSync(join(root, 'wasm', 'quant-kernels.wasm'), wasm);
-console.log(`build-wasm: wasm/quant-kernels.wasm (${(wasm.length / 1024).toFixed(0)} KiB) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(
+  `build-wasm: wasm/quant-kernels.wasm (${(wasm.length / 1024).toFixed(0)} KiB) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+);

@@ -18,7 +18,9 @@ if (!lib || !existsSync(lib)) {
   console.error(`test-asan: cannot find libasan.so via ${cc} -print-file-name`);
   process.exit(1);
 }
-const files = process.argv.slice(2).length ? process.argv.slice(2) : ['test/ops.test.ts', 'test/matmul.test.ts', 'test/quantize.test.ts', 'test/errors.test.ts'];
+const files = process.argv.slice(2).length
+  ? process.argv.slice(2)
+  : ['test/ops.test.ts', 'test/matmul.test.ts', 'test/quantize.test.ts', 'test/errors.test.ts'];
 const vitest = join(root, '..', '..', 'node_modules', 'vitest', 'vitest.mjs');
 const r = spawnSync(process.execPath, [vitest, 'run', '--project', 'kernels', ...files], {
   cwd: join(root, '..', '..'),

@@ -1,4 +1,4 @@
-export * from './types';
 export { KernelError, type KernelErrorCode } from './errors';
 export { loadKernels } from './load';
-export { KERNEL_TYPES, kernelType, type KernelTypeInfo } from './type-table';
+export { KERNEL_TYPES, type KernelTypeInfo, kernelType } from './type-table';
+export * from './types';

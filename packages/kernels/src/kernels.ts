@@ -34,11 +34,13 @@ class F32BufferImpl implements F32Buffer {
   }
   /** Pointer for C; throws if disposed. */
   ptr(what: string): number {
-    if (this.#disposed || !this.block) throw new KernelError('DISPOSED', `${what}: the F32Buffer was disposed`);
+    if (this.#disposed || !this.block)
+      throw new KernelError('DISPOSED', `${what}: the F32Buffer was disposed`);
     return this.block.ptr;
   }
   view(): Float32Array {
-    if (this.#disposed || !this.block) throw new KernelError('DISPOSED', 'view(): the F32Buffer was disposed');
+    if (this.#disposed || !this.block)
+      throw new KernelError('DISPOSED', 'view(): the F32Buffer was disposed');
     return this.block.view();
   }
   write(src: ArrayLike<number>, offset = 0): void {
@@ -125,7 +127,18 @@ class KVCacheImpl implements KVCache {
     const kp = this.owner.buf(k, 'KVCache.store(k)', n);
     const vp = this.owner.buf(v, 'KVCache.store(v)', n);
     if (nTokens === 0) return;
-    this.owner.host.raw.kvStore(data, this.layers, this.contextSize, this.kvDim, this.type === 'f16' ? 1 : 0, layer, pos, nTokens, kp, vp);
+    this.owner.host.raw.kvStore(
+      data,
+      this.layers,
+      this.contextSize,
+      this.kvDim,
+      this.type === 'f16' ? 1 : 0,
+      layer,
+      pos,
+      nTokens,
+      kp,
+      vp,
+    );
   }
   shift(from: number, to: number, count: number): void {
     const data = this.ptr('KVCache.shift');
@@ -139,7 +152,16 @@ class KVCacheImpl implements KVCache {
       );
     }
     if (count === 0 || from === to) return;
-    this.owner.host.raw.kvShift(data, this.layers, this.contextSize, this.kvDim, this.type === 'f16' ? 1 : 0, from, to, count);
+    this.owner.host.raw.kvShift(
+      data,
+      this.layers,
+      this.contextSize,
+      this.kvDim,
+      this.type === 'f16' ? 1 : 0,
+      from,
+      to,
+      count,
+    );
   }
   dispose(): void {
     if (this.#disposed) return;
@@ -193,7 +215,10 @@ export class KernelsImpl implements Kernels {
   /** @internal Pointer of `b` after checking it belongs here, is live and holds `need` elements from `offset`. */
   buf(b: F32Buffer, what: string, need: number, offset = 0): number {
     if (!(b instanceof F32BufferImpl) || b.owner !== this) {
-      throw new KernelError('FOREIGN_OBJECT', `${what}: expected an F32Buffer made by this Kernels instance's f32()`);
+      throw new KernelError(
+        'FOREIGN_OBJECT',
+        `${what}: expected an F32Buffer made by this Kernels instance's f32()`,
+      );
     }
     const p = b.ptr(what);
     fits(b.length, offset, need, what);
@@ -219,7 +244,10 @@ export class KernelsImpl implements Kernels {
     this.ctx('f32');
     int(length, 'f32(length)');
     if (length * 4 > this.maxMemoryBytes) {
-      throw new KernelError('OUT_OF_MEMORY', `f32(${length}): ${length * 4} bytes exceed this backend's limit of ${this.maxMemoryBytes}`);
+      throw new KernelError(
+        'OUT_OF_MEMORY',
+        `f32(${length}): ${length * 4} bytes exceed this backend's limit of ${this.maxMemoryBytes}`,
+      );
     }
     const b = new F32BufferImpl(this, length, this.host.floats(length));
     this.#live.add(b);
@@ -242,7 +270,8 @@ export class KernelsImpl implements Kernels {
   weight(type: GGMLTypeId, rows: number, cols: number, data: Uint8Array): Weight {
     this.ctx('weight');
     const { bytes } = this.checkWeightShape(type, rows, cols, 'weight');
-    if (!(data instanceof Uint8Array)) throw new KernelError('INVALID_ARGUMENT', 'weight: data must be a Uint8Array');
+    if (!(data instanceof Uint8Array))
+      throw new KernelError('INVALID_ARGUMENT', 'weight: data must be a Uint8Array');
     if (data.byteLength < bytes) {
       throw new KernelError(
         'OUT_OF_BOUNDS',
@@ -257,14 +286,22 @@ export class KernelsImpl implements Kernels {
 
   weightFromFile(path: string, offset: number, type: GGMLTypeId, rows: number, cols: number): Weight {
     this.ctx('weightFromFile');
-    if (!this.canMapFiles) throw new KernelError('NOT_SUPPORTED', `weightFromFile: the ${this.backend} backend cannot map files; read the bytes and use weight()`);
-    if (typeof path !== 'string' || path.length === 0) throw new KernelError('INVALID_ARGUMENT', 'weightFromFile: path must be a non-empty string');
+    if (!this.canMapFiles)
+      throw new KernelError(
+        'NOT_SUPPORTED',
+        `weightFromFile: the ${this.backend} backend cannot map files; read the bytes and use weight()`,
+      );
+    if (typeof path !== 'string' || path.length === 0)
+      throw new KernelError('INVALID_ARGUMENT', 'weightFromFile: path must be a non-empty string');
     int(offset, 'weightFromFile(offset)');
     const { bytes } = this.checkWeightShape(type, rows, cols, 'weightFromFile');
     const r = this.host.raw.mapFile(path, offset, bytes);
     if (typeof r === 'number') {
       const why = r === -2 ? 'the tensor extends past the end of the file' : `errno ${-r}`;
-      throw new KernelError('MAP_FAILED', `weightFromFile: cannot map ${bytes} bytes at offset ${offset} of ${path}: ${why}`);
+      throw new KernelError(
+        'MAP_FAILED',
+        `weightFromFile: cannot map ${bytes} bytes at offset ${offset} of ${path}: ${why}`,
+      );
     }
     const [ptr, base, len] = r;
     const raw = this.host.raw;
@@ -273,16 +310,29 @@ export class KernelsImpl implements Kernels {
     return w;
   }
 
-  kvCache(opts: { layers: number; contextSize: number; kvHeads: number; headDim: number; type: 'f16' | 'f32' }): KVCache {
+  kvCache(opts: {
+    layers: number;
+    contextSize: number;
+    kvHeads: number;
+    headDim: number;
+    type: 'f16' | 'f32';
+  }): KVCache {
     this.ctx('kvCache');
     const layers = int(opts?.layers, 'kvCache(layers)', 1);
     const contextSize = int(opts.contextSize, 'kvCache(contextSize)', 1);
     const kvHeads = int(opts.kvHeads, 'kvCache(kvHeads)', 1);
     const headDim = int(opts.headDim, 'kvCache(headDim)', 1);
-    if (opts.type !== 'f16' && opts.type !== 'f32') throw new KernelError('INVALID_ARGUMENT', `kvCache(type) must be 'f16' or 'f32', got ${String(opts.type)}`);
+    if (opts.type !== 'f16' && opts.type !== 'f32')
+      throw new KernelError(
+        'INVALID_ARGUMENT',
+        `kvCache(type) must be 'f16' or 'f32', got ${String(opts.type)}`,
+      );
     const bytes = layers * 2 * contextSize * kvHeads * headDim * (opts.type === 'f16' ? 2 : 4);
     if (bytes > this.maxMemoryBytes) {
-      throw new KernelError('OUT_OF_MEMORY', `kvCache: ${bytes} bytes exceed this backend's limit of ${this.maxMemoryBytes}`);
+      throw new KernelError(
+        'OUT_OF_MEMORY',
+        `kvCache: ${bytes} bytes exceed this backend's limit of ${this.maxMemoryBytes}`,
+      );
     }
     const data = this.host.alloc(bytes);
     const c = new KVCacheImpl(this, opts.type, layers, contextSize, kvHeads, headDim, data);
@@ -295,10 +345,19 @@ export class KernelsImpl implements Kernels {
     this.ctx('dequantize');
     const info = kernelType(type, 'dequantize');
     int(n, 'dequantize(n)');
-    if (n % info.blockSize) throw new KernelError('BLOCK_MISALIGNED', `dequantize: n = ${n} is not a multiple of ${info.name}'s block size ${info.blockSize}`);
-    if (!(data instanceof Uint8Array)) throw new KernelError('INVALID_ARGUMENT', 'dequantize: data must be a Uint8Array');
+    if (n % info.blockSize)
+      throw new KernelError(
+        'BLOCK_MISALIGNED',
+        `dequantize: n = ${n} is not a multiple of ${info.name}'s block size ${info.blockSize}`,
+      );
+    if (!(data instanceof Uint8Array))
+      throw new KernelError('INVALID_ARGUMENT', 'dequantize: data must be a Uint8Array');
     const bytes = typeBytes(info, n);
-    if (data.byteLength < bytes) throw new KernelError('OUT_OF_BOUNDS', `dequantize: ${n} elements of ${info.name} need ${bytes} bytes, data holds ${data.byteLength}`);
+    if (data.byteLength < bytes)
+      throw new KernelError(
+        'OUT_OF_BOUNDS',
+        `dequantize: ${n} elements of ${info.name} need ${bytes} bytes, data holds ${data.byteLength}`,
+      );
     if (n === 0) return new Float32Array(0);
     const src = this.host.pin(data.subarray(0, bytes), false);
     const out = this.host.output(n * 4);
@@ -316,11 +375,20 @@ export class KernelsImpl implements Kernels {
   quantize(type: GGMLTypeId, src: Float32Array, rows: number, cols: number): Uint8Array {
     this.ctx('quantize');
     const info = kernelType(type, 'quantize');
-    if (!info.quantizable) throw new KernelError('UNSUPPORTED_TYPE', `quantize: cannot quantize to ${info.name} (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)`);
+    if (!info.quantizable)
+      throw new KernelError(
+        'UNSUPPORTED_TYPE',
+        `quantize: cannot quantize to ${info.name} (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)`,
+      );
     int(rows, 'quantize(rows)');
     int(cols, 'quantize(cols)');
-    if (cols % info.blockSize) throw new KernelError('BLOCK_MISALIGNED', `quantize: cols = ${cols} is not a multiple of ${info.name}'s block size ${info.blockSize}`);
-    if (!(src instanceof Float32Array)) throw new KernelError('INVALID_ARGUMENT', 'quantize: src must be a Float32Array');
+    if (cols % info.blockSize)
+      throw new KernelError(
+        'BLOCK_MISALIGNED',
+        `quantize: cols = ${cols} is not a multiple of ${info.name}'s block size ${info.blockSize}`,
+      );
+    if (!(src instanceof Float32Array))
+      throw new KernelError('INVALID_ARGUMENT', 'quantize: src must be a Float32Array');
     fits(src.length, 0, rows * cols, 'quantize(src)');
     const bytes = rows * typeBytes(info, cols);
     if (bytes === 0) return new Uint8Array(0);
@@ -386,7 +454,11 @@ export class KernelsImpl implements Kernels {
     const headDim = int(p.headDim, 'rope(headDim)', 2);
     const nRot = int(p.nRot ?? headDim, 'rope(nRot)', 2, headDim);
     if (nRot % 2) throw new KernelError('INVALID_ARGUMENT', `rope: nRot = ${nRot} must be even`);
-    if (p.mode !== 'normal' && p.mode !== 'neox') throw new KernelError('INVALID_ARGUMENT', `rope: mode must be 'normal' or 'neox', got ${String(p.mode)}`);
+    if (p.mode !== 'normal' && p.mode !== 'neox')
+      throw new KernelError(
+        'INVALID_ARGUMENT',
+        `rope: mode must be 'normal' or 'neox', got ${String(p.mode)}`,
+      );
     const base = finite(p.freqBase, 'rope(freqBase)');
     if (base <= 0) throw new KernelError('INVALID_ARGUMENT', 'rope: freqBase must be > 0');
     const freqScale = finite(p.freqScale ?? 1, 'rope(freqScale)');
@@ -395,12 +467,25 @@ export class KernelsImpl implements Kernels {
     if (!nTokens) return;
     let factors: { ptr: number; release(): void } | undefined;
     if (p.freqFactors !== undefined) {
-      if (!(p.freqFactors instanceof Float32Array)) throw new KernelError('INVALID_ARGUMENT', 'rope: freqFactors must be a Float32Array');
+      if (!(p.freqFactors instanceof Float32Array))
+        throw new KernelError('INVALID_ARGUMENT', 'rope: freqFactors must be a Float32Array');
       fits(p.freqFactors.length, 0, nRot / 2, 'rope(freqFactors)');
       factors = this.host.pin(p.freqFactors.subarray(0, nRot / 2), false);
     }
     try {
-      this.host.raw.rope(xp, nTokens, pos, nHeads, headDim, nRot, p.mode === 'neox' ? 1 : 0, base, freqScale, attnFactor, factors?.ptr ?? 0);
+      this.host.raw.rope(
+        xp,
+        nTokens,
+        pos,
+        nHeads,
+        headDim,
+        nRot,
+        p.mode === 'neox' ? 1 : 0,
+        base,
+        freqScale,
+        attnFactor,
+        factors?.ptr ?? 0,
+      );
     } finally {
       factors?.release();
     }
@@ -474,7 +559,16 @@ export class KernelsImpl implements Kernels {
     if (n) this.host.raw.scale(xp, s, n);
   }
 
-  copyRows(dst: F32Buffer, dstOffset: number, dstStride: number, src: F32Buffer, srcOffset: number, srcStride: number, rows: number, cols: number): void {
+  copyRows(
+    dst: F32Buffer,
+    dstOffset: number,
+    dstStride: number,
+    src: F32Buffer,
+    srcOffset: number,
+    srcStride: number,
+    rows: number,
+    cols: number,
+  ): void {
     this.ctx('copyRows');
     int(dstOffset, 'copyRows(dstOffset)');
     int(dstStride, 'copyRows(dstStride)');
@@ -492,7 +586,10 @@ export class KernelsImpl implements Kernels {
   attention(out: F32Buffer, q: F32Buffer, cache: KVCache, layer: number, p: AttentionParams): void {
     const ctx = this.ctx('attention');
     if (!(cache instanceof KVCacheImpl) || cache.owner !== this) {
-      throw new KernelError('FOREIGN_OBJECT', 'attention(cache): expected a KVCache made by this Kernels instance');
+      throw new KernelError(
+        'FOREIGN_OBJECT',
+        'attention(cache): expected a KVCache made by this Kernels instance',
+      );
     }
     const data = cache.ptr('attention(cache)');
     int(layer, 'attention(layer)', 0, cache.layers - 1);
@@ -501,12 +598,22 @@ export class KernelsImpl implements Kernels {
     const nHeads = int(p.nHeads, 'attention(nHeads)', 1);
     const nKvHeads = int(p.nKvHeads, 'attention(nKvHeads)', 1);
     const headDim = int(p.headDim, 'attention(headDim)', 1);
-    if (nHeads % nKvHeads) throw new KernelError('INVALID_ARGUMENT', `attention: nHeads (${nHeads}) must be a multiple of nKvHeads (${nKvHeads})`);
+    if (nHeads % nKvHeads)
+      throw new KernelError(
+        'INVALID_ARGUMENT',
+        `attention: nHeads (${nHeads}) must be a multiple of nKvHeads (${nKvHeads})`,
+      );
     if (nKvHeads !== cache.kvHeads || headDim !== cache.headDim) {
-      throw new KernelError('INVALID_ARGUMENT', `attention: nKvHeads/headDim (${nKvHeads}/${headDim}) differ from the cache's (${cache.kvHeads}/${cache.headDim})`);
+      throw new KernelError(
+        'INVALID_ARGUMENT',
+        `attention: nKvHeads/headDim (${nKvHeads}/${headDim}) differ from the cache's (${cache.kvHeads}/${cache.headDim})`,
+      );
     }
     if (pos + nTokens > cache.contextSize) {
-      throw new KernelError('OUT_OF_BOUNDS', `attention: positions up to ${pos + nTokens - 1} exceed the cache's context size ${cache.contextSize}`);
+      throw new KernelError(
+        'OUT_OF_BOUNDS',
+        `attention: positions up to ${pos + nTokens - 1} exceed the cache's context size ${cache.contextSize}`,
+      );
     }
     const window = int(p.window ?? 0, 'attention(window)');
     const scale = finite(p.scale ?? 1 / Math.sqrt(headDim), 'attention(scale)');
@@ -514,8 +621,26 @@ export class KernelsImpl implements Kernels {
     const o = this.buf(out, 'attention(out)', n);
     const qp = this.buf(q, 'attention(q)', n);
     if (!nTokens) return;
-    const rc = this.host.raw.attention(ctx, o, qp, data, cache.layers, cache.contextSize, cache.kvDim, cache.type === 'f16' ? 1 : 0, layer, nTokens, pos, nHeads, nKvHeads, headDim, window, scale);
-    if (rc !== 0) throw new KernelError(rc === -2 ? 'OUT_OF_MEMORY' : 'INTERNAL', `attention: C returned ${rc}`);
+    const rc = this.host.raw.attention(
+      ctx,
+      o,
+      qp,
+      data,
+      cache.layers,
+      cache.contextSize,
+      cache.kvDim,
+      cache.type === 'f16' ? 1 : 0,
+      layer,
+      nTokens,
+      pos,
+      nHeads,
+      nKvHeads,
+      headDim,
+      window,
+      scale,
+    );
+    if (rc !== 0)
+      throw new KernelError(rc === -2 ? 'OUT_OF_MEMORY' : 'INTERNAL', `attention: C returned ${rc}`);
   }
 
   argmax(x: F32Buffer, n: number, offset = 0): number {

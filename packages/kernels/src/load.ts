@@ -1,8 +1,6 @@
 import { KernelError } from './errors';
 import { KernelsImpl } from './kernels';
-import { createNativeHost, loadNativeBinding } from './native-host';
 import type { Kernels, LoadKernelsOptions } from './types';
-import { physicalCores } from './cpu-info';
 import { int } from './validate';
 
 function forceScalarFromEnv(): boolean {
@@ -22,13 +20,24 @@ async function loadWasm(forceScalar: boolean, options: LoadKernelsOptions): Prom
 export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Kernels> {
   const backend = options.backend ?? 'auto';
   if (backend !== 'auto' && backend !== 'native' && backend !== 'wasm') {
-    throw new KernelError('INVALID_ARGUMENT', `loadKernels: backend must be 'auto', 'native' or 'wasm', got ${String(backend)}`);
+    throw new KernelError(
+      'INVALID_ARGUMENT',
+      `loadKernels: backend must be 'auto', 'native' or 'wasm', got ${String(backend)}`,
+    );
   }
-  const threads = options.threads === undefined ? physicalCores() : int(options.threads, 'loadKernels(threads)', 1, 256);
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  const threads =
+    options.threads !== undefined
+      ? int(options.threads, 'loadKernels(threads)', 1, 256)
+      : isNode
+        ? (await import('./cpu-info')).physicalCores()
+        : 1;
   const forceScalar = options.forceScalar === true || forceScalarFromEnv();
   if (backend === 'wasm') return loadWasm(forceScalar, options);
   let reason: string;
   try {
+    if (!isNode) throw new KernelError('BACKEND_UNAVAILABLE', 'the native addon needs Node.js');
+    const { createNativeHost, loadNativeBinding } = await import('./native-host');
     const raw = loadNativeBinding();
     return new KernelsImpl(createNativeHost(raw), threads, forceScalar);
   } catch (e) {

@@ -27,9 +27,13 @@ export function loadNativeBinding(): RawBinding {
     const require = createRequire(import.meta.url);
     return require(path) as RawBinding;
   } catch (e) {
-    throw new KernelError('BACKEND_UNAVAILABLE', `native addon at ${path} failed to load: ${(e as Error).message}`, {
-      cause: e,
-    });
+    throw new KernelError(
+      'BACKEND_UNAVAILABLE',
+      `native addon at ${path} failed to load: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
   }
 }
 

@@ -19,7 +19,16 @@ export interface RawBinding {
   unmap(base: number, len: number): void;
   dequantize(type: number, src: number, dst: number, n: number): number;
   quantize(type: number, src: number, dst: number, rows: number, cols: number): number;
-  matmul(ctx: number, out: number, w: number, type: number, rows: number, cols: number, x: number, nTokens: number): number;
+  matmul(
+    ctx: number,
+    out: number,
+    w: number,
+    type: number,
+    rows: number,
+    cols: number,
+    x: number,
+    nTokens: number,
+  ): number;
   getRows(w: number, type: number, rows: number, cols: number, ids: number, n: number, out: number): number;
   rmsNorm(out: number, x: number, w: number, rows: number, cols: number, eps: number): void;
   rope(
@@ -47,8 +56,28 @@ export interface RawBinding {
   argmax(x: number, n: number): number;
   /** Bench only: reads `bytes` at ptr with the pool's threads (memory bandwidth probe). */
   memRead(ctx: number, ptr: number, bytes: number): number;
-  kvStore(data: number, layers: number, ctx: number, kvDim: number, isF16: number, layer: number, pos: number, n: number, k: number, v: number): void;
-  kvShift(data: number, layers: number, ctx: number, kvDim: number, isF16: number, from: number, to: number, count: number): void;
+  kvStore(
+    data: number,
+    layers: number,
+    ctx: number,
+    kvDim: number,
+    isF16: number,
+    layer: number,
+    pos: number,
+    n: number,
+    k: number,
+    v: number,
+  ): void;
+  kvShift(
+    data: number,
+    layers: number,
+    ctx: number,
+    kvDim: number,
+    isF16: number,
+    from: number,
+    to: number,
+    count: number,
+  ): void;
   attention(
     ctx: number,
     out: number,

@@ -13,7 +13,13 @@ export interface KernelTypeInfo {
   readonly quantizable: boolean;
 }
 
-const T = (id: number, name: string, blockSize: number, typeSize: number, quantizable: boolean): KernelTypeInfo => ({
+const T = (
+  id: number,
+  name: string,
+  blockSize: number,
+  typeSize: number,
+  quantizable: boolean,
+): KernelTypeInfo => ({
   id,
   name,
   blockSize,

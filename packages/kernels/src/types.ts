@@ -127,7 +127,13 @@ export interface Kernels {
    */
   readonly canMapFiles: boolean;
   weightFromFile?(path: string, offset: number, type: GGMLTypeId, rows: number, cols: number): Weight;
-  kvCache(opts: { layers: number; contextSize: number; kvHeads: number; headDim: number; type: 'f16' | 'f32' }): KVCache;
+  kvCache(opts: {
+    layers: number;
+    contextSize: number;
+    kvHeads: number;
+    headDim: number;
+    type: 'f16' | 'f32';
+  }): KVCache;
 
   // ---- (de)quantization ----
   /** Dequantizes `n` elements (a multiple of the type's block size) of `type` data. */
@@ -163,7 +169,16 @@ export interface Kernels {
    * Strided copy of `rows` rows of `cols` floats: dst[dstOffset + r*dstStride + c] = src[srcOffset + r*srcStride + c].
    * Used to split fused projections (e.g. phi3's [Q | K | V]).
    */
-  copyRows(dst: F32Buffer, dstOffset: number, dstStride: number, src: F32Buffer, srcOffset: number, srcStride: number, rows: number, cols: number): void;
+  copyRows(
+    dst: F32Buffer,
+    dstOffset: number,
+    dstStride: number,
+    src: F32Buffer,
+    srcOffset: number,
+    srcStride: number,
+    rows: number,
+    cols: number,
+  ): void;
 
   // ---- attention ----
   /**

@@ -18,10 +18,18 @@ export interface WasmSourceOptions {
 }
 
 async function wasmBytes(opts: WasmSourceOptions): Promise<Uint8Array> {
-  if (opts.wasmBinary) return opts.wasmBinary instanceof Uint8Array ? opts.wasmBinary : new Uint8Array(opts.wasmBinary);
-  if (opts.wasmUrl !== undefined && !(typeof process !== 'undefined' && process.versions?.node && String(opts.wasmUrl).startsWith('file:'))) {
+  if (opts.wasmBinary)
+    return opts.wasmBinary instanceof Uint8Array ? opts.wasmBinary : new Uint8Array(opts.wasmBinary);
+  if (
+    opts.wasmUrl !== undefined &&
+    !(typeof process !== 'undefined' && process.versions?.node && String(opts.wasmUrl).startsWith('file:'))
+  ) {
     const res = await fetch(opts.wasmUrl);
-    if (!res.ok) throw new KernelError('BACKEND_UNAVAILABLE', `could not fetch the wasm module from ${String(opts.wasmUrl)}: HTTP ${res.status}`);
+    if (!res.ok)
+      throw new KernelError(
+        'BACKEND_UNAVAILABLE',
+        `could not fetch the wasm module from ${String(opts.wasmUrl)}: HTTP ${res.status}`,
+      );
     return new Uint8Array(await res.arrayBuffer());
   }
   const { readFile } = await import('node:fs/promises');
@@ -30,7 +38,8 @@ async function wasmBytes(opts: WasmSourceOptions): Promise<Uint8Array> {
   const path =
     opts.wasmUrl !== undefined
       ? fileURLToPath(opts.wasmUrl)
-      : (process.env.QUANT_KERNELS_WASM ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'wasm', 'quant-kernels.wasm'));
+      : (process.env.QUANT_KERNELS_WASM ??
+        join(dirname(fileURLToPath(import.meta.url)), '..', 'wasm', 'quant-kernels.wasm'));
   try {
     return new Uint8Array(await readFile(path));
   } catch (e) {
@@ -44,7 +53,10 @@ async function wasmBytes(opts: WasmSourceOptions): Promise<Uint8Array> {
 
 export async function createWasmHost(opts: WasmSourceOptions = {}): Promise<Host> {
   const bytes = await wasmBytes(opts);
-  const [{ instantiateNapiModule }, { getDefaultContext }] = await Promise.all([import('@emnapi/core'), import('@emnapi/runtime')]);
+  const [{ instantiateNapiModule }, { getDefaultContext }] = await Promise.all([
+    import('@emnapi/core'),
+    import('@emnapi/runtime'),
+  ]);
   let raw: RawBinding;
   let memory: WebAssembly.Memory;
   try {
@@ -58,12 +70,19 @@ export async function createWasmHost(opts: WasmSourceOptions = {}): Promise<Host
     raw = napiModule.exports as unknown as RawBinding;
     memory = instance.exports.memory as WebAssembly.Memory;
   } catch (e) {
-    throw new KernelError('BACKEND_UNAVAILABLE', `the wasm module failed to instantiate: ${(e as Error).message}`, { cause: e });
+    throw new KernelError(
+      'BACKEND_UNAVAILABLE',
+      `the wasm module failed to instantiate: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
 
   const alloc = (n: number, zero: boolean): number => {
     if (n > WASM_MAX_MEMORY_BYTES) {
-      throw new KernelError('OUT_OF_MEMORY', `cannot allocate ${n} bytes in wasm memory (limit ${WASM_MAX_MEMORY_BYTES}); use the native backend for larger models`);
+      throw new KernelError(
+        'OUT_OF_MEMORY',
+        `cannot allocate ${n} bytes in wasm memory (limit ${WASM_MAX_MEMORY_BYTES}); use the native backend for larger models`,
+      );
     }
     const p = raw.alloc(n, zero ? 1 : 0);
     if (!p) {
@@ -86,7 +105,8 @@ export async function createWasmHost(opts: WasmSourceOptions = {}): Promise<Host
       return {
         ptr,
         view() {
-          if (!cached || cached.buffer !== memory.buffer) cached = new Float32Array(memory.buffer, ptr, length);
+          if (!cached || cached.buffer !== memory.buffer)
+            cached = new Float32Array(memory.buffer, ptr, length);
           return cached;
         },
         free: () => raw.free(ptr),

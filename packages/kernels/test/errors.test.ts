@@ -1,6 +1,7 @@
 /** Invalid calls throw KernelError with a code, before any C code runs. */
+
+import { KernelError, type Kernels, loadKernels } from '@quant/kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KernelError, loadKernels, type Kernels } from '@quant/kernels';
 import { BACKENDS, load } from './helpers';
 import { T } from './ref-quants';
 
@@ -111,18 +112,46 @@ for (const b of BACKENDS) {
       const w = k.weight(T.F32, 3, 4, new Uint8Array(48));
       expect(code(() => k.getRows(a, w, [0, 3]))).toBe('INVALID_ARGUMENT');
       expect(code(() => k.getRows(a, w, [0, 1, 2]))).toBe('OUT_OF_BOUNDS');
-      expect(code(() => k.rope(a, { nTokens: 1, pos: 0, nHeads: 1, headDim: 10, nRot: 3, mode: 'neox', freqBase: 1e4 }))).toBe('INVALID_ARGUMENT');
-      expect(code(() => k.rope(a, { nTokens: 1, pos: 0, nHeads: 1, headDim: 10, mode: 'weird' as never, freqBase: 1e4 }))).toBe('INVALID_ARGUMENT');
-      expect(code(() => k.rope(a, { nTokens: 2, pos: 0, nHeads: 1, headDim: 10, mode: 'normal', freqBase: 1e4 }))).toBe('OUT_OF_BOUNDS');
-      expect(code(() => k.rope(a, { nTokens: 1, pos: 0, nHeads: 1, headDim: 10, mode: 'normal', freqBase: 1e4, freqFactors: new Float32Array(2) }))).toBe('OUT_OF_BOUNDS');
+      expect(
+        code(() =>
+          k.rope(a, { nTokens: 1, pos: 0, nHeads: 1, headDim: 10, nRot: 3, mode: 'neox', freqBase: 1e4 }),
+        ),
+      ).toBe('INVALID_ARGUMENT');
+      expect(
+        code(() =>
+          k.rope(a, { nTokens: 1, pos: 0, nHeads: 1, headDim: 10, mode: 'weird' as never, freqBase: 1e4 }),
+        ),
+      ).toBe('INVALID_ARGUMENT');
+      expect(
+        code(() => k.rope(a, { nTokens: 2, pos: 0, nHeads: 1, headDim: 10, mode: 'normal', freqBase: 1e4 })),
+      ).toBe('OUT_OF_BOUNDS');
+      expect(
+        code(() =>
+          k.rope(a, {
+            nTokens: 1,
+            pos: 0,
+            nHeads: 1,
+            headDim: 10,
+            mode: 'normal',
+            freqBase: 1e4,
+            freqFactors: new Float32Array(2),
+          }),
+        ),
+      ).toBe('OUT_OF_BOUNDS');
       const cache = k.kvCache({ layers: 1, contextSize: 4, kvHeads: 1, headDim: 2, type: 'f16' });
       const q = k.f32(8);
       expect(code(() => cache.store(0, 3, 2, q, q))).toBe('OUT_OF_BOUNDS');
       expect(code(() => cache.store(1, 0, 1, q, q))).toBe('INVALID_ARGUMENT');
       expect(code(() => cache.shift(2, 0, 3))).toBe('OUT_OF_BOUNDS');
-      expect(code(() => k.attention(q, q, cache, 0, { nTokens: 1, pos: 4, nHeads: 2, nKvHeads: 1, headDim: 2 }))).toBe('OUT_OF_BOUNDS');
-      expect(code(() => k.attention(q, q, cache, 0, { nTokens: 1, pos: 0, nHeads: 3, nKvHeads: 2, headDim: 2 }))).toBe('INVALID_ARGUMENT');
-      expect(code(() => k.kvCache({ layers: 1, contextSize: 0, kvHeads: 1, headDim: 2, type: 'f32' }))).toBe('INVALID_ARGUMENT');
+      expect(
+        code(() => k.attention(q, q, cache, 0, { nTokens: 1, pos: 4, nHeads: 2, nKvHeads: 1, headDim: 2 })),
+      ).toBe('OUT_OF_BOUNDS');
+      expect(
+        code(() => k.attention(q, q, cache, 0, { nTokens: 1, pos: 0, nHeads: 3, nKvHeads: 2, headDim: 2 })),
+      ).toBe('INVALID_ARGUMENT');
+      expect(code(() => k.kvCache({ layers: 1, contextSize: 0, kvHeads: 1, headDim: 2, type: 'f32' }))).toBe(
+        'INVALID_ARGUMENT',
+      );
       cache.dispose();
       expect(code(() => cache.store(0, 0, 1, q, q))).toBe('DISPOSED');
     });

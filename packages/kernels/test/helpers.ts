@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadKernels, type Kernels, type LoadKernelsOptions } from '@quant/kernels';
+import { type Kernels, type LoadKernelsOptions, loadKernels } from '@quant/kernels';
 
 const pkg = join(__dirname, '..');
 export const nativeBuilt = existsSync(join(pkg, 'build', 'Release', 'quant_kernels.node'));
@@ -15,13 +15,34 @@ export interface BackendCase {
 
 /** Every backend the suite runs against: native and wasm, each with SIMD and forced scalar. */
 export const BACKENDS: BackendCase[] = [
-  { name: 'native', available: nativeBuilt, why: 'build/Release/quant_kernels.node missing: run `pnpm --filter @quant/kernels build`', opts: { backend: 'native', threads: 2 } },
-  { name: 'native-scalar', available: nativeBuilt, why: 'native addon not built', opts: { backend: 'native', threads: 2, forceScalar: true } },
-  { name: 'wasm', available: wasmBuilt, why: 'wasm/quant-kernels.wasm missing: run `node scripts/build-wasm.mjs`', opts: { backend: 'wasm' } },
-  { name: 'wasm-scalar', available: wasmBuilt, why: 'wasm module not built', opts: { backend: 'wasm', forceScalar: true } },
+  {
+    name: 'native',
+    available: nativeBuilt,
+    why: 'build/Release/quant_kernels.node missing: run `pnpm --filter @quant/kernels build`',
+    opts: { backend: 'native', threads: 2 },
+  },
+  {
+    name: 'native-scalar',
+    available: nativeBuilt,
+    why: 'native addon not built',
+    opts: { backend: 'native', threads: 2, forceScalar: true },
+  },
+  {
+    name: 'wasm',
+    available: wasmBuilt,
+    why: 'wasm/quant-kernels.wasm missing: run `node scripts/build-wasm.mjs`',
+    opts: { backend: 'wasm' },
+  },
+  {
+    name: 'wasm-scalar',
+    available: wasmBuilt,
+    why: 'wasm module not built',
+    opts: { backend: 'wasm', forceScalar: true },
+  },
 ];
 
-for (const b of BACKENDS) if (!b.available) console.warn(`[kernels tests] skipping backend ${b.name}: ${b.why}`);
+for (const b of BACKENDS)
+  if (!b.available) console.warn(`[kernels tests] skipping backend ${b.name}: ${b.why}`);
 
 export async function load(b: BackendCase): Promise<Kernels> {
   return loadKernels(b.opts);
@@ -67,7 +88,13 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Asserts |a-b| <= atol + rtol*|b| elementwise, reporting the first failure. */
-export function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, atol: number, rtol = 0, what = ''): void {
+export function expectClose(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  atol: number,
+  rtol = 0,
+  what = '',
+): void {
   if (a.length !== b.length) throw new Error(`${what}: length ${a.length} != ${b.length}`);
   for (let i = 0; i < a.length; i++) {
     const x = a[i] as number;

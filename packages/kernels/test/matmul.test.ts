@@ -7,12 +7,26 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernels } from '@quant/kernels';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, expectClose, expectExact, load, randn, rng } from './helpers';
 import { BLOCK, randomBlocks, refDequantize, T, TYPE_NAMES } from './ref-quants';
 
-const WEIGHT_TYPES = [T.F32, T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K];
+const WEIGHT_TYPES = [
+  T.F32,
+  T.F16,
+  T.BF16,
+  T.Q4_0,
+  T.Q4_1,
+  T.Q5_0,
+  T.Q5_1,
+  T.Q8_0,
+  T.Q2_K,
+  T.Q3_K,
+  T.Q4_K,
+  T.Q5_K,
+  T.Q6_K,
+];
 
 /** Per-element bound on |x - dequant(quant(x))| for the activation format of `type`. */
 function actErrorBound(type: number, x: Float32Array, cols: number): Float64Array {
@@ -39,9 +53,12 @@ function refMatmul(W: Float32Array, rows: number, cols: number, x: Float32Array,
   const e = actErrorBound(type, x, cols);
   for (let t = 0; t < nTok; t++)
     for (let r = 0; r < rows; r++) {
-      let s = 0, bound = 0, mag = 0;
+      let s = 0,
+        bound = 0,
+        mag = 0;
       for (let c = 0; c < cols; c++) {
-        const w = W[r * cols + c] as number, xv = x[t * cols + c] as number;
+        const w = W[r * cols + c] as number,
+          xv = x[t * cols + c] as number;
         s += w * xv;
         bound += Math.abs(w) * (e[t * cols + c] as number);
         mag += Math.abs(w * xv);
@@ -87,7 +104,10 @@ for (const b of BACKENDS) {
           const { out: ref, tol } = refMatmul(W, rows, cols, x, nTok, type);
           for (let i = 0; i < got.length; i++) {
             const err = Math.abs((got[i] as number) - (ref[i] as number));
-            if (!(err <= (tol[i] as number))) throw new Error(`${name} nTok=${nTok} out[${i}]: got ${got[i]}, ref ${ref[i]}, err ${err} > tol ${tol[i]}`);
+            if (!(err <= (tol[i] as number)))
+              throw new Error(
+                `${name} nTok=${nTok} out[${i}]: got ${got[i]}, ref ${ref[i]}, err ${err} > tol ${tol[i]}`,
+              );
           }
         }
         w.dispose();
@@ -102,47 +122,54 @@ for (const b of BACKENDS) {
         const out = k.f32(ids.length * cols);
         k.getRows(out, w, ids);
         const exp = new Float32Array(ids.length * cols);
-        ids.forEach((id, t) => exp.set(W.subarray(id * cols, (id + 1) * cols), t * cols));
+        for (const [t, id] of ids.entries()) exp.set(W.subarray(id * cols, (id + 1) * cols), t * cols);
         expectExact(out.read(), exp, `${name} getRows`);
       });
     }
 
-    it.skipIf(b.opts.backend !== 'native')('weightFromFile maps tensor bytes at an unaligned file offset', () => {
-      const rows = 16, cols = 256;
-      const data = randomBlocks(T.Q4_K, rows * cols, rng(900));
-      const dir = mkdtempSync(join(tmpdir(), 'qk-'));
-      const file = join(dir, 'w.bin');
-      const offset = 4096 * 3 + 37;
-      const bytes = new Uint8Array(offset + data.length + 11);
-      bytes.set(data, offset);
-      writeFileSync(file, bytes);
-      try {
-        expect(k.canMapFiles).toBe(true);
-        const mapped = k.weightFromFile?.(file, offset, T.Q4_K, rows, cols);
-        if (!mapped) throw new Error('weightFromFile missing');
-        const held = k.weight(T.Q4_K, rows, cols, data);
-        const x = k.f32(cols);
-        x.write(randn(cols, 5));
-        const o1 = k.f32(rows), o2 = k.f32(rows);
-        k.matmul(o1, mapped, x, 1);
-        k.matmul(o2, held, x, 1);
-        expectExact(o1.read(), o2.read(), 'mapped vs held');
-        const ids = [15, 2];
-        const g = k.f32(2 * cols);
-        k.getRows(g, mapped, ids);
-        const W = refDequantize(T.Q4_K, data, rows * cols);
-        expectExact(g.read(0, cols), W.subarray(15 * cols, 16 * cols), 'mapped getRows');
-        mapped.dispose();
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    });
+    it.skipIf(b.opts.backend !== 'native')(
+      'weightFromFile maps tensor bytes at an unaligned file offset',
+      () => {
+        const rows = 16,
+          cols = 256;
+        const data = randomBlocks(T.Q4_K, rows * cols, rng(900));
+        const dir = mkdtempSync(join(tmpdir(), 'qk-'));
+        const file = join(dir, 'w.bin');
+        const offset = 4096 * 3 + 37;
+        const bytes = new Uint8Array(offset + data.length + 11);
+        bytes.set(data, offset);
+        writeFileSync(file, bytes);
+        try {
+          expect(k.canMapFiles).toBe(true);
+          const mapped = k.weightFromFile?.(file, offset, T.Q4_K, rows, cols);
+          if (!mapped) throw new Error('weightFromFile missing');
+          const held = k.weight(T.Q4_K, rows, cols, data);
+          const x = k.f32(cols);
+          x.write(randn(cols, 5));
+          const o1 = k.f32(rows),
+            o2 = k.f32(rows);
+          k.matmul(o1, mapped, x, 1);
+          k.matmul(o2, held, x, 1);
+          expectExact(o1.read(), o2.read(), 'mapped vs held');
+          const ids = [15, 2];
+          const g = k.f32(2 * cols);
+          k.getRows(g, mapped, ids);
+          const W = refDequantize(T.Q4_K, data, rows * cols);
+          expectExact(g.read(0, cols), W.subarray(15 * cols, 16 * cols), 'mapped getRows');
+          mapped.dispose();
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    );
 
     it('large matmul uses the thread pool and agrees with the scalar path', async () => {
       const scalar = await load({ ...b, opts: { ...b.opts, forceScalar: true } });
       try {
         for (const type of [T.Q4_K, T.Q6_K, T.Q8_0, T.F16, T.Q4_0, T.Q5_K, T.Q3_K, T.Q2_K]) {
-          const rows = 300, cols = 1024, nTok = 5;
+          const rows = 300,
+            cols = 1024,
+            nTok = 5;
           const data = randomBlocks(type, rows * cols, rng(type + 400));
           const x = randn(nTok * cols, 77);
           const run = (kk: Kernels) => {
@@ -153,7 +180,8 @@ for (const b of BACKENDS) {
             kk.matmul(out, w, xb, nTok);
             return out.read();
           };
-          const a = run(k), s = run(scalar);
+          const a = run(k),
+            s = run(scalar);
           let mag = 0;
           for (const v of s) mag = Math.max(mag, Math.abs(v));
           expectClose(a, s, 1e-5 * mag + 1e-6, 1e-5, `${TYPE_NAMES[type]} simd vs scalar`);

@@ -1,6 +1,7 @@
 /** Elementwise ops, norms, RoPE, attention and argmax on every backend against TypeScript references. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { Kernels } from '@quant/kernels';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, expectClose, expectExact, load, randn } from './helpers';
 import { floatToHalf, halfToFloat } from './ref-half';
 
@@ -27,8 +28,10 @@ for (const b of BACKENDS) {
     });
 
     it('rmsNorm matches x / sqrt(mean(x²)+eps) * w (rtol 1e-5)', () => {
-      const rows = 3, cols = 67;
-      const x = randn(rows * cols, 1), w = randn(cols, 2);
+      const rows = 3,
+        cols = 67;
+      const x = randn(rows * cols, 1),
+        w = randn(cols, 2);
       const out = k.f32(rows * cols);
       k.rmsNorm(out, buf(x), buf(w), rows, cols, 1e-5);
       const ref = new Float32Array(rows * cols);
@@ -36,7 +39,8 @@ for (const b of BACKENDS) {
         let s = 0;
         for (let i = 0; i < cols; i++) s += (x[r * cols + i] as number) ** 2;
         const sc = 1 / Math.sqrt(s / cols + 1e-5);
-        for (let i = 0; i < cols; i++) ref[r * cols + i] = (x[r * cols + i] as number) * sc * (w[i] as number);
+        for (let i = 0; i < cols; i++)
+          ref[r * cols + i] = (x[r * cols + i] as number) * sc * (w[i] as number);
       }
       expectClose(out.read(), ref, 1e-6, 1e-5, 'rmsNorm');
       // in place
@@ -46,7 +50,8 @@ for (const b of BACKENDS) {
     });
 
     it('softmax rows (atol 1e-6)', () => {
-      const rows = 4, cols = 33;
+      const rows = 4,
+        cols = 33;
       const x = randn(rows * cols, 3, 4);
       const xb = buf(x);
       k.softmax(xb, rows, cols);
@@ -56,26 +61,38 @@ for (const b of BACKENDS) {
         const m = Math.max(...row);
         const e = row.map((v) => Math.exp(v - m));
         const s = e.reduce((a, c) => a + c, 0);
-        e.forEach((v, i) => { ref[r * cols + i] = v / s; });
+        e.forEach((v, i) => {
+          ref[r * cols + i] = v / s;
+        });
       }
       expectClose(xb.read(), ref, 1e-6, 1e-5, 'softmax');
     });
 
     it('silu, swiglu, swigluFused (rtol 1e-6)', () => {
       const n = 100;
-      const g = randn(n, 4, 3), u = randn(n, 5);
+      const g = randn(n, 4, 3),
+        u = randn(n, 5);
       const silu = (v: number) => v / (1 + Math.exp(-v));
       const gb = buf(g);
       k.silu(gb, n);
       expectClose(gb.read(), Array.from(g, silu), 1e-7, 1e-6, 'silu');
       const out = k.f32(n);
       k.swiglu(out, buf(g), buf(u), n);
-      expectClose(out.read(), Array.from(g, (v, i) => silu(v) * (u[i] as number)), 1e-7, 1e-6, 'swiglu');
+      expectClose(
+        out.read(),
+        Array.from(g, (v, i) => silu(v) * (u[i] as number)),
+        1e-7,
+        1e-6,
+        'swiglu',
+      );
       // fused [gate | up] rows, in place
-      const rows = 3, ff = 20;
+      const rows = 3,
+        ff = 20;
       const gu = randn(rows * 2 * ff, 6, 2);
       const ref: number[] = [];
-      for (let r = 0; r < rows; r++) for (let i = 0; i < ff; i++) ref.push(silu(gu[r * 2 * ff + i] as number) * (gu[r * 2 * ff + ff + i] as number));
+      for (let r = 0; r < rows; r++)
+        for (let i = 0; i < ff; i++)
+          ref.push(silu(gu[r * 2 * ff + i] as number) * (gu[r * 2 * ff + ff + i] as number));
       const gub = buf(gu);
       k.swigluFused(gub, gub, rows, ff);
       expectClose(gub.read(0, rows * ff), ref, 1e-7, 1e-6, 'swigluFused in place');
@@ -83,20 +100,39 @@ for (const b of BACKENDS) {
 
     it('add, mul, scale, addBias are exact float32 arithmetic', () => {
       const n = 77;
-      const a = randn(n, 7), c = randn(n, 8);
+      const a = randn(n, 7),
+        c = randn(n, 8);
       const out = k.f32(n);
       k.add(out, buf(a), buf(c), n);
-      expectExact(out.read(), Array.from(a, (v, i) => fr(v + (c[i] as number))), 'add');
+      expectExact(
+        out.read(),
+        Array.from(a, (v, i) => fr(v + (c[i] as number))),
+        'add',
+      );
       k.mul(out, buf(a), buf(c), n);
-      expectExact(out.read(), Array.from(a, (v, i) => fr(v * (c[i] as number))), 'mul');
+      expectExact(
+        out.read(),
+        Array.from(a, (v, i) => fr(v * (c[i] as number))),
+        'mul',
+      );
       const ab = buf(a);
       k.scale(ab, 0.37, n);
-      expectExact(ab.read(), Array.from(a, (v) => fr(v * fr(0.37))), 'scale');
-      const rows = 7, cols = 11;
-      const x = randn(rows * cols, 9), bias = randn(cols, 10);
+      expectExact(
+        ab.read(),
+        Array.from(a, (v) => fr(v * fr(0.37))),
+        'scale',
+      );
+      const rows = 7,
+        cols = 11;
+      const x = randn(rows * cols, 9),
+        bias = randn(cols, 10);
       const xb = buf(x);
       k.addBias(xb, buf(bias), rows, cols);
-      expectExact(xb.read(), Array.from(x, (v, i) => fr(v + (bias[i % cols] as number))), 'addBias');
+      expectExact(
+        xb.read(),
+        Array.from(x, (v, i) => fr(v + (bias[i % cols] as number))),
+        'addBias',
+      );
     });
 
     it('copyRows strided copy', () => {
@@ -120,21 +156,41 @@ for (const b of BACKENDS) {
 
     for (const mode of ['normal', 'neox'] as const) {
       it(`rope ${mode} with partial rotation, freq factors, scale and attn factor (atol 5e-4)`, () => {
-        const nTokens = 5, pos = 17, nHeads = 3, headDim = 16, nRot = 12;
+        const nTokens = 5,
+          pos = 17,
+          nHeads = 3,
+          headDim = 16,
+          nRot = 12;
         const x = randn(nTokens * nHeads * headDim, 12);
         const ff = new Float32Array(nRot / 2).map((_, i) => 1 + i * 0.5);
-        const base = 10000, fs = 0.5, af = 1.2;
+        const base = 10000,
+          fs = 0.5,
+          af = 1.2;
         const xb = buf(x);
-        k.rope(xb, { nTokens, pos, nHeads, headDim, nRot, mode, freqBase: base, freqScale: fs, freqFactors: ff, attnFactor: af });
+        k.rope(xb, {
+          nTokens,
+          pos,
+          nHeads,
+          headDim,
+          nRot,
+          mode,
+          freqBase: base,
+          freqScale: fs,
+          freqFactors: ff,
+          attnFactor: af,
+        });
         const ref = Float64Array.from(x);
         for (let t = 0; t < nTokens; t++)
           for (let h = 0; h < nHeads; h++)
             for (let i = 0; i < nRot / 2; i++) {
               const theta = ((pos + t) * fs * base ** ((-2 * i) / nRot)) / (ff[i] as number);
-              const c = Math.cos(theta) * af, s = Math.sin(theta) * af;
+              const c = Math.cos(theta) * af,
+                s = Math.sin(theta) * af;
               const o = (t * nHeads + h) * headDim;
-              const i0 = mode === 'neox' ? i : 2 * i, i1 = mode === 'neox' ? i + nRot / 2 : 2 * i + 1;
-              const x0 = x[o + i0] as number, x1 = x[o + i1] as number;
+              const i0 = mode === 'neox' ? i : 2 * i,
+                i1 = mode === 'neox' ? i + nRot / 2 : 2 * i + 1;
+              const x0 = x[o + i0] as number,
+                x1 = x[o + i1] as number;
               ref[o + i0] = x0 * c - x1 * s;
               ref[o + i1] = x0 * s + x1 * c;
             }
@@ -144,16 +200,24 @@ for (const b of BACKENDS) {
 
     for (const type of ['f32', 'f16'] as const) {
       it(`attention over a ${type} KV cache: GQA, causal, sliding window (rtol 1e-4)`, () => {
-        const layers = 2, ctx = 24, nHeads = 6, nKv = 2, hd = 8, kvDim = nKv * hd;
+        const layers = 2,
+          ctx = 24,
+          nHeads = 6,
+          nKv = 2,
+          hd = 8,
+          kvDim = nKv * hd;
         const cache = k.kvCache({ layers, contextSize: ctx, kvHeads: nKv, headDim: hd, type });
         const total = 13;
-        const K = randn(total * kvDim, 20), V = randn(total * kvDim, 21);
+        const K = randn(total * kvDim, 20),
+          V = randn(total * kvDim, 21);
         // store in two batches into layer 1
         cache.store(1, 0, 9, buf(K.subarray(0, 9 * kvDim)), buf(V.subarray(0, 9 * kvDim)));
         cache.store(1, 9, 4, buf(K.subarray(9 * kvDim)), buf(V.subarray(9 * kvDim)));
         const rd = (a: Float32Array) => (type === 'f16' ? a.map((v) => halfToFloat(floatToHalf(v))) : a);
-        const Kr = rd(K), Vr = rd(V);
-        const pos = 9, nTokens = 4;
+        const Kr = rd(K),
+          Vr = rd(V);
+        const pos = 9,
+          nTokens = 4;
         const q = randn(nTokens * nHeads * hd, 22);
         for (const window of [0, 5]) {
           const out = k.f32(q.length);
@@ -167,7 +231,8 @@ for (const b of BACKENDS) {
               const sc: number[] = [];
               for (let j = j0; j <= p; j++) {
                 let s = 0;
-                for (let i = 0; i < hd; i++) s += (q[(t * nHeads + h) * hd + i] as number) * (Kr[j * kvDim + g * hd + i] as number);
+                for (let i = 0; i < hd; i++)
+                  s += (q[(t * nHeads + h) * hd + i] as number) * (Kr[j * kvDim + g * hd + i] as number);
                 sc.push(s / Math.sqrt(hd));
               }
               const m = Math.max(...sc);
@@ -176,7 +241,8 @@ for (const b of BACKENDS) {
               for (let j = j0; j <= p; j++)
                 for (let i = 0; i < hd; i++) {
                   const o = (t * nHeads + h) * hd + i;
-                  ref[o] = (ref[o] as number) + ((e[j - j0] as number) / z) * (Vr[j * kvDim + g * hd + i] as number);
+                  ref[o] =
+                    (ref[o] as number) + ((e[j - j0] as number) / z) * (Vr[j * kvDim + g * hd + i] as number);
                 }
             }
           expectClose(out.read(), ref, 1e-5, 1e-4, `attention window=${window}`);
@@ -187,7 +253,8 @@ for (const b of BACKENDS) {
         const out1 = k.f32(q1.length);
         k.attention(out1, buf(q1), cache, 1, { nTokens: 1, pos: 0, nHeads, nKvHeads: nKv, headDim: hd });
         const exp1: number[] = [];
-        for (let h = 0; h < nHeads; h++) for (let i = 0; i < hd; i++) exp1.push(Vr[4 * kvDim + Math.floor(h / 3) * hd + i] as number);
+        for (let h = 0; h < nHeads; h++)
+          for (let i = 0; i < hd; i++) exp1.push(Vr[4 * kvDim + Math.floor(h / 3) * hd + i] as number);
         expectClose(out1.read(), exp1, 1e-6, 1e-5, 'attention after shift');
         cache.dispose();
       });

@@ -6,20 +6,30 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernels } from '@quant/kernels';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, expectExact, load, randn } from './helpers';
 import { floatToBf16, floatToHalf } from './ref-half';
-import { naiveRmse, naiveSymRmse, refDequantize, refQuantizeQ4_0, refQuantizeQ8_0, rmse, T } from './ref-quants';
+import {
+  naiveRmse,
+  naiveSymRmse,
+  refDequantize,
+  refQuantizeQ4_0,
+  refQuantizeQ8_0,
+  rmse,
+  T,
+} from './ref-quants';
 
 const sharedModels = join(__dirname, '..', '..', '..', '..', 'shared', 'models');
 const f32Model = join(sharedModels, 'stories260K-llama-pad256-f32.gguf');
 const haveShared = existsSync(f32Model);
-if (!haveShared) console.warn(`[kernels tests] ${f32Model} absent: skipping the comparison with llama-quantize's K-quants`);
+if (!haveShared)
+  console.warn(`[kernels tests] ${f32Model} absent: skipping the comparison with llama-quantize's K-quants`);
 
 function bytesEq(a: Uint8Array, b: Uint8Array, what: string) {
   expect(a.length, what).toBe(b.length);
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) throw new Error(`${what}: byte ${i}: got ${a[i]}, expected ${b[i]}`);
+  for (let i = 0; i < a.length; i++)
+    if (a[i] !== b[i]) throw new Error(`${what}: byte ${i}: got ${a[i]}, expected ${b[i]}`);
 }
 
 function testData(n: number, seed: number): Float32Array {
@@ -50,7 +60,12 @@ for (const b of BACKENDS) {
 
     it('F16, BF16 and F32 conversions are exact (round to nearest even)', () => {
       const x = randn(1000, 3, 100);
-      x[0] = 65519; x[1] = 65520; x[2] = 1e-8; x[3] = -3e-5; x[4] = Number.POSITIVE_INFINITY; x[5] = 5.960464477539063e-8 * 1.5;
+      x[0] = 65519;
+      x[1] = 65520;
+      x[2] = 1e-8;
+      x[3] = -3e-5;
+      x[4] = Number.POSITIVE_INFINITY;
+      x[5] = 2 ** -24 * 1.5; // a tie between two subnormal halves
       const h = new Uint16Array(k.quantize(T.F16, x, 1, 1000).buffer.slice(0));
       expectExact(h, Array.from(x, floatToHalf), 'F16');
       const bf = new Uint16Array(k.quantize(T.BF16, x, 10, 100).buffer.slice(0));
@@ -65,7 +80,8 @@ for (const b of BACKENDS) {
       [T.Q6_K, 'Q6_K', 6, 16],
     ] as const) {
       it(`${name} round trip beats plain min/max quantization and decodes with the reference decoder`, () => {
-        const rows = 8, cols = 512;
+        const rows = 8,
+          cols = 512;
         const x = randn(rows * cols, 10 + type);
         x.fill(0, 0, 32);
         const q = k.quantize(type, x, rows, cols);
@@ -99,9 +115,13 @@ for (const b of BACKENDS) {
               const x = new Float32Array((await src.readTensorData(t.name)).slice().buffer);
               const theirs = refDequantize(type, await ref.readTensorData(t.name), t.nElements);
               const mine = k.dequantize(type, k.quantize(type, x, rows, cols), t.nElements);
-              const eMine = rmse(x, mine), eTheirs = rmse(x, theirs);
-              expect(eMine, `${t.name}: ours ${eMine} vs llama-quantize ${eTheirs}`).toBeLessThanOrEqual(eTheirs * 1.0001 + 1e-12);
-              if (type === T.Q8_0) bytesEq(k.quantize(type, x, rows, cols), await ref.readTensorData(t.name), t.name);
+              const eMine = rmse(x, mine),
+                eTheirs = rmse(x, theirs);
+              expect(eMine, `${t.name}: ours ${eMine} vs llama-quantize ${eTheirs}`).toBeLessThanOrEqual(
+                eTheirs * 1.0001 + 1e-12,
+              );
+              if (type === T.Q8_0)
+                bytesEq(k.quantize(type, x, rows, cols), await ref.readTensorData(t.name), t.name);
               compared++;
             }
           } finally {

@@ -7,12 +7,39 @@ import { bf16ToFloat, floatToHalf, halfToFloat } from './ref-half';
 
 const fr = Math.fround;
 
-export const T = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q2_K: 10, Q3_K: 11, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 } as const;
+export const T = {
+  F32: 0,
+  F16: 1,
+  Q4_0: 2,
+  Q4_1: 3,
+  Q5_0: 6,
+  Q5_1: 7,
+  Q8_0: 8,
+  Q2_K: 10,
+  Q3_K: 11,
+  Q4_K: 12,
+  Q5_K: 13,
+  Q6_K: 14,
+  BF16: 30,
+} as const;
 export const BLOCK: Record<number, [number, number]> = {
-  0: [1, 4], 1: [1, 2], 30: [1, 2], 2: [32, 18], 3: [32, 20], 6: [32, 22], 7: [32, 24], 8: [32, 34],
-  10: [256, 84], 11: [256, 110], 12: [256, 144], 13: [256, 176], 14: [256, 210],
+  0: [1, 4],
+  1: [1, 2],
+  30: [1, 2],
+  2: [32, 18],
+  3: [32, 20],
+  6: [32, 22],
+  7: [32, 24],
+  8: [32, 34],
+  10: [256, 84],
+  11: [256, 110],
+  12: [256, 144],
+  13: [256, 176],
+  14: [256, 210],
 };
-export const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(T).map(([k, v]) => [v, k]));
+export const TYPE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(T).map(([k, v]) => [v, k]),
+);
 
 export function rowBytes(type: number, n: number): number {
   const [b, s] = BLOCK[type] as [number, number];
@@ -39,9 +66,15 @@ export function refDequantize(type: number, b: Uint8Array, n: number): Float32Ar
     const o = i * ts;
     const Y = i * bs;
     switch (type) {
-      case T.F32: y[i] = dv.getFloat32(4 * i, true); break;
-      case T.F16: y[i] = h(b, 2 * i); break;
-      case T.BF16: y[i] = bf16ToFloat(dv.getUint16(2 * i, true)); break;
+      case T.F32:
+        y[i] = dv.getFloat32(4 * i, true);
+        break;
+      case T.F16:
+        y[i] = h(b, 2 * i);
+        break;
+      case T.BF16:
+        y[i] = bf16ToFloat(dv.getUint16(2 * i, true));
+        break;
       case T.Q4_0: {
         const d = h(b, o);
         for (let j = 0; j < 16; j++) {
@@ -52,7 +85,8 @@ export function refDequantize(type: number, b: Uint8Array, n: number): Float32Ar
         break;
       }
       case T.Q4_1: {
-        const d = h(b, o), m = h(b, o + 2);
+        const d = h(b, o),
+          m = h(b, o + 2);
         for (let j = 0; j < 16; j++) {
           const q = b[o + 4 + j] as number;
           y[Y + j] = fr(fr((q & 15) * d) + m);
@@ -63,7 +97,8 @@ export function refDequantize(type: number, b: Uint8Array, n: number): Float32Ar
       case T.Q5_0:
       case T.Q5_1: {
         const one = type === T.Q5_1;
-        const d = h(b, o), m = one ? h(b, o + 2) : 0;
+        const d = h(b, o),
+          m = one ? h(b, o + 2) : 0;
         const qo = one ? 4 : 2;
         const qh = dv.getUint32(o + qo, true);
         for (let j = 0; j < 16; j++) {
@@ -87,7 +122,8 @@ export function refDequantize(type: number, b: Uint8Array, n: number): Float32Ar
       }
       case T.Q2_K: {
         // scales[16] qs[64] d dmin
-        const d = h(b, o + 80), dmin = h(b, o + 82);
+        const d = h(b, o + 80),
+          dmin = h(b, o + 82);
         let k = Y;
         let is = 0;
         for (let n0 = 0; n0 < 2; n0++) {
@@ -95,8 +131,10 @@ export function refDequantize(type: number, b: Uint8Array, n: number): Float32Ar
           for (let shift = 0; shift < 8; shift += 2) {
             for (let half = 0; half < 2; half++) {
               const sc = b[o + is++] as number;
-              const dl = fr(d * (sc & 15)), ml = fr(dmin * (sc >> 4));
-              for (let l = 0; l < 16; l++) y[k++] = fr(fr(dl * (((b[q + l + 16 * half] as number) >> shift) & 3)) - ml);
+              const dl = fr(d * (sc & 15)),
+                ml = fr(dmin * (sc >> 4));
+              for (let l = 0; l < 16; l++)
+                y[k++] = fr(fr(dl * (((b[q + l + 16 * half] as number) >> shift) & 3)) - ml);
             }
           }
         }
@@ -112,7 +150,9 @@ export function refDequantize(type: number, b: Uint8Array, n: number): Float32Ar
           const hi = (s(8 + (j % 4)) >> (2 * Math.floor(j / 4))) & 3;
           sc.push((lo | (hi << 4)) - 32);
         }
-        let k = Y, is = 0, m = 1;
+        let k = Y,
+          is = 0,
+          m = 1;
         for (let n0 = 0; n0 < 2; n0++) {
           const q = o + 32 + 32 * n0;
           for (let shift = 0; shift < 8; shift += 2, m <<= 1) {
@@ -132,14 +172,18 @@ export function refDequantize(type: number, b: Uint8Array, n: number): Float32Ar
       case T.Q5_K: {
         // d dmin scales[12] (qh[32]) qs[128]
         const five = type === T.Q5_K;
-        const d = h(b, o), dmin = h(b, o + 2);
+        const d = h(b, o),
+          dmin = h(b, o + 2);
         const qh = o + 16;
         const ql = o + (five ? 48 : 16);
         let k = Y;
         for (let j = 0; j < 4; j++) {
           const [s1, m1] = scaleMinK4(2 * j, b, o + 4);
           const [s2, m2] = scaleMinK4(2 * j + 1, b, o + 4);
-          const d1 = fr(d * s1), mm1 = fr(dmin * m1), d2 = fr(d * s2), mm2 = fr(dmin * m2);
+          const d1 = fr(d * s1),
+            mm1 = fr(dmin * m1),
+            d2 = fr(d * s2),
+            mm2 = fr(dmin * m2);
           for (let l = 0; l < 32; l++) {
             const hb = five ? (((b[qh + l] as number) >> (2 * j)) & 1) << 4 : 0;
             y[k++] = fr(fr(d1 * (((b[ql + 32 * j + l] as number) & 15) + hb)) - mm1);
@@ -155,7 +199,9 @@ export function refDequantize(type: number, b: Uint8Array, n: number): Float32Ar
         // ql[128] qh[64] scales[16] d
         const d = h(b, o + 208);
         for (let n0 = 0; n0 < 2; n0++) {
-          const ql = o + 64 * n0, qh = o + 128 + 32 * n0, sc = o + 192 + 8 * n0;
+          const ql = o + 64 * n0,
+            qh = o + 128 + 32 * n0,
+            sc = o + 192 + 8 * n0;
           for (let l = 0; l < 32; l++) {
             const is = Math.floor(l / 16);
             const L = (k: number) => b[ql + k] as number;
@@ -210,16 +256,21 @@ export function refQuantizeQ4_0(x: Float32Array): Uint8Array {
   const nb = x.length / 32;
   const out = new Uint8Array(nb * 18);
   for (let i = 0; i < nb; i++) {
-    let amax = 0, max = 0;
+    let amax = 0,
+      max = 0;
     for (let j = 0; j < 32; j++) {
       const v = x[i * 32 + j] as number;
-      if (amax < Math.abs(v)) { amax = Math.abs(v); max = v; }
+      if (amax < Math.abs(v)) {
+        amax = Math.abs(v);
+        max = v;
+      }
     }
     const d = fr(max / -8);
     const id = d ? fr(1 / d) : 0;
     setHalf(out, i * 18, d);
     for (let j = 0; j < 16; j++) {
-      const x0 = fr((x[i * 32 + j] as number) * id), x1 = fr((x[i * 32 + 16 + j] as number) * id);
+      const x0 = fr((x[i * 32 + j] as number) * id),
+        x1 = fr((x[i * 32 + 16 + j] as number) * id);
       const q0 = Math.min(15, Math.trunc(fr(x0 + 8.5)));
       const q1 = Math.min(15, Math.trunc(fr(x1 + 8.5)));
       out[i * 18 + 2 + j] = q0 | (q1 << 4);
@@ -237,8 +288,12 @@ export function naiveRmse(x: Float32Array, group: number, bits: number): number 
   const nmax = (1 << bits) - 1;
   let se = 0;
   for (let g = 0; g < x.length; g += group) {
-    let lo = Infinity, hi = -Infinity;
-    for (let i = g; i < g + group; i++) { lo = Math.min(lo, x[i] as number); hi = Math.max(hi, x[i] as number); }
+    let lo = Infinity,
+      hi = -Infinity;
+    for (let i = g; i < g + group; i++) {
+      lo = Math.min(lo, x[i] as number);
+      hi = Math.max(hi, x[i] as number);
+    }
     lo = Math.min(lo, 0);
     const s = hi > lo ? (hi - lo) / nmax : 0;
     for (let i = g; i < g + group; i++) {
@@ -283,15 +338,43 @@ export function randomBlocks(type: number, n: number, rnd: () => number): Uint8A
   for (let i = 0; i < nb; i++) {
     const o = i * ts;
     switch (type) {
-      case T.F32: new DataView(b.buffer).setFloat32(4 * i, (rnd() * 2 - 1) * 2, true); break;
-      case T.F16: half(2 * i, 2); break;
-      case T.BF16: { const v = floatToBf16Local((rnd() * 2 - 1) * 2); b[2 * i] = v & 255; b[2 * i + 1] = v >> 8; break; }
-      case T.Q4_0: case T.Q5_0: case T.Q8_0: half(o, 0.05); break;
-      case T.Q4_1: case T.Q5_1: half(o, 0.05); half(o + 2, 0.2); break;
-      case T.Q2_K: half(o + 80, 0.02); half(o + 82, 0.02); break;
-      case T.Q3_K: half(o + 108, 0.01); break;
-      case T.Q4_K: case T.Q5_K: half(o, 0.01); half(o + 2, 0.01); break;
-      case T.Q6_K: half(o + 208, 0.002); break;
+      case T.F32:
+        new DataView(b.buffer).setFloat32(4 * i, (rnd() * 2 - 1) * 2, true);
+        break;
+      case T.F16:
+        half(2 * i, 2);
+        break;
+      case T.BF16: {
+        const v = floatToBf16Local((rnd() * 2 - 1) * 2);
+        b[2 * i] = v & 255;
+        b[2 * i + 1] = v >> 8;
+        break;
+      }
+      case T.Q4_0:
+      case T.Q5_0:
+      case T.Q8_0:
+        half(o, 0.05);
+        break;
+      case T.Q4_1:
+      case T.Q5_1:
+        half(o, 0.05);
+        half(o + 2, 0.2);
+        break;
+      case T.Q2_K:
+        half(o + 80, 0.02);
+        half(o + 82, 0.02);
+        break;
+      case T.Q3_K:
+        half(o + 108, 0.01);
+        break;
+      case T.Q4_K:
+      case T.Q5_K:
+        half(o, 0.01);
+        half(o + 2, 0.01);
+        break;
+      case T.Q6_K:
+        half(o + 208, 0.002);
+        break;
     }
   }
   return b;

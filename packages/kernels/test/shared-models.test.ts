@@ -4,15 +4,20 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseGGUF } from '@quant/gguf';
 import type { Kernels } from '@quant/kernels';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, expectExact, load } from './helpers';
 import { BLOCK, refDequantize, TYPE_NAMES } from './ref-quants';
 
 const dir = join(__dirname, '..', '..', '..', '..', 'shared', 'models');
-const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.gguf')).sort() : [];
-if (!files.length) console.warn(`[kernels tests] ${dir} absent: skipping dequantization of the shared models' tensors`);
+const files = existsSync(dir)
+  ? readdirSync(dir)
+      .filter((f) => f.endsWith('.gguf'))
+      .sort()
+  : [];
+if (!files.length)
+  console.warn(`[kernels tests] ${dir} absent: skipping dequantization of the shared models' tensors`);
 
 describe.skipIf(!files.length)('dequantize every tensor of ../shared/models', () => {
   const kernels: { name: string; k: Kernels }[] = [];
@@ -30,16 +35,25 @@ describe.skipIf(!files.length)('dequantize every tensor of ../shared/models', ()
       try {
         for (const t of g.tensors) {
           if (t.type === 0) continue;
-          if (!BLOCK[t.type]) throw new Error(`${file}: tensor ${t.name} has type ${t.typeName} (${t.type}) that the kernels do not support`);
+          if (!BLOCK[t.type])
+            throw new Error(
+              `${file}: tensor ${t.name} has type ${t.typeName} (${t.type}) that the kernels do not support`,
+            );
           const data = await g.readTensorData(t.name);
           const ref = refDequantize(t.type, data, t.nElements);
-          for (const { name, k } of kernels) expectExact(k.dequantize(t.type, data, t.nElements), ref, `${file} ${t.name} (${TYPE_NAMES[t.type]}) on ${name}`);
+          for (const { name, k } of kernels)
+            expectExact(
+              k.dequantize(t.type, data, t.nElements),
+              ref,
+              `${file} ${t.name} (${TYPE_NAMES[t.type]}) on ${name}`,
+            );
           checked++;
         }
       } finally {
         await g.close();
       }
-      if (!g.tensors.some((t) => t.type !== 0)) console.warn(`[kernels tests] ${file}: all tensors are F32, nothing to dequantize`);
+      if (!g.tensors.some((t) => t.type !== 0))
+        console.warn(`[kernels tests] ${file}: all tensors are F32, nothing to dequantize`);
       expect(checked).toBe(g.tensors.filter((t) => t.type !== 0).length);
     });
   }

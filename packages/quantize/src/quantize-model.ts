@@ -22,6 +22,11 @@ export interface QuantizeOptions extends PlanOptions {
   signal?: AbortSignal;
   /** Float32 working set per step (bytes of rows converted at once). Default 64 MiB. */
   slabBytes?: number;
+  /**
+   * Default true: Q4_K/Q5_K bytes are exactly llama-quantize's (the native kernels where they match
+   * ggml, else our slower exact port). false: always the native kernels (faster; may differ slightly).
+   */
+  exactKQuants?: boolean;
 }
 
 export interface QuantizeResult {
@@ -110,7 +115,7 @@ export async function quantizeModel(
     const plan = planQuantization(file, options);
     checkWritable(plan, inPath);
     const threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
-    rq = await WorkerPoolRowQuantizer.create(threads);
+    rq = await WorkerPoolRowQuantizer.create(threads, options.exactKQuants ?? true);
     const conv = rq;
     const slabBytes = Math.max(1, options.slabBytes ?? DEFAULT_SLAB);
     let inFlight = 0;

@@ -77,9 +77,10 @@ export function fromF32(
   f32: Float32Array,
   rows: number,
   cols: number,
+  requireExactK = true,
 ): Uint8Array {
   if (LEGACY_TYPES.has(dstType)) return quantizeLegacy(dstType, f32.subarray(0, rows * cols));
-  if (K_REF_TYPES.includes(dstType) && !kernelsExact(kernels, dstType))
+  if (requireExactK && K_REF_TYPES.includes(dstType) && !kernelsExact(kernels, dstType))
     return quantizeKRef(dstType, f32.subarray(0, rows * cols));
   return kernels.quantize(dstType, f32, rows, cols);
 }
@@ -96,13 +97,15 @@ export class InlineRowQuantizer implements RowQuantizer {
   readonly note: string | undefined;
   private constructor(
     private readonly kernels: Kernels,
+    private readonly exactK: boolean,
     note?: string,
   ) {
     this.note = note;
   }
 
-  static async create(note?: string): Promise<InlineRowQuantizer> {
-    return new InlineRowQuantizer(await loadKernels({ threads: 1 }), note);
+  /** `exactK` false: use the kernels' Q4_K/Q5_K even where they differ from ggml's bytes. */
+  static async create(note?: string, exactK = true): Promise<InlineRowQuantizer> {
+    return new InlineRowQuantizer(await loadKernels({ threads: 1 }), exactK, note);
   }
 
   async convert(
@@ -113,11 +116,11 @@ export class InlineRowQuantizer implements RowQuantizer {
     cols: number,
   ): Promise<Uint8Array> {
     const f32 = toF32(this.kernels, srcType, src, rows * cols);
-    return fromF32(this.kernels, dstType, f32, rows, cols);
+    return fromF32(this.kernels, dstType, f32, rows, cols, this.exactK);
   }
 
   nativeK(): { Q4_K: boolean; Q5_K: boolean } {
-    return nativeKQuants(this.kernels);
+    return this.exactK ? nativeKQuants(this.kernels) : { Q4_K: true, Q5_K: true };
   }
 
   async close(): Promise<void> {

@@ -19,11 +19,11 @@ function workerUrl(): URL {
   return new URL('./quantize-worker.mjs', import.meta.url);
 }
 
-function startWorker(): Promise<Worker> {
+function startWorker(exactK: boolean): Promise<Worker> {
   return new Promise((resolve, reject) => {
     let w: Worker;
     try {
-      w = new Worker(workerUrl());
+      w = new Worker(workerUrl(), { workerData: { exactK } });
     } catch (e) {
       reject(e as Error);
       return;
@@ -92,18 +92,19 @@ export class WorkerPoolRowQuantizer implements RowQuantizer {
    * Starts `n` workers; if they cannot start (e.g. @quant/kernels is not built), returns the
    * in-thread quantizer with a note saying why.
    */
-  static async create(n: number): Promise<RowQuantizer> {
-    if (n <= 1) return InlineRowQuantizer.create();
-    const started = await Promise.allSettled(Array.from({ length: n }, () => startWorker()));
+  static async create(n: number, exactK = true): Promise<RowQuantizer> {
+    if (n <= 1) return InlineRowQuantizer.create(undefined, exactK);
+    const started = await Promise.allSettled(Array.from({ length: n }, () => startWorker(exactK)));
     const ok = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const bad = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (bad) {
       await Promise.all(ok.map((w) => w.terminate()));
       return InlineRowQuantizer.create(
         `worker threads unavailable (${(bad.reason as Error).message}); quantizing in one thread`,
+        exactK,
       );
     }
-    return new WorkerPoolRowQuantizer(ok, await InlineRowQuantizer.create());
+    return new WorkerPoolRowQuantizer(ok, await InlineRowQuantizer.create(undefined, exactK));
   }
 
   private run(

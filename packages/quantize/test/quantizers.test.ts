@@ -89,7 +89,7 @@ describe('exact Q4_K / Q5_K port', () => {
     const offByOne = {
       quantize: (t: number, src: Float32Array) => {
         const q = quantizeKRef(t, src);
-        q[q.length - 100] ^= 1;
+        q[q.length - 100] = (q[q.length - 100] as number) ^ 1;
         return q;
       },
     };

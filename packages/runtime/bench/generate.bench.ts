@@ -43,7 +43,9 @@ for (const backend of BACKENDS) {
 }
 
 {
-  const threads = (await loadKernels()).threads;
+  const probe = await loadKernels();
+  const threads = probe.threads;
+  probe.dispose();
   const llama = await oracle();
   const lm = await llama.loadModel({ modelPath: path });
   const ctx = await lm.createContext({ contextSize: 512, threads, flashAttention: false });
@@ -51,12 +53,15 @@ for (const backend of BACKENDS) {
   describe(`llama.cpp via node-llama-cpp, ${threads} threads (synthetic 1024×4 Q4_K)`, () => {
     bench('prompt: 128 tokens in one batch', async () => {
       await seq.clearHistory();
-      await seq.controlledEvaluate(prompt.map((t, i) => (i === prompt.length - 1 ? [t, { generateNext: { token: true } }] : t)) as never);
+      await seq.controlledEvaluate(
+        prompt.map((t, i) => (i === prompt.length - 1 ? [t, { generateNext: { token: true } }] : t)) as never,
+      );
     });
     bench('generate: 32 tokens after an 8-token prompt', async () => {
       await seq.clearHistory();
       let n = 0;
-      for await (const _ of seq.evaluate(prompt.slice(0, 8), { temperature: 0 } as never)) if (++n >= 32) break;
+      for await (const _ of seq.evaluate(prompt.slice(0, 8), { temperature: 0 } as never))
+        if (++n >= 32) break;
     });
   });
 }

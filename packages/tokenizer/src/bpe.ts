@@ -2,9 +2,10 @@
 // word's UTF-8 bytes to GPT-2's printable byte chars, then merge adjacent symbols by rank (lowest rank
 // first, leftmost on ties) until no ranked pair is left.
 
+import { byteEncode } from './byte-level.js';
 import { BigramHeap } from './heap.js';
 import { preSplit } from './pretokenizers.js';
-import { BYTE_TO_CHAR, type Vocab } from './vocab.js';
+import type { Vocab } from './vocab.js';
 
 const MAX_CACHE = 100_000;
 
@@ -140,38 +141,4 @@ export class BpeSession {
   private heapKey(p: Int32Array): number {
     return p[3]!;
   }
-}
-
-/** A word's UTF-8 bytes → GPT-2 byte chars (surrogate code points are encoded as 3 bytes, like llama.cpp). */
-export function byteEncode(word: string): string {
-  let out = '';
-  for (let i = 0; i < word.length; i++) {
-    let c = word.charCodeAt(i);
-    if (c < 0x80) {
-      out += BYTE_TO_CHAR[c]!;
-      continue;
-    }
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < word.length) {
-      const d = word.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-        i++;
-      }
-    }
-    if (c < 0x800) {
-      out += BYTE_TO_CHAR[0xc0 | (c >> 6)]! + BYTE_TO_CHAR[0x80 | (c & 0x3f)]!;
-    } else if (c < 0x10000) {
-      out +=
-        BYTE_TO_CHAR[0xe0 | (c >> 12)]! +
-        BYTE_TO_CHAR[0x80 | ((c >> 6) & 0x3f)]! +
-        BYTE_TO_CHAR[0x80 | (c & 0x3f)]!;
-    } else {
-      out +=
-        BYTE_TO_CHAR[0xf0 | (c >> 18)]! +
-        BYTE_TO_CHAR[0x80 | ((c >> 12) & 0x3f)]! +
-        BYTE_TO_CHAR[0x80 | ((c >> 6) & 0x3f)]! +
-        BYTE_TO_CHAR[0x80 | (c & 0x3f)]!;
-    }
-  }
-  return out;
 }

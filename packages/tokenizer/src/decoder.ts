@@ -3,8 +3,9 @@
 // emits complete UTF-8 characters.
 
 import { TokenAttr } from './attributes.js';
+import { CHAR_TO_BYTE } from './byte-level.js';
 import { stringToUtf8, utf8ToString } from './utf8.js';
-import { CHAR_TO_BYTE, type Vocab } from './vocab.js';
+import type { Vocab } from './vocab.js';
 
 const SPECIAL_ATTRS = TokenAttr.UNKNOWN | TokenAttr.CONTROL;
 const EMPTY = new Uint8Array(0);

@@ -3,8 +3,10 @@
 // of attribute fixes).
 
 import { attrFromType, TokenAttr } from './attributes.js';
+import { BYTE_TO_CHAR } from './byte-level.js';
 import { TokenizerError } from './errors.js';
 import { type PreTokenizer, preTokenizerFor } from './pretokenizers.js';
+import { applySpecialRules } from './special-rules.js';
 import { stringToBinary } from './utf8.js';
 
 /** Which algorithm turns text into tokens. */
@@ -51,78 +53,6 @@ export interface VocabSpec {
   /** `general.architecture`. */
   architecture?: string;
 }
-
-const EOT_TEXTS = new Set([
-  '<|eot_id|>',
-  '<|im_end|>',
-  '<|end|>',
-  '<end_of_turn>',
-  '<|endoftext|>',
-  '<|end_of_text|>',
-  '<EOT>',
-  '_<EOT>',
-  '[EOT]',
-  '<｜end▁of▁sentence｜>',
-  '<end_of_utterance>',
-]);
-const EOM_TEXTS = new Set(['<|eom_id|>']);
-const FIM_PRE_TEXTS = new Set([
-  '<|fim_prefix|>',
-  '<fim-prefix>',
-  '<fim_prefix>',
-  '<｜fim▁begin｜>',
-  '<PRE>',
-  '▁<PRE>',
-  '<|code_prefix|>',
-  '<|prefix|>',
-]);
-const FIM_SUF_TEXTS = new Set([
-  '<|fim_suffix|>',
-  '<fim-suffix>',
-  '<fim_suffix>',
-  '<｜fim▁hole｜>',
-  '<SUF>',
-  '▁<SUF>',
-  '<|code_suffix|>',
-  '<|suffix|>',
-]);
-const FIM_MID_TEXTS = new Set([
-  '<|fim_middle|>',
-  '<fim-middle>',
-  '<fim_middle>',
-  '<｜fim▁end｜>',
-  '<MID>',
-  '▁<MID>',
-  '<|code_middle|>',
-  '<|middle|>',
-]);
-const FIM_PAD_TEXTS = new Set(['<|fim_pad|>', '<fim-pad>', '<fim_pad>', '<PAD>', '[PAD]']);
-const FIM_REP_TEXTS = new Set(['<|fim_repo|>', '<|repo_name|>', '<fim-repo>', '<REPO>', '<reponame>']);
-const FIM_SEP_TEXTS = new Set(['<|file_sep|>']);
-const EOG_TEXTS = new Set([
-  '<|eot_id|>',
-  '<|im_end|>',
-  '<|end|>',
-  '<|return|>',
-  '<|call|>',
-  '<|flush|>',
-  '<|calls|>',
-  '<end_of_turn>',
-  '<|endoftext|>',
-  '</s>',
-  '<|eom_id|>',
-  '<EOT>',
-  '_<EOT>',
-  '[EOT]',
-  '[EOS]',
-  '<|end_of_text|>',
-  '<end_of_utterance>',
-  '<eos>',
-  '<turn|>',
-  '<|tool_response>',
-  '<｜end▁of▁sentence｜>',
-  '[e~[',
-]);
 
 /** A special token as the partitioner sees it. */
 export interface SpecialToken {
@@ -390,132 +320,9 @@ export class Vocab {
     this.normalizerStripAccents = this.normalizerLowercase;
     if (spec.normalizerStripAccents !== undefined) this.normalizerStripAccents = spec.normalizerStripAccents;
 
-    const markControl = (id: number): void => {
-      attrs[id] = attrs[id]! | TokenAttr.CONTROL;
-    };
-    // auto-detect EOT/EOM/FIM tokens by text. llama.cpp walks an unordered map, so when a vocab has
-    // several candidates its pick depends on hash order; we take the first text in list order
-    // (e.g. Phi-3's "<|end|>" before "<|endoftext|>", which is what llama.cpp picks there too).
-    const detect = (current: number | null, texts: ReadonlySet<string>): number | null => {
-      if (current !== null) return current;
-      for (const t of texts) {
-        const id = textToId.get(t);
-        if (id !== undefined) {
-          markControl(id);
-          return id;
-        }
-      }
-      return null;
-    };
-    this.eot = detect(this.eot, EOT_TEXTS);
-    this.eom = detect(this.eom, EOM_TEXTS);
-    this.fimPre = detect(this.fimPre, FIM_PRE_TEXTS);
-    this.fimSuf = detect(this.fimSuf, FIM_SUF_TEXTS);
-    this.fimMid = detect(this.fimMid, FIM_MID_TEXTS);
-    this.fimPad = detect(this.fimPad, FIM_PAD_TEXTS);
-    this.fimRep = detect(this.fimRep, FIM_REP_TEXTS);
-    this.fimSep = detect(this.fimSep, FIM_SEP_TEXTS);
-
-    // control tokens whose text says "unused" are unused
-    for (let id = 0; id < n; id++) {
-      const a = attrs[id]!;
-      if ((a & TokenAttr.CONTROL) !== 0 && (a & TokenAttr.UNUSED) === 0 && texts[id]!.includes('unused')) {
-        attrs[id] = a | TokenAttr.UNUSED;
-      }
-    }
-
-    // end-of-generation set
-    const eog = new Set<number>();
-    if (this.fimPad !== null) eog.add(this.fimPad);
-    if (this.fimRep !== null) eog.add(this.fimRep);
-    if (this.fimSep !== null) eog.add(this.fimSep);
-    for (let id = 0; id < n; id++) {
-      const t = texts[id]!;
-      if (textToId.get(t) !== id) continue;
-      if (EOG_TEXTS.has(t)) {
-        eog.add(id);
-        markControl(id);
-      }
-    }
-    for (let id = 0; id < n; id++) {
-      const t = texts[id]!;
-      if (
-        textToId.get(t) === id &&
-        (t === '<|channel|>' || t === '<|message|>' || t === '<|start|>' || t === '<|constrain|>')
-      ) {
-        attrs[id] = TokenAttr.USER_DEFINED;
-      }
-    }
-    if (this.eos !== null) eog.add(this.eos);
-    if (this.eot !== null) eog.add(this.eot);
-    if (this.eom !== null) eog.add(this.eom);
-    {
-      let hasReturn = false;
-      let hasCall = false;
-      let hasFlush = false;
-      let endId = -1;
-      for (const id of eog) {
-        const t = texts[id];
-        if (t === '<|return|>') hasReturn = true;
-        else if (t === '<|call|>' || t === '<|calls|>') hasCall = true;
-        else if (t === '<|flush|>') hasFlush = true;
-        else if (t === '<|end|>') endId = id;
-      }
-      if (endId >= 0 && ((hasReturn && hasCall) || (hasCall && hasFlush))) {
-        eog.delete(endId);
-        attrs[endId] = TokenAttr.USER_DEFINED;
-      }
-    }
-    {
-      let hasToolResponse = false;
-      let sId = -1;
-      for (const id of eog) {
-        const t = texts[id];
-        if (t === '<|tool_response>') hasToolResponse = true;
-        else if (t === '</s>') sId = id;
-      }
-      if (hasToolResponse && sId >= 0) {
-        eog.delete(sId);
-        attrs[sId] = TokenAttr.NORMAL;
-      }
-    }
-    this.eogIds = eog;
-
-    // special tokens cache (control, user-defined, unknown), longest first
-    const specialIds: number[] = [];
-    for (let id = 0; id < n; id++) {
-      if ((attrs[id]! & (TokenAttr.CONTROL | TokenAttr.USER_DEFINED | TokenAttr.UNKNOWN)) !== 0)
-        specialIds.push(id);
-    }
-
-    // per-token lstrip/rstrip attributes, keyed on the model name as llama.cpp does
-    const name = (spec.modelName ?? '').toLowerCase();
-    const arch = spec.architecture ?? '';
-    const setAttr = (id: number | undefined, bit: number, on: boolean): void => {
-      if (id === undefined) return;
-      attrs[id] = on ? attrs[id]! | bit : attrs[id]! & ~bit;
-    };
-    if (
-      ['jina-v2-de', 'jina-v2-es', 'jina-v2-code'].some((s) => pre.includes(s)) ||
-      ['nomic-bert-moe', 'jina-bert-v3'].some((s) => arch.includes(s))
-    ) {
-      setAttr(textToId.get('<mask>'), TokenAttr.LSTRIP, true);
-    } else if (name.includes('phi-3') || name.includes('phi3')) {
-      for (const id of specialIds) setAttr(id, TokenAttr.RSTRIP, true);
-      setAttr(textToId.get('</s>'), TokenAttr.RSTRIP, true);
-      for (const t of ['<unk>', '<s>', '<|endoftext|>']) setAttr(textToId.get(t), TokenAttr.RSTRIP, false);
-    } else if (name.includes('modern-bert')) {
-      setAttr(textToId.get('[MASK]'), TokenAttr.LSTRIP, true);
-    }
-
-    const special: SpecialToken[] = specialIds.map((id) => ({
-      id,
-      bin: stringToBinary(texts[id]!),
-      attr: 0,
-    }));
-    special.sort((a, b) => b.bin.length - a.bin.length || a.id - b.id);
-    for (const s of special) s.attr = attrs[s.id]!;
-    this.specialTokens = special;
+    const rules = applySpecialRules(this, spec);
+    this.eogIds = rules.eogIds;
+    this.specialTokens = rules.specialTokens;
   }
 
   get size(): number {
@@ -556,23 +363,3 @@ function utf8Length(s: string): number {
   }
   return n;
 }
-
-/** GPT-2's byte → printable char map (bytes_to_unicode). */
-export const BYTE_TO_CHAR: readonly string[] = (() => {
-  const map: string[] = new Array(256);
-  const direct = (b: number): boolean =>
-    (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-  let k = 0;
-  for (let b = 0; b < 256; b++) {
-    if (direct(b)) map[b] = String.fromCharCode(b);
-    else map[b] = String.fromCharCode(256 + k++);
-  }
-  return map;
-})();
-
-/** Reverse of BYTE_TO_CHAR: char code → byte, -1 when not a byte char. */
-export const CHAR_TO_BYTE: Int16Array = (() => {
-  const rev = new Int16Array(0x200).fill(-1);
-  for (let b = 0; b < 256; b++) rev[BYTE_TO_CHAR[b]!.charCodeAt(0)] = b;
-  return rev;
-})();

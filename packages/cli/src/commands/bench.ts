@@ -108,10 +108,7 @@ export async function benchCommand(modelPath: string, flags: BenchFlags): Promis
   const { model } = await openModel(modelPath, { ...flags, ctx });
   try {
     const summary = model.file.summary();
-    const name =
-      typeof model.file.metadata['general.name'] === 'string'
-        ? (model.file.metadata['general.name'] as string)
-        : basename(modelPath);
+    const name = basename(modelPath);
     const tests: {
       test: string;
       nPrompt: number;

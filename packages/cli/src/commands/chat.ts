@@ -46,6 +46,10 @@ export async function chatCommand(modelPath: string, flags: ChatFlags): Promise<
     historySize: 100,
   });
   rl.setPrompt(outColors.bold('>>> '));
+  // The ">>> " prompt only for a person at a terminal; piped turns give clean output.
+  const prompt = () => {
+    if (process.stdin.isTTY) rl.prompt();
+  };
   let answering: AbortController | undefined;
   const onInterrupt = () => {
     if (answering) {
@@ -61,30 +65,30 @@ export async function chatCommand(modelPath: string, flags: ChatFlags): Promise<
     process.stdout.write('\n');
     info(errColors.dim('(Ctrl-C stops an answer; type /exit or press Ctrl-D to quit)'));
     rl.write(null, { ctrl: true, name: 'u' });
-    rl.prompt();
+    prompt();
   };
   rl.on('SIGINT', onInterrupt);
   process.on('SIGINT', onInterrupt);
 
-  info(errColors.dim(`Chatting with ${modelPath} (${model.architecture}). ${HELP}`));
+  if (!flags.quiet) info(errColors.dim(`Chatting with ${modelPath} (${model.architecture}). ${HELP}`));
   try {
-    rl.prompt();
+    prompt();
     for await (const raw of rl) {
       const line = raw.trim();
       if (line === '') {
-        rl.prompt();
+        prompt();
         continue;
       }
       if (line === '/exit' || line === '/quit' || line === '/bye') break;
       if (line === '/reset') {
         start();
         info(errColors.dim('(conversation cleared)'));
-        rl.prompt();
+        prompt();
         continue;
       }
       if (line === '/help' || line === '/?') {
         info(HELP);
-        rl.prompt();
+        prompt();
         continue;
       }
       history.push({ role: 'user', content: raw });
@@ -97,7 +101,7 @@ export async function chatCommand(modelPath: string, flags: ChatFlags): Promise<
         info(
           `${errColors.red('error:')} ${describeError(e).message}${errColors.dim(' (/reset starts a new conversation)')}`,
         );
-        rl.prompt();
+        prompt();
         continue;
       }
       answering = new AbortController();
@@ -120,7 +124,7 @@ export async function chatCommand(modelPath: string, flags: ChatFlags): Promise<
       } finally {
         answering = undefined;
       }
-      rl.prompt();
+      prompt();
     }
   } finally {
     process.off('SIGINT', onInterrupt);
