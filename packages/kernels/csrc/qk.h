@@ -101,6 +101,16 @@ static inline void qk_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t 
   }
 }
 
+/* All 8 scale/min pairs of a Q4_K / Q5_K block at once (same values as qk_scale_min_k4). */
+static inline void qk_unpack_k4(const uint8_t *s, uint8_t sc[8], uint8_t mn[8]) {
+  uint32_t a, b, c;
+  memcpy(&a, s, 4); memcpy(&b, s + 4, 4); memcpy(&c, s + 8, 4);
+  const uint32_t s0 = a & 0x3f3f3f3fu, m0 = b & 0x3f3f3f3fu;
+  const uint32_t s1 = (c & 0x0f0f0f0fu) | ((a >> 2) & 0x30303030u);
+  const uint32_t m1 = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u);
+  memcpy(sc, &s0, 4); memcpy(sc + 4, &s1, 4); memcpy(mn, &m0, 4); memcpy(mn + 4, &m1, 4);
+}
+
 /* The 16 signed 6-bit scales of a Q3_K block, unpacked (value - 32). */
 static inline void qk_q3k_scales(const uint8_t *s, int8_t out[16]) {
   for (int j = 0; j < 16; j++) {

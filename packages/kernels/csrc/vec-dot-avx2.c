@@ -181,7 +181,7 @@ AVX2 static float vd_q4_K(int64_t n, const void *w, const void *a) {
   float accm = 0;
   for (int64_t i = 0; i < n / QK_K; i++) {
     uint8_t sc[8], mn[8];
-    for (int j = 0; j < 8; j++) qk_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+    qk_unpack_k4(x[i].scales, sc, mn);
     int summs = 0;
     for (int j = 0; j < 8; j++) summs += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
     const uint8_t *q = x[i].qs;
@@ -210,7 +210,7 @@ AVX2 static float vd_q5_K(int64_t n, const void *w, const void *a) {
   float accm = 0;
   for (int64_t i = 0; i < n / QK_K; i++) {
     uint8_t sc[8], mn[8];
-    for (int j = 0; j < 8; j++) qk_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+    qk_unpack_k4(x[i].scales, sc, mn);
     int summs = 0;
     for (int j = 0; j < 8; j++) summs += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
     const uint8_t *q = x[i].qs;

@@ -3,6 +3,7 @@
  * hand the finished tensor to the GGUF writer, forget it. Memory stays near one tensor.
  */
 
+import { realpathSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { GGUFError, type GGUFFile, parseGGUF, writeGGUF } from '@quant/gguf';
@@ -62,6 +63,16 @@ function checkAborted(signal: AbortSignal | undefined, outPath: string): void {
     );
 }
 
+/** True when both paths name the same file (also through symlinks). */
+function samePath(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false; // one of them does not exist yet
+  }
+}
+
 /** Refuses plans we cannot write, before any file is created. */
 function checkWritable(plan: QuantPlan, inPath: string): void {
   for (const t of plan.tensors) {
@@ -94,7 +105,7 @@ export async function quantizeModel(
 ): Promise<QuantizeResult> {
   const started = performance.now();
   checkAborted(options.signal, outPath);
-  if (resolve(inPath) === resolve(outPath)) {
+  if (samePath(inPath, outPath)) {
     throw new QuantizeError(
       'SAME_INPUT_OUTPUT',
       `the output path ${outPath} is the input file; choose another output path`,

@@ -7,7 +7,9 @@ import { K_REF_TYPES, kernelsMatchGgml, quantizeKRef } from './kquants-ref.mjs';
 const kernels = await loadKernels({ threads: 1 });
 const port = parentPort;
 // Q4_K/Q5_K: the native quantizer only where it writes ggml's exact bytes (unless told otherwise).
-const exact = new Set(workerData?.exactK === false ? K_REF_TYPES : K_REF_TYPES.filter((t) => kernelsMatchGgml(kernels, t)));
+const exact = new Set(
+  workerData?.exactK === false ? K_REF_TYPES : K_REF_TYPES.filter((t) => kernelsMatchGgml(kernels, t)),
+);
 
 port.on('message', (job) => {
   const { id, srcType, dstType, rows, cols, buf } = job;

@@ -5,6 +5,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   truncateSync,
   writeFileSync,
 } from 'node:fs';
@@ -39,9 +40,13 @@ describe('errors', () => {
     expect(existsSync(join(dir, 'x.gguf'))).toBe(false);
   });
 
-  it('output path = input path', async () => {
-    const e = await codeOf(quantizeModel(src, src, { type: 'Q8_0' }));
-    expect(e.code).toBe('SAME_INPUT_OUTPUT');
+  it('output path = input path (also through a symlink), input left intact', async () => {
+    const before = readFileSync(src);
+    expect((await codeOf(quantizeModel(src, src, { type: 'Q8_0' }))).code).toBe('SAME_INPUT_OUTPUT');
+    const link = join(dir, 'link.gguf');
+    symlinkSync(src, link);
+    expect((await codeOf(quantizeModel(src, link, { type: 'Q8_0' }))).code).toBe('SAME_INPUT_OUTPUT');
+    expect(readFileSync(src).equals(before)).toBe(true);
   });
 
   it('not a GGUF file / missing file', async () => {

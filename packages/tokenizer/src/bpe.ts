@@ -82,7 +82,6 @@ export class BpeSession {
     }
     const ranks = vocab.bpeRanks;
     const pairRanks = vocab.bpePairRanks;
-    const size = vocab.size;
     const heap = this.heap;
     heap.clear();
     const add = (l: number, r: number): void => {
@@ -91,7 +90,8 @@ export class BpeSession {
       const a = sym[l]!;
       const b = sym[r]!;
       if (a >= 0 && b >= 0) {
-        rank = pairRanks.get(a * size + b);
+        const k = pairRanks.get(a, b);
+        rank = k >= 0 ? k : undefined;
       } else {
         const sl = start[l]!;
         const sr = start[r]!;
@@ -111,8 +111,13 @@ export class BpeSession {
       if (ln === 0 || rn === 0 || ln + rn !== p[2]) continue; // outdated
       len[l] = ln + rn;
       len[r] = 0;
-      let id = result[this.heapKey(p)]!;
-      if (id < 0) id = map.get(w.substring(start[l]!, start[l]! + ln + rn)) ?? -1;
+      const rank = p[3]!;
+      let id = result[rank]!;
+      if (id === -2) {
+        // first use of this merge: the token of its result text (the merged text is left + right)
+        id = map.get(w.substring(start[l]!, start[l]! + ln + rn)) ?? -1;
+        result[rank] = id;
+      }
       sym[l] = id;
       const rnext = next[r]!;
       next[l] = rnext;
@@ -136,9 +141,5 @@ export class BpeSession {
         }
       }
     }
-  }
-
-  private heapKey(p: Int32Array): number {
-    return p[3]!;
   }
 }

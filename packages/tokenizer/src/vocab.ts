@@ -5,6 +5,7 @@
 import { attrFromType, TokenAttr } from './attributes.js';
 import { BYTE_TO_CHAR } from './byte-level.js';
 import { TokenizerError } from './errors.js';
+import { PairTable } from './pair-table.js';
 import { type PreTokenizer, preTokenizerFor } from './pretokenizers.js';
 import { applySpecialRules } from './special-rules.js';
 import { stringToBinary } from './utf8.js';
@@ -74,11 +75,11 @@ export class Vocab {
   readonly textToId: Map<string, number>;
   /** SPM only: token text as UTF-8 binary string → id. */
   readonly binToId: Map<string, number>;
-  /** BPE only: "left right" → merge rank (used when a side is not itself a token). */
+  /** BPE only: "left right" → merge rank, for merges where a side is not itself a token. */
   readonly bpeRanks: Map<string, number>;
-  /** BPE only: leftId * size + rightId → merge rank, for merges whose sides are both tokens. */
-  readonly bpePairRanks: Map<number, number>;
-  /** BPE only: token id of each merge's result text, or -1. */
+  /** BPE only: (left id, right id) → merge rank, for merges whose sides are both tokens. */
+  readonly bpePairRanks: PairTable;
+  /** BPE only: token id of each merge's result text, -1 if none, -2 until first looked up. */
   readonly bpeMergeResult: Int32Array;
   /** Longest token text in bytes. */
   readonly maxTokenLen: number;
@@ -256,7 +257,7 @@ export class Vocab {
 
     // merges
     const ranks = new Map<string, number>();
-    const pairRanks = new Map<number, number>();
+    let pairRanks = new PairTable(0);
     let mergeResult = new Int32Array(0);
     if (type === 'bpe') {
       const merges = spec.merges;
@@ -267,22 +268,24 @@ export class Vocab {
           { key: 'tokenizer.ggml.merges' },
         );
       }
-      mergeResult = new Int32Array(merges.length).fill(-1);
+      mergeResult = new Int32Array(merges.length).fill(-2);
+      pairRanks = new PairTable(merges.length);
       for (let i = 0; i < merges.length; i++) {
         const word = merges[i]!;
+        // llama.cpp splits at the first space after the first char; a merge without one is ("", ""),
+        // which never matches two non-empty symbols
         const pos = word.indexOf(' ', 1);
-        // llama.cpp splits at the first space after the first char; a merge without one maps ("", "")
-        const key = pos >= 0 ? word : ' ';
-        if (ranks.has(key)) continue;
-        ranks.set(key, i);
         if (pos < 0) continue;
-        const l = textToId.get(word.substring(0, pos));
-        const r = textToId.get(word.substring(pos + 1));
+        const left = word.substring(0, pos);
+        const right = word.substring(pos + 1);
+        const l = textToId.get(left);
+        const r = textToId.get(right);
         if (l !== undefined && r !== undefined) {
-          const pk = l * n + r;
-          if (!pairRanks.has(pk)) pairRanks.set(pk, i);
+          // both sides are tokens (the usual case): key by ids; the first occurrence of a pair wins
+          pairRanks.add(l, r, i);
+        } else if (!ranks.has(word)) {
+          ranks.set(word, i);
         }
-        mergeResult[i] = textToId.get(word.substring(0, pos) + word.substring(pos + 1)) ?? -1;
       }
     }
     this.bpeRanks = ranks;
