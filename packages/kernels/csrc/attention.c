@@ -1,6 +1,6 @@
 /*
  * KV cache storage and causal attention with grouped-query heads and an optional sliding window.
- * Work is split over (token, head) pairs across the thread pool.
+ * Each (token, head) pair is one chunk of work for the thread pool.
  */
 #include "ctx.h"
 #include <stdlib.h>
@@ -44,18 +44,17 @@ typedef struct {
   float *scores; /* nth × ctx */
 } attn_job;
 
-static void attn_task(void *arg, int ith, int nth) {
+static void attn_chunk(void *arg, int64_t w, int ith) {
   const attn_job *j = arg;
   const qk_attn_params *p = j->p;
   const qk_kv *kv = j->kv;
   const qk_vtable *vt = &j->c->vt;
   const int64_t hd = p->head_dim, group = p->n_heads / p->n_kv_heads;
-  const int64_t total = p->n_tokens * p->n_heads;
   float *sc = j->scores + (size_t)ith * (size_t)kv->ctx;
   const uint8_t *kb = (const uint8_t *)kv->data + kv_off(kv, j->layer, 0, 0);
   const uint8_t *vb = (const uint8_t *)kv->data + kv_off(kv, j->layer, 1, 0);
   const size_t rowb = (size_t)kv->kv_dim * elt(kv);
-  for (int64_t w = total * ith / nth; w < total * (ith + 1) / nth; w++) {
+  {
     const int64_t t = w / p->n_heads, h = w % p->n_heads, g = h / group;
     const int64_t pos = p->pos + t;
     int64_t j0 = 0;
@@ -87,12 +86,11 @@ int qk_attention(qk_ctx *c, float *out, const float *q, const qk_kv *kv, int64_t
   const int64_t total = p->n_tokens * p->n_heads;
   const double work = (double)total * (double)(p->pos + p->n_tokens) * (double)p->head_dim;
   if (work < 32768.0) nth = 1;
-  if (nth > total) nth = (int)total;
   if (nth < 1) nth = 1;
-  float *scores = malloc((size_t)nth * (size_t)kv->ctx * sizeof(float));
+  float *scores = malloc((size_t)c->nthreads * (size_t)kv->ctx * sizeof(float));
   if (!scores) return -2;
   attn_job j = { c, out, q, kv, layer, p, scores };
-  qk_pool_run(c->pool, attn_task, &j, nth);
+  qk_pool_run(c->pool, attn_chunk, &j, total, nth);
   free(scores);
   return 0;
 }

@@ -1,14 +1,16 @@
 /*
  * Matrix × matrix (and × vector): out[t, r] = W[r, :] · x[t, :].
  * Activations are quantized once per call to the weight type's dot format (Q8_0 / Q8_1 / Q8_K),
- * then each thread owns a contiguous range of output rows. Within it, tokens are processed in
- * tiles of TOK_TILE and rows in blocks of ROW_BLOCK, so a block of weights stays in cache while
- * every token of the tile uses it: weights are streamed from memory once per token tile.
+ * then threads take chunks of ROW_CHUNK output rows from the pool. Within a chunk, tokens are
+ * processed in tiles of TOK_TILE and rows in blocks of ROW_BLOCK, so a block of weights stays in
+ * L1 while every token of the tile uses it and the whole chunk (ROW_CHUNK rows) stays in L2 across
+ * tiles: weights are streamed from memory once per matmul, not once per token.
  */
 #include "ctx.h"
 
 #define TOK_TILE 32
 #define ROW_BLOCK 8
+#define ROW_CHUNK 32
 
 typedef struct {
   float *out;
@@ -19,12 +21,12 @@ typedef struct {
   qk_vec_dot_fn dot;
 } mm_job;
 
-static void mm_task(void *arg, int ith, int nth) {
+/* One chunk = ROW_CHUNK output rows for every token, processed tile by tile of tokens. */
+static void mm_chunk(void *arg, int64_t chunk, int tid) {
+  (void)tid;
   const mm_job *j = arg;
-  /* split rows in multiples of ROW_BLOCK */
-  const int64_t nblk = (j->rows + ROW_BLOCK - 1) / ROW_BLOCK;
-  const int64_t b0 = nblk * ith / nth, b1 = nblk * (ith + 1) / nth;
-  const int64_t r0 = b0 * ROW_BLOCK, r1 = b1 * ROW_BLOCK < j->rows ? b1 * ROW_BLOCK : j->rows;
+  const int64_t r0 = chunk * ROW_CHUNK;
+  const int64_t r1 = r0 + ROW_CHUNK < j->rows ? r0 + ROW_CHUNK : j->rows;
   for (int64_t t0 = 0; t0 < j->ntok; t0 += TOK_TILE) {
     const int64_t t1 = t0 + TOK_TILE < j->ntok ? t0 + TOK_TILE : j->ntok;
     for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
@@ -67,9 +69,8 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int type, int64_t rows, int6
     j.act = s;
   }
   const double work = (double)rows * (double)cols * (double)ntok;
-  int nth = c->nthreads;
-  if (work < 65536.0 || rows < 2 * ROW_BLOCK) nth = 1;
-  qk_pool_run(c->pool, mm_task, &j, nth);
+  const int nth = work < 65536.0 ? 1 : c->nthreads;
+  qk_pool_run(c->pool, mm_chunk, &j, (rows + ROW_CHUNK - 1) / ROW_CHUNK, nth);
   return 0;
 }
 

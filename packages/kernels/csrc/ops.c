@@ -75,15 +75,16 @@ int64_t qk_argmax(const float *x, int64_t n) {
 
 /* ---- memory read bandwidth probe (bench only): sums 64-bit words of a buffer across threads ---- */
 typedef struct { const uint64_t *p; size_t n; uint64_t part[256]; } rd_job;
+#define RD_CHUNK ((size_t)1 << 17) /* 1 MiB of uint64 */
 
-static void rd_task(void *arg, int ith, int nth) {
+static void rd_task(void *arg, int64_t chunk, int tid) {
   rd_job *j = arg;
-  const size_t a = j->n * (size_t)ith / (size_t)nth, b = j->n * (size_t)(ith + 1) / (size_t)nth;
+  const size_t a = (size_t)chunk * RD_CHUNK, b = a + RD_CHUNK < j->n ? a + RD_CHUNK : j->n;
   uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   size_t i = a;
   for (; i + 4 <= b; i += 4) { s0 += j->p[i]; s1 += j->p[i + 1]; s2 += j->p[i + 2]; s3 += j->p[i + 3]; }
   for (; i < b; i++) s0 += j->p[i];
-  j->part[ith] = s0 + s1 + s2 + s3;
+  j->part[tid] += s0 + s1 + s2 + s3;
 }
 
 double qk_mem_read(qk_ctx *c, const void *p, size_t bytes) {
@@ -91,7 +92,7 @@ double qk_mem_read(qk_ctx *c, const void *p, size_t bytes) {
   j.p = p;
   j.n = bytes / 8;
   memset(j.part, 0, sizeof(j.part));
-  qk_pool_run(c->pool, rd_task, &j, c->nthreads);
+  qk_pool_run(c->pool, rd_task, &j, (int64_t)((j.n + RD_CHUNK - 1) / RD_CHUNK), c->nthreads);
   uint64_t s = 0;
   for (int i = 0; i < 256; i++) s += j.part[i];
   return (double)(s & 0xffff);

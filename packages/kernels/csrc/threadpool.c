@@ -1,6 +1,13 @@
 /*
- * Persistent pthread pool. Workers spin briefly on a generation counter after each job (ops come
- * in quick succession during inference) and then sleep on a condition variable.
+ * Persistent pthread pool with chunk self-scheduling. Workers spin briefly on a generation counter
+ * after each job (ops arrive in quick succession during inference), then sleep on a condvar.
+ *
+ * Protocol (all atomics sequentially consistent unless noted):
+ *   caller: set fn/arg/nchunks/next=0/maxth, closed=0, gen++ and wake; take chunks; closed=1;
+ *           wait until active == 0.
+ *   worker: on a new gen: active++; if !closed take chunks; active--.
+ * A worker that arrives after the caller saw active == 0 must also see closed == 1, so it never
+ * touches a finished job.
  */
 #include "threadpool.h"
 #include <stdlib.h>
@@ -11,7 +18,10 @@ struct qk_pool { int n; };
 qk_pool *qk_pool_create(int nthreads) { (void)nthreads; qk_pool *p = calloc(1, sizeof(*p)); if (p) p->n = 1; return p; }
 void qk_pool_destroy(qk_pool *p) { free(p); }
 int qk_pool_size(const qk_pool *p) { (void)p; return 1; }
-void qk_pool_run(qk_pool *p, qk_task_fn fn, void *arg, int nth) { (void)p; (void)nth; fn(arg, 0, 1); }
+void qk_pool_run(qk_pool *p, qk_chunk_fn fn, void *arg, int64_t nchunks, int maxth) {
+  (void)p; (void)maxth;
+  for (int64_t c = 0; c < nchunks; c++) fn(arg, c, 0);
+}
 
 #else
 
@@ -19,7 +29,7 @@ void qk_pool_run(qk_pool *p, qk_task_fn fn, void *arg, int nth) { (void)p; (void
 #include <stdatomic.h>
 
 #define QK_MAX_THREADS 256
-#define QK_SPIN 30000
+#define QK_SPIN 20000
 
 struct qk_pool {
   int n;
@@ -27,14 +37,17 @@ struct qk_pool {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   atomic_int gen;
-  atomic_int pending;
   atomic_int stop;
-  qk_task_fn fn;
+  atomic_int closed;
+  atomic_int active;
+  atomic_llong next;
+  qk_chunk_fn fn;
   void *arg;
-  int nth;
+  int64_t nchunks;
+  int maxth;
 };
 
-typedef struct { qk_pool *p; int ith; } worker_arg;
+typedef struct { qk_pool *p; int tid; } worker_arg;
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -44,27 +57,33 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+static void take_chunks(qk_pool *p, int tid) {
+  for (;;) {
+    const int64_t c = atomic_fetch_add(&p->next, 1);
+    if (c >= p->nchunks) return;
+    p->fn(p->arg, c, tid);
+  }
+}
+
 static void *worker(void *v) {
   worker_arg *wa = v;
   qk_pool *p = wa->p;
-  const int ith = wa->ith;
+  const int tid = wa->tid;
   free(wa);
-  int seen = 0; /* the pool starts at generation 0; jobs posted before this thread runs are still seen */
+  int seen = 0;
   for (;;) {
-    int g;
     int spins = 0;
-    while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen && !atomic_load(&p->stop)) {
+    while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop)) {
       if (++spins < QK_SPIN) { cpu_relax(); continue; }
       pthread_mutex_lock(&p->mu);
-      while ((g = atomic_load(&p->gen)) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv, &p->mu);
+      while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv, &p->mu);
       pthread_mutex_unlock(&p->mu);
-      break;
     }
     if (atomic_load(&p->stop)) return NULL;
-    g = atomic_load_explicit(&p->gen, memory_order_acquire);
-    seen = g;
-    if (ith < p->nth) p->fn(p->arg, ith, p->nth);
-    atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+    seen = atomic_load(&p->gen);
+    atomic_fetch_add(&p->active, 1);
+    if (!atomic_load(&p->closed) && tid < p->maxth) take_chunks(p, tid);
+    atomic_fetch_sub(&p->active, 1);
   }
 }
 
@@ -77,12 +96,15 @@ qk_pool *qk_pool_create(int nthreads) {
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv, NULL);
   atomic_init(&p->gen, 0);
-  atomic_init(&p->pending, 0);
   atomic_init(&p->stop, 0);
+  atomic_init(&p->closed, 1);
+  atomic_init(&p->active, 0);
+  atomic_init(&p->next, 0);
   for (int i = 1; i < nthreads; i++) {
     worker_arg *wa = malloc(sizeof(*wa));
+    if (!wa) { p->n = i; break; }
     wa->p = p;
-    wa->ith = i;
+    wa->tid = i;
     if (pthread_create(&p->th[i], NULL, worker, wa) != 0) { free(wa); p->n = i; break; }
   }
   return p;
@@ -102,19 +124,25 @@ void qk_pool_destroy(qk_pool *p) {
 
 int qk_pool_size(const qk_pool *p) { return p->n; }
 
-void qk_pool_run(qk_pool *p, qk_task_fn fn, void *arg, int nth) {
-  if (nth > p->n) nth = p->n;
-  if (nth <= 1 || p->n == 1) { fn(arg, 0, 1); return; }
+void qk_pool_run(qk_pool *p, qk_chunk_fn fn, void *arg, int64_t nchunks, int maxth) {
+  if (maxth > p->n) maxth = p->n;
+  if (maxth <= 1 || nchunks <= 1) {
+    for (int64_t c = 0; c < nchunks; c++) fn(arg, c, 0);
+    return;
+  }
   p->fn = fn;
   p->arg = arg;
-  p->nth = nth;
-  atomic_store(&p->pending, p->n - 1);
+  p->nchunks = nchunks;
+  p->maxth = maxth;
+  atomic_store(&p->next, 0);
+  atomic_store(&p->closed, 0);
   pthread_mutex_lock(&p->mu);
-  atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+  atomic_fetch_add(&p->gen, 1);
   pthread_cond_broadcast(&p->cv);
   pthread_mutex_unlock(&p->mu);
-  fn(arg, 0, nth);
-  while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) cpu_relax();
+  take_chunks(p, 0);
+  atomic_store(&p->closed, 1);
+  while (atomic_load(&p->active) > 0) cpu_relax();
 }
 
 #endif

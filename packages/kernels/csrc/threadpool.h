@@ -1,14 +1,21 @@
-/* A persistent worker pool: run(fn) calls fn(arg, ith, nth) once per thread, caller included. */
+/*
+ * A persistent worker pool. qk_pool_run(fn, arg, nchunks) calls fn(arg, chunk, tid) once for
+ * every chunk in [0, nchunks), spread over the caller (tid 0) and the workers, which take chunks
+ * from a shared counter. The caller never waits for a worker that has not started (a descheduled
+ * worker simply gets no chunks), so an oversubscribed machine degrades gracefully.
+ */
 #ifndef QK_THREADPOOL_H
 #define QK_THREADPOOL_H
+#include <stdint.h>
 
-typedef void (*qk_task_fn)(void *arg, int ith, int nth);
+typedef void (*qk_chunk_fn)(void *arg, int64_t chunk, int tid);
 typedef struct qk_pool qk_pool;
 
 /* nthreads >= 1 (the caller counts as one). In builds without threads, always 1. */
 qk_pool *qk_pool_create(int nthreads);
 void qk_pool_destroy(qk_pool *p);
 int qk_pool_size(const qk_pool *p);
-void qk_pool_run(qk_pool *p, qk_task_fn fn, void *arg, int nth);
+/* maxth limits how many threads take part (1 = run everything on the caller). */
+void qk_pool_run(qk_pool *p, qk_chunk_fn fn, void *arg, int64_t nchunks, int maxth);
 
 #endif

@@ -9,6 +9,7 @@ export type QuantizeErrorCode =
   | 'SAME_INPUT_OUTPUT'
   | 'READ_FAILED'
   | 'QUANTIZE_FAILED'
+  | 'NON_FINITE_VALUES'
   | 'WRITE_FAILED'
   | 'ABORTED';
 

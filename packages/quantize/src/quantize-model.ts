@@ -11,7 +11,7 @@ import { QuantizeError } from './errors.js';
 import { rowBytes, typeName } from './ggml-types.js';
 import { outputMetadata } from './metadata.js';
 import { type PlannedTensor, type PlanOptions, planQuantization, type QuantPlan } from './plan.js';
-import { canProduce, type RowQuantizer, SOURCE_TYPES } from './row-quantizer.js';
+import { canProduce, NonFiniteError, type RowQuantizer, SOURCE_TYPES } from './row-quantizer.js';
 import { WorkerPoolRowQuantizer } from './worker-pool.js';
 
 export interface QuantizeOptions extends PlanOptions {
@@ -252,6 +252,14 @@ async function convertTensor(
     try {
       part = await conv.convert(p.sourceType, p.targetType, src, n, cols);
     } catch (e) {
+      if (e instanceof NonFiniteError) {
+        const row = r + Math.floor(e.index / cols);
+        throw new QuantizeError(
+          'NON_FINITE_VALUES',
+          `tensor ${p.name} has a NaN or infinite value at row ${row}, column ${e.index % cols} (${file.source ?? 'input'}); llama-quantize refuses such weights too — fix or re-convert the source model`,
+          { tensor: p.name, path: file.source, cause: e },
+        );
+      }
       throw new QuantizeError(
         'QUANTIZE_FAILED',
         `tensor ${p.name}: converting rows ${r}..${r + n - 1} from ${p.sourceTypeName} to ${typeName(p.targetType)} failed: ${(e as Error).message}`,

@@ -17,6 +17,13 @@ port.on('message', (job) => {
     const src = new Uint8Array(buf);
     const n = rows * cols;
     const f32 = srcType === 0 ? new Float32Array(buf, 0, n) : kernels.dequantize(srcType, src, n);
+    for (let i = 0; i < n; i++) {
+      const v = f32[i];
+      if (v - v !== 0) {
+        port.postMessage({ id, error: { message: `non-finite value at element ${i}`, nonFinite: i } });
+        return;
+      }
+    }
     const out =
       K_REF_TYPES.includes(dstType) && !exact.has(dstType)
         ? quantizeKRef(dstType, f32.subarray(0, n))

@@ -39,6 +39,22 @@ export interface RowQuantizer {
   close(): Promise<void>;
 }
 
+/** Thrown when a row holds NaN or ±Inf (llama-quantize refuses such data as well). */
+export class NonFiniteError extends Error {
+  constructor(readonly index: number) {
+    super(`non-finite value at element ${index}`);
+  }
+}
+
+/** Index of the first NaN/±Inf in `x`, or -1. */
+export function firstNonFinite(x: Float32Array): number {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i] as number;
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
 /** Source bytes → float32 (F32 is viewed when aligned, copied otherwise). */
 export function toF32(
   kernels: Kernels | undefined,
@@ -116,6 +132,8 @@ export class InlineRowQuantizer implements RowQuantizer {
     cols: number,
   ): Promise<Uint8Array> {
     const f32 = toF32(this.kernels, srcType, src, rows * cols);
+    const bad = firstNonFinite(f32);
+    if (bad >= 0) throw new NonFiniteError(bad);
     return fromF32(this.kernels, dstType, f32, rows, cols, this.exactK);
   }
 

@@ -4,7 +4,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { LEGACY_TYPES } from './legacy-quants.js';
-import { InlineRowQuantizer, type RowQuantizer } from './row-quantizer.js';
+import { InlineRowQuantizer, NonFiniteError, type RowQuantizer } from './row-quantizer.js';
 
 interface Pending {
   resolve(b: Uint8Array): void;
@@ -65,13 +65,21 @@ export class WorkerPoolRowQuantizer implements RowQuantizer {
     private readonly inline: InlineRowQuantizer,
   ) {
     for (const w of workers) {
-      w.on('message', (m: { id: number; buf?: ArrayBuffer; error?: { message: string } }) => {
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
-        if (m.error) p.reject(new Error(m.error.message));
-        else p.resolve(new Uint8Array(m.buf as ArrayBuffer));
-      });
+      w.on(
+        'message',
+        (m: { id: number; buf?: ArrayBuffer; error?: { message: string; nonFinite?: number } }) => {
+          const p = this.pending.get(m.id);
+          if (!p) return;
+          this.pending.delete(m.id);
+          if (m.error)
+            p.reject(
+              m.error.nonFinite === undefined
+                ? new Error(m.error.message)
+                : new NonFiniteError(m.error.nonFinite),
+            );
+          else p.resolve(new Uint8Array(m.buf as ArrayBuffer));
+        },
+      );
       const fail = (e: Error) => {
         this.failure ??= e;
         for (const p of this.pending.values()) p.reject(e);
@@ -140,6 +148,7 @@ export class WorkerPoolRowQuantizer implements RowQuantizer {
     const jobs: Promise<Uint8Array>[] = [];
     for (let r = 0, i = 0; r < rows; r += per, i++) {
       const n = Math.min(per, rows - r);
+      const first = r * cols;
       jobs.push(
         this.run(
           this.workers[i] as Worker,
@@ -148,7 +157,10 @@ export class WorkerPoolRowQuantizer implements RowQuantizer {
           src.subarray(r * srcRowBytes, (r + n) * srcRowBytes),
           n,
           cols,
-        ),
+        ).catch((e: unknown) => {
+          // Report the position within the whole slab, not within this worker's chunk.
+          throw e instanceof NonFiniteError ? new NonFiniteError(first + e.index) : e;
+        }),
       );
     }
     const parts = await Promise.all(jobs);

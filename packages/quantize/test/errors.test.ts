@@ -97,6 +97,25 @@ describe('errors', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('NaN / Inf weights: a typed error naming tensor, row and column; no output left behind', async () => {
+    const m = syntheticModel('llama', { ...NARROW, nEmbd: 256, nFf: 512 }, 8);
+    const t = m.tensors.find((x) => x.name === 'blk.1.ffn_down.weight');
+    if (!t) throw new Error('no such tensor');
+    t.values[200 * 512 + 7] = Number.NaN; // row 200, column 7 (rows are 512 wide)
+    const bad = join(dir, 'nan.gguf');
+    await writeSynthetic(bad, m);
+    for (const threads of [1, 2]) {
+      for (const type of ['Q8_0', 'Q4_K_M', 'Q5_K_M'] as const) {
+        const out = join(dir, `nan-${type}.gguf`);
+        const e = await codeOf(quantizeModel(bad, out, { type, threads }));
+        expect(e.code).toBe('NON_FINITE_VALUES');
+        expect(e.message).toContain('blk.1.ffn_down.weight');
+        expect(e.message).toContain('row 200, column 7');
+        expect(existsSync(out)).toBe(false);
+      }
+    }
+  });
+
   it('abort: stops and removes the partial file', async () => {
     const out = join(dir, 'aborted.gguf');
     const ac = new AbortController();

@@ -1,6 +1,6 @@
 // Quantization streams: each tensor is produced only after every earlier tensor is on disk, one
 // tensor at a time, and large tensors are read in row slabs.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeGGUFHeader, parseGGUF } from '@quant/gguf';
@@ -65,8 +65,14 @@ describe('streaming', () => {
     await writeSynthetic(src, syntheticModel('phi3'));
     const a = join(dir, 'a.gguf');
     const b = join(dir, 'b.gguf');
-    await quantizeModel(src, a, { type: 'Q6_K', threads: 1, slabBytes: 1 });
-    await quantizeModel(src, b, { type: 'Q6_K', threads: 2 });
+    const ra = await quantizeModel(src, a, { type: 'Q6_K', threads: 1, slabBytes: 1 });
+    const rb = await quantizeModel(src, b, { type: 'Q6_K', threads: 2 });
+    expect(ra.parallelism).toBe('single-thread');
+    // Worker threads load @quant/kernels from its build (turbo builds it before the tests).
+    if (existsSync(join(__dirname, '../../kernels/dist/index.js'))) {
+      expect(rb.parallelism, rb.note).toBe('worker_threads');
+      expect(rb.threads).toBe(2);
+    }
     const fa = await parseGGUF(a);
     const fb = await parseGGUF(b);
     for (const t of fa.tensors)
