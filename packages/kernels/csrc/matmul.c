@@ -8,9 +8,13 @@
  */
 #include "ctx.h"
 
+#if defined(__wasm__)
+extern const uint8_t *qk_wasm_pf_end; /* vec-dot-simd128.c: bound for its software prefetch */
+#endif
+
 #define TOK_TILE 32
 #define ROW_BLOCK 8
-#define ROW_CHUNK 32
+#define ROW_CHUNK 64
 
 typedef struct {
   float *out;
@@ -34,7 +38,9 @@ static void mm_chunk(void *arg, int64_t chunk, int tid) {
       for (int64_t t = t0; t < t1; t++) {
         const uint8_t *a = j->act + (size_t)t * j->act_row;
         float *o = j->out + t * j->rows;
-        for (int64_t r = rb; r < re; r++) o[r] = j->dot(j->cols, j->w + (size_t)r * j->w_row, a);
+        for (int64_t r = rb; r < re; r++) {
+          o[r] = j->dot(j->cols, j->w + (size_t)r * j->w_row, a);
+        }
       }
     }
   }
@@ -68,6 +74,9 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int type, int64_t rows, int6
     }
     j.act = s;
   }
+#if defined(__wasm__)
+  qk_wasm_pf_end = j.w + j.w_row * (size_t)rows;
+#endif
   const double work = (double)rows * (double)cols * (double)ntok;
   const int nth = work < 65536.0 ? 1 : c->nthreads;
   qk_pool_run(c->pool, mm_chunk, &j, (rows + ROW_CHUNK - 1) / ROW_CHUNK, nth);

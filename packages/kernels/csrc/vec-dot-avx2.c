@@ -9,6 +9,14 @@
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
+/* Software prefetch ~PF_DIST bytes ahead of the weight stream (covers one block's bytes). */
+#define PF_DIST 1536
+#define PREFETCH_AHEAD(p, bytes)                                                              \
+  do {                                                                                        \
+    const char *pf_ = (const char *)(p) + PF_DIST;                                            \
+    for (int pfo_ = 0; pfo_ < (int)(bytes); pfo_ += 64) _mm_prefetch(pf_ + pfo_, _MM_HINT_T0); \
+  } while (0)
+
 AVX2 static inline float hsum8(__m256 v) {
   __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
   lo = _mm_add_ps(lo, hi);
@@ -52,6 +60,7 @@ AVX2 static float vd_f32(int64_t n, const void *w, const void *a) {
   __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
+    PREFETCH_AHEAD(x + i, 128);
     s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
     s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), s1);
     s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), s2);
@@ -74,6 +83,7 @@ AVX2 static float vd_f16(int64_t n, const void *w, const void *a) {
   __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
+    PREFETCH_AHEAD(x + 2 * i, 64);
     s0 = _mm256_fmadd_ps(ld_h8(x + 2 * i), _mm256_loadu_ps(y + i), s0);
     s1 = _mm256_fmadd_ps(ld_h8(x + 2 * i + 16), _mm256_loadu_ps(y + i + 8), s1);
     s2 = _mm256_fmadd_ps(ld_h8(x + 2 * i + 32), _mm256_loadu_ps(y + i + 16), s2);
@@ -91,6 +101,7 @@ AVX2 static float vd_bf16(int64_t n, const void *w, const void *a) {
   __m256 s0 = _mm256_setzero_ps(), s1 = s0;
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
+    if ((i & 31) == 0) PREFETCH_AHEAD(x + 2 * i, 64);
     s0 = _mm256_fmadd_ps(ld_bf8(x + 2 * i), _mm256_loadu_ps(y + i), s0);
     s1 = _mm256_fmadd_ps(ld_bf8(x + 2 * i + 16), _mm256_loadu_ps(y + i + 8), s1);
   }
@@ -106,6 +117,7 @@ AVX2 static float vd_q4_0(int64_t n, const void *w, const void *a) {
   __m256 acc = _mm256_setzero_ps();
   const __m256i off = _mm256_set1_epi8(8);
   for (int64_t i = 0; i < n / QB; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q4_0));
     const __m256 d = _mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d));
     const __m256i q = _mm256_sub_epi8(unpack_nibbles(x[i].qs), off);
     acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(q, load32(y[i].qs))), acc);
@@ -119,6 +131,7 @@ AVX2 static float vd_q4_1(int64_t n, const void *w, const void *a) {
   __m256 acc = _mm256_setzero_ps();
   float summ = 0;
   for (int64_t i = 0; i < n / QB; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q4_1));
     const __m256 d = _mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d));
     summ += qk_h2f(x[i].m) * qk_h2f(y[i].s);
     acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8(unpack_nibbles(x[i].qs), load32(y[i].qs))), acc);
@@ -131,6 +144,7 @@ AVX2 static float vd_q5_0(int64_t n, const void *w, const void *a) {
   const blk_q8_0 *y = a;
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / QB; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q5_0));
     const __m256 d = _mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d));
     uint32_t qh; memcpy(&qh, x[i].qh, 4);
     /* q - 16 = nibble - (h ? 0 : 16) */
@@ -147,6 +161,7 @@ AVX2 static float vd_q5_1(int64_t n, const void *w, const void *a) {
   __m256 acc = _mm256_setzero_ps();
   float summ = 0;
   for (int64_t i = 0; i < n / QB; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q5_1));
     const __m256 d = _mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d));
     summ += qk_h2f(x[i].m) * qk_h2f(y[i].s);
     uint32_t qh; memcpy(&qh, x[i].qh, 4);
@@ -162,6 +177,7 @@ AVX2 static float vd_q8_0(int64_t n, const void *w, const void *a) {
   const blk_q8_0 *y = a;
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / QB; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q8_0));
     const __m256 d = _mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d));
     acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(load32(x[i].qs), load32(y[i].qs))), acc);
   }
@@ -180,6 +196,7 @@ AVX2 static float vd_q4_K(int64_t n, const void *w, const void *a) {
   __m256 acc = _mm256_setzero_ps();
   float accm = 0;
   for (int64_t i = 0; i < n / QK_K; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q4_K));
     uint8_t sc[8], mn[8];
     qk_unpack_k4(x[i].scales, sc, mn);
     int summs = 0;
@@ -209,6 +226,7 @@ AVX2 static float vd_q5_K(int64_t n, const void *w, const void *a) {
   __m256 acc = _mm256_setzero_ps();
   float accm = 0;
   for (int64_t i = 0; i < n / QK_K; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q5_K));
     uint8_t sc[8], mn[8];
     qk_unpack_k4(x[i].scales, sc, mn);
     int summs = 0;
@@ -240,6 +258,7 @@ AVX2 static float vd_q6_K(int64_t n, const void *w, const void *a) {
   const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / QK_K; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q6_K));
     const uint8_t *ql = x[i].ql, *qh = x[i].qh;
     const int8_t *sc = x[i].scales, *a8 = y[i].qs;
     __m256i sumi = _mm256_setzero_si256();
@@ -271,6 +290,7 @@ AVX2 static float vd_q3_K(int64_t n, const void *w, const void *a) {
   const __m256i m3 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(4);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / QK_K; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q3_K));
     int8_t sc[16];
     qk_q3k_scales(x[i].scales, sc);
     const uint8_t *q = x[i].qs;
@@ -304,6 +324,7 @@ AVX2 static float vd_q2_K(int64_t n, const void *w, const void *a) {
   __m256 acc = _mm256_setzero_ps();
   float accm = 0;
   for (int64_t i = 0; i < n / QK_K; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q2_K));
     int summs = 0;
     for (int j = 0; j < 16; j++) summs += y[i].bsums[j] * (x[i].scales[j] >> 4);
     const uint8_t *q = x[i].qs;

@@ -4,6 +4,8 @@
 #if defined(__aarch64__) && defined(__ARM_NEON)
 #include <arm_neon.h>
 
+#define PF(p) __builtin_prefetch((const char *)(p) + 1536, 0, 3)
+
 static float vd_f32(int64_t n, const void *w, const void *a) {
   const float *x = w, *y = a;
   float32x4_t s0 = vdupq_n_f32(0), s1 = s0, s2 = s0, s3 = s0;
@@ -31,6 +33,7 @@ static float vd_q8_0(int64_t n, const void *w, const void *a) {
   const blk_q8_0 *y = a;
   float s = 0;
   for (int64_t i = 0; i < n / QB; i++) {
+    PF(x + i);
     int32x4_t acc = vaddq_s32(dot16(vld1q_s8(x[i].qs), vld1q_s8(y[i].qs)), dot16(vld1q_s8(x[i].qs + 16), vld1q_s8(y[i].qs + 16)));
     s += (float)vaddvq_s32(acc) * (qk_h2f(x[i].d) * qk_h2f(y[i].d));
   }
@@ -59,6 +62,9 @@ static float vd_q4_K(int64_t n, const void *w, const void *a) {
   const uint8x16_t m4 = vdupq_n_u8(0xF);
   float s = 0;
   for (int64_t i = 0; i < n / QK_K; i++) {
+    PF(x + i);
+    PF((const char *)(x + i) + 64);
+    PF((const char *)(x + i) + 128);
     uint8_t sc[8], mn[8];
     qk_unpack_k4(x[i].scales, sc, mn);
     int summs = 0;

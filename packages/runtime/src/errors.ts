@@ -3,6 +3,7 @@
 export type RuntimeErrorCode =
   | 'INVALID_OPTION'
   | 'INVALID_TOKEN'
+  | 'INVALID_STATE'
   | 'CONTEXT_FULL'
   | 'DISPOSED'
   | 'ABORTED'

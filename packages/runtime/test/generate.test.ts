@@ -194,7 +194,7 @@ describe('generate', () => {
       [Symbol.asyncIterator]();
     await a.next();
     const b = model.generate(prompt, { temperature: 0, maxTokens: 5, replaceEog: true, session: s });
-    await expect(b.text()).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(b.text()).rejects.toMatchObject({ code: 'INVALID_STATE' });
     await a.return?.(undefined);
     await model.generate(prompt, { temperature: 0, maxTokens: 2, replaceEog: true, session: s }).text();
     s.dispose();
@@ -205,6 +205,12 @@ describe('generate', () => {
     expect(ids[0]).toBe(1);
     expect(model.tokenize('<s>', { addBos: false }).includes(1)).toBe(false);
     expect(model.tokenize('<s>', { addBos: false, parseSpecial: true })).toEqual([1]);
+  });
+
+  it('a stream iterates once', async () => {
+    const g = model.generate(prompt, { temperature: 0, maxTokens: 1, replaceEog: true });
+    await g.text();
+    expect(() => g[Symbol.asyncIterator]()).toThrow(expect.objectContaining({ code: 'INVALID_STATE' }));
   });
 
   it('invalid generation options are INVALID_OPTION', () => {

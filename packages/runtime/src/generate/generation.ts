@@ -52,7 +52,12 @@ export class GenerationStream implements AsyncIterable<string> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<string> {
-    if (this.started) throw new Error('A GenerationStream can be iterated only once.');
+    if (this.started) {
+      throw new QuantRuntimeError(
+        'INVALID_STATE',
+        'A GenerationStream can be iterated only once; call generate() again for another run.',
+      );
+    }
     this.started = true;
     return this.run();
   }
@@ -70,7 +75,7 @@ export class GenerationStream implements AsyncIterable<string> {
     const { session, owned } = host.openSession();
     if (busy.has(session)) {
       throw new QuantRuntimeError(
-        'INVALID_OPTION',
+        'INVALID_STATE',
         'This session is already generating; wait for that generation to end or use another session.',
       );
     }
