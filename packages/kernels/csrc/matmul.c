@@ -23,6 +23,7 @@ typedef struct {
   size_t w_row, act_row;
   int64_t rows, cols, ntok;
   qk_vec_dot_fn dot;
+  qk_vec_dot4_fn dot4; /* NULL if the type has no 4-token kernel */
 } mm_job;
 
 /* One chunk = ROW_CHUNK output rows for every token, processed tile by tile of tokens. */
@@ -35,7 +36,22 @@ static void mm_chunk(void *arg, int64_t chunk, int tid) {
     const int64_t t1 = t0 + TOK_TILE < j->ntok ? t0 + TOK_TILE : j->ntok;
     for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
       const int64_t re = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
-      for (int64_t t = t0; t < t1; t++) {
+      int64_t t = t0;
+      if (j->dot4) {
+        for (; t + 4 <= t1; t += 4) {
+          const uint8_t *a = j->act + (size_t)t * j->act_row;
+          float *o = j->out + t * j->rows;
+          for (int64_t r = rb; r < re; r++) {
+            float v[4];
+            j->dot4(j->cols, j->w + (size_t)r * j->w_row, a, j->act_row, v);
+            o[r] = v[0];
+            o[r + j->rows] = v[1];
+            o[r + 2 * j->rows] = v[2];
+            o[r + 3 * j->rows] = v[3];
+          }
+        }
+      }
+      for (; t < t1; t++) {
         const uint8_t *a = j->act + (size_t)t * j->act_row;
         float *o = j->out + t * j->rows;
         for (int64_t r = rb; r < re; r++) {
@@ -58,6 +74,7 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int type, int64_t rows, int6
   j.cols = cols;
   j.ntok = ntok;
   j.dot = c->vt.dot[type];
+  j.dot4 = c->vt.dot4[type];
   if (vdt == QK_F32) {
     j.act = (const uint8_t *)x;
     j.act_row = (size_t)cols * 4;

@@ -160,8 +160,8 @@ static napi_value f_dequantize(napi_env env, napi_callback_info info) {
 }
 
 static napi_value f_quantize(napi_env env, napi_callback_info info) {
-  ARGS(5);
-  return num(env, qk_quantize((int)a[0], FPTR(a[1]), PTR(a[2]), I64(a[3]), I64(a[4])));
+  ARGS(6);
+  return num(env, qk_quantize((int)a[0], FPTR(a[1]), PTR(a[2]), I64(a[3]), I64(a[4]), (int)a[5]));
 }
 
 static napi_value f_matmul(napi_env env, napi_callback_info info) {

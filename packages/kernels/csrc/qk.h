@@ -123,8 +123,9 @@ static inline void qk_q3k_scales(const uint8_t *s, int8_t out[16]) {
 /* ---- dequantize / quantize ---- */
 /* Dequantizes n elements (multiple of the block) of `type` at src into dst. Returns 0 or -1 (unknown type). */
 int qk_dequantize(int type, const void *src, float *dst, int64_t n);
-/* Quantizes rows*cols floats into dst (row by row). Returns 0 or -1 (type not supported for quantization). */
-int qk_quantize(int type, const float *src, void *dst, int64_t rows, int64_t cols);
+/* Quantizes rows*cols floats into dst (row by row). refine: Q4_K/Q5_K extra scale search (not
+ * byte-identical with ggml). Returns 0 or -1 (type not supported for quantization). */
+int qk_quantize(int type, const float *src, void *dst, int64_t rows, int64_t cols, int refine);
 
 /* Activation quantizers used by the matmul fast path. */
 void qk_quantize_act_q8_0(const float *x, blk_q8_0 *y, int64_t n);
@@ -137,8 +138,12 @@ int qk_vec_dot_type(int type);
 /* ---- vector dot products (weight row · activation row), n elements ---- */
 typedef float (*qk_vec_dot_fn)(int64_t n, const void *w, const void *a);
 
+/* One weight row · 4 activation rows (at a, a + astride, ...): out[0..3]. Optional, for prefill. */
+typedef void (*qk_vec_dot4_fn)(int64_t n, const void *w, const void *a, size_t astride, float out[4]);
+
 typedef struct {
   qk_vec_dot_fn dot[QK_TYPE_COUNT];
+  qk_vec_dot4_fn dot4[QK_TYPE_COUNT];
   /* f16 · f32 and f32 · f32 for attention */
   float (*dot_f16_f32)(int64_t n, const uint16_t *a, const float *b);
   float (*dot_f32)(int64_t n, const float *a, const float *b);

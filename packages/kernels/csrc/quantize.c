@@ -1,6 +1,7 @@
 /*
  * Quantizers: Q8_0 and Q4_0 (ggml's reference rounding, bit for bit), the K-quants Q4_K, Q5_K and
- * Q6_K (the weighted scale/min searches llama-quantize uses without an importance matrix), float
+ * Q6_K (the weighted scale/min searches llama-quantize uses without an importance matrix, bit for bit
+ * by default; `refine` adds a search over the 6-bit scale codes that lowers the error further), float
  * conversions, and the activation quantizers of the matmul fast path (Q8_0, Q8_1, Q8_K).
  */
 #include "qk.h"
@@ -63,21 +64,22 @@ static float fit_scale_min(int n, int nmax, const float *x, const float *w, uint
     *neg_min = -lo;
     return 0.f;
   }
-  float iscale = nmax / (hi - lo);
+  /* As in ggml, `min` follows the best fit so far: later grids are laid out from it. */
+  float min = lo;
+  float iscale = nmax / (hi - min);
   float scale = 1 / iscale;
   float best = 0;
   for (int i = 0; i < n; i++) {
-    int l = qk_nearest_int(iscale * (x[i] - lo));
+    int l = qk_nearest_int(iscale * (x[i] - min));
     L[i] = (uint8_t)QK_MAX(0, QK_MIN(nmax, l));
-    float diff = scale * L[i] + lo - x[i];
+    float diff = scale * L[i] + min - x[i];
     best += w[i] * diff * diff;
   }
-  float min = lo;
   for (int is = 0; is <= nstep; is++) {
-    iscale = (rmin + rdelta * is + nmax) / (hi - lo);
+    iscale = (rmin + rdelta * is + nmax) / (hi - min);
     float sl = 0, sl2 = 0, sxl = 0;
     for (int i = 0; i < n; i++) {
-      int l = qk_nearest_int(iscale * (x[i] - lo));
+      int l = qk_nearest_int(iscale * (x[i] - min));
       l = QK_MAX(0, QK_MIN(nmax, l));
       Laux[i] = (uint8_t)l;
       sl += w[i] * l;
@@ -183,7 +185,7 @@ static float refine_err(const float *x, int nmax, float dd, float dm) {
 }
 
 /* Shared front half of Q4_K / Q5_K: sub-block fits, 6-bit scale codes, final level choice. */
-static void quant_k_asym(const float *x, int nmax, float rmin, float rdelta, int nstep,
+static void quant_k_asym(const float *x, int nmax, float rmin, float rdelta, int nstep, int refine,
                          uint8_t scales12[12], uint16_t *d_out, uint16_t *dmin_out, uint8_t L[QK_K]) {
   float mins[8], scales[8], w[32];
   float max_scale = 0, max_min = 0;
@@ -208,11 +210,11 @@ static void quant_k_asym(const float *x, int nmax, float rmin, float rdelta, int
   *dmin_out = qk_f2h(max_min / 63.f);
   const float d = qk_h2f(*d_out), dmin = qk_h2f(*dmin_out);
   /*
-   * Refinement beyond ggml's reference: the 6-bit codes were rounded independently; try the codes
-   * within ±2 of each and keep the pair with the smallest squared error of the sub-block. This only
-   * ever lowers the error, so the result is at least as good as the plain rounding.
+   * Optional refinement beyond ggml's reference (off by default, so output matches llama-quantize
+   * byte for byte): the 6-bit codes were rounded independently; try the codes within ±2 of each and
+   * keep the pair with the smallest squared error of the sub-block. This only lowers the error.
    */
-  for (int j = 0; j < 8; j++) {
+  for (int j = 0; refine && j < 8; j++) {
     const float *xs = x + 32 * j;
     float best = refine_err(xs, nmax, d * ls[j], dmin * lm[j]);
     uint8_t bs = ls[j], bm = lm[j];
@@ -241,11 +243,11 @@ static void quant_k_asym(const float *x, int nmax, float rmin, float rdelta, int
   }
 }
 
-static void quant_q4_K(const float *x, blk_q4_K *y, int64_t nb) {
+static void quant_q4_K(const float *x, blk_q4_K *y, int64_t nb, int refine) {
   uint8_t L[QK_K];
   for (int64_t i = 0; i < nb; i++, x += QK_K) {
     uint16_t d, dmin;
-    quant_k_asym(x, 15, -1.f, 0.1f, 20, y[i].scales, &d, &dmin, L);
+    quant_k_asym(x, 15, -1.f, 0.1f, 20, refine, y[i].scales, &d, &dmin, L);
     y[i].d = d;
     y[i].dmin = dmin;
     uint8_t *q = y[i].qs;
@@ -254,11 +256,11 @@ static void quant_q4_K(const float *x, blk_q4_K *y, int64_t nb) {
   }
 }
 
-static void quant_q5_K(const float *x, blk_q5_K *y, int64_t nb) {
+static void quant_q5_K(const float *x, blk_q5_K *y, int64_t nb, int refine) {
   uint8_t L[QK_K];
   for (int64_t i = 0; i < nb; i++, x += QK_K) {
     uint16_t d, dmin;
-    quant_k_asym(x, 31, -0.5f, 0.1f, 15, y[i].scales, &d, &dmin, L);
+    quant_k_asym(x, 31, -0.5f, 0.1f, 15, refine, y[i].scales, &d, &dmin, L);
     y[i].d = d;
     y[i].dmin = dmin;
     uint8_t *qh = y[i].qh, *ql = y[i].qs;
@@ -313,7 +315,7 @@ static void quant_q6_K(const float *x, blk_q6_K *y, int64_t nb) {
   }
 }
 
-int qk_quantize(int type, const float *src, void *dst, int64_t rows, int64_t cols) {
+int qk_quantize(int type, const float *src, void *dst, int64_t rows, int64_t cols, int refine) {
   const int b = qk_type_block(type);
   if (!b || cols % b) return -1;
   const int64_t n = rows * cols, nb = n / b;
@@ -323,8 +325,8 @@ int qk_quantize(int type, const float *src, void *dst, int64_t rows, int64_t col
     case QK_BF16: { uint8_t *d = dst; for (int64_t i = 0; i < n; i++) { uint16_t h = qk_f2bf(src[i]); memcpy(d + 2 * i, &h, 2); } return 0; }
     case QK_Q8_0: quant_q8_0(src, dst, nb); return 0;
     case QK_Q4_0: quant_q4_0(src, dst, nb); return 0;
-    case QK_Q4_K: quant_q4_K(src, dst, nb); return 0;
-    case QK_Q5_K: quant_q5_K(src, dst, nb); return 0;
+    case QK_Q4_K: quant_q4_K(src, dst, nb, refine); return 0;
+    case QK_Q5_K: quant_q5_K(src, dst, nb, refine); return 0;
     case QK_Q6_K: quant_q6_K(src, dst, nb); return 0;
     default: return -1;
   }

@@ -346,6 +346,91 @@ AVX2 static float vd_q2_K(int64_t n, const void *w, const void *a) {
   return hsum8(acc) - accm;
 }
 
+/* Q4_K row × 4 tokens: the weight nibbles and scales are unpacked once per super-block. */
+AVX2 static void vd4_q4_K(int64_t n, const void *w, const void *a, size_t astride, float out[4]) {
+  const blk_q4_K *x = w;
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+  float accm[4] = { 0, 0, 0, 0 };
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q4_K));
+    uint8_t sc[8], mn[8];
+    qk_unpack_k4(x[i].scales, sc, mn);
+    const float dx = qk_h2f(x[i].d), dmx = qk_h2f(x[i].dmin);
+    __m256i q[8], s16[8];
+    for (int j = 0; j < 4; j++) {
+      const __m256i qb = load32(x[i].qs + 32 * j);
+      q[2 * j] = _mm256_and_si256(qb, m4);
+      q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(qb, 4), m4);
+      s16[2 * j] = _mm256_set1_epi16(sc[2 * j]);
+      s16[2 * j + 1] = _mm256_set1_epi16(sc[2 * j + 1]);
+    }
+    for (int k = 0; k < 4; k++) {
+      const blk_q8_K *y = (const blk_q8_K *)((const uint8_t *)a + (size_t)k * astride) + i;
+      int summs = 0;
+      for (int j = 0; j < 8; j++) summs += mn[j] * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
+      __m256i sumi = _mm256_setzero_si256();
+      for (int j = 0; j < 8; j++)
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[j], load32(y->qs + 32 * j)), s16[j]));
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi), acc[k]);
+      accm[k] += y->d * dmx * summs;
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum8(acc[k]) - accm[k];
+}
+
+/* Q6_K row × 4 tokens: the 6-bit values and scales are unpacked once per super-block. */
+AVX2 static void vd4_q6_K(int64_t n, const void *w, const void *a, size_t astride, float out[4]) {
+  const blk_q6_K *x = w;
+  const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
+  __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q6_K));
+    __m256i q[8], s16[8];
+    for (int h = 0; h < 2; h++) {
+      const uint8_t *ql = x[i].ql + 64 * h, *qh = x[i].qh + 32 * h;
+      const int8_t *sc = x[i].scales + 8 * h;
+      const __m256i l0 = load32(ql), l1 = load32(ql + 32), hb = load32(qh);
+      q[4 * h] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4));
+      q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4));
+      q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4));
+      q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4));
+      for (int k = 0; k < 4; k++) s16[4 * h + k] = scale_pair(sc[2 * k], sc[2 * k + 1]);
+    }
+    const float dx = qk_h2f(x[i].d);
+    for (int k = 0; k < 4; k++) {
+      const blk_q8_K *y = (const blk_q8_K *)((const uint8_t *)a + (size_t)k * astride) + i;
+      __m256i sumi = _mm256_setzero_si256();
+      for (int j = 0; j < 8; j++) {
+        const __m256i yv = load32(y->qs + 32 * j);
+        const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[j], yv), _mm256_maddubs_epi16(m32, yv));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s16[j]));
+      }
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi), acc[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum8(acc[k]);
+}
+
+/* Q8_0 row × 4 tokens. */
+AVX2 static void vd4_q8_0(int64_t n, const void *w, const void *a, size_t astride, float out[4]) {
+  const blk_q8_0 *x = w;
+  __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+  for (int64_t i = 0; i < n / QB; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q8_0));
+    const __m256i qx = load32(x[i].qs);
+    const __m256i ax = _mm256_sign_epi8(qx, qx);
+    const float dx = qk_h2f(x[i].d);
+    for (int k = 0; k < 4; k++) {
+      const blk_q8_0 *y = (const blk_q8_0 *)((const uint8_t *)a + (size_t)k * astride) + i;
+      const __m256i sy = _mm256_sign_epi8(load32(y->qs), qx);
+      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dx * qk_h2f(y->d)), _mm256_cvtepi32_ps(p), acc[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum8(acc[k]);
+}
+
 AVX2 static float dot_f16_f32(int64_t n, const uint16_t *a, const float *b) { return vd_f16(n, a, b); }
 AVX2 static float dot_f32(int64_t n, const float *a, const float *b) { return vd_f32(n, a, b); }
 
@@ -378,6 +463,9 @@ int qk_vtable_avx2(qk_vtable *t) {
   t->dot[QK_Q4_K] = vd_q4_K;
   t->dot[QK_Q5_K] = vd_q5_K;
   t->dot[QK_Q6_K] = vd_q6_K;
+  t->dot4[QK_Q4_K] = vd4_q4_K;
+  t->dot4[QK_Q8_0] = vd4_q8_0;
+  t->dot4[QK_Q6_K] = vd4_q6_K;
   t->dot_f16_f32 = dot_f16_f32;
   t->dot_f32 = dot_f32;
   t->axpy_f16 = axpy_f16;

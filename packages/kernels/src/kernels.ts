@@ -12,6 +12,7 @@ import type {
   GGMLTypeId,
   Kernels,
   KVCache,
+  QuantizeOptions,
   RopeParams,
   SimdLevel,
   Weight,
@@ -372,7 +373,13 @@ export class KernelsImpl implements Kernels {
     }
   }
 
-  quantize(type: GGMLTypeId, src: Float32Array, rows: number, cols: number): Uint8Array {
+  quantize(
+    type: GGMLTypeId,
+    src: Float32Array,
+    rows: number,
+    cols: number,
+    options?: QuantizeOptions,
+  ): Uint8Array {
     this.ctx('quantize');
     const info = kernelType(type, 'quantize');
     if (!info.quantizable)
@@ -395,7 +402,7 @@ export class KernelsImpl implements Kernels {
     const s = this.host.pin(src.subarray(0, rows * cols), false);
     const out = this.host.output(bytes);
     try {
-      const rc = this.host.raw.quantize(type, s.ptr, out.ptr, rows, cols);
+      const rc = this.host.raw.quantize(type, s.ptr, out.ptr, rows, cols, options?.refine ? 1 : 0);
       if (rc !== 0) throw new KernelError('INTERNAL', `quantize: C returned ${rc}`);
       return out.take();
     } finally {

@@ -18,7 +18,7 @@ export interface RawBinding {
   mapFile(path: string, offset: number, bytes: number): [number, number, number] | number;
   unmap(base: number, len: number): void;
   dequantize(type: number, src: number, dst: number, n: number): number;
-  quantize(type: number, src: number, dst: number, rows: number, cols: number): number;
+  quantize(type: number, src: number, dst: number, rows: number, cols: number, refine: number): number;
   matmul(
     ctx: number,
     out: number,

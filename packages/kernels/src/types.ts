@@ -57,6 +57,11 @@ export interface Weight {
   readonly disposed: boolean;
 }
 
+export interface QuantizeOptions {
+  /** Q4_K/Q5_K: also search the 6-bit scale codes (lower error, no longer ggml's exact bytes). */
+  refine?: boolean;
+}
+
 export type RopeMode = 'normal' | 'neox';
 
 export interface RopeParams {
@@ -138,8 +143,18 @@ export interface Kernels {
   // ---- (de)quantization ----
   /** Dequantizes `n` elements (a multiple of the type's block size) of `type` data. */
   dequantize(type: GGMLTypeId, data: Uint8Array, n: number): Float32Array;
-  /** Quantizes `rows` rows of `cols` floats to `type` (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, F16, BF16, F32). */
-  quantize(type: GGMLTypeId, src: Float32Array, rows: number, cols: number): Uint8Array;
+  /**
+   * Quantizes `rows` rows of `cols` floats to `type` (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, F16, BF16, F32).
+   * By default the output is byte-identical with ggml's reference quantizers (llama-quantize
+   * without an importance matrix); `{ refine: true }` lowers Q4_K/Q5_K error a little further.
+   */
+  quantize(
+    type: GGMLTypeId,
+    src: Float32Array,
+    rows: number,
+    cols: number,
+    options?: QuantizeOptions,
+  ): Uint8Array;
 
   // ---- linear algebra ----
   /** out[t, r] = sum_c W[r, c] * x[t, c] for t < nTokens; x rows are w.cols wide, out rows w.rows wide. */

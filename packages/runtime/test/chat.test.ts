@@ -50,6 +50,14 @@ describe('chat', () => {
     ).toBe('x!');
   });
 
+  it("refuses another model's session", () => {
+    const s = templated.createSession();
+    expect(() => plain.generate([1, 2], { session: s })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION' }),
+    );
+    s.dispose();
+  });
+
   it('tokenizes the rendered prompt with one BOS and special tokens parsed, then generates', async () => {
     const s = plain.createSession();
     const g = plain.chat(messages, { session: s, temperature: 0, maxTokens: 4, replaceEog: true });

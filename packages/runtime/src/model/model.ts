@@ -136,6 +136,11 @@ export class Model {
     const given = options.session;
     if (given?.isDisposed)
       throw new QuantRuntimeError('DISPOSED', 'The session passed to generate() was disposed.');
+    if (given && !this.sessions.has(given))
+      throw new QuantRuntimeError(
+        'INVALID_OPTION',
+        'The session passed to generate() belongs to another model.',
+      );
     const sessionOptions = options.contextSize !== undefined ? { contextSize: options.contextSize } : {};
     return new GenerationStream(
       {
