@@ -3,7 +3,7 @@
     {
       "target_name": "quant_kernels",
       "sources": [
-        "csrc/types.c", "csrc/dequant.c", "csrc/quantize.c", "csrc/vec-dot-scalar.c",
+        "csrc/types.c", "csrc/dot-half.c", "csrc/dequant.c", "csrc/quantize.c", "csrc/vec-dot-scalar.c",
         "csrc/vec-dot-avx2.c", "csrc/vec-dot-neon.c", "csrc/vec-dot-simd128.c", "csrc/cpu-features.c",
         "csrc/threadpool.c", "csrc/ctx.c", "csrc/matmul.c", "csrc/ops.c", "csrc/rope.c",
         "csrc/attention.c", "csrc/mmap.c", "csrc/napi-binding.c"

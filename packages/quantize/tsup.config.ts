@@ -10,8 +10,8 @@ export default defineConfig({
   target: 'node20',
   // import.meta.url in the CJS build (locates the worker script).
   shims: true,
-  // The worker thread and the exact K-quant port it loads are plain JS, shipped next to the bundle.
+  // The worker thread is plain JS, shipped next to the bundle.
   async onSuccess() {
-    for (const f of ['quantize-worker.mjs', 'kquants-ref.mjs']) cpSync(`src/${f}`, `dist/${f}`);
+    cpSync('src/quantize-worker.mjs', 'dist/quantize-worker.mjs');
   },
 });

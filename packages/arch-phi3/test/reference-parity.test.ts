@@ -52,13 +52,7 @@ function referenceSets(): Map<string, string[]> {
  * Cases that fail for a reason outside this plugin, run as expected failures so the suite tells us
  * when they start passing (then remove them here). backend/stem/prompt → why.
  */
-const KNOWN_GAPS = new Map<string, string>([
-  [
-    'wasm/stories260K-phi3/Lily and Ben went to the',
-    'kernels attention does not round the softmax probabilities to f16 as llama.cpp does with an f16 KV cache; ' +
-      'max|Δ| 0.0195 vs bound 0.0177 on wasm (native passes); emulating that rounding gives 1.5e-3',
-  ],
-]);
+const KNOWN_GAPS = new Map<string, string>();
 
 const readRef = (file: string) => JSON.parse(readFileSync(join(refDir, file), 'utf8')) as Reference;
 const sets = referenceSets();

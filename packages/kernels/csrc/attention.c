@@ -41,8 +41,77 @@ typedef struct {
   const qk_kv *kv;
   int64_t layer;
   const qk_attn_params *p;
-  float *scores; /* nth × ctx */
+  float *scores; /* nth × stride: f32 scores (f32 cache) or f16 query + accumulator (f16 cache) */
+  int64_t stride;
 } attn_job;
+
+/*
+ * ggml's f16 K·Q dot (ggml_vec_dot_f16 as built for AVX2): 32-element steps summed into 4×8 f32
+ * lanes, reduced (lanes j and j+2, then j and j+1, then the two 128-bit halves, then two
+ * horizontal adds), the leftover elements added in double. Both operands are f16 values, so every
+ * product is exact in f32 and an add equals ggml's fused multiply-add. Written portably so every
+ * backend gives llama.cpp's bits.
+ */
+float qk_fa_dot_f16(int64_t n, const uint16_t *x, const uint16_t *y) {
+  const int64_t np = n & ~(int64_t)31;
+  double sumf = 0;
+  if (np > 0) {
+    float s[4][8] = { { 0 } };
+    for (int64_t i = 0; i < np; i += 32)
+      for (int j = 0; j < 4; j++)
+        for (int l = 0; l < 8; l++) s[j][l] += qk_h2f(x[i + j * 8 + l]) * qk_h2f(y[i + j * 8 + l]);
+    for (int l = 0; l < 8; l++) { s[0][l] += s[2][l]; s[1][l] += s[3][l]; }
+    for (int l = 0; l < 8; l++) s[0][l] += s[1][l];
+    float t0[4];
+    for (int l = 0; l < 4; l++) t0[l] = s[0][l] + s[0][l + 4];
+    sumf = (double)((t0[0] + t0[1]) + (t0[2] + t0[3]));
+  }
+  for (int64_t i = np; i < n; i++) sumf += (double)(qk_h2f(x[i]) * qk_h2f(y[i]));
+  return (float)sumf;
+}
+
+/*
+ * llama.cpp's CPU flash attention for an f16 KV cache (ggml_compute_forward_flash_attn_ext_f16,
+ * the path llama.cpp takes by default on CPU): the query is converted to f16, scores are f16·f16
+ * dots, and the softmax is online with the V accumulator held in f16: on a new maximum the
+ * accumulator is rescaled (acc = f16(acc·e^(Mold−M))), then acc = f16(acc + v·e^(s−M)) (a fused
+ * multiply-add in ggml, emulated exactly here in double), S = S·ms + vs; finally out = f32(acc)/S.
+ */
+void qk_fa_scale_f16(int64_t n, uint16_t *y, float v) {
+  for (int64_t i = 0; i < n; i++) y[i] = qk_f2h(qk_h2f(y[i]) * v);
+}
+
+/* y = f16(y + x·v) with one rounding before the f16 conversion (ggml's fused multiply-add),
+ * emulated in double: x·v is exact there. */
+void qk_fa_mad_f16(int64_t n, uint16_t *y, const uint16_t *x, float v) {
+  for (int64_t i = 0; i < n; i++) y[i] = qk_f2h((float)((double)qk_h2f(x[i]) * (double)v + (double)qk_h2f(y[i])));
+}
+
+static void attn_head_f16(const qk_vtable *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb, size_t rowb,
+                          int64_t g, int64_t j0, int64_t pos, const float *qh, float *oh, uint16_t *q16,
+                          uint16_t *acc) {
+  const int64_t hd = p->head_dim;
+  for (int64_t i = 0; i < hd; i++) { q16[i] = qk_f2h(qh[i]); acc[i] = 0; }
+  float M = -INFINITY, S = 0.0f;
+  for (int64_t k = j0; k <= pos; k++) {
+    const uint16_t *kr = (const uint16_t *)(kb + (size_t)k * rowb) + g * hd;
+    const uint16_t *vr = (const uint16_t *)(vb + (size_t)k * rowb) + g * hd;
+    float s = vt->fa_dot_f16(hd, kr, q16) * p->scale;
+    float ms = 1.0f, vs = 1.0f;
+    if (s > M) {
+      const float Mold = M;
+      M = s;
+      ms = expf(Mold - M);
+      vt->fa_scale_f16(hd, acc, ms);
+    } else {
+      vs = expf(s - M);
+    }
+    vt->fa_mad_f16(hd, acc, vr, vs);
+    S = S * ms + vs;
+  }
+  const float inv = S == 0.0f ? 0.0f : 1.0f / S;
+  for (int64_t i = 0; i < hd; i++) oh[i] = qk_h2f(acc[i]) * inv;
+}
 
 static void attn_chunk(void *arg, int64_t w, int ith) {
   const attn_job *j = arg;
@@ -50,7 +119,7 @@ static void attn_chunk(void *arg, int64_t w, int ith) {
   const qk_kv *kv = j->kv;
   const qk_vtable *vt = &j->c->vt;
   const int64_t hd = p->head_dim, group = p->n_heads / p->n_kv_heads;
-  float *sc = j->scores + (size_t)ith * (size_t)kv->ctx;
+  float *sc = j->scores + (size_t)ith * (size_t)j->stride;
   const uint8_t *kb = (const uint8_t *)kv->data + kv_off(kv, j->layer, 0, 0);
   const uint8_t *vb = (const uint8_t *)kv->data + kv_off(kv, j->layer, 1, 0);
   const size_t rowb = (size_t)kv->kv_dim * elt(kv);
@@ -61,10 +130,15 @@ static void attn_chunk(void *arg, int64_t w, int ith) {
     if (p->window > 0 && pos - p->window + 1 > 0) j0 = pos - p->window + 1;
     const float *qh = j->q + (t * p->n_heads + h) * hd;
     float *oh = j->out + (t * p->n_heads + h) * hd;
+    if (kv->is_f16) {
+      uint16_t *q16 = (uint16_t *)sc, *acc = q16 + hd;
+      attn_head_f16(vt, p, kb, vb, rowb, g, j0, pos, qh, oh, q16, acc);
+      return;
+    }
     float max = -INFINITY;
     for (int64_t k = j0; k <= pos; k++) {
       const uint8_t *kr = kb + (size_t)k * rowb + (size_t)g * hd * elt(kv);
-      float s = kv->is_f16 ? vt->dot_f16_f32(hd, (const uint16_t *)kr, qh) : vt->dot_f32(hd, (const float *)kr, qh);
+      float s = vt->dot_f32(hd, (const float *)kr, qh);
       s *= p->scale;
       sc[k] = s;
       if (s > max) max = s;
@@ -75,8 +149,7 @@ static void attn_chunk(void *arg, int64_t w, int ith) {
     for (int64_t i = 0; i < hd; i++) oh[i] = 0;
     for (int64_t k = j0; k <= pos; k++) {
       const uint8_t *vr = vb + (size_t)k * rowb + (size_t)g * hd * elt(kv);
-      if (kv->is_f16) vt->axpy_f16(hd, sc[k] * inv, (const uint16_t *)vr, oh);
-      else vt->axpy_f32(hd, sc[k] * inv, (const float *)vr, oh);
+      vt->axpy_f32(hd, sc[k] * inv, (const float *)vr, oh);
     }
   }
 }
@@ -87,9 +160,10 @@ int qk_attention(qk_ctx *c, float *out, const float *q, const qk_kv *kv, int64_t
   const double work = (double)total * (double)(p->pos + p->n_tokens) * (double)p->head_dim;
   if (work < 32768.0) nth = 1;
   if (nth < 1) nth = 1;
-  float *scores = malloc((size_t)c->nthreads * (size_t)kv->ctx * sizeof(float));
+  const int64_t stride = kv->is_f16 ? p->head_dim : kv->ctx; /* 2·head_dim f16 = head_dim floats */
+  float *scores = malloc((size_t)c->nthreads * (size_t)stride * sizeof(float));
   if (!scores) return -2;
-  attn_job j = { c, out, q, kv, layer, p, scores };
+  attn_job j = { c, out, q, kv, layer, p, scores, stride };
   qk_pool_run(c->pool, attn_chunk, &j, total, nth);
   free(scores);
   return 0;

@@ -24,6 +24,8 @@ typedef struct {
   int64_t rows, cols, ntok;
   qk_vec_dot_fn dot;
   qk_vec_dot4_fn dot4; /* NULL if the type has no 4-token kernel */
+  qk_vec_dot_fn dot_tail; /* used for tokens >= t_split */
+  int64_t t_split;
 } mm_job;
 
 /* One chunk = ROW_CHUNK output rows for every token, processed tile by tile of tokens. */
@@ -37,8 +39,9 @@ static void mm_chunk(void *arg, int64_t chunk, int tid) {
     for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
       const int64_t re = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
       int64_t t = t0;
+      const int64_t te = t1 < j->t_split ? t1 : j->t_split;
       if (j->dot4) {
-        for (; t + 4 <= t1; t += 4) {
+        for (; t + 4 <= te; t += 4) {
           const uint8_t *a = j->act + (size_t)t * j->act_row;
           float *o = j->out + t * j->rows;
           for (int64_t r = rb; r < re; r++) {
@@ -54,8 +57,9 @@ static void mm_chunk(void *arg, int64_t chunk, int tid) {
       for (; t < t1; t++) {
         const uint8_t *a = j->act + (size_t)t * j->act_row;
         float *o = j->out + t * j->rows;
+        const qk_vec_dot_fn dot = t < j->t_split ? j->dot : j->dot_tail;
         for (int64_t r = rb; r < re; r++) {
-          o[r] = j->dot(j->cols, j->w + (size_t)r * j->w_row, a);
+          o[r] = dot(j->cols, j->w + (size_t)r * j->w_row, a);
         }
       }
     }
@@ -73,8 +77,16 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int type, int64_t rows, int6
   j.rows = rows;
   j.cols = cols;
   j.ntok = ntok;
-  j.dot = c->vt.dot[type];
+  j.dot = ntok >= 2 && c->vt.dotm[type] ? c->vt.dotm[type] : c->vt.dot[type];
   j.dot4 = c->vt.dot4[type];
+  j.dot_tail = j.dot;
+  j.t_split = ntok;
+  if (rows % 8 == 0 && c->vt.dotg[type] && c->vt.dotv[type]) {
+    j.dot = c->vt.dotg[type];
+    j.dot4 = c->vt.dot4g[type];
+    j.dot_tail = c->vt.dotv[type];
+    j.t_split = ntok - ntok % 4;
+  }
   if (vdt == QK_F32) {
     j.act = (const uint8_t *)x;
     j.act_row = (size_t)cols * 4;
@@ -85,7 +97,9 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int type, int64_t rows, int6
     for (int64_t t = 0; t < ntok; t++) {
       const float *xr = x + t * cols;
       void *dst = s + (size_t)t * j.act_row;
-      if (vdt == QK_Q8_0) qk_quantize_act_q8_0(xr, dst, cols);
+      if (vdt == QK_F16) qk_act_f16(xr, dst, cols);
+      else if (vdt == QK_BF16) qk_act_bf16(xr, dst, cols);
+      else if (vdt == QK_Q8_0) qk_quantize_act_q8_0(xr, dst, cols);
       else if (vdt == QK_Q8_1) qk_quantize_act_q8_1(xr, dst, cols);
       else qk_quantize_act_q8_K(xr, dst, cols);
     }

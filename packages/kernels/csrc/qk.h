@@ -132,6 +132,14 @@ void qk_quantize_act_q8_0(const float *x, blk_q8_0 *y, int64_t n);
 void qk_quantize_act_q8_1(const float *x, blk_q8_1 *y, int64_t n);
 void qk_quantize_act_q8_K(const float *x, blk_q8_K *y, int64_t n);
 
+/* F16·F16 and BF16·BF16 in llama.cpp's AVX2 summation order (dot-half.c); activation converters. */
+float qk_dot_f16_vec(int64_t n, const void *w, const void *a);
+float qk_dot_bf16_vec(int64_t n, const void *w, const void *a);
+float qk_dot_f16_gemm(int64_t n, const void *w, const void *a);
+float qk_dot_bf16_gemm(int64_t n, const void *w, const void *a);
+void qk_act_f16(const float *x, uint16_t *y, int64_t n);
+void qk_act_bf16(const float *x, uint16_t *y, int64_t n);
+
 /* The activation format a weight type is multiplied with (QK_F32 = plain floats). */
 int qk_vec_dot_type(int type);
 
@@ -144,14 +152,29 @@ typedef void (*qk_vec_dot4_fn)(int64_t n, const void *w, const void *a, size_t a
 typedef struct {
   qk_vec_dot_fn dot[QK_TYPE_COUNT];
   qk_vec_dot4_fn dot4[QK_TYPE_COUNT];
+  /* Used instead of dot[] when a matmul has 2+ tokens (llama.cpp's tinyBLAS order); NULL = dot[]. */
+  qk_vec_dot_fn dotm[QK_TYPE_COUNT];
+  /* llama.cpp's repacked 8-row path (weights with rows % 8 == 0; AVX2 Q4_K): dotg/dot4g for
+   * tokens in groups of 4 (its gemm), dotv for the remaining ntok % 4 tokens (its gemv). */
+  qk_vec_dot_fn dotg[QK_TYPE_COUNT];
+  qk_vec_dot4_fn dot4g[QK_TYPE_COUNT];
+  qk_vec_dot_fn dotv[QK_TYPE_COUNT];
   /* f16 · f32 and f32 · f32 for attention */
   float (*dot_f16_f32)(int64_t n, const uint16_t *a, const float *b);
   float (*dot_f32)(int64_t n, const float *a, const float *b);
   /* y += s * x  (x f16 / f32) */
   void (*axpy_f16)(int64_t n, float s, const uint16_t *x, float *y);
   void (*axpy_f32)(int64_t n, float s, const float *x, float *y);
+  /* llama.cpp's f16 flash attention steps (attention.c has the portable versions) */
+  float (*fa_dot_f16)(int64_t n, const uint16_t *x, const uint16_t *y);
+  void (*fa_scale_f16)(int64_t n, uint16_t *y, float v);
+  void (*fa_mad_f16)(int64_t n, uint16_t *y, const uint16_t *x, float v);
   const char *name;
 } qk_vtable;
+
+float qk_fa_dot_f16(int64_t n, const uint16_t *x, const uint16_t *y);
+void qk_fa_scale_f16(int64_t n, uint16_t *y, float v);
+void qk_fa_mad_f16(int64_t n, uint16_t *y, const uint16_t *x, float v);
 
 void qk_vtable_scalar(qk_vtable *t);
 /* Overrides entries with SIMD versions when available; returns 1 if anything was set. */

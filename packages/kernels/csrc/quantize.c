@@ -1,10 +1,11 @@
 /*
- * Quantizers: Q8_0 and Q4_0 (ggml's reference rounding, bit for bit), the K-quants Q4_K, Q5_K and
+ * Quantizers: Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 (ggml's reference rounding, bit for bit), the K-quants Q4_K, Q5_K and
  * Q6_K (the weighted scale/min searches llama-quantize uses without an importance matrix, bit for bit
  * by default; `refine` adds a search over the 6-bit scale codes that lowers the error further), float
  * conversions, and the activation quantizers of the matmul fast path (Q8_0, Q8_1, Q8_K).
  */
 #include "qk.h"
+#include <float.h>
 
 #define QK_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define QK_MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -38,6 +39,73 @@ static void quant_q4_0(const float *x, blk_q4_0 *y, int64_t nb) {
       const uint8_t q1 = (uint8_t)QK_MIN(15, (int8_t)(x1 + 8.5f));
       y[i].qs[j] = (uint8_t)(q0 | (q1 << 4));
     }
+  }
+}
+
+/* Q4_1 / Q5_1: asymmetric, d = (max − min)/(2^bits − 1), m = min, q = trunc((x − min)/d + 0.5). */
+static void quant_q4_1(const float *x, blk_q4_1 *y, int64_t nb) {
+  for (int64_t i = 0; i < nb; i++, x += QB) {
+    float min = FLT_MAX, max = -FLT_MAX;
+    for (int j = 0; j < QB; j++) {
+      if (x[j] < min) min = x[j];
+      if (x[j] > max) max = x[j];
+    }
+    const float d = (max - min) / 15;
+    const float id = d ? 1.0f / d : 0.0f;
+    y[i].d = qk_f2h(d);
+    y[i].m = qk_f2h(min);
+    for (int j = 0; j < 16; j++) {
+      const float x0 = (x[j] - min) * id, x1 = (x[j + 16] - min) * id;
+      const uint8_t q0 = (uint8_t)QK_MIN(15, (int8_t)(x0 + 0.5f));
+      const uint8_t q1 = (uint8_t)QK_MIN(15, (int8_t)(x1 + 0.5f));
+      y[i].qs[j] = (uint8_t)(q0 | (q1 << 4));
+    }
+  }
+}
+
+/* Q5_0: symmetric like Q4_0 with d = max/−16 (max = the value of largest magnitude), 5th bits in qh. */
+static void quant_q5_0(const float *x, blk_q5_0 *y, int64_t nb) {
+  for (int64_t i = 0; i < nb; i++, x += QB) {
+    float amax = 0.f, max = 0.f;
+    for (int j = 0; j < QB; j++) {
+      if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
+    }
+    const float d = max / -16;
+    const float id = d ? 1.0f / d : 0.0f;
+    y[i].d = qk_f2h(d);
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; j++) {
+      const float x0 = x[j] * id, x1 = x[j + 16] * id;
+      const uint8_t q0 = (uint8_t)QK_MIN(31, (int8_t)(x0 + 16.5f));
+      const uint8_t q1 = (uint8_t)QK_MIN(31, (int8_t)(x1 + 16.5f));
+      y[i].qs[j] = (uint8_t)((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+      qh |= ((q0 & 0x10u) >> 4) << j;
+      qh |= ((q1 & 0x10u) >> 4) << (j + 16);
+    }
+    memcpy(y[i].qh, &qh, 4);
+  }
+}
+
+static void quant_q5_1(const float *x, blk_q5_1 *y, int64_t nb) {
+  for (int64_t i = 0; i < nb; i++, x += QB) {
+    float min = FLT_MAX, max = -FLT_MAX;
+    for (int j = 0; j < QB; j++) {
+      if (x[j] < min) min = x[j];
+      if (x[j] > max) max = x[j];
+    }
+    const float d = (max - min) / 31;
+    const float id = d ? 1.0f / d : 0.0f;
+    y[i].d = qk_f2h(d);
+    y[i].m = qk_f2h(min);
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; j++) {
+      const float x0 = (x[j] - min) * id, x1 = (x[j + 16] - min) * id;
+      const uint8_t q0 = (uint8_t)(x0 + 0.5f), q1 = (uint8_t)(x1 + 0.5f);
+      y[i].qs[j] = (uint8_t)((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+      qh |= ((q0 & 0x10u) >> 4) << j;
+      qh |= ((q1 & 0x10u) >> 4) << (j + 16);
+    }
+    memcpy(y[i].qh, &qh, 4);
   }
 }
 
@@ -325,6 +393,9 @@ int qk_quantize(int type, const float *src, void *dst, int64_t rows, int64_t col
     case QK_BF16: { uint8_t *d = dst; for (int64_t i = 0; i < n; i++) { uint16_t h = qk_f2bf(src[i]); memcpy(d + 2 * i, &h, 2); } return 0; }
     case QK_Q8_0: quant_q8_0(src, dst, nb); return 0;
     case QK_Q4_0: quant_q4_0(src, dst, nb); return 0;
+    case QK_Q4_1: quant_q4_1(src, dst, nb); return 0;
+    case QK_Q5_0: quant_q5_0(src, dst, nb); return 0;
+    case QK_Q5_1: quant_q5_1(src, dst, nb); return 0;
     case QK_Q4_K: quant_q4_K(src, dst, nb, refine); return 0;
     case QK_Q5_K: quant_q5_K(src, dst, nb, refine); return 0;
     case QK_Q6_K: quant_q6_K(src, dst, nb); return 0;
@@ -334,8 +405,20 @@ int qk_quantize(int type, const float *src, void *dst, int64_t rows, int64_t col
 
 /* ---------------- activation quantizers (matmul fast path) ---------------- */
 
+/*
+ * Activations are quantized as ggml-cpu's x86 quantize_row_q8_0 / _q8_1 do (not the reference
+ * quantizer used for weights): multiplier 127/amax (not 1/d) and round-half-to-even.
+ */
 void qk_quantize_act_q8_0(const float *x, blk_q8_0 *y, int64_t n) {
-  quant_q8_0(x, y, n / QB);
+  const int64_t nb = n / QB;
+  for (int64_t i = 0; i < nb; i++, x += QB) {
+    float amax = 0.f;
+    for (int j = 0; j < QB; j++) amax = QK_MAX(amax, fabsf(x[j]));
+    const float d = amax / 127.f;
+    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+    y[i].d = qk_f2h(d);
+    for (int j = 0; j < QB; j++) y[i].qs[j] = (int8_t)qk_nearest_int(x[j] * id);
+  }
 }
 
 void qk_quantize_act_q8_1(const float *x, blk_q8_1 *y, int64_t n) {
@@ -344,10 +427,10 @@ void qk_quantize_act_q8_1(const float *x, blk_q8_1 *y, int64_t n) {
     float amax = 0.f;
     for (int j = 0; j < QB; j++) amax = QK_MAX(amax, fabsf(x[j]));
     const float d = amax / 127.f;
-    const float id = d ? 1.0f / d : 0.0f;
+    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
     int sum = 0;
     for (int j = 0; j < QB; j++) {
-      y[i].qs[j] = (int8_t)roundf(x[j] * id);
+      y[i].qs[j] = (int8_t)qk_nearest_int(x[j] * id);
       sum += y[i].qs[j];
     }
     y[i].d = qk_f2h(d);

@@ -59,6 +59,8 @@ int qk_vec_dot_type(int type) {
     case QK_Q4_0: case QK_Q5_0: case QK_Q8_0: return QK_Q8_0;
     case QK_Q4_1: case QK_Q5_1: return QK_Q8_1;
     case QK_Q2_K: case QK_Q3_K: case QK_Q4_K: case QK_Q5_K: case QK_Q6_K: return QK_Q8_K;
+    case QK_F16: return QK_F16;   /* as ggml: activations are converted to the weight's half type */
+    case QK_BF16: return QK_BF16;
     default: return QK_F32;
   }
 }

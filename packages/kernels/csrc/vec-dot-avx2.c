@@ -95,20 +95,110 @@ AVX2 static float vd_f16(int64_t n, const void *w, const void *a) {
   return s;
 }
 
-AVX2 static float vd_bf16(int64_t n, const void *w, const void *a) {
-  const uint8_t *x = w;
-  const float *y = a;
-  __m256 s0 = _mm256_setzero_ps(), s1 = s0;
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    if ((i & 31) == 0) PREFETCH_AHEAD(x + 2 * i, 64);
-    s0 = _mm256_fmadd_ps(ld_bf8(x + 2 * i), _mm256_loadu_ps(y + i), s0);
-    s1 = _mm256_fmadd_ps(ld_bf8(x + 2 * i + 16), _mm256_loadu_ps(y + i + 8), s1);
+
+/* F16·F16 / BF16·BF16 in llama.cpp's AVX2 order (see dot-half.c for the portable twins). */
+static inline float red_hadd8(const float *x) {
+  const float t0 = x[0] + x[4], t1 = x[1] + x[5], t2 = x[2] + x[6], t3 = x[3] + x[7];
+  return (t0 + t1) + (t2 + t3);
+}
+static inline float red_movehl8(const float *x) {
+  const float t0 = x[4] + x[0], t1 = x[5] + x[1], t2 = x[6] + x[2], t3 = x[7] + x[3];
+  return (t0 + t2) + (t1 + t3);
+}
+
+AVX2 static float vd_hh(int64_t n, const void *w, const void *a) {
+  const uint8_t *x = w, *y = a;
+  const int64_t np = n & ~(int64_t)31;
+  double sumf = 0;
+  if (np > 0) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (int64_t i = 0; i < np; i += 32) {
+      PREFETCH_AHEAD(x + 2 * i, 64);
+      s0 = _mm256_fmadd_ps(ld_h8(x + 2 * i), ld_h8(y + 2 * i), s0);
+      s1 = _mm256_fmadd_ps(ld_h8(x + 2 * i + 16), ld_h8(y + 2 * i + 16), s1);
+      s2 = _mm256_fmadd_ps(ld_h8(x + 2 * i + 32), ld_h8(y + 2 * i + 32), s2);
+      s3 = _mm256_fmadd_ps(ld_h8(x + 2 * i + 48), ld_h8(y + 2 * i + 48), s3);
+    }
+    s0 = _mm256_add_ps(s0, s2);
+    s1 = _mm256_add_ps(s1, s3);
+    s0 = _mm256_add_ps(s0, s1);
+    float l[8];
+    _mm256_storeu_ps(l, s0);
+    sumf = (double)red_hadd8(l);
   }
-  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(ld_bf8(x + 2 * i), _mm256_loadu_ps(y + i), s0);
-  float s = hsum8(_mm256_add_ps(s0, s1));
-  for (; i < n; i++) { uint16_t h; memcpy(&h, x + 2 * i, 2); s += qk_bf2f(h) * y[i]; }
-  return s;
+  const uint16_t *xh = w, *yh = a;
+  for (int64_t i = np; i < n; i++) sumf += (double)(qk_h2f(xh[i]) * qk_h2f(yh[i]));
+  return (float)sumf;
+}
+
+AVX2 static float vd_hh_gemm(int64_t n, const void *w, const void *a) {
+  if (n % 8) return vd_hh(n, w, a);
+  const uint8_t *x = w, *y = a;
+  __m256 c = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n; i += 8) {
+    if ((i & 31) == 0) PREFETCH_AHEAD(x + 2 * i, 64);
+    c = _mm256_fmadd_ps(ld_h8(x + 2 * i), ld_h8(y + 2 * i), c);
+  }
+  float l[8];
+  _mm256_storeu_ps(l, c);
+  return red_movehl8(l);
+}
+
+AVX2 static float vd_bb(int64_t n, const void *w, const void *a) {
+  const uint8_t *x = w, *y = a;
+  int64_t i = 0;
+  double sumf = 0;
+  if (n >= 32) {
+    __m256 c1 = _mm256_setzero_ps(), c2 = c1, c3 = c1, c4 = c1;
+    for (; i + 32 <= n; i += 32) {
+      PREFETCH_AHEAD(x + 2 * i, 64);
+      c1 = _mm256_add_ps(_mm256_mul_ps(ld_bf8(x + 2 * i), ld_bf8(y + 2 * i)), c1);
+      c2 = _mm256_add_ps(_mm256_mul_ps(ld_bf8(x + 2 * i + 16), ld_bf8(y + 2 * i + 16)), c2);
+      c3 = _mm256_add_ps(_mm256_mul_ps(ld_bf8(x + 2 * i + 32), ld_bf8(y + 2 * i + 32)), c3);
+      c4 = _mm256_add_ps(_mm256_mul_ps(ld_bf8(x + 2 * i + 48), ld_bf8(y + 2 * i + 48)), c4);
+    }
+    c1 = _mm256_add_ps(_mm256_add_ps(c1, c3), _mm256_add_ps(c2, c4));
+    float l[8];
+    _mm256_storeu_ps(l, c1);
+    sumf = (double)red_movehl8(l);
+  }
+  const uint16_t *xh = w, *yh = a;
+  for (; i < n; i++) sumf += (double)(qk_bf2f(xh[i]) * qk_bf2f(yh[i]));
+  return (float)sumf;
+}
+
+AVX2 static float vd_bb_gemm(int64_t n, const void *w, const void *a) {
+  if (n % 8) return vd_bb(n, w, a);
+  const uint8_t *x = w, *y = a;
+  __m256 c = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n; i += 8) {
+    if ((i & 31) == 0) PREFETCH_AHEAD(x + 2 * i, 64);
+    c = _mm256_fmadd_ps(ld_bf8(x + 2 * i), ld_bf8(y + 2 * i), c);
+  }
+  float l[8];
+  _mm256_storeu_ps(l, c);
+  return red_movehl8(l);
+}
+
+/* llama.cpp's f16 flash-attention steps with F16C (ggml_vec_dot_f16 / _mad_f16 / _scale_f16, AVX2). */
+AVX2 static float fa_dot_hh(int64_t n, const uint16_t *x, const uint16_t *y) { return vd_hh(n, x, y); }
+
+AVX2 static void fa_mad_hh(int64_t n, uint16_t *y, const uint16_t *x, float v) {
+  const __m256 vv = _mm256_set1_ps(v);
+  const int64_t np = n & ~(int64_t)31;
+  for (int64_t i = 0; i < np; i += 8) {
+    const __m256 r = _mm256_fmadd_ps(ld_h8((const uint8_t *)(x + i)), vv, ld_h8((const uint8_t *)(y + i)));
+    _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(r, 0));
+  }
+  for (int64_t i = np; i < n; i++) y[i] = qk_f2h(fmaf(qk_h2f(x[i]), v, qk_h2f(y[i])));
+}
+
+AVX2 static void fa_scale_hh(int64_t n, uint16_t *y, float v) {
+  const __m256 vv = _mm256_set1_ps(v);
+  const int64_t np = n & ~(int64_t)31;
+  for (int64_t i = 0; i < np; i += 8)
+    _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_mul_ps(ld_h8((const uint8_t *)(y + i)), vv), 0));
+  for (int64_t i = np; i < n; i++) y[i] = qk_f2h(qk_h2f(y[i]) * v);
 }
 
 AVX2 static float vd_q4_0(int64_t n, const void *w, const void *a) {
@@ -194,13 +284,11 @@ AVX2 static float vd_q4_K(int64_t n, const void *w, const void *a) {
   const blk_q8_K *y = a;
   const __m256i m4 = _mm256_set1_epi8(0xF);
   __m256 acc = _mm256_setzero_ps();
-  float accm = 0;
+  float accm4[4] = { 0, 0, 0, 0 };
   for (int64_t i = 0; i < n / QK_K; i++) {
     PREFETCH_AHEAD(x + i, sizeof(blk_q4_K));
     uint8_t sc[8], mn[8];
     qk_unpack_k4(x[i].scales, sc, mn);
-    int summs = 0;
-    for (int j = 0; j < 8; j++) summs += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
     const uint8_t *q = x[i].qs;
     const int8_t *a8 = y[i].qs;
     __m256i sumi = _mm256_setzero_si256();
@@ -214,9 +302,112 @@ AVX2 static float vd_q4_K(int64_t n, const void *w, const void *a) {
     }
     const float d = y[i].d * qk_h2f(x[i].d);
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-    accm += y[i].d * qk_h2f(x[i].dmin) * summs;
+    /* ggml: 4 lanes of mins·(paired bsums), each fused-added with dmin = −y.d·x.dmin */
+    const float dmin = -(y[i].d * qk_h2f(x[i].dmin));
+    for (int k = 0; k < 4; k++) {
+      const int p = mn[2 * k] * (y[i].bsums[4 * k] + y[i].bsums[4 * k + 1]) +
+                    mn[2 * k + 1] * (y[i].bsums[4 * k + 2] + y[i].bsums[4 * k + 3]);
+      accm4[k] = fmaf(dmin, (float)p, accm4[k]);
+    }
   }
-  return hsum8(acc) - accm;
+  return hsum8(acc) + ((accm4[0] + accm4[2]) + (accm4[1] + accm4[3]));
+}
+
+/*
+ * Q4_K as llama.cpp's AVX2 backend multiplies it when the weight has a multiple of 8 rows: the
+ * weight is repacked 8 rows at a time (ggml-cpu/repack.cpp, q4_K_8x8_q8_K) and every (row, token)
+ * sums exact integers per 64-element pair of sub-blocks, then accumulates them in f32 with fused
+ * multiply-adds: groups of 4 tokens (gemm) once per pair of sub-blocks, the remaining tokens (gemv)
+ * once per super-block; the mins the same way with dmin; result = acc − acc_min.
+ */
+AVX2 static inline int32_t hsum_i32_8(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+AVX2 static inline void q4k_pair_sums(const blk_q4_K *x, const blk_q8_K *y, const uint8_t sc[8], const uint8_t mn[8],
+                                      int32_t isb[4], int32_t imin[4]) {
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  for (int j = 0; j < 4; j++) {
+    const __m256i qb = load32(x->qs + 32 * j);
+    const __m256i lo = _mm256_and_si256(qb, m4);
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qb, 4), m4);
+    const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load32(y->qs + 64 * j)), _mm256_set1_epi16(sc[2 * j]));
+    const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load32(y->qs + 64 * j + 32)), _mm256_set1_epi16(sc[2 * j + 1]));
+    isb[j] = hsum_i32_8(_mm256_add_epi32(p0, p1));
+    imin[j] = mn[2 * j] * (y->bsums[4 * j] + y->bsums[4 * j + 1]) + mn[2 * j + 1] * (y->bsums[4 * j + 2] + y->bsums[4 * j + 3]);
+  }
+}
+
+AVX2 static float vd_q4_K_rp_gemv(int64_t n, const void *w, const void *a) {
+  const blk_q4_K *x = w;
+  const blk_q8_K *y = a;
+  float acc = 0, accm = 0;
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q4_K));
+    uint8_t sc[8], mn[8];
+    qk_unpack_k4(x[i].scales, sc, mn);
+    int32_t isb[4], imin[4];
+    q4k_pair_sums(x + i, y + i, sc, mn, isb, imin);
+    const float ds = qk_h2f(x[i].d) * y[i].d, dm = qk_h2f(x[i].dmin) * y[i].d;
+    acc = fmaf((float)(isb[0] + isb[1] + isb[2] + isb[3]), ds, acc);
+    accm = fmaf((float)(imin[0] + imin[1] + imin[2] + imin[3]), dm, accm);
+  }
+  return acc - accm;
+}
+
+AVX2 static float vd_q4_K_rp_gemm(int64_t n, const void *w, const void *a) {
+  const blk_q4_K *x = w;
+  const blk_q8_K *y = a;
+  float acc = 0, accm = 0;
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q4_K));
+    uint8_t sc[8], mn[8];
+    qk_unpack_k4(x[i].scales, sc, mn);
+    int32_t isb[4], imin[4];
+    q4k_pair_sums(x + i, y + i, sc, mn, isb, imin);
+    const float ds = qk_h2f(x[i].d) * y[i].d, dm = qk_h2f(x[i].dmin) * y[i].d;
+    for (int j = 0; j < 4; j++) {
+      acc = fmaf((float)isb[j], ds, acc);
+      accm = fmaf((float)imin[j], dm, accm);
+    }
+  }
+  return acc - accm;
+}
+
+AVX2 static void vd4_q4_K_rp_gemm(int64_t n, const void *w, const void *a, size_t astride, float out[4]) {
+  const blk_q4_K *x = w;
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  float acc[4] = { 0, 0, 0, 0 }, accm[4] = { 0, 0, 0, 0 };
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q4_K));
+    uint8_t sc[8], mn[8];
+    qk_unpack_k4(x[i].scales, sc, mn);
+    const float dx = qk_h2f(x[i].d), dmx = qk_h2f(x[i].dmin);
+    __m256i q[8], s16[8];
+    for (int j = 0; j < 4; j++) {
+      const __m256i qb = load32(x[i].qs + 32 * j);
+      q[2 * j] = _mm256_and_si256(qb, m4);
+      q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(qb, 4), m4);
+      s16[2 * j] = _mm256_set1_epi16(sc[2 * j]);
+      s16[2 * j + 1] = _mm256_set1_epi16(sc[2 * j + 1]);
+    }
+    for (int k = 0; k < 4; k++) {
+      const blk_q8_K *y = (const blk_q8_K *)((const uint8_t *)a + (size_t)k * astride) + i;
+      const float ds = dx * y->d, dm = dmx * y->d;
+      for (int j = 0; j < 4; j++) {
+        const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q[2 * j], load32(y->qs + 64 * j)), s16[2 * j]);
+        const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q[2 * j + 1], load32(y->qs + 64 * j + 32)), s16[2 * j + 1]);
+        const int32_t im = mn[2 * j] * (y->bsums[4 * j] + y->bsums[4 * j + 1]) +
+                           mn[2 * j + 1] * (y->bsums[4 * j + 2] + y->bsums[4 * j + 3]);
+        acc[k] = fmaf((float)hsum_i32_8(_mm256_add_epi32(p0, p1)), ds, acc[k]);
+        accm[k] = fmaf((float)im, dm, accm[k]);
+      }
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = acc[k] - accm[k];
 }
 
 AVX2 static float vd_q5_K(int64_t n, const void *w, const void *a) {
@@ -247,9 +438,10 @@ AVX2 static float vd_q5_K(int64_t n, const void *w, const void *a) {
     }
     const float d = y[i].d * qk_h2f(x[i].d);
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-    accm += y[i].d * qk_h2f(x[i].dmin) * summs;
+    /* ggml: summs += dmin·Σmins (contracted to an FMA), dmin = −y.d·x.dmin, added at the end */
+    accm = fmaf(-(y[i].d * qk_h2f(x[i].dmin)), (float)summs, accm);
   }
-  return hsum8(acc) - accm;
+  return hsum8(acc) + accm;
 }
 
 AVX2 static float vd_q6_K(int64_t n, const void *w, const void *a) {
@@ -451,8 +643,13 @@ AVX2 static void axpy_f32(int64_t n, float s, const float *x, float *y) {
 int qk_vtable_avx2(qk_vtable *t) {
   if (!qk_cpu_has_avx2()) return 0;
   t->dot[QK_F32] = vd_f32;
-  t->dot[QK_F16] = vd_f16;
-  t->dot[QK_BF16] = vd_bf16;
+  t->dot[QK_F16] = vd_hh;
+  t->dot[QK_BF16] = vd_bb;
+  t->dotm[QK_F16] = vd_hh_gemm;
+  t->dotm[QK_BF16] = vd_bb_gemm;
+  t->fa_dot_f16 = fa_dot_hh;
+  t->fa_mad_f16 = fa_mad_hh;
+  t->fa_scale_f16 = fa_scale_hh;
   t->dot[QK_Q4_0] = vd_q4_0;
   t->dot[QK_Q4_1] = vd_q4_1;
   t->dot[QK_Q5_0] = vd_q5_0;
@@ -464,6 +661,9 @@ int qk_vtable_avx2(qk_vtable *t) {
   t->dot[QK_Q5_K] = vd_q5_K;
   t->dot[QK_Q6_K] = vd_q6_K;
   t->dot4[QK_Q4_K] = vd4_q4_K;
+  t->dotg[QK_Q4_K] = vd_q4_K_rp_gemm;
+  t->dot4g[QK_Q4_K] = vd4_q4_K_rp_gemm;
+  t->dotv[QK_Q4_K] = vd_q4_K_rp_gemv;
   t->dot4[QK_Q8_0] = vd4_q8_0;
   t->dot4[QK_Q6_K] = vd4_q6_K;
   t->dot_f16_f32 = dot_f16_f32;

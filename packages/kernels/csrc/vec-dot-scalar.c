@@ -11,21 +11,7 @@ static float vd_f32(int64_t n, const void *w, const void *a) {
   return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
-static float vd_f16(int64_t n, const void *w, const void *a) {
-  const uint8_t *x = w;
-  const float *y = a;
-  float s = 0;
-  for (int64_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, x + 2 * i, 2); s += qk_h2f(h) * y[i]; }
-  return s;
-}
 
-static float vd_bf16(int64_t n, const void *w, const void *a) {
-  const uint8_t *x = w;
-  const float *y = a;
-  float s = 0;
-  for (int64_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, x + 2 * i, 2); s += qk_bf2f(h) * y[i]; }
-  return s;
-}
 
 static float vd_q4_0(int64_t n, const void *w, const void *a) {
   const blk_q4_0 *x = w;
@@ -245,8 +231,13 @@ static void axpy_f32(int64_t n, float s, const float *x, float *y) {
 void qk_vtable_scalar(qk_vtable *t) {
   memset(t, 0, sizeof(*t));
   t->dot[QK_F32] = vd_f32;
-  t->dot[QK_F16] = vd_f16;
-  t->dot[QK_BF16] = vd_bf16;
+  t->dot[QK_F16] = qk_dot_f16_vec;
+  t->dot[QK_BF16] = qk_dot_bf16_vec;
+  t->dotm[QK_F16] = qk_dot_f16_gemm;
+  t->dotm[QK_BF16] = qk_dot_bf16_gemm;
+  t->fa_dot_f16 = qk_fa_dot_f16;
+  t->fa_scale_f16 = qk_fa_scale_f16;
+  t->fa_mad_f16 = qk_fa_mad_f16;
   t->dot[QK_Q4_0] = vd_q4_0;
   t->dot[QK_Q4_1] = vd_q4_1;
   t->dot[QK_Q5_0] = vd_q5_0;

@@ -90,19 +90,6 @@ static float vd_f16(int64_t n, const void *w, const void *a) {
   return s;
 }
 
-static float vd_bf16(int64_t n, const void *w, const void *a) {
-  const uint8_t *x = w;
-  const float *y = a;
-  v128_t s0 = wasm_f32x4_splat(0), s1 = s0;
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(bf4(x + 2 * i), ld(y + i)));
-    s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(bf4(x + 2 * i + 8), ld(y + i + 4)));
-  }
-  float s = hsum_f32(wasm_f32x4_add(s0, s1));
-  for (; i < n; i++) { uint16_t hh; memcpy(&hh, x + 2 * i, 2); s += qk_bf2f(hh) * y[i]; }
-  return s;
-}
 
 static float vd_q8_0(int64_t n, const void *w, const void *a) {
   const blk_q8_0 *x = w;
@@ -235,8 +222,6 @@ static void axpy_f16(int64_t n, float s, const uint16_t *x, float *y) {
 
 int qk_vtable_simd128(qk_vtable *t) {
   t->dot[QK_F32] = vd_f32;
-  t->dot[QK_F16] = vd_f16;
-  t->dot[QK_BF16] = vd_bf16;
   t->dot[QK_Q8_0] = vd_q8_0;
   t->dot[QK_Q4_0] = vd_q4_0;
   t->dot[QK_Q4_K] = vd_q4_K;

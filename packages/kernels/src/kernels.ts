@@ -4,7 +4,7 @@
  */
 import { KernelError } from './errors';
 import type { Host } from './raw-binding';
-import { kernelType, typeBytes } from './type-table';
+import { KERNEL_TYPES, kernelType, typeBytes } from './type-table';
 import type {
   AttentionParams,
   BackendName,
@@ -385,7 +385,9 @@ export class KernelsImpl implements Kernels {
     if (!info.quantizable)
       throw new KernelError(
         'UNSUPPORTED_TYPE',
-        `quantize: cannot quantize to ${info.name} (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)`,
+        `quantize: cannot quantize to ${info.name} (supported: ${KERNEL_TYPES.filter((t) => t.quantizable)
+          .map((t) => t.name)
+          .join(', ')})`,
       );
     int(rows, 'quantize(rows)');
     int(cols, 'quantize(cols)');

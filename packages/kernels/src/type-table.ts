@@ -1,7 +1,8 @@
+import { ggmlTypeInfo } from '@quant/gguf';
 import { KernelError } from './errors';
 import type { GGMLTypeId } from './types';
 
-/** Block geometry of the ggml types the kernels support (same ids and sizes as GGUF / @quant/gguf). */
+/** A ggml type the kernels support: its block geometry (from @quant/gguf's type table) and whether `quantize()` makes it. */
 export interface KernelTypeInfo {
   readonly id: GGMLTypeId;
   readonly name: string;
@@ -13,38 +14,24 @@ export interface KernelTypeInfo {
   readonly quantizable: boolean;
 }
 
-const T = (
-  id: number,
-  name: string,
-  blockSize: number,
-  typeSize: number,
-  quantizable: boolean,
-): KernelTypeInfo => ({
-  id,
-  name,
-  blockSize,
-  typeSize,
-  quantizable,
-});
+/** Types `dequantize`, `matmul`, `getRows` and `weight` accept (the C kernels' decoders and dot products). */
+const SUPPORTED = [0, 1, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 30] as const;
+/** Types the C `quantize` produces (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K). */
+const QUANTIZABLE: ReadonlySet<number> = new Set([0, 1, 30, 2, 3, 6, 7, 8, 12, 13, 14]);
 
 /** The types `dequantize`, `matmul`, `getRows` and `weight` accept. */
-export const KERNEL_TYPES: readonly KernelTypeInfo[] = [
-  T(0, 'F32', 1, 4, true),
-  T(1, 'F16', 1, 2, true),
-  T(2, 'Q4_0', 32, 18, true),
-  T(3, 'Q4_1', 32, 20, false),
-  T(6, 'Q5_0', 32, 22, false),
-  T(7, 'Q5_1', 32, 24, false),
-  T(8, 'Q8_0', 32, 34, true),
-  T(10, 'Q2_K', 256, 84, false),
-  T(11, 'Q3_K', 256, 110, false),
-  T(12, 'Q4_K', 256, 144, true),
-  T(13, 'Q5_K', 256, 176, true),
-  T(14, 'Q6_K', 256, 210, true),
-  T(30, 'BF16', 1, 2, true),
-];
+export const KERNEL_TYPES: readonly KernelTypeInfo[] = SUPPORTED.map((id) => {
+  const g = ggmlTypeInfo(id);
+  return Object.freeze({
+    id: id as GGMLTypeId,
+    name: g.name,
+    blockSize: g.blockSize,
+    typeSize: g.typeSize,
+    quantizable: QUANTIZABLE.has(id),
+  });
+});
 
-const BY_ID = new Map(KERNEL_TYPES.map((t) => [t.id, t]));
+const BY_ID = new Map(KERNEL_TYPES.map((t) => [t.id as number, t]));
 
 /** The kernel type info for `type`, or a KernelError('UNSUPPORTED_TYPE'). */
 export function kernelType(type: number, what = 'type'): KernelTypeInfo {

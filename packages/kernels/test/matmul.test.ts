@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { Kernels } from '@quant/kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, expectClose, expectExact, load, randn, rng } from './helpers';
-import { BLOCK, randomBlocks, refDequantize, T, TYPE_NAMES } from './ref-quants';
+import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from './ref-half';
+import { BLOCK, h, randomBlocks, refDequantize, scaleMinK4, T, TYPE_NAMES } from './ref-quants';
 
 const WEIGHT_TYPES = [
   T.F32,
@@ -45,6 +46,172 @@ function actErrorBound(type: number, x: Float32Array, cols: number): Float64Arra
   }
   void cols;
   return e;
+}
+
+/**
+ * F16 / BF16 weights the way llama.cpp's AVX2 CPU backend multiplies them: activations rounded to
+ * the weight's half type (ggml's vec_dot_type), every product exact in f32, summed in f32 in
+ * ggml's order — one token: ggml_vec_dot_f16/_bf16 (4 accumulators × 8 lanes per 32 elements,
+ * tail in double); two or more tokens with cols % 8 == 0: llamafile's tinyBLAS (1 accumulator × 8
+ * lanes, hsum). Reductions: f16 vec = ((l0+l4)+(l1+l5))+((l2+l6)+(l3+l7)); the others
+ * ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)); bf16 vec first merges accumulators as (a0+a2)+(a1+a3),
+ * f16 vec as a0+=a2, a1+=a3, a0+=a1 (the same pairing).
+ */
+function refHalfMatmul(
+  W: Float32Array,
+  rows: number,
+  cols: number,
+  x: Float32Array,
+  nTok: number,
+  bf: boolean,
+) {
+  const f = Math.fround;
+  const rd = bf ? (v: number) => bf16ToFloat(floatToBf16(v)) : (v: number) => halfToFloat(floatToHalf(v));
+  const xr = x.map(rd);
+  const redHadd = (l: number[]) =>
+    f(
+      f(f((l[0] as number) + (l[4] as number)) + f((l[1] as number) + (l[5] as number))) +
+        f(f((l[2] as number) + (l[6] as number)) + f((l[3] as number) + (l[7] as number))),
+    );
+  const redMovehl = (l: number[]) =>
+    f(
+      f(f((l[0] as number) + (l[4] as number)) + f((l[2] as number) + (l[6] as number))) +
+        f(f((l[1] as number) + (l[5] as number)) + f((l[3] as number) + (l[7] as number))),
+    );
+  const out = new Float32Array(rows * nTok);
+  for (let t = 0; t < nTok; t++)
+    for (let r = 0; r < rows; r++) {
+      const w = (c: number) => W[r * cols + c] as number;
+      const a = (c: number) => xr[t * cols + c] as number;
+      let res: number;
+      if (nTok >= 2 && cols % 8 === 0) {
+        const l = new Array<number>(8).fill(0);
+        for (let c = 0; c < cols; c += 8)
+          for (let i = 0; i < 8; i++) l[i] = f((l[i] as number) + w(c + i) * a(c + i));
+        res = redMovehl(l);
+      } else {
+        const np = cols & ~31;
+        let sum = 0;
+        if (np > 0) {
+          const acc = Array.from({ length: 4 }, () => new Array<number>(8).fill(0));
+          for (let c = 0; c < np; c += 32)
+            for (let j = 0; j < 4; j++)
+              for (let i = 0; i < 8; i++) {
+                const row = acc[j] as number[];
+                row[i] = f((row[i] as number) + w(c + 8 * j + i) * a(c + 8 * j + i));
+              }
+          const [a0, a1, a2, a3] = acc as [number[], number[], number[], number[]];
+          const m = a0.map((v, i) => f(f(v + (a2[i] as number)) + f((a1[i] as number) + (a3[i] as number))));
+          sum = bf ? redMovehl(m) : redHadd(m);
+        }
+        for (let c = np; c < cols; c++) sum += w(c) * a(c);
+        res = f(sum);
+      }
+      out[t * rows + r] = res;
+    }
+  return out;
+}
+
+/** ggml's quantize_row_q8_K (the activations of K-quant matmuls): qs, d and the 16 block sums. */
+function refQ8K(x: Float32Array) {
+  const f = Math.fround;
+  const nb = x.length / 256;
+  const qs = new Int8Array(x.length);
+  const d = new Float32Array(nb);
+  const bsums = new Int32Array(nb * 16);
+  for (let i = 0; i < nb; i++) {
+    let amax = 0;
+    let max = 0;
+    for (let j = 0; j < 256; j++) {
+      const v = x[i * 256 + j] as number;
+      if (Math.abs(v) > amax) {
+        amax = Math.abs(v);
+        max = v;
+      }
+    }
+    if (!amax) continue;
+    const iscale = f(-127 / max);
+    for (let j = 0; j < 256; j++) {
+      const v = f(iscale * (x[i * 256 + j] as number));
+      const r = Math.round(v) - (Math.abs(v % 1) === 0.5 && Math.round(v) % 2 !== 0 ? 1 : 0); // half to even
+      qs[i * 256 + j] = Math.min(127, r);
+    }
+    for (let j = 0; j < 16; j++) {
+      let s = 0;
+      for (let k = 0; k < 16; k++) s += qs[i * 256 + 16 * j + k] as number;
+      bsums[i * 16 + j] = s;
+    }
+    d[i] = f(1 / iscale);
+  }
+  return { qs, d, bsums };
+}
+
+/**
+ * Q4_K × activations in the float order of llama.cpp's repacked AVX2 path (repack.cpp,
+ * q4_K_8x8_q8_K, used for weights with rows % 8 == 0): exact integer sums per 64 elements
+ * (Σ scale·q4·q8 over two sub-blocks) and per super-block; the first ntok − ntok % 4 tokens (gemm)
+ * fuse-add one 64-element sum at a time, the rest (gemv) one super-block sum; the mins
+ * (Σ min·bsum) go to their own accumulator with dmin; result = acc − acc_min. fma(a, b, c) is
+ * emulated in double (exact product), so a rare double rounding may differ by one ulp.
+ */
+function refQ4KRepacked(
+  data: Uint8Array,
+  rows: number,
+  cols: number,
+  x: Float32Array,
+  nTok: number,
+): Float32Array {
+  const f = Math.fround;
+  const fma = (a: number, b: number, c: number) => f(a * b + c);
+  const nb = cols / 256;
+  const out = new Float32Array(rows * nTok);
+  const split = nTok - (nTok % 4);
+  for (let t = 0; t < nTok; t++) {
+    const a = refQ8K(x.subarray(t * cols, (t + 1) * cols));
+    for (let r = 0; r < rows; r++) {
+      let acc = 0;
+      let accm = 0;
+      for (let i = 0; i < nb; i++) {
+        const o = (r * nb + i) * 144;
+        const dw = h(data, o);
+        const dmw = h(data, o + 2);
+        const ds = f(dw * (a.d[i] as number));
+        const dm = f(dmw * (a.d[i] as number));
+        let isumB = 0;
+        let iminB = 0;
+        for (let j = 0; j < 4; j++) {
+          let isb = 0;
+          let imin = 0;
+          for (const half of [0, 1]) {
+            const [sc, mn] = scaleMinK4(2 * j + half, data, o + 4);
+            let dot = 0;
+            for (let l = 0; l < 32; l++) {
+              const byte = data[o + 16 + 32 * j + l] as number;
+              const q = half ? byte >> 4 : byte & 15;
+              dot += q * (a.qs[i * 256 + 64 * j + 32 * half + l] as number);
+            }
+            isb += sc * dot;
+            imin +=
+              mn *
+              ((a.bsums[i * 16 + 4 * j + 2 * half] as number) +
+                (a.bsums[i * 16 + 4 * j + 2 * half + 1] as number));
+          }
+          if (t < split) {
+            acc = fma(isb, ds, acc);
+            accm = fma(imin, dm, accm);
+          }
+          isumB += isb;
+          iminB += imin;
+        }
+        if (t >= split) {
+          acc = fma(isumB, ds, acc);
+          accm = fma(iminB, dm, accm);
+        }
+      }
+      out[t * rows + r] = f(acc - accm);
+    }
+  }
+  return out;
 }
 
 function refMatmul(W: Float32Array, rows: number, cols: number, x: Float32Array, nTok: number, type: number) {
@@ -89,28 +256,38 @@ for (const b of BACKENDS) {
         expectExact(k.dequantize(type, data, n), refDequantize(type, data, n), `${name} dequantize`);
       });
 
-      it(`${name}: matvec and batched matmul within the activation-quantization bound`, () => {
-        const rows = 37;
-        const data = randomBlocks(type, rows * cols, rng(type + 200));
-        const W = refDequantize(type, data, rows * cols);
-        const w = k.weight(type, rows, cols, data);
-        for (const nTok of [1, 3, 40]) {
-          const x = randn(nTok * cols, type * 7 + nTok);
-          const xb = k.f32(x.length);
-          xb.write(x);
-          const out = k.f32(rows * nTok);
-          k.matmul(out, w, xb, nTok);
-          const got = out.read();
-          const { out: ref, tol } = refMatmul(W, rows, cols, x, nTok, type);
-          for (let i = 0; i < got.length; i++) {
-            const err = Math.abs((got[i] as number) - (ref[i] as number));
-            if (!(err <= (tol[i] as number)))
-              throw new Error(
-                `${name} nTok=${nTok} out[${i}]: got ${got[i]}, ref ${ref[i]}, err ${err} > tol ${tol[i]}`,
+      it(`${name}: matvec and batched matmul ${type === T.F16 || type === T.BF16 ? "bit-exact with llama.cpp's AVX2 order" : 'within the activation-quantization bound'}`, () => {
+        // 37 rows: plain path; 40 rows (a multiple of 8): llama.cpp's repacked Q4_K order on AVX2
+        for (const rows of [37, 40]) {
+          const data = randomBlocks(type, rows * cols, rng(type + 200));
+          const W = refDequantize(type, data, rows * cols);
+          const w = k.weight(type, rows, cols, data);
+          for (const nTok of [1, 3, 6, 40]) {
+            const x = randn(nTok * cols, type * 7 + nTok);
+            const xb = k.f32(x.length);
+            xb.write(x);
+            const out = k.f32(rows * nTok);
+            k.matmul(out, w, xb, nTok);
+            const got = out.read();
+            if (type === T.F16 || type === T.BF16) {
+              expectExact(
+                got,
+                refHalfMatmul(W, rows, cols, x, nTok, type === T.BF16),
+                `${name} nTok=${nTok}`,
               );
+              continue;
+            }
+            const { out: ref, tol } = refMatmul(W, rows, cols, x, nTok, type);
+            for (let i = 0; i < got.length; i++) {
+              const err = Math.abs((got[i] as number) - (ref[i] as number));
+              if (!(err <= (tol[i] as number)))
+                throw new Error(
+                  `${name} nTok=${nTok} out[${i}]: got ${got[i]}, ref ${ref[i]}, err ${err} > tol ${tol[i]}`,
+                );
+            }
           }
+          w.dispose();
         }
-        w.dispose();
       });
 
       it(`${name}: getRows returns exact dequantized rows`, () => {
@@ -126,6 +303,35 @@ for (const b of BACKENDS) {
         expectExact(out.read(), exp, `${name} getRows`);
       });
     }
+
+    it("Q4_K with rows % 8 == 0 sums like llama.cpp's repacked AVX2 path (native AVX2 only)", (ctx) => {
+      if (k.simd !== 'avx2') ctx.skip();
+      const rows = 16;
+      const cols = 512;
+      const data = randomBlocks(T.Q4_K, rows * cols, rng(4242));
+      const w = k.weight(T.Q4_K, rows, cols, data);
+      for (const nTok of [1, 6]) {
+        const x = randn(nTok * cols, 77 + nTok);
+        const xb = k.f32(x.length);
+        xb.write(x);
+        const out = k.f32(rows * nTok);
+        k.matmul(out, w, xb, nTok);
+        const got = out.read();
+        const ref = refQ4KRepacked(data, rows, cols, x, nTok);
+        let exact = 0;
+        for (let i = 0; i < got.length; i++) {
+          if (got[i] === ref[i]) exact++;
+          else
+            expect(Math.abs((got[i] as number) - (ref[i] as number)), `out[${i}]`).toBeLessThanOrEqual(
+              2 ** -22 * Math.abs(ref[i] as number),
+            );
+        }
+        expect(exact, `bit-identical outputs (nTok=${nTok})`).toBeGreaterThanOrEqual(
+          Math.ceil(0.95 * got.length),
+        );
+      }
+      w.dispose();
+    });
 
     it.skipIf(b.opts.backend !== 'native')(
       'weightFromFile maps tensor bytes at an unaligned file offset',

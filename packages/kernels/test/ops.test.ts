@@ -198,13 +198,16 @@ for (const b of BACKENDS) {
       });
     }
 
-    for (const type of ['f32', 'f16'] as const) {
-      it(`attention over a ${type} KV cache: GQA, causal, sliding window (rtol 1e-4)`, () => {
+    for (const [type, hd] of [
+      ['f32', 8],
+      ['f16', 8],
+      ['f16', 40],
+    ] as const) {
+      it(`attention over a ${type} KV cache, head_dim ${hd}: GQA, causal, sliding window${type === 'f16' ? " (llama.cpp's f16 flash attention)" : ' (rtol 1e-4)'}`, () => {
         const layers = 2,
           ctx = 24,
           nHeads = 6,
           nKv = 2,
-          hd = 8,
           kvDim = nKv * hd;
         const cache = k.kvCache({ layers, contextSize: ctx, kvHeads: nKv, headDim: hd, type });
         const total = 13;
@@ -222,6 +225,24 @@ for (const b of BACKENDS) {
         for (const window of [0, 5]) {
           const out = k.f32(q.length);
           k.attention(out, buf(q), cache, 1, { nTokens, pos, nHeads, nKvHeads: nKv, headDim: hd, window });
+          if (type === 'f16') {
+            const ref16 = refFlashAttnF16(q, Kr, Vr, { nTokens, pos, nHeads, nKv, hd, window });
+            // The only freedom left is expf's last bit (glibc's vs V8's Math.exp), which can flip one
+            // f16 rounding of the accumulator: allow that on ≤ 2% of the elements (≤ 2 f16 ulps).
+            const got = out.read();
+            let off = 0;
+            for (let i = 0; i < got.length; i++) {
+              const d = Math.abs((got[i] as number) - (ref16[i] as number));
+              if (d > 1e-6 + 1e-5 * Math.abs(ref16[i] as number)) off++;
+              expect(d, `f16 flash attention window=${window} element ${i}`).toBeLessThanOrEqual(
+                2e-3 * Math.max(1, Math.abs(ref16[i] as number)),
+              );
+            }
+            expect(off, `elements off by more than rounding (window=${window})`).toBeLessThanOrEqual(
+              Math.ceil(0.02 * got.length),
+            );
+            continue;
+          }
           const ref = new Float64Array(q.length);
           for (let t = 0; t < nTokens; t++)
             for (let h = 0; h < nHeads; h++) {
@@ -260,4 +281,80 @@ for (const b of BACKENDS) {
       });
     }
   });
+}
+
+/**
+ * llama.cpp's CPU flash attention over an f16 cache, written from ggml's description
+ * (ggml_compute_forward_flash_attn_ext_f16_one_chunk with ggml_vec_dot_f16 / ggml_vec_mad_f16 /
+ * ggml_vec_scale_f16 as built for AVX2): query rounded to f16; each score is an f16·f16 dot summed
+ * in 4×8 f32 lanes over 32-element steps (reduced lanes j+2→j, j+1→j, high half→low half, two
+ * horizontal adds) plus the tail in double; online softmax whose V accumulator is stored as f16
+ * after every rescale and every fused multiply-add; output = acc / S.
+ */
+function refFlashAttnF16(
+  q: Float32Array,
+  K: Float32Array,
+  V: Float32Array,
+  o: { nTokens: number; pos: number; nHeads: number; nKv: number; hd: number; window: number },
+): Float64Array {
+  const { nTokens, pos, nHeads, nKv, hd, window } = o;
+  const f = Math.fround;
+  const h16 = (x: number) => halfToFloat(floatToHalf(x));
+  const kvDim = nKv * hd;
+  const out = new Float64Array(nTokens * nHeads * hd);
+  const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    const np = hd & ~31;
+    let sum = 0;
+    if (np > 0) {
+      const lanes = Array.from({ length: 4 }, () => new Array<number>(8).fill(0));
+      for (let i = 0; i < np; i += 32)
+        for (let j = 0; j < 4; j++)
+          for (let l = 0; l < 8; l++)
+            (lanes[j] as number[])[l] = f(
+              ((lanes[j] as number[])[l] as number) +
+                f((a[i + j * 8 + l] as number) * (b[i + j * 8 + l] as number)),
+            );
+      const [l0, l1, l2, l3] = lanes as [number[], number[], number[], number[]];
+      for (let l = 0; l < 8; l++) {
+        l0[l] = f((l0[l] as number) + (l2[l] as number));
+        l1[l] = f((l1[l] as number) + (l3[l] as number));
+      }
+      for (let l = 0; l < 8; l++) l0[l] = f((l0[l] as number) + (l1[l] as number));
+      const t = [0, 1, 2, 3].map((l) => f((l0[l] as number) + (l0[l + 4] as number))) as [
+        number,
+        number,
+        number,
+        number,
+      ];
+      sum = f(f(t[0] + t[1]) + f(t[2] + t[3]));
+    }
+    for (let i = np; i < hd; i++) sum += (a[i] as number) * (b[i] as number);
+    return f(sum);
+  };
+  const scale = f(1 / Math.sqrt(hd));
+  for (let t = 0; t < nTokens; t++)
+    for (let h = 0; h < nHeads; h++) {
+      const g = Math.floor(h / (nHeads / nKv));
+      const p = pos + t;
+      const j0 = window > 0 ? Math.max(0, p - window + 1) : 0;
+      const qh = Array.from(q.subarray((t * nHeads + h) * hd, (t * nHeads + h + 1) * hd), h16);
+      const acc = new Array<number>(hd).fill(0);
+      let M = Number.NEGATIVE_INFINITY;
+      let S = 0;
+      for (let j = j0; j <= p; j++) {
+        const s = f(dot(K.subarray(j * kvDim + g * hd, j * kvDim + g * hd + hd), qh) * scale);
+        let ms = 1;
+        let vs = 1;
+        if (s > M) {
+          ms = f(Math.exp(M - s));
+          M = s;
+          for (let i = 0; i < hd; i++) acc[i] = h16(f((acc[i] as number) * ms));
+        } else vs = f(Math.exp(s - M));
+        for (let i = 0; i < hd; i++)
+          acc[i] = h16((V[j * kvDim + g * hd + i] as number) * vs + (acc[i] as number));
+        S = f(f(S * ms) + vs);
+      }
+      for (let i = 0; i < hd; i++) out[(t * nHeads + h) * hd + i] = f((acc[i] as number) * f(1 / S));
+    }
+  return out;
 }

@@ -15,6 +15,9 @@ import {
   naiveSymRmse,
   refDequantize,
   refQuantizeQ4_0,
+  refQuantizeQ4_1,
+  refQuantizeQ5_0,
+  refQuantizeQ5_1,
   refQuantizeQ8_0,
   rmse,
   T,
@@ -57,6 +60,21 @@ for (const b of BACKENDS) {
       const x = testData(4 * 256, 2);
       bytesEq(k.quantize(T.Q4_0, x, 4, 256), refQuantizeQ4_0(x), 'Q4_0');
     });
+
+    for (const [type, name, ref] of [
+      [T.Q4_1, 'Q4_1', refQuantizeQ4_1],
+      [T.Q5_0, 'Q5_0', refQuantizeQ5_0],
+      [T.Q5_1, 'Q5_1', refQuantizeQ5_1],
+    ] as const) {
+      it(`${name} matches ggml reference quantization bit for bit (incl. constant and zero blocks)`, () => {
+        const x = testData(4 * 256, 10 + type);
+        x.fill(0.25, 0, 32); // constant block: d = 0 (Q4_1/Q5_1), all equal magnitudes (Q5_0)
+        x.fill(0, 32, 64); // zero block
+        bytesEq(k.quantize(type, x, 4, 256), ref(x), name);
+        const back = k.dequantize(type, k.quantize(type, x, 4, 256), x.length);
+        expectExact(back, refDequantize(type, ref(x), x.length), `${name} decode`);
+      });
+    }
 
     it('F16, BF16 and F32 conversions are exact (round to nearest even)', () => {
       const x = randn(1000, 3, 100);

@@ -46,11 +46,11 @@ export function rowBytes(type: number, n: number): number {
   return (n / b) * s;
 }
 
-function h(b: Uint8Array, o: number): number {
+export function h(b: Uint8Array, o: number): number {
   return halfToFloat((b[o] as number) | ((b[o + 1] as number) << 8));
 }
 
-function scaleMinK4(j: number, s: Uint8Array, o: number): [number, number] {
+export function scaleMinK4(j: number, s: Uint8Array, o: number): [number, number] {
   const q = (k: number) => s[o + k] as number;
   if (j < 4) return [q(j) & 63, q(j + 4) & 63];
   return [(q(j + 4) & 0xf) | ((q(j - 4) >> 6) << 4), (q(j + 4) >> 4) | ((q(j) >> 6) << 4)];
@@ -384,4 +384,75 @@ function floatToBf16Local(x: number): number {
   const f = new Float32Array([x]);
   const u = new Uint32Array(f.buffer)[0] as number;
   return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** ggml's quantize_row_q4_1_ref / q5_1_ref, from the format's definition: d = (max − min)/(2^bits − 1), m = min. */
+function refQuantizeAsym(x: Float32Array, bits: 4 | 5): Uint8Array {
+  const nb = x.length / 32;
+  const bs = bits === 4 ? 20 : 24;
+  const out = new Uint8Array(nb * bs);
+  for (let i = 0; i < nb; i++) {
+    let min = Number.POSITIVE_INFINITY,
+      max = Number.NEGATIVE_INFINITY;
+    for (let j = 0; j < 32; j++) {
+      const v = x[i * 32 + j] as number;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    const d = fr((max - min) / ((1 << bits) - 1));
+    const id = d ? fr(1 / d) : 0;
+    setHalf(out, i * bs, d);
+    setHalf(out, i * bs + 2, min);
+    let qh = 0;
+    const qs = i * bs + (bits === 4 ? 4 : 8);
+    for (let j = 0; j < 16; j++) {
+      const x0 = fr(fr((x[i * 32 + j] as number) - min) * id);
+      const x1 = fr(fr((x[i * 32 + 16 + j] as number) - min) * id);
+      let q0 = Math.trunc(fr(x0 + 0.5));
+      let q1 = Math.trunc(fr(x1 + 0.5));
+      if (bits === 4) {
+        q0 = Math.min(15, q0);
+        q1 = Math.min(15, q1);
+      }
+      out[qs + j] = (q0 & 15) | ((q1 & 15) << 4);
+      qh |= ((q0 >> 4) & 1) << j;
+      qh |= ((q1 >> 4) & 1) << (j + 16);
+    }
+    if (bits === 5) new DataView(out.buffer).setUint32(i * bs + 4, qh >>> 0, true);
+  }
+  return out;
+}
+
+export const refQuantizeQ4_1 = (x: Float32Array): Uint8Array => refQuantizeAsym(x, 4);
+export const refQuantizeQ5_1 = (x: Float32Array): Uint8Array => refQuantizeAsym(x, 5);
+
+/** ggml's quantize_row_q5_0_ref: d = max/−16 (max = the value of largest magnitude), q = min(31, trunc(x/d + 16.5)). */
+export function refQuantizeQ5_0(x: Float32Array): Uint8Array {
+  const nb = x.length / 32;
+  const out = new Uint8Array(nb * 22);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < nb; i++) {
+    let amax = 0,
+      max = 0;
+    for (let j = 0; j < 32; j++) {
+      const v = x[i * 32 + j] as number;
+      if (amax < Math.abs(v)) {
+        amax = Math.abs(v);
+        max = v;
+      }
+    }
+    const d = fr(max / -16);
+    const id = d ? fr(1 / d) : 0;
+    setHalf(out, i * 22, d);
+    let qh = 0;
+    for (let j = 0; j < 16; j++) {
+      const q0 = Math.min(31, Math.trunc(fr(fr((x[i * 32 + j] as number) * id) + 16.5)));
+      const q1 = Math.min(31, Math.trunc(fr(fr((x[i * 32 + 16 + j] as number) * id) + 16.5)));
+      out[i * 22 + 6 + j] = (q0 & 15) | ((q1 & 15) << 4);
+      qh |= ((q0 >> 4) & 1) << j;
+      qh |= ((q1 >> 4) & 1) << (j + 16);
+    }
+    dv.setUint32(i * 22 + 2, qh >>> 0, true);
+  }
+  return out;
 }

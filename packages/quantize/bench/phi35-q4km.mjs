@@ -3,7 +3,7 @@
 // streamed to a temp dir), quantize it to Q4_K_M, report seconds and peak RSS, delete both files.
 //
 //   pnpm --filter @quant/quantize build && node bench/phi35-q4km.mjs [--layers 32] [--type Q4_K_M]
-//        [--threads N] [--dir /tmp] [--keep] [--native-k]
+//        [--threads N] [--dir /tmp] [--keep]
 //
 // --layers shrinks the model for a quick run (32 = the real shape).
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -21,7 +21,6 @@ const { values: args } = parseArgs({
     dir: { type: 'string', default: tmpdir() },
     keep: { type: 'boolean', default: false },
     // Use the kernels' Q4_K/Q5_K even where they are not byte-identical to ggml's.
-    'native-k': { type: 'boolean', default: false },
   },
 });
 
@@ -130,7 +129,6 @@ try {
   const r = await quantizeModel(f16Path, outPath, {
     type: args.type,
     threads: Number(args.threads),
-    exactKQuants: !args['native-k'],
     onProgress(done, total, name) {
       const now = performance.now();
       if (now - last > 5000 || done === total) {
@@ -154,7 +152,6 @@ try {
         cpuSeconds: Math.round((usage.userCPUTime + usage.systemCPUTime) / 1e6),
         threads: r.threads,
         parallelism: r.parallelism,
-        kQuantizer: r.kQuantizer,
         peakTensorMB: Number(mb(r.peakTensorBytes)),
         note: r.note,
       },

@@ -23,11 +23,6 @@ export interface QuantizeOptions extends PlanOptions {
   signal?: AbortSignal;
   /** Float32 working set per step (bytes of rows converted at once). Default 64 MiB. */
   slabBytes?: number;
-  /**
-   * Default true: Q4_K/Q5_K bytes are exactly llama-quantize's (the native kernels where they match
-   * ggml, else our slower exact port). false: always the native kernels (faster; may differ slightly).
-   */
-  exactKQuants?: boolean;
 }
 
 export interface QuantizeResult {
@@ -41,11 +36,6 @@ export interface QuantizeResult {
   parallelism: 'worker_threads' | 'single-thread';
   /** Why worker threads were not used, if they were asked for and could not start. */
   note?: string;
-  /**
-   * Where Q4_K / Q5_K bytes come from: 'native' (@quant/kernels, used only when it writes ggml's
-   * exact bytes) or 'reference' (our bit-exact port of ggml's reference quantizer, slower).
-   */
-  kQuantizer: { Q4_K: 'native' | 'reference'; Q5_K: 'native' | 'reference' };
   /** The most tensor bytes held at once (one tensor's output plus one slab's source, floats and result). */
   peakTensorBytes: number;
   /** The most tensors being produced at the same time (1 means strictly one after another). */
@@ -126,7 +116,7 @@ export async function quantizeModel(
     const plan = planQuantization(file, options);
     checkWritable(plan, inPath);
     const threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
-    rq = await WorkerPoolRowQuantizer.create(threads, options.exactKQuants ?? true);
+    rq = await WorkerPoolRowQuantizer.create(threads);
     const conv = rq;
     const slabBytes = Math.max(1, options.slabBytes ?? DEFAULT_SLAB);
     let inFlight = 0;
@@ -180,10 +170,6 @@ export async function quantizeModel(
       parallelism: conv.mode,
       peakTensorBytes: peakBytes,
       peakTensorsInFlight: peakInFlight,
-      kQuantizer: (({ Q4_K, Q5_K }) =>
-        ({ Q4_K: Q4_K ? 'native' : 'reference', Q5_K: Q5_K ? 'native' : 'reference' }) as const)(
-        conv.nativeK(),
-      ),
     };
     if (conv.note) r.note = conv.note;
     return r;

@@ -1,15 +1,10 @@
 // Worker thread of @quant/quantize: converts row chunks with @quant/kernels (plain JS so Node can
 // start it straight from the source tree or from dist/).
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { loadKernels } from '@quant/kernels';
-import { K_REF_TYPES, kernelsMatchGgml, quantizeKRef } from './kquants-ref.mjs';
 
 const kernels = await loadKernels({ threads: 1 });
 const port = parentPort;
-// Q4_K/Q5_K: the native quantizer only where it writes ggml's exact bytes (unless told otherwise).
-const exact = new Set(
-  workerData?.exactK === false ? K_REF_TYPES : K_REF_TYPES.filter((t) => kernelsMatchGgml(kernels, t)),
-);
 
 port.on('message', (job) => {
   const { id, srcType, dstType, rows, cols, buf } = job;
@@ -24,10 +19,7 @@ port.on('message', (job) => {
         return;
       }
     }
-    const out =
-      K_REF_TYPES.includes(dstType) && !exact.has(dstType)
-        ? quantizeKRef(dstType, f32.subarray(0, n))
-        : kernels.quantize(dstType, f32, rows, cols);
+    const out = kernels.quantize(dstType, f32, rows, cols);
     const own = new Uint8Array(out.byteLength);
     own.set(out);
     port.postMessage({ id, buf: own.buffer }, [own.buffer]);

@@ -3,7 +3,6 @@
  * (the kernels' quantize call is single-threaded, so parallelism comes from here).
  */
 import { Worker } from 'node:worker_threads';
-import { LEGACY_TYPES } from './legacy-quants.js';
 import { InlineRowQuantizer, NonFiniteError, type RowQuantizer } from './row-quantizer.js';
 
 interface Pending {
@@ -19,11 +18,11 @@ function workerUrl(): URL {
   return new URL('./quantize-worker.mjs', import.meta.url);
 }
 
-function startWorker(exactK: boolean): Promise<Worker> {
+function startWorker(): Promise<Worker> {
   return new Promise((resolve, reject) => {
     let w: Worker;
     try {
-      w = new Worker(workerUrl(), { workerData: { exactK } });
+      w = new Worker(workerUrl());
     } catch (e) {
       reject(e as Error);
       return;
@@ -100,19 +99,18 @@ export class WorkerPoolRowQuantizer implements RowQuantizer {
    * Starts `n` workers; if they cannot start (e.g. @quant/kernels is not built), returns the
    * in-thread quantizer with a note saying why.
    */
-  static async create(n: number, exactK = true): Promise<RowQuantizer> {
-    if (n <= 1) return InlineRowQuantizer.create(undefined, exactK);
-    const started = await Promise.allSettled(Array.from({ length: n }, () => startWorker(exactK)));
+  static async create(n: number): Promise<RowQuantizer> {
+    if (n <= 1) return InlineRowQuantizer.create();
+    const started = await Promise.allSettled(Array.from({ length: n }, () => startWorker()));
     const ok = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const bad = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (bad) {
       await Promise.all(ok.map((w) => w.terminate()));
       return InlineRowQuantizer.create(
         `worker threads unavailable (${(bad.reason as Error).message}); quantizing in one thread`,
-        exactK,
       );
     }
-    return new WorkerPoolRowQuantizer(ok, await InlineRowQuantizer.create(undefined, exactK));
+    return new WorkerPoolRowQuantizer(ok, await InlineRowQuantizer.create());
   }
 
   private run(
@@ -141,7 +139,6 @@ export class WorkerPoolRowQuantizer implements RowQuantizer {
     rows: number,
     cols: number,
   ): Promise<Uint8Array> {
-    if (LEGACY_TYPES.has(dstType)) return this.inline.convert(srcType, dstType, src, rows, cols);
     const maxChunks = Math.max(1, Math.min(this.workers.length, Math.floor((rows * cols) / MIN_CHUNK)));
     const per = Math.ceil(rows / maxChunks);
     const srcRowBytes = src.byteLength / rows;
@@ -172,10 +169,6 @@ export class WorkerPoolRowQuantizer implements RowQuantizer {
       o += p.byteLength;
     }
     return out;
-  }
-
-  nativeK(): { Q4_K: boolean; Q5_K: boolean } {
-    return this.inline.nativeK();
   }
 
   async close(): Promise<void> {

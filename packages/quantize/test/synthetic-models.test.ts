@@ -85,13 +85,6 @@ for (const arch of ['llama', 'phi3'] as Arch[]) {
       expect(meanKL(ref, await logitsOf(other, SEQS))).toBeGreaterThan(0.2);
     });
 
-    it('exactKQuants: false uses the native kernels for Q4_K/Q5_K; the file still runs', async () => {
-      const out = join(dir, `${arch}-native-k.gguf`);
-      const r = await quantizeModel(f16, out, { type: 'Q4_K_M', exactKQuants: false, threads: 2 });
-      expect(r.kQuantizer).toEqual({ Q4_K: 'native', Q5_K: 'native' });
-      expect(meanKL(ref, await logitsOf(out, SEQS))).toBeLessThan(MAX_KL.Q4_K_M);
-    });
-
     it('--pure Q4_K_M puts every 2-D weight on Q4_K and still runs', async () => {
       const out = join(dir, `${arch}-pure.gguf`);
       await quantizeModel(f16, out, { type: 'Q4_K_M', pure: true, threads: 1 });

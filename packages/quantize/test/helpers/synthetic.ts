@@ -2,7 +2,7 @@
  * Small synthetic F16 models of both architectures with random weights (fixed seed) and a minimal
  * SentencePiece vocab, for tests that must run without ../shared.
  */
-import { f32ToF16Bits } from '../../src/half.js';
+import { f32ToF16Bits } from './half.js';
 
 export type Arch = 'llama' | 'phi3';
 
