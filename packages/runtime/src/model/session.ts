@@ -2,7 +2,6 @@ import type { F32Buffer, KVCache } from '@quant/kernels';
 import type { ForwardContext } from '@quant/plugin-api';
 import { AbortError, ContextFullError, invalidOption, QuantRuntimeError } from '../errors.js';
 import type { ModelCore } from './core.js';
-import { llamaCppAttentionKernels } from './llamacpp-attention.js';
 
 export interface SessionOptions {
   /** KV cache length in tokens (default: the model's `contextSize`). */
@@ -36,7 +35,6 @@ export class Session {
   private readonly cache: KVCache;
   private readonly state: unknown;
   private readonly scratchBuffers = new Map<string, F32Buffer>();
-  private readonly graphKernels: ReturnType<typeof llamaCppAttentionKernels>;
   private readonly history: number[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
@@ -60,7 +58,6 @@ export class Session {
     this.contextSize = o.contextSize;
     this.batchSize = Math.min(o.batchSize, o.contextSize);
     this.onDispose = onDispose;
-    this.graphKernels = llamaCppAttentionKernels(kernels);
     this.cache = kernels.kvCache({
       layers: hparams.nLayers,
       contextSize: this.contextSize,
@@ -178,7 +175,7 @@ export class Session {
       const batch = ids.subarray(b, Math.min(ids.length, b + this.batchSize));
       const n = batch.length;
       const ctx: ForwardContext = {
-        kernels: this.graphKernels.kernels,
+        kernels,
         hparams,
         weights: this.core.weights,
         state: this.state,
@@ -228,7 +225,6 @@ export class Session {
       for (const b of this.scratchBuffers.values()) if (!b.disposed) b.dispose();
       this.scratchBuffers.clear();
       if (!this.cache.disposed) this.cache.dispose();
-      this.graphKernels.dispose();
       this.onDispose(this);
     }
   }
