@@ -9,13 +9,10 @@ import { join } from 'node:path';
 import type { Kernels } from '@quant/kernels';
 import { getArchitecture, listArchitectures } from '@quant/plugin-api';
 import { loadModel, type Model } from '@quant/runtime';
+import { behaviourKernels, oracle, sharedDir, writeSyntheticPhi3 } from '@quant/test-utils';
 import type { LlamaModel } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedDir } from '../../../vitest.shared';
-import { behaviourKernels } from '../../runtime/test/helpers/kernels.js';
 import { PHI3_CHAT_TEMPLATE, phi3Plugin } from '../src/index.js';
-import { oracle } from './helpers/oracle.js';
-import { writeSyntheticPhi3 } from './helpers/synthetic-phi3.js';
 
 const VOCAB = join(sharedDir, 'vocab', 'ggml-vocab-phi-3.gguf');
 const haveVocab = existsSync(VOCAB);

@@ -7,10 +7,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, type Model } from '@quant/runtime';
+import { availableBackends, BACKENDS, compareLogits, sharedDir } from '@quant/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedDir } from '../../../vitest.shared';
-import { availableBackends, BACKENDS } from '../../runtime/test/helpers/backends.js';
-import { compareLogits } from '../../runtime/test/helpers/compare.js';
 
 interface Reference {
   prompt: string;

@@ -9,15 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadKernels } from '@quant/kernels';
 import { loadModel, type Model } from '@quant/runtime';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableBackends, BACKENDS } from '../../runtime/test/helpers/backends.js';
-import { type ReferenceOptions, referencePhi3 } from './helpers/reference-phi3.js';
 import {
+  availableBackends,
+  BACKENDS,
   type FloatWeights,
   type SyntheticPhi3Config,
   syntheticPrompt,
   writeSyntheticPhi3,
-} from './helpers/synthetic-phi3.js';
+} from '@quant/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ReferenceOptions, referencePhi3 } from './helpers/reference-phi3.js';
 
 const windowed: SyntheticPhi3Config = {
   nEmbd: 64,

@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import type { Kernels } from '@quant/kernels';
 import { MetadataError, PluginError, TensorSpecError } from '@quant/plugin-api';
 import { loadModel } from '@quant/runtime';
+import { behaviourKernels, type SyntheticPhi3Config, writeSyntheticPhi3 } from '@quant/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { behaviourKernels } from '../../runtime/test/helpers/kernels.js';
 import { Phi3OptionError } from '../src/index.js';
-import { type SyntheticPhi3Config, writeSyntheticPhi3 } from './helpers/synthetic-phi3.js';
 
 // 4 heads × 16 = 64 query dims, 2 KV heads × 16 = 32 → fused QKV has 64 + 2·32 = 128 rows.
 const GOOD: SyntheticPhi3Config = {

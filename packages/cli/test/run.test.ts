@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sharedDir } from '@quant/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedDir } from '../../../vitest.shared';
 import { haveShared, SMALL, stories, storiesPhi3, TempDir } from './helpers/fixtures';
 import { quant } from './helpers/quant';
 

@@ -107,7 +107,7 @@ static void attn_head_f16(const qk_vtable *vt, const qk_attn_params *p, const ui
       vs = expf(s - M);
     }
     vt->fa_mad_f16(hd, acc, vr, vs);
-    S = S * ms + vs;
+    S = fmaf(S, ms, vs);
   }
   const float inv = S == 0.0f ? 0.0f : 1.0f / S;
   for (int64_t i = 0; i < hd; i++) oh[i] = qk_h2f(acc[i]) * inv;

@@ -154,7 +154,7 @@ typedef struct {
   qk_vec_dot4_fn dot4[QK_TYPE_COUNT];
   /* Used instead of dot[] when a matmul has 2+ tokens (llama.cpp's tinyBLAS order); NULL = dot[]. */
   qk_vec_dot_fn dotm[QK_TYPE_COUNT];
-  /* llama.cpp's repacked 8-row path (weights with rows % 8 == 0; AVX2 Q4_K): dotg/dot4g for
+  /* llama.cpp's repacked 8-row path (weights with rows % 8 == 0; AVX2 Q4_K, AVX-512 Q2_K): dotg/dot4g for
    * tokens in groups of 4 (its gemm), dotv for the remaining ntok % 4 tokens (its gemv). */
   qk_vec_dot_fn dotg[QK_TYPE_COUNT];
   qk_vec_dot4_fn dot4g[QK_TYPE_COUNT];
@@ -184,5 +184,7 @@ int qk_vtable_simd128(qk_vtable *t);
 
 /* CPU feature detection: 1 if AVX2+FMA+F16C are usable. */
 int qk_cpu_has_avx2(void);
+/* 1 if the CPU has AVX-512 F/CD/VL/DQ/BW (llama.cpp then repacks Q2_K weights). */
+int qk_cpu_has_avx512(void);
 
 #endif

@@ -509,16 +509,24 @@ AVX2 static float vd_q3_K(int64_t n, const void *w, const void *a) {
   return hsum8(acc);
 }
 
+/*
+ * Q2_K as ggml_vec_dot_q2_K_q8_K (AVX2): per super-block, 8 lanes of mins·bsums (pairs of 16-element
+ * sub-blocks) fused-added with dmin = −y.d·x.dmin, then the 8 lanes of scale·q2·q8 sums with
+ * d = y.d·x.d, into one 8-lane accumulator; hsum at the end.
+ */
 AVX2 static float vd_q2_K(int64_t n, const void *w, const void *a) {
   const blk_q2_K *x = w;
   const blk_q8_K *y = a;
   const __m256i m3 = _mm256_set1_epi8(3);
+  const __m128i m4 = _mm_set1_epi8(0xF);
   __m256 acc = _mm256_setzero_ps();
-  float accm = 0;
   for (int64_t i = 0; i < n / QK_K; i++) {
     PREFETCH_AHEAD(x + i, sizeof(blk_q2_K));
-    int summs = 0;
-    for (int j = 0; j < 16; j++) summs += y[i].bsums[j] * (x[i].scales[j] >> 4);
+    const float d = y[i].d * qk_h2f(x[i].d);
+    const float dmin = -y[i].d * qk_h2f(x[i].dmin);
+    const __m128i mins8 = _mm_and_si128(_mm_srli_epi16(_mm_loadu_si128((const __m128i *)x[i].scales), 4), m4);
+    const __m256i prod = _mm256_madd_epi16(_mm256_cvtepu8_epi16(mins8), _mm256_loadu_si256((const __m256i *)y[i].bsums));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc);
     const uint8_t *q = x[i].qs;
     const int8_t *a8 = y[i].qs;
     __m256i sumi = _mm256_setzero_si256();
@@ -532,10 +540,65 @@ AVX2 static float vd_q2_K(int64_t n, const void *w, const void *a) {
         sumi = _mm256_add_epi32(sumi, p);
       }
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * qk_h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
-    accm += y[i].d * qk_h2f(x[i].dmin) * summs;
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
   }
-  return hsum8(acc) - accm;
+  return hsum8(acc);
+}
+
+/*
+ * Q2_K as llama.cpp multiplies it on CPUs with AVX-512 (its x86 builds for Skylake-X and later):
+ * the weight is repacked 8 rows at a time (repack.cpp, q2_K_8x8_q8_K, rows % 8 == 0) and every
+ * (row, token) sums exact integers per 128-element half super-block (Σ scale·q2·q8 and Σ min·bsum),
+ * then accumulates them in f32 with fused multiply-adds by x.d·y.d and x.dmin·y.d: groups of 4
+ * tokens (gemm) once per half, the remaining tokens (gemv) once per super-block; result = acc − acc_min.
+ */
+AVX2 static inline void q2k_half_sums(const blk_q2_K *x, const blk_q8_K *y, int32_t isb[2], int32_t imin[2]) {
+  const __m256i m3 = _mm256_set1_epi8(3);
+  for (int h = 0; h < 2; h++) {
+    const __m256i qb = load32(x->qs + 32 * h);
+    __m256i sumi = _mm256_setzero_si256();
+    for (int s = 0; s < 4; s++) {
+      const int is = 8 * h + 2 * s;
+      const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(qb, 2 * s), m3);
+      const __m256i p = _mm256_maddubs_epi16(lo, load32(y->qs + 128 * h + 32 * s));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(x->scales[is] & 0xF, x->scales[is + 1] & 0xF)));
+    }
+    isb[h] = hsum_i32_8(sumi);
+    int32_t m = 0;
+    for (int j = 8 * h; j < 8 * h + 8; j++) m += (x->scales[j] >> 4) * y->bsums[j];
+    imin[h] = m;
+  }
+}
+
+AVX2 static float vd_q2_K_rp_gemv(int64_t n, const void *w, const void *a) {
+  const blk_q2_K *x = w;
+  const blk_q8_K *y = a;
+  float acc = 0, accm = 0;
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q2_K));
+    int32_t isb[2], imin[2];
+    q2k_half_sums(x + i, y + i, isb, imin);
+    acc = fmaf((float)(isb[0] + isb[1]), qk_h2f(x[i].d) * y[i].d, acc);
+    accm = fmaf((float)(imin[0] + imin[1]), qk_h2f(x[i].dmin) * y[i].d, accm);
+  }
+  return acc - accm;
+}
+
+AVX2 static float vd_q2_K_rp_gemm(int64_t n, const void *w, const void *a) {
+  const blk_q2_K *x = w;
+  const blk_q8_K *y = a;
+  float acc = 0, accm = 0;
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q2_K));
+    int32_t isb[2], imin[2];
+    q2k_half_sums(x + i, y + i, isb, imin);
+    const float ds = qk_h2f(x[i].d) * y[i].d, dm = qk_h2f(x[i].dmin) * y[i].d;
+    for (int h = 0; h < 2; h++) {
+      acc = fmaf((float)isb[h], ds, acc);
+      accm = fmaf((float)imin[h], dm, accm);
+    }
+  }
+  return acc - accm;
 }
 
 /* Q4_K row × 4 tokens: the weight nibbles and scales are unpacked once per super-block. */
@@ -664,6 +727,10 @@ int qk_vtable_avx2(qk_vtable *t) {
   t->dotg[QK_Q4_K] = vd_q4_K_rp_gemm;
   t->dot4g[QK_Q4_K] = vd4_q4_K_rp_gemm;
   t->dotv[QK_Q4_K] = vd_q4_K_rp_gemv;
+  if (qk_cpu_has_avx512()) { /* llama.cpp repacks Q2_K only in its AVX-512 builds */
+    t->dotg[QK_Q2_K] = vd_q2_K_rp_gemm;
+    t->dotv[QK_Q2_K] = vd_q2_K_rp_gemv;
+  }
   t->dot4[QK_Q8_0] = vd4_q8_0;
   t->dot4[QK_Q6_K] = vd4_q6_K;
   t->dot_f16_f32 = dot_f16_f32;

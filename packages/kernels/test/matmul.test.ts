@@ -4,7 +4,7 @@
  * (Q8_0/Q8_1 for 32-element types, Q8_K for K-quants): |error| <= Σ|w|·(step/2 of x's block) plus
  * float accumulation slack. SIMD results must also agree with the forced-scalar path to 1e-5.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kernels } from '@quant/kernels';
@@ -214,6 +214,92 @@ function refQ4KRepacked(
   return out;
 }
 
+/**
+ * Q2_K × activations in llama.cpp's float order on x86. With AVX-512 (its Skylake-X and later
+ * builds: ggml_cpu_has_avx512()), weights with rows % 8 == 0 are repacked (repack.cpp,
+ * q2_K_8x8_q8_K): exact integer sums per 128-element half super-block (Σ scale·q2·q8 and
+ * Σ min·bsum), fused-added with x.d·y.d / x.dmin·y.d once per half for tokens in groups of 4 (gemm)
+ * and once per super-block for the rest (gemv); result = acc − acc_min. Otherwise
+ * ggml_vec_dot_q2_K_q8_K (AVX2): 8 float lanes; per super-block each lane k first fuse-adds
+ * (−y.d·x.dmin)·(min[2k]·bsum[2k] + min[2k+1]·bsum[2k+1]), then (y.d·x.d)·(its integer lane: bytes
+ * 4k'..4k'+3 of every 32-byte load, k' = k), and the lanes are summed like hsum_float_8.
+ */
+function refQ2K(data: Uint8Array, rows: number, cols: number, x: Float32Array, nTok: number, repacked: boolean) {
+  const f = Math.fround;
+  const fma = (a: number, b: number, c: number) => f(a * b + c);
+  const nb = cols / 256;
+  const out = new Float32Array(rows * nTok);
+  const split = nTok - (nTok % 4);
+  for (let t = 0; t < nTok; t++) {
+    const a = refQ8K(x.subarray(t * cols, (t + 1) * cols));
+    for (let r = 0; r < rows; r++) {
+      let acc = 0;
+      let accm = 0;
+      const lanes = new Float32Array(8);
+      for (let i = 0; i < nb; i++) {
+        const o = (r * nb + i) * 84;
+        const dw = h(data, o + 80);
+        const dmw = h(data, o + 82);
+        const yd = a.d[i] as number;
+        const isb = [0, 0];
+        const imin = [0, 0];
+        const ilane = new Array<number>(8).fill(0);
+        for (let hf = 0; hf < 2; hf++) {
+          for (let s = 0; s < 4; s++)
+            for (let l = 0; l < 32; l++) {
+              const sc = (data[o + 8 * hf + 2 * s + (l >= 16 ? 1 : 0)] as number) & 15;
+              const q = ((data[o + 16 + 32 * hf + l] as number) >> (2 * s)) & 3;
+              const p = sc * q * (a.qs[i * 256 + 128 * hf + 32 * s + l] as number);
+              isb[hf] = (isb[hf] as number) + p;
+              ilane[l >> 2] = (ilane[l >> 2] as number) + p;
+            }
+          for (let j = 8 * hf; j < 8 * hf + 8; j++)
+            imin[hf] = (imin[hf] as number) + ((data[o + j] as number) >> 4) * (a.bsums[i * 16 + j] as number);
+        }
+        if (repacked) {
+          const ds = f(dw * yd);
+          const dm = f(dmw * yd);
+          if (t < split) {
+            for (const hf of [0, 1]) {
+              acc = fma(isb[hf] as number, ds, acc);
+              accm = fma(imin[hf] as number, dm, accm);
+            }
+          } else {
+            acc = fma((isb[0] as number) + (isb[1] as number), ds, acc);
+            accm = fma((imin[0] as number) + (imin[1] as number), dm, accm);
+          }
+        } else {
+          const d = f(yd * dw);
+          const dmin = f(-yd * dmw);
+          for (let k = 0; k < 8; k++) {
+            const prod =
+              ((data[o + 2 * k] as number) >> 4) * (a.bsums[i * 16 + 2 * k] as number) +
+              ((data[o + 2 * k + 1] as number) >> 4) * (a.bsums[i * 16 + 2 * k + 1] as number);
+            lanes[k] = fma(dmin, prod, lanes[k] as number);
+            lanes[k] = fma(d, ilane[k] as number, lanes[k] as number);
+          }
+        }
+      }
+      if (repacked) out[t * rows + r] = f(acc - accm);
+      else {
+        const q = [0, 1, 2, 3].map((k) => f((lanes[k] as number) + (lanes[k + 4] as number)));
+        out[t * rows + r] = f(f((q[0] as number) + (q[2] as number)) + f((q[1] as number) + (q[3] as number)));
+      }
+    }
+  }
+  return out;
+}
+
+/** True when /proc/cpuinfo lists the AVX-512 subset of llama.cpp's Skylake-X-and-later x86 builds. */
+function cpuHasAvx512(): boolean {
+  try {
+    const flags = new Set((/^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/));
+    return ['avx512f', 'avx512cd', 'avx512vl', 'avx512dq', 'avx512bw'].every((x) => flags.has(x));
+  } catch {
+    return false;
+  }
+}
+
 function refMatmul(W: Float32Array, rows: number, cols: number, x: Float32Array, nTok: number, type: number) {
   const out = new Float64Array(rows * nTok);
   const tol = new Float64Array(rows * nTok);
@@ -331,6 +417,38 @@ for (const b of BACKENDS) {
         );
       }
       w.dispose();
+    });
+
+    it("Q2_K sums like llama.cpp's x86 backend: repacked with AVX-512, ggml_vec_dot_q2_K_q8_K otherwise (native AVX2 only)", (ctx) => {
+      if (k.simd !== 'avx2' || process.platform !== 'linux') ctx.skip();
+      const avx512 = cpuHasAvx512();
+      const cols = 512;
+      // 16 rows: repacked on AVX-512 CPUs; 12 rows (not a multiple of 8): always the vec_dot order
+      for (const rows of [16, 12]) {
+        const data = randomBlocks(T.Q2_K, rows * cols, rng(2424 + rows));
+        const w = k.weight(T.Q2_K, rows, cols, data);
+        for (const nTok of [1, 6]) {
+          const x = randn(nTok * cols, 55 + nTok);
+          const xb = k.f32(x.length);
+          xb.write(x);
+          const out = k.f32(rows * nTok);
+          k.matmul(out, w, xb, nTok);
+          const got = out.read();
+          const ref = refQ2K(data, rows, cols, x, nTok, avx512 && rows % 8 === 0);
+          let exact = 0;
+          for (let i = 0; i < got.length; i++) {
+            if (got[i] === ref[i]) exact++;
+            else
+              expect(Math.abs((got[i] as number) - (ref[i] as number)), `rows=${rows} out[${i}]`).toBeLessThanOrEqual(
+                2 ** -22 * Math.abs(ref[i] as number),
+              );
+          }
+          expect(exact, `bit-identical outputs (rows=${rows}, nTok=${nTok})`).toBeGreaterThanOrEqual(
+            Math.ceil(0.95 * got.length),
+          );
+        }
+        w.dispose();
+      }
     });
 
     it.skipIf(b.opts.backend !== 'native')(

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseGGUF } from '@quant/gguf';
 import { type QuantizeFileType, quantizeModel } from '@quant/quantize';
+import { meanKL, oracleLogitsMany, oracleTokenize } from '@quant/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFf192 } from './helpers/ff192.js';
-import { logitsOf, meanKL, tokenize } from './helpers/llama-eval.js';
-import { haveShared, model } from './helpers/shared.js';
+import { EVAL, haveShared, model } from './helpers/shared.js';
 
 const PROMPTS = [
   'Once upon a time, there was a little girl named Lily. She loved to play outside.',
@@ -41,10 +41,10 @@ async function differingTensors(a: string, b: string): Promise<string[]> {
 }
 
 async function compare(src: string, ours: string, theirs: string, label: string): Promise<void> {
-  const seqs = await tokenize(src, PROMPTS);
-  const ref = await logitsOf(src, seqs);
-  const klOurs = meanKL(ref, await logitsOf(ours, seqs));
-  const klTheirs = meanKL(ref, await logitsOf(theirs, seqs));
+  const seqs = await oracleTokenize(src, PROMPTS);
+  const ref = await oracleLogitsMany(src, seqs, EVAL);
+  const klOurs = meanKL(ref, await oracleLogitsMany(ours, seqs, EVAL));
+  const klTheirs = meanKL(ref, await oracleLogitsMany(theirs, seqs, EVAL));
   console.log(
     `[quantize] ${label}: mean KL vs F32 — ours ${klOurs.toExponential(4)}, llama-quantize ${klTheirs.toExponential(4)}`,
   );

@@ -3,10 +3,10 @@
 
 import { parseGGUF } from '@quant/gguf';
 import { type Kernels, loadKernels } from '@quant/kernels';
+import { mulberry32 } from '@quant/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KERNEL_TARGETS } from '../src/row-quantizer.js';
 import { haveShared, model } from './helpers/shared.js';
-import { rng } from './helpers/synthetic.js';
 
 let k: Kernels;
 beforeAll(async () => {
@@ -15,7 +15,7 @@ beforeAll(async () => {
 afterAll(() => k.dispose());
 
 function sample(n: number, seed: number): Float32Array {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const x = new Float32Array(n);
   for (let i = 0; i < n; i++) x[i] = (r() - 0.5) * (i % 64 < 32 ? 0.05 : 3) + (i % 101 === 0 ? 2 : 0);
   x.fill(0, 64, 96); // an all-zero block

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseGGUF } from '@quant/gguf';
 import { LLAMA_FTYPE, type QuantizeFileType, quantizeModel } from '@quant/quantize';
+import { allFinite, meanKL, oracleLogitsMany } from '@quant/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allFinite, logitsOf, meanKL } from './helpers/llama-eval.js';
+import { EVAL } from './helpers/shared.js';
 import { type Arch, NARROW, SMALL, syntheticModel } from './helpers/synthetic.js';
 import { writeSynthetic } from './helpers/write-synthetic.js';
 
@@ -34,12 +35,12 @@ const MAX_KL: Record<QuantizeFileType, number> = {
 for (const arch of ['llama', 'phi3'] as Arch[]) {
   describe(`synthetic ${arch} F16 model`, () => {
     const f16 = join(dir, `${arch}-f16.gguf`);
-    let ref: Float64Array[][];
+    let ref: Float32Array[][];
     const kls: Partial<Record<QuantizeFileType, number>> = {};
 
     beforeAll(async () => {
       await writeSynthetic(f16, syntheticModel(arch, SMALL));
-      ref = await logitsOf(f16, SEQS);
+      ref = await oracleLogitsMany(f16, SEQS, EVAL);
       expect(allFinite(ref)).toBe(true);
     });
 
@@ -47,7 +48,7 @@ for (const arch of ['llama', 'phi3'] as Arch[]) {
       it(`${type}: llama.cpp runs it, logits finite and close to the F16 model's`, async () => {
         const out = join(dir, `${arch}-${type}.gguf`);
         const r = await quantizeModel(f16, out, { type, threads: 2 });
-        const logits = await logitsOf(out, SEQS);
+        const logits = await oracleLogitsMany(out, SEQS, EVAL);
         expect(allFinite(logits)).toBe(true);
         const kl = meanKL(ref, logits);
         kls[type] = kl;
@@ -82,7 +83,7 @@ for (const arch of ['llama', 'phi3'] as Arch[]) {
     it('control: a model with other random weights is far away (the KL check can fail)', async () => {
       const other = join(dir, `${arch}-other.gguf`);
       await writeSynthetic(other, syntheticModel(arch, SMALL, 987));
-      expect(meanKL(ref, await logitsOf(other, SEQS))).toBeGreaterThan(0.2);
+      expect(meanKL(ref, await oracleLogitsMany(other, SEQS, EVAL))).toBeGreaterThan(0.2);
     });
 
     it('--pure Q4_K_M puts every 2-D weight on Q4_K and still runs', async () => {
@@ -91,7 +92,7 @@ for (const arch of ['llama', 'phi3'] as Arch[]) {
       const f = await parseGGUF(out);
       for (const t of f.tensors) expect(t.typeName, t.name).toBe(t.shape.length === 1 ? 'F32' : 'Q4_K');
       await f.close();
-      expect(meanKL(ref, await logitsOf(out, SEQS))).toBeLessThan(MAX_KL.Q4_K_S);
+      expect(meanKL(ref, await oracleLogitsMany(out, SEQS, EVAL))).toBeLessThan(MAX_KL.Q4_K_S);
     });
   });
 }
@@ -101,7 +102,7 @@ describe('rows that are not a multiple of 256 (64-wide model): fallback types ru
     it(`${arch}: Q4_K_M → Q5_0, Q5_K_M → Q5_1, Q6_K → Q8_0`, async () => {
       const f16 = join(dir, `${arch}-narrow-f16.gguf`);
       await writeSynthetic(f16, syntheticModel(arch, NARROW, 55));
-      const ref = await logitsOf(f16, SEQS);
+      const ref = await oracleLogitsMany(f16, SEQS, EVAL);
       for (const [type, body, max] of [
         ['Q4_K_M', 'Q5_0', 6e-2],
         ['Q5_K_M', 'Q5_1', 3e-2],
@@ -115,7 +116,7 @@ describe('rows that are not a multiple of 256 (64-wide model): fallback types ru
         await f.close();
         expect(types.get('blk.0.attn_output.weight')).toBe(body);
         expect(types.get('output.weight')).toBe('Q8_0');
-        const logits = await logitsOf(out, SEQS);
+        const logits = await oracleLogitsMany(out, SEQS, EVAL);
         expect(allFinite(logits)).toBe(true);
         expect(meanKL(ref, logits), `${arch} ${type}`).toBeLessThan(max);
       }

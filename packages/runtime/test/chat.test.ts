@@ -1,8 +1,8 @@
 import type { Kernels } from '@quant/kernels';
+import { behaviourKernels } from '@quant/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Model } from '../src/index.js';
 import { Fixtures, TINY } from './helpers/fixtures.js';
-import { behaviourKernels } from './helpers/kernels.js';
 
 let kernels: Kernels;
 let fx: Fixtures;

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeGGUF } from '@quant/gguf';
 import type { Kernels } from '@quant/kernels';
+import { behaviourKernels } from '@quant/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LoadProgress, loadModel } from '../src/index.js';
 import { Fixtures, TINY } from './helpers/fixtures.js';
-import { behaviourKernels } from './helpers/kernels.js';
 
 let kernels: Kernels;
 let fx: Fixtures;

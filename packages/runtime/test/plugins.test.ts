@@ -4,6 +4,7 @@
  */
 import { llamaPlugin } from '@quant/arch-llama';
 import type { Kernels } from '@quant/kernels';
+import { behaviourKernels, compareLogits, oracleLogits } from '@quant/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ArchitecturePlugin,
@@ -14,10 +15,7 @@ import {
   UnknownArchitectureError,
   unregisterArchitecture,
 } from '../src/index.js';
-import { compareLogits } from './helpers/compare.js';
 import { Fixtures, TINY } from './helpers/fixtures.js';
-import { behaviourKernels } from './helpers/kernels.js';
-import { oracleLogits } from './helpers/oracle.js';
 
 let kernels: Kernels;
 let fx: Fixtures;

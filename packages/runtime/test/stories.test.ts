@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableBackends, BACKENDS, sharedDir } from '@quant/test-utils';
 import { describe, expect, it } from 'vitest';
-import { sharedDir } from '../../../vitest.shared';
 import { loadModel } from '../src/index.js';
-import { availableBackends, BACKENDS } from './helpers/backends.js';
 
 const path = join(sharedDir, 'models', 'stories260K.gguf');
 const have = existsSync(path);

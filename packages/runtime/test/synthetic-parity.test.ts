@@ -7,12 +7,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadKernels } from '@quant/kernels';
+import {
+  availableBackends,
+  BACKENDS,
+  compareLogits,
+  oracleLogits,
+  type SyntheticLlamaConfig,
+  syntheticPrompt,
+  writeSyntheticLlama,
+} from '@quant/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../src/index.js';
-import { availableBackends, BACKENDS } from './helpers/backends.js';
-import { compareLogits } from './helpers/compare.js';
-import { oracleLogits } from './helpers/oracle.js';
-import { type SyntheticLlamaConfig, syntheticVocab, writeSyntheticLlama } from './helpers/synthetic-llama.js';
 
 const base = { nEmbd: 256, nLayers: 2, nHeads: 4, nFF: 512 } as const;
 const variants: (SyntheticLlamaConfig & { label: string })[] = [
@@ -45,16 +50,7 @@ const variants: (SyntheticLlamaConfig & { label: string })[] = [
 ];
 
 /** A prompt of 40 ordinary tokens (BOS first); the tests run it in batches of 16. */
-function prompt(seed: number): number[] {
-  const n = syntheticVocab().tokens.length;
-  const out = [1];
-  let s = seed * 7919;
-  for (let i = 0; i < 39; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    out.push(3 + (s % (n - 3)));
-  }
-  return out;
-}
+const prompt = (seed: number): number[] => syntheticPrompt(seed, 40, 0);
 
 const backends = await availableBackends('synthetic-parity');
 const anyBackend = BACKENDS.some((b) => backends[b]);

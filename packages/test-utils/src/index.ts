@@ -1,1 +1,35 @@
-export {};
+export { availableBackends, BACKENDS, type Backend, backendUnavailable } from './backends.js';
+export { behaviourKernels } from './behaviour-kernels.js';
+export {
+  allFinite,
+  argmaxOf,
+  type Comparison,
+  compareLogits,
+  klDivergence,
+  maxAbsDiff,
+  meanKL,
+} from './compare.js';
+export { jsKernels } from './js-kernels.js';
+export { type OracleOptions, oracle, oracleLogits, oracleLogitsMany, oracleTokenize } from './oracle.js';
+export { gaussian, mulberry32, signedMulberry32, signedXoroshiro } from './rng.js';
+export { hasShared, repoRoot, sharedDir, sharedModelsDir, sharedPath, warnSkipped } from './shared.js';
+export {
+  BOS_ID,
+  DEFAULT_PIECES,
+  EOS_ID,
+  FIRST_PIECE_ID,
+  type SpmVocab,
+  spmBaseVocab,
+  spmVocabMetadata,
+  syntheticPrompt,
+  syntheticVocab,
+  UNK_ID,
+} from './spm-vocab.js';
+export { type SyntheticLlamaConfig, syntheticLlamaMetadata, writeSyntheticLlama } from './synthetic-llama.js';
+export {
+  type FloatWeights,
+  type SyntheticPhi3Config,
+  type WeightType,
+  writeSyntheticPhi3,
+} from './synthetic-phi3.js';
+export { type Quantizer, type SyntheticWeightType, TYPE_IDS, type WrittenTensor } from './types.js';

@@ -1,17 +1,18 @@
 /** Temporary synthetic models and the shared models' paths (tests skip what ../shared lacks). */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sharedDir } from '../../../../vitest.shared';
+import { hasShared, sharedModelsDir, sharedPath, warnSkipped } from '@quant/test-utils';
 import { type SyntheticConfig, writeSyntheticModel } from './synthetic';
 
-export const sharedModels = join(sharedDir, 'models');
-export const stories = join(sharedModels, 'stories260K.gguf');
-export const storiesPhi3 = join(sharedModels, 'stories260K-phi3.gguf');
-export const haveShared = existsSync(stories) && existsSync(storiesPhi3);
+export const sharedModels = sharedModelsDir;
+export const stories = sharedPath('models', 'stories260K.gguf');
+export const storiesPhi3 = sharedPath('models', 'stories260K-phi3.gguf');
+export const haveShared = hasShared('models/stories260K.gguf', 'models/stories260K-phi3.gguf');
 if (!haveShared)
-  console.warn(
-    `[cli tests] ${sharedModels} not found: tests on the shared models are skipped (synthetic models still run).`,
+  warnSkipped(
+    'cli tests',
+    `${sharedModels} not found: tests on the shared models are skipped (synthetic models still run).`,
   );
 
 /** A small model: runs in milliseconds. */

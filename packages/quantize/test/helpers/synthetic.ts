@@ -2,6 +2,7 @@
  * Small synthetic F16 models of both architectures with random weights (fixed seed) and a minimal
  * SentencePiece vocab, for tests that must run without ../shared.
  */
+import { gaussian, mulberry32, spmBaseVocab } from '@quant/test-utils';
 import { f32ToF16Bits } from './half.js';
 
 export type Arch = 'llama' | 'phi3';
@@ -55,37 +56,8 @@ export interface SyntheticModel {
   nVocab: number;
 }
 
-/** Deterministic uniform generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function gaussian(r: () => number, n: number, std: number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = Math.max(r(), 1e-12);
-    const v = r();
-    const m = Math.sqrt(-2 * Math.log(u)) * std;
-    out[i] = m * Math.cos(2 * Math.PI * v);
-    if (i + 1 < n) out[i + 1] = m * Math.sin(2 * Math.PI * v);
-  }
-  return out;
-}
-
 function vocab(nExtra: number): { tokens: string[]; scores: number[]; types: number[] } {
-  const tokens = ['<unk>', '<s>', '</s>'];
-  const types = [2, 3, 3];
-  for (let b = 0; b < 256; b++) {
-    tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
-    types.push(6);
-  }
+  const { tokens, types } = spmBaseVocab();
   const letters = 'etaoinshrdlcumwfgypbvkjxqz';
   for (let i = 0; i < nExtra; i++) {
     const a = letters[i % 26]!;
@@ -102,7 +74,7 @@ function vocab(nExtra: number): { tokens: string[]; scores: number[]; types: num
 
 /** Builds a model: F16 2-D weights (scaled so activations stay O(1)), F32 norms and rope factors. */
 export function syntheticModel(arch: Arch, s: SyntheticShape = SMALL, seed = 1234): SyntheticModel {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const v = vocab(s.nExtraTokens);
   const nVocab = v.tokens.length;
   const headDim = s.nEmbd / s.nHead;

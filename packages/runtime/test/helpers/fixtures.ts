@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kernels } from '@quant/kernels';
-import { type SyntheticLlamaConfig, writeSyntheticLlama } from './synthetic-llama.js';
+import { type SyntheticLlamaConfig, writeSyntheticLlama } from '@quant/test-utils';
 
 /** A temp directory of synthetic models for one test file. */
 export class Fixtures {

@@ -1,21 +1,11 @@
 /**
- * Writes small random-weight Llama-family GGUFs for tests (fixed seeds), with a tiny SentencePiece
- * vocabulary (specials, 256 byte tokens, a few pieces) that llama.cpp and @quant/tokenizer load.
+ * Writes small random-weight Llama-family GGUFs for tests (fixed seeds), with the tiny SentencePiece
+ * vocabulary of ./spm-vocab.ts, which llama.cpp and @quant/tokenizer load.
  */
 import { writeGGUF } from '@quant/gguf';
-import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
-import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
-
-export type SyntheticWeightType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
-export const TYPE_IDS: Record<SyntheticWeightType, number> = {
-  F32: 0,
-  F16: 1,
-  Q4_0: 2,
-  Q8_0: 8,
-  Q4_K: 12,
-  Q5_K: 13,
-  Q6_K: 14,
-};
+import { signedMulberry32, signedXoroshiro } from './rng.js';
+import { EOS_ID, spmVocabMetadata, syntheticVocab } from './spm-vocab.js';
+import { type Quantizer, type SyntheticWeightType, TYPE_IDS, type WrittenTensor } from './types.js';
 
 export interface SyntheticLlamaConfig {
   /** general.architecture (default 'llama'); metadata keys use it as prefix. */
@@ -25,10 +15,23 @@ export interface SyntheticLlamaConfig {
   nHeads: number;
   nKvHeads: number;
   nFF: number;
+  /** `<arch>.context_length` (default 1024). */
   contextLength?: number;
-  weightType: SyntheticWeightType;
+  /** Matrix type (default F32; anything else needs a quantizer). */
+  weightType?: SyntheticWeightType;
+  seed: number;
+  /** Random generator (default 'xoroshiro': pure-rand's xoroshiro128+; 'mulberry32' is the small one). */
+  rng?: 'xoroshiro' | 'mulberry32';
   /** No output.weight: the LM head is token_embd.weight. */
   tied?: boolean;
+  /**
+   * The LM head: weights uniform in ±scale·√(3/nEmbd) (default 0.5), plus `lean` (default 0.1) times
+   * the embedding of token (7·row + 3) mod nVocab, so that (like a trained model) the top logit
+   * usually stands clear of the rest; random heads give near-ties that quantization noise reorders.
+   */
+  output?: { scale?: number; lean?: number };
+  /** Zero the LM head's row of </s>: its logit is always 0, so sampling practically never stops. */
+  silentEos?: boolean;
   /** Add q/k/v/o biases. */
   biases?: boolean;
   /** Add a Llama 3 style rope_freqs.weight table. */
@@ -36,7 +39,12 @@ export interface SyntheticLlamaConfig {
   /** Linear rope scaling factor (rope.scaling.factor). */
   ropeScale?: number;
   freqBase?: number;
-  seed: number;
+  /** `general.name` (default `synthetic-<arch>-<weightType>`). */
+  name?: string;
+  /** `general.file_type` (not written by default). */
+  fileType?: number;
+  /** Pieces appended to the default vocabulary. */
+  extraPieces?: readonly string[];
   /** Override a tensor's shape (to test validation). */
   badShape?: { name: string; shape: number[] };
   /** Store one tensor with another ggml type and these raw bytes (to test unsupported types). */
@@ -45,58 +53,53 @@ export interface SyntheticLlamaConfig {
   chatTemplate?: string;
 }
 
-export type Quantizer = (type: number, src: Float32Array, rows: number, cols: number) => Uint8Array;
+const noQuantizer: Quantizer = (type) => {
+  throw new Error(`writeSyntheticLlama: weight type ${type} needs a quantizer (pass kernels.quantize)`);
+};
 
-/** The vocabulary: <unk>, <s>, </s>, <0x00>…<0xFF>, then pieces. */
-export function syntheticVocab(): { tokens: string[]; scores: number[]; types: number[] } {
-  const tokens = ['<unk>', '<s>', '</s>'];
-  const types = [2, 3, 3];
-  for (let b = 0; b < 256; b++) {
-    tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
-    types.push(6);
+/** The model's metadata (architecture keys, then the vocabulary), in `writeGGUF` form. */
+export function syntheticLlamaMetadata(cfg: SyntheticLlamaConfig): Record<string, unknown> {
+  const arch = cfg.arch ?? 'llama';
+  const k = (s: string) => `${arch}.${s}`;
+  const m: Record<string, unknown> = {
+    'general.architecture': arch,
+    'general.name': cfg.name ?? `synthetic-${arch}-${cfg.weightType ?? 'F32'}`,
+  };
+  if (cfg.fileType !== undefined) m['general.file_type'] = { type: 'u32', value: cfg.fileType };
+  Object.assign(m, {
+    [k('context_length')]: { type: 'u32', value: cfg.contextLength ?? 1024 },
+    [k('embedding_length')]: { type: 'u32', value: cfg.nEmbd },
+    [k('block_count')]: { type: 'u32', value: cfg.nLayers },
+    [k('feed_forward_length')]: { type: 'u32', value: cfg.nFF },
+    [k('attention.head_count')]: { type: 'u32', value: cfg.nHeads },
+    [k('attention.head_count_kv')]: { type: 'u32', value: cfg.nKvHeads },
+    [k('rope.dimension_count')]: { type: 'u32', value: cfg.nEmbd / cfg.nHeads },
+    [k('attention.layer_norm_rms_epsilon')]: { type: 'f32', value: 1e-5 },
+    [k('rope.freq_base')]: { type: 'f32', value: cfg.freqBase ?? 10000 },
+    ...spmVocabMetadata(syntheticVocab(cfg.extraPieces)),
+  });
+  if (cfg.ropeScale) {
+    m[k('rope.scaling.type')] = 'linear';
+    m[k('rope.scaling.factor')] = { type: 'f32', value: cfg.ropeScale };
   }
-  const letters = 'abcdefghijklmnopqrstuvwxyz'.split('');
-  const pieces = [
-    '▁',
-    ...letters,
-    ...letters.map((l) => `▁${l}`),
-    '▁the',
-    '▁and',
-    '▁cat',
-    '▁dog',
-    'ing',
-    'ed',
-    'er',
-    '▁once',
-  ];
-  for (const p of pieces) {
-    tokens.push(p);
-    types.push(1);
-  }
-  const scores = tokens.map((t, i) => (types[i] === 1 ? -i / 10 - (t.length > 2 ? 0 : 5) : 0));
-  return { tokens, scores, types };
+  if (cfg.chatTemplate) m['tokenizer.chat_template'] = cfg.chatTemplate;
+  return m;
 }
 
-function rng(seed: number) {
-  const g = xoroshiro128plus(seed);
-  return (a: number) => (uniformFloat64(g) * 2 - 1) * a;
-}
-
+/** Writes the model to `path`; matrices other than F32 are made with `quantize`. */
 export async function writeSyntheticLlama(
   path: string,
   cfg: SyntheticLlamaConfig,
-  quantize: Quantizer,
+  quantize: Quantizer = noQuantizer,
 ): Promise<void> {
-  const arch = cfg.arch ?? 'llama';
-  const vocab = syntheticVocab();
-  const nVocab = vocab.tokens.length;
+  const nVocab = syntheticVocab(cfg.extraPieces).tokens.length;
   const headDim = cfg.nEmbd / cfg.nHeads;
   const qDim = cfg.nHeads * headDim;
   const kvDim = cfg.nKvHeads * headDim;
-  const r = rng(cfg.seed);
-  const wt = TYPE_IDS[cfg.weightType];
+  const r = cfg.rng === 'mulberry32' ? signedMulberry32(cfg.seed) : signedXoroshiro(cfg.seed);
+  const wt = TYPE_IDS[cfg.weightType ?? 'F32'];
 
-  const tensors: { name: string; type: number; shape: number[]; data: Uint8Array }[] = [];
+  const tensors: WrittenTensor[] = [];
   const f32 = (name: string, shape: number[], values: Float32Array) =>
     tensors.push({
       name,
@@ -111,19 +114,21 @@ export async function writeSyntheticLlama(
     scale: number,
     lean?: (row: number) => Float32Array,
     leanWeight = 0,
+    edit?: (v: Float32Array) => void,
   ): Float32Array => {
     const bad = cfg.badShape?.name === name ? cfg.badShape.shape : undefined;
     const cols = bad ? (bad[0] as number) : cols0;
     const rows = bad ? (bad[1] as number) : rows0;
     const v = new Float32Array(rows * cols);
     for (let i = 0; i < v.length; i++) v[i] = r(scale);
-    if (lean) {
+    if (lean && leanWeight !== 0) {
       for (let row = 0; row < rows; row++) {
         const t = lean(row);
         for (let c = 0; c < cols; c++)
           v[row * cols + c] = (v[row * cols + c] as number) + leanWeight * (t[c] as number);
       }
     }
+    edit?.(v);
     const shape = [cols, rows];
     if (wt === 0) tensors.push({ name, type: 0, shape, data: new Uint8Array(v.buffer) });
     else tensors.push({ name, type: wt, shape, data: quantize(wt, v, rows, cols) });
@@ -139,17 +144,15 @@ export async function writeSyntheticLlama(
   const embd = matrix('token_embd.weight', cfg.nEmbd, nVocab, 1);
   vec('output_norm.weight', cfg.nEmbd, 1, 0.2);
   if (!cfg.tied) {
-    // Like a trained model, make predictions confident: each row leans towards the embedding of
-    // another token, so the top logit usually stands clear of the rest (random heads give near-ties
-    // that quantization noise reorders).
+    const leanTo = (row: number) => ((row * 7 + 3) % nVocab) * cfg.nEmbd;
     matrix(
       'output.weight',
       cfg.nEmbd,
       nVocab,
-      0.5 * u(cfg.nEmbd),
-      (row) =>
-        embd.subarray(((row * 7 + 3) % nVocab) * cfg.nEmbd, (((row * 7 + 3) % nVocab) + 1) * cfg.nEmbd),
-      0.1,
+      (cfg.output?.scale ?? 0.5) * u(cfg.nEmbd),
+      (row) => embd.subarray(leanTo(row), leanTo(row) + cfg.nEmbd),
+      cfg.output?.lean ?? 0.1,
+      cfg.silentEos ? (v) => v.fill(0, EOS_ID * cfg.nEmbd, (EOS_ID + 1) * cfg.nEmbd) : undefined,
     );
   }
   if (cfg.ropeFreqs) {
@@ -176,36 +179,9 @@ export async function writeSyntheticLlama(
     matrix(b('ffn_down.weight'), cfg.nFF, cfg.nEmbd, u(cfg.nFF));
   }
 
-  const k = (s: string) => `${arch}.${s}`;
-  const metadata: Record<string, unknown> = {
-    'general.architecture': arch,
-    'general.name': `synthetic-${arch}-${cfg.weightType}`,
-    [k('context_length')]: { type: 'u32', value: cfg.contextLength ?? 1024 },
-    [k('embedding_length')]: { type: 'u32', value: cfg.nEmbd },
-    [k('block_count')]: { type: 'u32', value: cfg.nLayers },
-    [k('feed_forward_length')]: { type: 'u32', value: cfg.nFF },
-    [k('attention.head_count')]: { type: 'u32', value: cfg.nHeads },
-    [k('attention.head_count_kv')]: { type: 'u32', value: cfg.nKvHeads },
-    [k('rope.dimension_count')]: { type: 'u32', value: headDim },
-    [k('attention.layer_norm_rms_epsilon')]: { type: 'f32', value: 1e-5 },
-    [k('rope.freq_base')]: { type: 'f32', value: cfg.freqBase ?? 10000 },
-    'tokenizer.ggml.model': 'llama',
-    'tokenizer.ggml.tokens': vocab.tokens,
-    'tokenizer.ggml.scores': { type: 'arr[f32]', value: vocab.scores },
-    'tokenizer.ggml.token_type': { type: 'arr[i32]', value: vocab.types },
-    'tokenizer.ggml.bos_token_id': { type: 'u32', value: 1 },
-    'tokenizer.ggml.eos_token_id': { type: 'u32', value: 2 },
-    'tokenizer.ggml.unknown_token_id': { type: 'u32', value: 0 },
-    'tokenizer.ggml.add_bos_token': true,
-  };
-  if (cfg.ropeScale) {
-    metadata[k('rope.scaling.type')] = 'linear';
-    metadata[k('rope.scaling.factor')] = { type: 'f32', value: cfg.ropeScale };
-  }
-  if (cfg.chatTemplate) metadata['tokenizer.chat_template'] = cfg.chatTemplate;
   const raw = cfg.rawTensor;
   const finalTensors = raw
     ? tensors.map((t) => (t.name === raw.name ? { ...t, type: raw.type, data: raw.bytes } : t))
     : tensors;
-  await writeGGUF(path, { metadata: metadata as never, tensors: finalTensors });
+  await writeGGUF(path, { metadata: syntheticLlamaMetadata(cfg) as never, tensors: finalTensors });
 }
