@@ -14,11 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadKernels } from '@quant/kernels';
 import { loadModel } from '@quant/runtime';
+import { compareLogits, type WeightType, writeSyntheticPhi3 } from '@quant/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sharedDir } from '../../../vitest.shared';
-import { compareLogits } from '../../runtime/test/helpers/compare.js';
 import { oracle, oracleLogits } from '../test/helpers/oracle.js';
-import { type WeightType, writeSyntheticPhi3 } from '../test/helpers/synthetic-phi3.js';
 
 const VOCAB = join(sharedDir, 'vocab', 'ggml-vocab-phi-3.gguf');
 const PATH = process.env.QUANT_PHI35_FIXTURE ?? join(tmpdir(), 'quant-phi35-mini-synthetic-q4_k_m.gguf');

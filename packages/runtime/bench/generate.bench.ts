@@ -8,11 +8,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadKernels } from '@quant/kernels';
+import { availableBackends, BACKENDS, oracle, writeSyntheticLlama } from '@quant/test-utils';
 import { bench, describe } from 'vitest';
 import { loadModel, type Model } from '../src/index.js';
-import { availableBackends, BACKENDS } from '../test/helpers/backends.js';
-import { oracle } from '../test/helpers/oracle.js';
-import { writeSyntheticLlama } from '../test/helpers/synthetic-llama.js';
 
 const path = join(mkdtempSync(join(tmpdir(), 'quant-bench-')), 'bench-q4k.gguf');
 {
