@@ -1,6 +1,6 @@
 // Shared vitest settings for every package. Tests import workspace packages from
 // their TypeScript sources (no build needed), except where a test spawns a built bin.
-import { readdirSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineProject, type UserWorkspaceConfig } from 'vitest/config';
