@@ -1,10 +1,11 @@
-/** A value in `architectureOptions` that the phi3 plugin does not accept. */
-export class Phi3OptionError extends Error {
-  readonly code = 'INVALID_OPTION' as const;
+import { PluginError } from '@quant/plugin-api';
+
+/** A value in `architectureOptions` that the phi3 plugin does not accept (code `INVALID_OPTION`). */
+export class Phi3OptionError extends PluginError {
   /** The option's name. */
   readonly option: string;
   constructor(option: string, message: string) {
-    super(message);
+    super('INVALID_OPTION', message);
     this.name = 'Phi3OptionError';
     this.option = option;
   }

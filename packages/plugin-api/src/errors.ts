@@ -11,7 +11,8 @@ export type PluginErrorCode =
   | 'INVALID_METADATA'
   | 'UNSUPPORTED_MODEL'
   | 'MISSING_TENSOR'
-  | 'TENSOR_SHAPE_MISMATCH';
+  | 'TENSOR_SHAPE_MISMATCH'
+  | 'INVALID_OPTION';
 
 /** Base class of every error @quant/plugin-api and architecture plugins throw. */
 export class PluginError extends Error {
