@@ -87,14 +87,6 @@ void qk_fa_mad_f16(int64_t n, uint16_t *y, const uint16_t *x, float v) {
   for (int64_t i = 0; i < n; i++) y[i] = qk_f2h((float)((double)qk_h2f(x[i]) * (double)v + (double)qk_h2f(y[i])));
 }
 
-/* EXPERIMENT: unfused leftover (x·v rounded to f32, then + y). */
-void qk_fa_mad_f16_unfused(int64_t n, uint16_t *y, const uint16_t *x, float v) {
-  for (int64_t i = 0; i < n; i++) { const float p = qk_h2f(x[i]) * v; y[i] = qk_f2h(qk_h2f(y[i]) + p); }
-}
-float qk_fa_dot_f16_seq(int64_t n, const uint16_t *x, const uint16_t *y) {
-  double s = 0; for (int64_t i = 0; i < n; i++) s += (double)(qk_h2f(x[i]) * qk_h2f(y[i])); return (float)s;
-}
-
 static void attn_head_f16(const qk_vtable *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb, size_t rowb,
                           int64_t g, int64_t j0, int64_t pos, const float *qh, float *oh, uint16_t *q16,
                           uint16_t *acc) {

@@ -173,8 +173,6 @@ typedef struct {
 } qk_vtable;
 
 float qk_fa_dot_f16(int64_t n, const uint16_t *x, const uint16_t *y);
-void qk_fa_mad_f16_unfused(int64_t n, uint16_t *y, const uint16_t *x, float v);
-float qk_fa_dot_f16_seq(int64_t n, const uint16_t *x, const uint16_t *y);
 void qk_fa_scale_f16(int64_t n, uint16_t *y, float v);
 void qk_fa_mad_f16(int64_t n, uint16_t *y, const uint16_t *x, float v);
 

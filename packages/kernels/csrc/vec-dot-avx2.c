@@ -1,4 +1,3 @@
-#include <stdlib.h>
 /*
  * AVX2 + FMA + F16C dot products. Compiled with a target attribute so the same binary runs on any
  * x86-64; qk_vtable_avx2() only installs them after CPUID says the features are present.
@@ -731,8 +730,6 @@ int qk_vtable_avx2(qk_vtable *t) {
   if (qk_cpu_has_avx512()) { /* llama.cpp repacks Q2_K only in its AVX-512 builds */
     t->dotg[QK_Q2_K] = vd_q2_K_rp_gemm;
     t->dotv[QK_Q2_K] = vd_q2_K_rp_gemv;
-    if (getenv("QK_EXP_MAD")) t->fa_mad_f16 = qk_fa_mad_f16_unfused;
-    if (getenv("QK_EXP_DOT")) t->fa_dot_f16 = qk_fa_dot_f16_seq;
   }
   t->dot4[QK_Q8_0] = vd4_q8_0;
   t->dot4[QK_Q6_K] = vd4_q6_K;

@@ -224,7 +224,14 @@ function refQ4KRepacked(
  * (−y.d·x.dmin)·(min[2k]·bsum[2k] + min[2k+1]·bsum[2k+1]), then (y.d·x.d)·(its integer lane: bytes
  * 4k'..4k'+3 of every 32-byte load, k' = k), and the lanes are summed like hsum_float_8.
  */
-function refQ2K(data: Uint8Array, rows: number, cols: number, x: Float32Array, nTok: number, repacked: boolean) {
+function refQ2K(
+  data: Uint8Array,
+  rows: number,
+  cols: number,
+  x: Float32Array,
+  nTok: number,
+  repacked: boolean,
+) {
   const f = Math.fround;
   const fma = (a: number, b: number, c: number) => f(a * b + c);
   const nb = cols / 256;
@@ -254,7 +261,8 @@ function refQ2K(data: Uint8Array, rows: number, cols: number, x: Float32Array, n
               ilane[l >> 2] = (ilane[l >> 2] as number) + p;
             }
           for (let j = 8 * hf; j < 8 * hf + 8; j++)
-            imin[hf] = (imin[hf] as number) + ((data[o + j] as number) >> 4) * (a.bsums[i * 16 + j] as number);
+            imin[hf] =
+              (imin[hf] as number) + ((data[o + j] as number) >> 4) * (a.bsums[i * 16 + j] as number);
         }
         if (repacked) {
           const ds = f(dw * yd);
@@ -283,7 +291,9 @@ function refQ2K(data: Uint8Array, rows: number, cols: number, x: Float32Array, n
       if (repacked) out[t * rows + r] = f(acc - accm);
       else {
         const q = [0, 1, 2, 3].map((k) => f((lanes[k] as number) + (lanes[k + 4] as number)));
-        out[t * rows + r] = f(f((q[0] as number) + (q[2] as number)) + f((q[1] as number) + (q[3] as number)));
+        out[t * rows + r] = f(
+          f((q[0] as number) + (q[2] as number)) + f((q[1] as number) + (q[3] as number)),
+        );
       }
     }
   }
@@ -293,7 +303,9 @@ function refQ2K(data: Uint8Array, rows: number, cols: number, x: Float32Array, n
 /** True when /proc/cpuinfo lists the AVX-512 subset of llama.cpp's Skylake-X-and-later x86 builds. */
 function cpuHasAvx512(): boolean {
   try {
-    const flags = new Set((/^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/));
+    const flags = new Set(
+      (/^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/),
+    );
     return ['avx512f', 'avx512cd', 'avx512vl', 'avx512dq', 'avx512bw'].every((x) => flags.has(x));
   } catch {
     return false;
@@ -439,9 +451,10 @@ for (const b of BACKENDS) {
           for (let i = 0; i < got.length; i++) {
             if (got[i] === ref[i]) exact++;
             else
-              expect(Math.abs((got[i] as number) - (ref[i] as number)), `rows=${rows} out[${i}]`).toBeLessThanOrEqual(
-                2 ** -22 * Math.abs(ref[i] as number),
-              );
+              expect(
+                Math.abs((got[i] as number) - (ref[i] as number)),
+                `rows=${rows} out[${i}]`,
+              ).toBeLessThanOrEqual(2 ** -22 * Math.abs(ref[i] as number));
           }
           expect(exact, `bit-identical outputs (rows=${rows}, nTok=${nTok})`).toBeGreaterThanOrEqual(
             Math.ceil(0.95 * got.length),
