@@ -33,7 +33,7 @@ JSON
 cat > "$p/tsconfig.json" <<JSON
 {
   "extends": "../../tsconfig.base.json",
-  "compilerOptions": { "rootDir": ".", "noEmit": true },
+  "compilerOptions": { "rootDir": "../..", "noEmit": true },
   "include": ["src", "test", "*.ts"]
 }
 JSON
