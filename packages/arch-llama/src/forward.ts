@@ -61,6 +61,7 @@ export function llamaLayer(ctx: LlamaContext, il: number): void {
     nKvHeads: h.nKvHeads,
     headDim: h.headDim,
     scale: h.attentionScale,
+    flash: ctx.flashAttention,
   });
 
   const o = ctx.scratch('proj', n * h.nEmbd);

@@ -97,6 +97,7 @@ export function phi3Layer(ctx: Phi3Context, il: number): void {
     nKvHeads: h.nKvHeads,
     headDim: h.headDim,
     scale: 1,
+    flash: ctx.flashAttention,
     ...(ctx.state.window > 0 ? { window: ctx.state.window } : {}),
   });
 

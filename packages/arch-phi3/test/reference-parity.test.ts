@@ -80,6 +80,11 @@ describe.skipIf(!haveShared)('phi3 reference parity (../shared/reference)', () =
               threads: 1,
               contextSize: 512,
               batchSize: 4,
+              // The references were recorded by llama.cpp with flash attention off (f16 cache): live
+              // node-llama-cpp with flashAttention: false matches their logits to 5e-5 at every checked
+              // position, while the flash path (the default) differs by ~0.3 on quantized models and
+              // flips the near-tie at stories260K-llama-pad256-q2_k "Lily…" position 2.
+              flashAttention: false,
             });
           });
           afterAll(() => model?.dispose());
@@ -141,6 +146,7 @@ describe.skipIf(!haveShared)('phi3 reference parity (../shared/reference)', () =
             backend,
             threads: 1,
             contextSize: 256,
+            flashAttention: false, // the reference's configuration (see above)
           });
           try {
             const prompt = model.tokenize(ref.prompt);

@@ -113,6 +113,49 @@ static void attn_head_f16(const qk_vtable *vt, const qk_attn_params *p, const ui
   for (int64_t i = 0; i < hd; i++) oh[i] = qk_h2f(acc[i]) * inv;
 }
 
+/*
+ * llama.cpp's standard (non-flash) attention for an f16 KV cache (build_attn_mha without flash
+ * attention: kq = mul_mat(K, Q); soft_max_ext; kqv = mul_mat(V^T, P)). A mul_mat with an f16 src0
+ * converts its f32 src1 to f16, so the query is rounded to f16 and scores are f16·f16 dots
+ * accumulated in f32; the softmax runs in f32 over the whole (masked) row: w = s·scale, e = exp(w−max),
+ * summed in f32 groups of 8 positions (aligned at position 0, reduced as ggml's AVX2
+ * ggml_vec_soft_max_f32 does) added into a double; P = e·(float)(1/sum) is then rounded to f16 for
+ * the second mul_mat, and each output element is an f16·f16 dot of a V column with P over positions
+ * 0..pos (masked ones are exact zeros; the row is zero-padded to a multiple of 32 like llama.cpp's
+ * padded KV length), accumulated in f32.
+ * Scratch `sc`: n32 floats of scores, then n32 f16 probabilities, n32 f16 V column, head_dim f16 query.
+ */
+static void attn_head_f16_std(const qk_vtable *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb,
+                              size_t rowb, int64_t g, int64_t j0, int64_t pos, const float *qh, float *oh, float *sc) {
+  const int64_t hd = p->head_dim, n32 = (pos + 1 + 31) & ~(int64_t)31;
+  uint16_t *pr = (uint16_t *)(sc + n32), *vc = pr + n32, *q16 = vc + n32;
+  for (int64_t i = 0; i < hd; i++) q16[i] = qk_f2h(qh[i]);
+  float max = -INFINITY;
+  for (int64_t k = j0; k <= pos; k++) {
+    const uint16_t *kr = (const uint16_t *)(kb + (size_t)k * rowb) + g * hd;
+    const float s = vt->fa_dot_f16(hd, kr, q16) * p->scale;
+    sc[k] = s;
+    if (s > max) max = s;
+  }
+  for (int64_t k = 0; k < j0; k++) sc[k] = 0.0f;
+  for (int64_t k = j0; k <= pos; k++) sc[k] = expf(sc[k] - max);
+  for (int64_t k = pos + 1; k < n32; k++) sc[k] = 0.0f;
+  double sum = 0;
+  for (int64_t k = 0; k < n32; k += 8) {
+    const float *e = sc + k;
+    const float a0 = e[0] + e[4], a1 = e[1] + e[5], a2 = e[2] + e[6], a3 = e[3] + e[7];
+    sum += (double)((a0 + a2) + (a1 + a3));
+  }
+  const float inv = (float)(1.0 / sum);
+  for (int64_t k = 0; k < n32; k++) pr[k] = qk_f2h(sc[k] * inv);
+  for (int64_t i = 0; i < hd; i++) {
+    for (int64_t k = 0; k < j0; k++) vc[k] = 0;
+    for (int64_t k = j0; k <= pos; k++) vc[k] = ((const uint16_t *)(vb + (size_t)k * rowb))[g * hd + i];
+    for (int64_t k = pos + 1; k < n32; k++) vc[k] = 0;
+    oh[i] = vt->fa_dot_f16(n32, vc, pr);
+  }
+}
+
 static void attn_chunk(void *arg, int64_t w, int ith) {
   const attn_job *j = arg;
   const qk_attn_params *p = j->p;
@@ -130,6 +173,10 @@ static void attn_chunk(void *arg, int64_t w, int ith) {
     if (p->window > 0 && pos - p->window + 1 > 0) j0 = pos - p->window + 1;
     const float *qh = j->q + (t * p->n_heads + h) * hd;
     float *oh = j->out + (t * p->n_heads + h) * hd;
+    if (kv->is_f16 && !p->flash) {
+      attn_head_f16_std(vt, p, kb, vb, rowb, g, j0, pos, qh, oh, sc);
+      return;
+    }
     if (kv->is_f16) {
       uint16_t *q16 = (uint16_t *)sc, *acc = q16 + hd;
       attn_head_f16(vt, p, kb, vb, rowb, g, j0, pos, qh, oh, q16, acc);
@@ -160,7 +207,9 @@ int qk_attention(qk_ctx *c, float *out, const float *q, const qk_kv *kv, int64_t
   const double work = (double)total * (double)(p->pos + p->n_tokens) * (double)p->head_dim;
   if (work < 32768.0) nth = 1;
   if (nth < 1) nth = 1;
-  const int64_t stride = kv->is_f16 ? p->head_dim : kv->ctx; /* 2·head_dim f16 = head_dim floats */
+  /* f16 flash: 2·head_dim f16 = head_dim floats; f16 standard: see attn_head_f16_std; f32: ctx scores */
+  const int64_t ctx32 = (kv->ctx + 31) & ~(int64_t)31;
+  const int64_t stride = !kv->is_f16 ? kv->ctx : p->flash ? p->head_dim : 2 * ctx32 + (p->head_dim + 1) / 2;
   float *scores = malloc((size_t)c->nthreads * (size_t)stride * sizeof(float));
   if (!scores) return -2;
   attn_job j = { c, out, q, kv, layer, p, scores, stride };

@@ -56,6 +56,7 @@ void qk_kv_shift(const qk_kv *kv, int64_t from, int64_t to, int64_t count);
 typedef struct {
   int64_t n_tokens, pos, n_heads, n_kv_heads, head_dim, window;
   float scale;
+  int flash; /* f16 cache: 1 = llama.cpp's flash-attention path, 0 = its standard (mul_mat + soft_max) path */
 } qk_attn_params;
 int qk_attention(qk_ctx *c, float *out, const float *q, const qk_kv *kv, int64_t layer, const qk_attn_params *p);
 

@@ -226,12 +226,12 @@ static napi_value f_kv_shift(napi_env env, napi_callback_info info) {
 }
 
 static napi_value f_attention(napi_env env, napi_callback_info info) {
-  /* ctx, out, q, kv(5), layer, nTokens, pos, nHeads, nKvHeads, headDim, window, scale */
-  ARGS(16);
+  /* ctx, out, q, kv(5), layer, nTokens, pos, nHeads, nKvHeads, headDim, window, scale, flash */
+  ARGS(17);
   qk_kv kv; kv_from(a + 3, &kv);
   qk_attn_params p;
   p.n_tokens = I64(a[9]); p.pos = I64(a[10]); p.n_heads = I64(a[11]); p.n_kv_heads = I64(a[12]);
-  p.head_dim = I64(a[13]); p.window = I64(a[14]); p.scale = (float)a[15];
+  p.head_dim = I64(a[13]); p.window = I64(a[14]); p.scale = (float)a[15]; p.flash = a[16] != 0;
   return num(env, qk_attention(PTR(a[0]), FPTR(a[1]), FPTR(a[2]), &kv, I64(a[8]), &p));
 }
 

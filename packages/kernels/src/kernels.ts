@@ -626,6 +626,12 @@ export class KernelsImpl implements Kernels {
     }
     const window = int(p.window ?? 0, 'attention(window)');
     const scale = finite(p.scale ?? 1 / Math.sqrt(headDim), 'attention(scale)');
+    if (p.flash !== undefined && typeof p.flash !== 'boolean') {
+      throw new KernelError(
+        'INVALID_ARGUMENT',
+        `attention(flash): expected a boolean or undefined, got ${typeof p.flash}`,
+      );
+    }
     const n = nTokens * nHeads * headDim;
     const o = this.buf(out, 'attention(out)', n);
     const qp = this.buf(q, 'attention(q)', n);
@@ -647,6 +653,7 @@ export class KernelsImpl implements Kernels {
       headDim,
       window,
       scale,
+      p.flash === false ? 0 : 1,
     );
     if (rc !== 0)
       throw new KernelError(rc === -2 ? 'OUT_OF_MEMORY' : 'INTERNAL', `attention: C returned ${rc}`);

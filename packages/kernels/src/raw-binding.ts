@@ -95,6 +95,7 @@ export interface RawBinding {
     headDim: number,
     window: number,
     scale: number,
+    flash: number,
   ): number;
 }
 

@@ -94,6 +94,17 @@ export interface AttentionParams {
   scale?: number;
   /** Sliding window: a query at position p sees keys at positions > p - window. 0 or undefined = none. */
   window?: number;
+  /**
+   * Which of llama.cpp's two CPU attention paths to reproduce over an f16 KV cache (default true).
+   * - true: flash attention (llama.cpp's CPU default, `-fa on`/auto; node-llama-cpp's default):
+   *   query rounded to f16, online softmax, V accumulated in f16.
+   * - false: the standard path (`llama-cli -fa off`): scores = K·f16(Q) accumulated in f32, scale,
+   *   causal/window mask, softmax in f32 (sum in double), probabilities rounded to f16, then
+   *   out = Vᵀ·P accumulated in f32.
+   * The two differ by rounding only (~1e-3 relative), which can flip near-tied logits on quantized
+   * models. Ignored for an f32 cache, where nothing is rounded.
+   */
+  flash?: boolean;
 }
 
 /** Per-session KV storage for all layers: layers × ctx × kvHeads × headDim, f16 or f32. */

@@ -149,6 +149,18 @@ for (const b of BACKENDS) {
       expect(
         code(() => k.attention(q, q, cache, 0, { nTokens: 1, pos: 0, nHeads: 3, nKvHeads: 2, headDim: 2 })),
       ).toBe('INVALID_ARGUMENT');
+      expect(
+        code(() =>
+          k.attention(q, q, cache, 0, {
+            nTokens: 1,
+            pos: 0,
+            nHeads: 2,
+            nKvHeads: 1,
+            headDim: 2,
+            flash: 'no' as never,
+          }),
+        ),
+      ).toBe('INVALID_ARGUMENT');
       expect(code(() => k.kvCache({ layers: 1, contextSize: 0, kvHeads: 1, headDim: 2, type: 'f32' }))).toBe(
         'INVALID_ARGUMENT',
       );

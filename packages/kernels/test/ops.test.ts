@@ -280,6 +280,88 @@ for (const b of BACKENDS) {
         cache.dispose();
       });
     }
+
+    for (const hd of [8, 40, 64]) {
+      it(`attention over an f16 KV cache with flash: false, head_dim ${hd}: llama.cpp's standard path (GQA, causal, sliding window)`, () => {
+        const layers = 1,
+          ctx = 48,
+          nHeads = 4,
+          nKv = 2,
+          kvDim = nKv * hd;
+        const total = 40;
+        const K = randn(total * kvDim, 30 + hd),
+          V = randn(total * kvDim, 31 + hd);
+        const rd = (a: Float32Array) => a.map((v) => halfToFloat(floatToHalf(v)));
+        const Kr = rd(K),
+          Vr = rd(V);
+        // scores of a few units so the softmax is neither flat nor one-hot
+        const q = randn(4 * nHeads * hd, 32 + hd).map((v) => v * 2);
+        const cache = k.kvCache({ layers, contextSize: ctx, kvHeads: nKv, headDim: hd, type: 'f16' });
+        cache.store(0, 0, 30, buf(K.subarray(0, 30 * kvDim)), buf(V.subarray(0, 30 * kvDim)));
+        cache.store(0, 30, 10, buf(K.subarray(30 * kvDim)), buf(V.subarray(30 * kvDim)));
+        for (const [pos, nTokens] of [
+          [0, 1],
+          [36, 4],
+        ] as const) {
+          for (const window of [0, 7]) {
+            const qs = q.subarray(0, nTokens * nHeads * hd);
+            const opts = { nTokens, pos, nHeads, nKvHeads: nKv, headDim: hd, window };
+            const out = k.f32(qs.length);
+            k.attention(out, buf(qs), cache, 0, { ...opts, flash: false });
+            const ref = refStdAttnF16(qs, Kr, Vr, { nTokens, pos, nHeads, nKv, hd, window });
+            const flashRef = refFlashAttnF16(qs, Kr, Vr, { nTokens, pos, nHeads, nKv, hd, window });
+            const got = out.read();
+            // expf's last bit (glibc / wasi-libc vs V8's Math.exp) can flip one f16 rounding of a
+            // probability: allow that on ≤ 2% of the elements; everything else is bit-for-bit.
+            let off = 0;
+            let flashOff = 0;
+            for (let i = 0; i < got.length; i++) {
+              const r = ref[i] as number;
+              const d = Math.abs((got[i] as number) - r);
+              if (d > 1e-6 + 1e-5 * Math.abs(r)) off++;
+              if (Math.abs((flashRef[i] as number) - r) > 1e-6 + 1e-5 * Math.abs(r)) flashOff++;
+              expect(d, `standard attention pos=${pos} window=${window} element ${i}`).toBeLessThanOrEqual(
+                2e-3 * Math.max(1, Math.abs(r)),
+              );
+            }
+            expect(
+              off,
+              `elements off by more than rounding (pos=${pos} window=${window})`,
+            ).toBeLessThanOrEqual(Math.ceil(0.02 * got.length));
+            // the two paths round at different points: the reference must tell them apart
+            if (pos > 0)
+              expect(flashOff, 'flash and standard references differ').toBeGreaterThan(got.length / 10);
+            // flash: true (the default) still follows the flash path
+            const outF = k.f32(qs.length);
+            k.attention(outF, buf(qs), cache, 0, opts);
+            let fOff = 0;
+            const gotF = outF.read();
+            for (let i = 0; i < gotF.length; i++) {
+              const r = flashRef[i] as number;
+              if (Math.abs((gotF[i] as number) - r) > 1e-6 + 1e-5 * Math.abs(r)) fOff++;
+            }
+            expect(fOff, 'default path is flash').toBeLessThanOrEqual(Math.ceil(0.02 * gotF.length));
+          }
+        }
+        cache.dispose();
+      });
+    }
+
+    it('attention over an f32 KV cache ignores flash: false (nothing is rounded)', () => {
+      const hd = 16,
+        nKv = 1,
+        nHeads = 2;
+      const cache = k.kvCache({ layers: 1, contextSize: 8, kvHeads: nKv, headDim: hd, type: 'f32' });
+      cache.store(0, 0, 5, buf(randn(5 * hd, 40)), buf(randn(5 * hd, 41)));
+      const q = buf(randn(nHeads * hd, 42));
+      const a = k.f32(nHeads * hd),
+        c = k.f32(nHeads * hd);
+      const p = { nTokens: 1, pos: 4, nHeads, nKvHeads: nKv, headDim: hd };
+      k.attention(a, q, cache, 0, p);
+      k.attention(c, q, cache, 0, { ...p, flash: false });
+      expectExact(c.read(), a.read(), 'f32 cache, flash on vs off');
+      cache.dispose();
+    });
   });
 }
 
@@ -302,35 +384,7 @@ function refFlashAttnF16(
   const h16 = (x: number) => halfToFloat(floatToHalf(x));
   const kvDim = nKv * hd;
   const out = new Float64Array(nTokens * nHeads * hd);
-  const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-    const np = hd & ~31;
-    let sum = 0;
-    if (np > 0) {
-      const lanes = Array.from({ length: 4 }, () => new Array<number>(8).fill(0));
-      for (let i = 0; i < np; i += 32)
-        for (let j = 0; j < 4; j++)
-          for (let l = 0; l < 8; l++)
-            (lanes[j] as number[])[l] = f(
-              ((lanes[j] as number[])[l] as number) +
-                f((a[i + j * 8 + l] as number) * (b[i + j * 8 + l] as number)),
-            );
-      const [l0, l1, l2, l3] = lanes as [number[], number[], number[], number[]];
-      for (let l = 0; l < 8; l++) {
-        l0[l] = f((l0[l] as number) + (l2[l] as number));
-        l1[l] = f((l1[l] as number) + (l3[l] as number));
-      }
-      for (let l = 0; l < 8; l++) l0[l] = f((l0[l] as number) + (l1[l] as number));
-      const t = [0, 1, 2, 3].map((l) => f((l0[l] as number) + (l0[l + 4] as number))) as [
-        number,
-        number,
-        number,
-        number,
-      ];
-      sum = f(f(t[0] + t[1]) + f(t[2] + t[3]));
-    }
-    for (let i = np; i < hd; i++) sum += (a[i] as number) * (b[i] as number);
-    return f(sum);
-  };
+  const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => refDotF16(a, b, hd);
   const scale = f(1 / Math.sqrt(hd));
   for (let t = 0; t < nTokens; t++)
     for (let h = 0; h < nHeads; h++) {
@@ -355,6 +409,96 @@ function refFlashAttnF16(
         S = f(f(S * ms) + vs);
       }
       for (let i = 0; i < hd; i++) out[(t * nHeads + h) * hd + i] = f((acc[i] as number) * f(1 / S));
+    }
+  return out;
+}
+
+/**
+ * ggml_vec_dot_f16 as built for AVX2 over two f16-valued vectors of length n: 32-element steps summed
+ * in 4×8 f32 lanes (reduced lanes j+2→j, j+1→j, high half→low half, two horizontal adds), the tail
+ * added in double.
+ */
+function refDotF16(a: ArrayLike<number>, b: ArrayLike<number>, hd: number): number {
+  const f = Math.fround;
+  const np = hd & ~31;
+  let sum = 0;
+  if (np > 0) {
+    const lanes = Array.from({ length: 4 }, () => new Array<number>(8).fill(0));
+    for (let i = 0; i < np; i += 32)
+      for (let j = 0; j < 4; j++)
+        for (let l = 0; l < 8; l++)
+          (lanes[j] as number[])[l] = f(
+            ((lanes[j] as number[])[l] as number) +
+              f((a[i + j * 8 + l] as number) * (b[i + j * 8 + l] as number)),
+          );
+    const [l0, l1, l2, l3] = lanes as [number[], number[], number[], number[]];
+    for (let l = 0; l < 8; l++) {
+      l0[l] = f((l0[l] as number) + (l2[l] as number));
+      l1[l] = f((l1[l] as number) + (l3[l] as number));
+    }
+    for (let l = 0; l < 8; l++) l0[l] = f((l0[l] as number) + (l1[l] as number));
+    const t = [0, 1, 2, 3].map((l) => f((l0[l] as number) + (l0[l + 4] as number))) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    sum = f(f(t[0] + t[1]) + f(t[2] + t[3]));
+  }
+  for (let i = np; i < hd; i++) sum += (a[i] as number) * (b[i] as number);
+  return f(sum);
+}
+
+/**
+ * llama.cpp's standard (non-flash) attention over an f16 cache, written from ggml's description
+ * (llama-graph.cpp build_attn_mha without flash attention; ggml-cpu mul_mat with an f16 src0, whose
+ * vec_dot_type F16 converts the f32 src1 to f16; ops.cpp soft_max_f32 with vec.cpp
+ * ggml_vec_soft_max_f32 for AVX2): q rounded to f16; score = f16·f16 dot (f32 lanes) × scale; masked
+ * positions of the row 0..n32 (n32 = pos+1 rounded up to 32, llama.cpp's padded KV length) are −∞;
+ * e = exp(w − max), summed in f32 groups of 8 ((e0+e4)+(e2+e6)) + ((e1+e5)+(e3+e7)) added into a
+ * double; P = f16(e · f32(1/sum)); out[i] = f16·f16 dot over positions of V[·][i] with P.
+ */
+function refStdAttnF16(
+  q: Float32Array,
+  K: Float32Array,
+  V: Float32Array,
+  o: { nTokens: number; pos: number; nHeads: number; nKv: number; hd: number; window: number },
+): Float64Array {
+  const { nTokens, pos, nHeads, nKv, hd, window } = o;
+  const f = Math.fround;
+  const h16 = (x: number) => halfToFloat(floatToHalf(x));
+  const kvDim = nKv * hd;
+  const out = new Float64Array(nTokens * nHeads * hd);
+  const scale = f(1 / Math.sqrt(hd));
+  for (let t = 0; t < nTokens; t++)
+    for (let h = 0; h < nHeads; h++) {
+      const g = Math.floor(h / (nHeads / nKv));
+      const p = pos + t;
+      const n32 = Math.ceil((p + 1) / 32) * 32;
+      const j0 = window > 0 ? Math.max(0, p - window + 1) : 0;
+      const qh = Array.from(q.subarray((t * nHeads + h) * hd, (t * nHeads + h + 1) * hd), h16);
+      const w = new Array<number>(n32).fill(Number.NEGATIVE_INFINITY);
+      for (let j = j0; j <= p; j++)
+        w[j] = f(refDotF16(K.subarray(j * kvDim + g * hd, j * kvDim + g * hd + hd), qh, hd) * scale);
+      const max = Math.max(...w);
+      const e = w.map((x) => (x === Number.NEGATIVE_INFINITY ? 0 : f(Math.exp(f(x - max)))));
+      let sum = 0;
+      for (let j = 0; j < n32; j += 8) {
+        const a = [0, 1, 2, 3].map((l) => f((e[j + l] as number) + (e[j + l + 4] as number))) as [
+          number,
+          number,
+          number,
+          number,
+        ];
+        sum += f(f(a[0] + a[2]) + f(a[1] + a[3]));
+      }
+      const inv = f(1 / sum);
+      const P = e.map((x) => h16(f(x * inv)));
+      for (let i = 0; i < hd; i++) {
+        const col = new Array<number>(n32).fill(0);
+        for (let j = j0; j <= p; j++) col[j] = V[j * kvDim + g * hd + i] as number;
+        out[(t * nHeads + h) * hd + i] = refDotF16(col, P, n32);
+      }
     }
   return out;
 }

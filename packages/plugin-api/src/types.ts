@@ -106,6 +106,13 @@ export interface ForwardContext<H extends BaseHyperparameters = BaseHyperparamet
   cache: KVCache;
   /** This session's context size. */
   contextSize: number;
+  /**
+   * Which of llama.cpp's two CPU attention paths to follow; pass it as `flash` to
+   * `kernels.attention`. true (the runtime's default, like llama.cpp on CPU and node-llama-cpp):
+   * flash attention. false: llama.cpp's standard mul_mat + softmax path (`llama-cli -fa off`). They
+   * differ only in where an f16 KV cache rounds, which can flip near-tied logits on quantized models.
+   */
+  flashAttention: boolean;
   /** Tokens in this batch (1 … batchSize). */
   nTokens: number;
   /** Position of the batch's first token; token t is at `pos + t`. Positions are contiguous. */

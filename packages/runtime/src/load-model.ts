@@ -28,6 +28,12 @@ export interface LoadModelOptions {
   batchSize?: number;
   /** KV cache element type (default 'f16', as llama.cpp). */
   kvType?: 'f16' | 'f32';
+  /**
+   * Follow llama.cpp's flash-attention path for new sessions (true, default: llama.cpp's CPU default and
+   * node-llama-cpp's) or its standard mul_mat + softmax path (false: `llama-cli -fa off`). They
+   * round an f16 KV cache at different points; with an f32 cache both give the same result.
+   */
+  flashAttention?: boolean;
   /** Options for the architecture plugin (see the plugin's README). */
   architectureOptions?: Record<string, unknown>;
   /** Called after each tensor is loaded. */
@@ -46,6 +52,8 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   const where = typeof source === 'string' ? source : source instanceof URL ? source.href : '<bytes>';
   if (options.kvType !== undefined && options.kvType !== 'f16' && options.kvType !== 'f32')
     throw invalidOption('kvType', options.kvType, '"f16" or "f32"');
+  if (options.flashAttention !== undefined && typeof options.flashAttention !== 'boolean')
+    throw invalidOption('flashAttention', options.flashAttention, 'true or false');
   for (const k of ['contextSize', 'batchSize', 'threads'] as const) {
     const v = options[k];
     if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw invalidOption(k, v, 'a positive integer');
@@ -99,6 +107,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
       contextSize: options.contextSize ?? Math.min(hparams.contextLength || 4096, 4096),
       batchSize: options.batchSize ?? 512,
       kvType: options.kvType ?? 'f16',
+      flashAttention: options.flashAttention ?? true,
       architectureOptions: { ...options.architectureOptions },
     });
   } catch (e) {

@@ -74,6 +74,9 @@ describe('loadModel', () => {
     await expect(loadModel(path, { kernels, kvType: 'q4' as never })).rejects.toMatchObject({
       code: 'INVALID_OPTION',
     });
+    await expect(loadModel(path, { kernels, flashAttention: 1 as never })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+    });
     const noArch = join(fx.dir, 'no-arch.gguf');
     await writeGGUF(noArch, { metadata: { 'general.name': 'x' }, tensors: [] });
     await expect(loadModel(noArch, { kernels })).rejects.toMatchObject({ code: 'INVALID_METADATA' });

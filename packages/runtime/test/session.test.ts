@@ -130,6 +130,31 @@ describe('Session', () => {
     expect(() => model.createSession({ kvType: 'q8' as never })).toThrow(
       expect.objectContaining({ code: 'INVALID_OPTION' }),
     );
+    expect(() => model.createSession({ flashAttention: 'no' as never })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION' }),
+    );
+  });
+
+  it('flashAttention (default true) picks the attention path the plugin runs', async () => {
+    expect(model.flashAttention).toBe(true);
+    const logits = async (o: { kvType: 'f16' | 'f32'; flashAttention?: boolean }) => {
+      const s = model.createSession(o);
+      expect(s.flashAttention).toBe(o.flashAttention ?? true);
+      try {
+        return await s.evaluate(prompt, { allLogits: true });
+      } finally {
+        s.dispose();
+      }
+    };
+    // f16 cache: the two llama.cpp paths round at different points — close, but not the same bits
+    const on = await logits({ kvType: 'f16' });
+    const off = await logits({ kvType: 'f16', flashAttention: false });
+    expect(maxRelDiff(on, off)).toBeLessThan(1e-2);
+    expect(Array.from(off)).not.toEqual(Array.from(on));
+    // f32 cache: nothing is rounded, so both settings give identical logits
+    expect(Array.from(await logits({ kvType: 'f32', flashAttention: false }))).toEqual(
+      Array.from(await logits({ kvType: 'f32', flashAttention: true })),
+    );
   });
 
   it('f32 KV cache gives (nearly) the same logits as f16', async () => {

@@ -31,6 +31,7 @@ export interface ModelParts {
   contextSize: number;
   batchSize: number;
   kvType: 'f16' | 'f32';
+  flashAttention: boolean;
   architectureOptions: Record<string, unknown>;
 }
 
@@ -50,6 +51,8 @@ export class Model {
   readonly contextSize: number;
   readonly batchSize: number;
   readonly kvType: 'f16' | 'f32';
+  /** Default attention path of new sessions (see LoadModelOptions.flashAttention). */
+  readonly flashAttention: boolean;
   private readonly parts: ModelParts;
   private readonly sessions = new Set<Session>();
   private disposed = false;
@@ -67,6 +70,7 @@ export class Model {
     this.contextSize = parts.contextSize;
     this.batchSize = parts.batchSize;
     this.kvType = parts.kvType;
+    this.flashAttention = parts.flashAttention;
     this.core = {
       kernels: parts.kernels,
       plugin: parts.plugin,
@@ -95,6 +99,7 @@ export class Model {
         contextSize: options.contextSize ?? this.contextSize,
         batchSize: options.batchSize ?? this.batchSize,
         kvType: options.kvType ?? this.kvType,
+        flashAttention: options.flashAttention ?? this.flashAttention,
         architectureOptions: { ...this.parts.architectureOptions, ...options.architectureOptions },
       },
       (x) => this.sessions.delete(x),

@@ -10,6 +10,12 @@ export interface SessionOptions {
   batchSize?: number;
   /** KV cache element type (default: the model's `kvType`, f16 unless set). */
   kvType?: 'f16' | 'f32';
+  /**
+   * Follow llama.cpp's flash-attention path (true, default: the model's `flashAttention`; llama.cpp's CPU default and
+   * node-llama-cpp's) or its standard mul_mat + softmax path (false: `llama-cli -fa off`). They
+   * round an f16 KV cache at different points; with an f32 cache both give the same result.
+   */
+  flashAttention?: boolean;
   /** Merged over the model's `architectureOptions` and given to the plugin's `createSessionState`. */
   architectureOptions?: Record<string, unknown>;
 }
@@ -31,6 +37,8 @@ const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 export class Session {
   readonly contextSize: number;
   readonly batchSize: number;
+  /** Whether attention follows llama.cpp's flash path (see SessionOptions.flashAttention). */
+  readonly flashAttention: boolean;
   private readonly core: ModelCore;
   private readonly cache: KVCache;
   private readonly state: unknown;
@@ -54,7 +62,10 @@ export class Session {
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
       throw invalidOption('batchSize', o.batchSize, 'a positive integer');
     if (o.kvType !== 'f16' && o.kvType !== 'f32') throw invalidOption('kvType', o.kvType, '"f16" or "f32"');
+    if (typeof o.flashAttention !== 'boolean')
+      throw invalidOption('flashAttention', o.flashAttention, 'true or false');
     this.core = core;
+    this.flashAttention = o.flashAttention;
     this.contextSize = o.contextSize;
     this.batchSize = Math.min(o.batchSize, o.contextSize);
     this.onDispose = onDispose;
@@ -181,6 +192,7 @@ export class Session {
         state: this.state,
         cache: this.cache,
         contextSize: this.contextSize,
+        flashAttention: this.flashAttention,
         nTokens: n,
         pos: start + b,
         tokens: batch,
