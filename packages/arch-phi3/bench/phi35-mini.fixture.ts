@@ -14,10 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadKernels } from '@quant/kernels';
 import { loadModel } from '@quant/runtime';
-import { compareLogits, type WeightType, writeSyntheticPhi3 } from '@quant/test-utils';
+import { compareLogits, oracle, oracleLogits, type WeightType, writeSyntheticPhi3 } from '@quant/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sharedDir } from '../../../vitest.shared';
-import { oracle, oracleLogits } from '../test/helpers/oracle.js';
 
 const VOCAB = join(sharedDir, 'vocab', 'ggml-vocab-phi-3.gguf');
 const PATH = process.env.QUANT_PHI35_FIXTURE ?? join(tmpdir(), 'quant-phi35-mini-synthetic-q4_k_m.gguf');

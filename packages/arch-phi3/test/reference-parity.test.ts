@@ -4,23 +4,24 @@
  * available kernel backend. Also: the phi3 relayout of stories260K writes the same story as the
  * original Llama file does in llama.cpp.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, type Model } from '@quant/runtime';
-import { availableBackends, BACKENDS, compareLogits, sharedDir } from '@quant/test-utils';
+import {
+  availableBackends,
+  BACKENDS,
+  compareLogits,
+  haveReferences,
+  readReference,
+  referenceDir,
+  referenceSets,
+  sharedModelsDir,
+} from '@quant/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-interface Reference {
-  prompt: string;
-  n_vocab: number;
-  prompt_tokens: number[];
-  prompt_logits: number[][];
-  greedy: { token: number; piece: string }[];
-}
-
-const refDir = join(sharedDir, 'reference');
-const modelDir = join(sharedDir, 'models');
-const haveShared = existsSync(refDir) && existsSync(modelDir);
+const refDir = referenceDir;
+const modelDir = sharedModelsDir;
+const haveShared = haveReferences();
 if (!haveShared)
   console.warn(
     `[arch-phi3 reference-parity] ${refDir} or ${modelDir} is absent: skipping the llama.cpp reference comparisons.`,
@@ -32,28 +33,14 @@ const EXPECTED_STEMS = [
   ...['f32', 'q8_0', 'q6_k', 'q4_k_m'].map((q) => `stories260K-phi3-pad256-${q}`),
 ];
 
-/** model stem → reference files, for the phi3 models present. */
-function referenceSets(): Map<string, string[]> {
-  const sets = new Map<string, string[]>();
-  if (!haveShared) return sets;
-  for (const f of readdirSync(refDir).sort()) {
-    const m = /^(.*phi3.*)\.([a-z]+)\.json$/.exec(f);
-    if (!m) continue;
-    const stem = m[1] as string;
-    if (!existsSync(join(modelDir, `${stem}.gguf`))) continue;
-    sets.set(stem, [...(sets.get(stem) ?? []), f]);
-  }
-  return sets;
-}
-
 /**
  * Cases that fail for a reason outside this plugin, run as expected failures so the suite tells us
  * when they start passing (then remove them here). backend/stem/prompt → why.
  */
 const KNOWN_GAPS = new Map<string, string>();
 
-const readRef = (file: string) => JSON.parse(readFileSync(join(refDir, file), 'utf8')) as Reference;
-const sets = referenceSets();
+const readRef = readReference;
+const sets = referenceSets((stem) => stem.includes('phi3'));
 const backends = haveShared
   ? await availableBackends('arch-phi3 reference-parity')
   : { native: false, wasm: false };

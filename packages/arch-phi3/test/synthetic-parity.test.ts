@@ -11,16 +11,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadKernels } from '@quant/kernels';
 import { loadModel } from '@quant/runtime';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableBackends, BACKENDS } from '../../runtime/test/helpers/backends.js';
-import { compareLogits } from '../../runtime/test/helpers/compare.js';
-import { oracleLogits } from './helpers/oracle.js';
 import {
+  availableBackends,
+  BACKENDS,
+  compareLogits,
+  oracleLogits,
   type SyntheticPhi3Config,
   syntheticPrompt,
   type WeightType,
   writeSyntheticPhi3,
-} from './helpers/synthetic-phi3.js';
+} from '@quant/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 interface Variant {
   label: string;

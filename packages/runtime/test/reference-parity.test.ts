@@ -3,46 +3,29 @@
  * and the greedy continuation, for every Llama-architecture model in ../shared/models, on every
  * available kernel backend.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  availableBackends,
+  BACKENDS,
+  compareLogits,
+  haveReferences,
+  readReference,
+  referenceDir,
+  referenceSets,
+  sharedModelsDir,
+} from '@quant/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedDir } from '../../../vitest.shared';
 import { loadModel, type Model } from '../src/index.js';
-import { availableBackends, BACKENDS } from './helpers/backends.js';
-import { compareLogits } from './helpers/compare.js';
 
-interface Reference {
-  model: string;
-  prompt: string;
-  n_vocab: number;
-  prompt_tokens: number[];
-  prompt_logits: number[][];
-  greedy: { token: number; piece: string }[];
-}
-
-const refDir = join(sharedDir, 'reference');
-const modelDir = join(sharedDir, 'models');
-const haveShared = existsSync(refDir) && existsSync(modelDir);
+const modelDir = sharedModelsDir;
+const haveShared = haveReferences();
 if (!haveShared)
   console.warn(
-    `[reference-parity] ${sharedDir}/reference or /models is absent: skipping the llama.cpp reference comparisons.`,
+    `[reference-parity] ${referenceDir} or ${modelDir} is absent: skipping the llama.cpp reference comparisons.`,
   );
 
-/** model file stem → its reference files, for llama-architecture models only. */
-function referenceSets(): Map<string, string[]> {
-  const sets = new Map<string, string[]>();
-  if (!haveShared) return sets;
-  for (const f of readdirSync(refDir).sort()) {
-    const m = /^(.*)\.([a-z]+)\.json$/.exec(f);
-    if (!m || (m[1] as string).includes('phi3')) continue;
-    const stem = m[1] as string;
-    if (!existsSync(join(modelDir, `${stem}.gguf`))) continue;
-    sets.set(stem, [...(sets.get(stem) ?? []), f]);
-  }
-  return sets;
-}
-
-const sets = referenceSets();
+/** Llama-architecture models only (the phi3 relayouts are arch-phi3's). */
+const sets = referenceSets((stem) => !stem.includes('phi3'));
 const backends = haveShared ? await availableBackends('reference-parity') : { native: false, wasm: false };
 /** F32 files get the tight bound; they, Q8_0 files and the F16 llama-2-tiny-random get the greedy check. */
 const isF32 = (stem: string) => stem === 'stories260K' || stem.endsWith('-f32');
@@ -84,7 +67,7 @@ describe.skipIf(!haveShared)('reference parity', () => {
           afterAll(() => model?.dispose());
 
           for (const file of files) {
-            const ref = JSON.parse(readFileSync(join(refDir, file), 'utf8')) as Reference;
+            const ref = readReference(file);
             it(`${ref.prompt}: logits at all ${ref.prompt_tokens.length} positions`, async () => {
               const s = model.createSession();
               try {

@@ -11,6 +11,7 @@ export {
 } from './compare.js';
 export { jsKernels } from './js-kernels.js';
 export { type OracleOptions, oracle, oracleLogits, oracleLogitsMany, oracleTokenize } from './oracle.js';
+export { haveReferences, type Reference, readReference, referenceDir, referenceSets } from './reference.js';
 export { gaussian, mulberry32, signedMulberry32, signedXoroshiro } from './rng.js';
 export { hasShared, repoRoot, sharedDir, sharedModelsDir, sharedPath, warnSkipped } from './shared.js';
 export {

@@ -4,7 +4,7 @@
  * divisors and attention factor on cos/sin, causal attention where a query at position i sees keys
  * j with i - window < j ≤ i, fused [gate | up] SwiGLU. F32 weights only; slow, for tests.
  */
-import type { FloatWeights, SyntheticPhi3Config } from './synthetic-phi3.js';
+import type { FloatWeights, SyntheticPhi3Config } from '@quant/test-utils';
 
 export interface ReferenceOptions {
   /** Sliding window in tokens (0 = none). */
