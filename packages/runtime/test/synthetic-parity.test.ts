@@ -85,6 +85,8 @@ describe.skipIf(!anyBackend)('synthetic Llama models vs node-llama-cpp', () => {
             threads: 1,
             contextSize: 512,
             batchSize: 16,
+            // The oracle runs llama.cpp with flash attention off (test-utils default): the same path here.
+            flashAttention: false,
           });
           try {
             const s = model.createSession();
