@@ -11,6 +11,7 @@ import {
   availableBackends,
   BACKENDS,
   compareLogits,
+  expectParity,
   haveReferences,
   readReference,
   referenceDir,
@@ -91,18 +92,7 @@ describe.skipIf(!haveShared)('phi3 reference parity (../shared/reference)', () =
                 try {
                   const ours = await s.evaluate(ref.prompt_tokens, { allLogits: true });
                   const c = compareLogits(ref.prompt_logits, ours, ref.n_vocab);
-                  if (isF32(stem)) {
-                    expect(
-                      c.maxAbsDiff,
-                      `max|Δlogit| vs 1e-3·max|logit| = ${1e-3 * c.maxAbsRef}`,
-                    ).toBeLessThanOrEqual(1e-3 * c.maxAbsRef);
-                  } else {
-                    expect(
-                      c.argmaxMismatches,
-                      `positions whose argmax differs (mean KL ${c.meanKL})`,
-                    ).toEqual([]);
-                    expect(c.meanKL).toBeLessThanOrEqual(0.01);
-                  }
+                  expectParity(c, isF32(stem));
                 } finally {
                   s.dispose();
                 }

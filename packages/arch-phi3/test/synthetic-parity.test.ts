@@ -15,6 +15,7 @@ import {
   availableBackends,
   BACKENDS,
   compareLogits,
+  expectParity,
   oracleLogits,
   type SyntheticPhi3Config,
   syntheticPrompt,
@@ -217,14 +218,7 @@ describe.skipIf(!anyBackend)('synthetic phi3 models vs node-llama-cpp', () => {
                 expect((s as unknown as { state: { ropeTable: string } }).state.ropeTable).toBe(v.table);
                 const ours = await s.evaluate(promptOf(v), { allLogits: true });
                 const c = compareLogits(expected.get(v.label) as Float32Array[], ours, model.hparams.nVocab);
-                if (isF32(v)) {
-                  expect(c.maxAbsDiff, `max|Δ| with max|logit| ${c.maxAbsRef}`).toBeLessThanOrEqual(
-                    1e-3 * c.maxAbsRef,
-                  );
-                } else {
-                  expect(c.argmaxMismatches, `argmax differs at positions (mean KL ${c.meanKL})`).toEqual([]);
-                  expect(c.meanKL).toBeLessThanOrEqual(0.01);
-                }
+                expectParity(c, isF32(v));
               } finally {
                 s.dispose();
               }

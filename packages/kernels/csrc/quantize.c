@@ -13,6 +13,26 @@
 
 /* ---------------- 32-element formats ---------------- */
 
+/* The block's value of largest magnitude, sign kept (the first one on ties), as ggml's Q4_0/Q5_0 use. */
+static inline float block_signed_absmax(const float *x) {
+  float amax = 0.f, max = 0.f;
+  for (int j = 0; j < QB; j++) {
+    if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
+  }
+  return max;
+}
+
+/* The block's smallest and largest value, as ggml's Q4_1/Q5_1 use. */
+static inline void block_min_max(const float *x, float *min, float *max) {
+  float lo = FLT_MAX, hi = -FLT_MAX;
+  for (int j = 0; j < QB; j++) {
+    if (x[j] < lo) lo = x[j];
+    if (x[j] > hi) hi = x[j];
+  }
+  *min = lo;
+  *max = hi;
+}
+
 static void quant_q8_0(const float *x, blk_q8_0 *y, int64_t nb) {
   for (int64_t i = 0; i < nb; i++, x += QB) {
     float amax = 0.f;
@@ -26,10 +46,7 @@ static void quant_q8_0(const float *x, blk_q8_0 *y, int64_t nb) {
 
 static void quant_q4_0(const float *x, blk_q4_0 *y, int64_t nb) {
   for (int64_t i = 0; i < nb; i++, x += QB) {
-    float amax = 0.f, max = 0.f;
-    for (int j = 0; j < QB; j++) {
-      if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
-    }
+    const float max = block_signed_absmax(x);
     const float d = max / -8.f;
     const float id = d ? 1.0f / d : 0.0f;
     y[i].d = qk_f2h(d);
@@ -45,11 +62,8 @@ static void quant_q4_0(const float *x, blk_q4_0 *y, int64_t nb) {
 /* Q4_1 / Q5_1: asymmetric, d = (max − min)/(2^bits − 1), m = min, q = trunc((x − min)/d + 0.5). */
 static void quant_q4_1(const float *x, blk_q4_1 *y, int64_t nb) {
   for (int64_t i = 0; i < nb; i++, x += QB) {
-    float min = FLT_MAX, max = -FLT_MAX;
-    for (int j = 0; j < QB; j++) {
-      if (x[j] < min) min = x[j];
-      if (x[j] > max) max = x[j];
-    }
+    float min, max;
+    block_min_max(x, &min, &max);
     const float d = (max - min) / 15;
     const float id = d ? 1.0f / d : 0.0f;
     y[i].d = qk_f2h(d);
@@ -66,10 +80,7 @@ static void quant_q4_1(const float *x, blk_q4_1 *y, int64_t nb) {
 /* Q5_0: symmetric like Q4_0 with d = max/−16 (max = the value of largest magnitude), 5th bits in qh. */
 static void quant_q5_0(const float *x, blk_q5_0 *y, int64_t nb) {
   for (int64_t i = 0; i < nb; i++, x += QB) {
-    float amax = 0.f, max = 0.f;
-    for (int j = 0; j < QB; j++) {
-      if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
-    }
+    const float max = block_signed_absmax(x);
     const float d = max / -16;
     const float id = d ? 1.0f / d : 0.0f;
     y[i].d = qk_f2h(d);
@@ -88,11 +99,8 @@ static void quant_q5_0(const float *x, blk_q5_0 *y, int64_t nb) {
 
 static void quant_q5_1(const float *x, blk_q5_1 *y, int64_t nb) {
   for (int64_t i = 0; i < nb; i++, x += QB) {
-    float min = FLT_MAX, max = -FLT_MAX;
-    for (int j = 0; j < QB; j++) {
-      if (x[j] < min) min = x[j];
-      if (x[j] > max) max = x[j];
-    }
+    float min, max;
+    block_min_max(x, &min, &max);
     const float d = (max - min) / 31;
     const float id = d ? 1.0f / d : 0.0f;
     y[i].d = qk_f2h(d);

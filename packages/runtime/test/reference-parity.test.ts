@@ -8,6 +8,7 @@ import {
   availableBackends,
   BACKENDS,
   compareLogits,
+  expectParity,
   haveReferences,
   readReference,
   referenceDir,
@@ -73,15 +74,7 @@ describe.skipIf(!haveShared)('reference parity', () => {
               try {
                 const ours = await s.evaluate(ref.prompt_tokens, { allLogits: true });
                 const c = compareLogits(ref.prompt_logits, ours, ref.n_vocab);
-                if (isF32(stem)) {
-                  expect(
-                    c.maxAbsDiff,
-                    `max |Δlogit| vs 1e-3·max|logit| = ${1e-3 * c.maxAbsRef}`,
-                  ).toBeLessThanOrEqual(1e-3 * c.maxAbsRef);
-                } else {
-                  expect(c.argmaxMismatches, `argmax differs (reference gaps ${c.mismatchGaps})`).toEqual([]);
-                  expect(c.meanKL).toBeLessThanOrEqual(0.01);
-                }
+                expectParity(c, isF32(stem));
               } finally {
                 s.dispose();
               }

@@ -11,12 +11,13 @@ import {
   availableBackends,
   BACKENDS,
   compareLogits,
+  expectParity,
   oracleLogits,
   type SyntheticLlamaConfig,
   syntheticPrompt,
   writeSyntheticLlama,
 } from '@quant/test-utils';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { loadModel } from '../src/index.js';
 
 const base = { nEmbd: 256, nLayers: 2, nHeads: 4, nFF: 512 } as const;
@@ -93,17 +94,7 @@ describe.skipIf(!anyBackend)('synthetic Llama models vs node-llama-cpp', () => {
             const ours = await s.evaluate(prompt(v.seed), { allLogits: true });
             const ref = expected.get(v.label) as Float32Array[];
             const c = compareLogits(ref, ours, model.hparams.nVocab);
-            if (v.weightType === 'F32') {
-              expect(c.maxAbsDiff, `max|Δ| with max|logit| ${c.maxAbsRef}`).toBeLessThanOrEqual(
-                1e-3 * c.maxAbsRef,
-              );
-            } else {
-              expect(
-                c.argmaxMismatches,
-                `argmax differs (reference gaps ${c.mismatchGaps}, mean KL ${c.meanKL})`,
-              ).toEqual([]);
-              expect(c.meanKL).toBeLessThanOrEqual(0.01);
-            }
+            expectParity(c, v.weightType === 'F32');
           } finally {
             model.dispose();
           }

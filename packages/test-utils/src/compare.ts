@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 /** Logit comparison metrics of the parity tests: KL divergence, max |Δ|, argmax mismatches. */
 
 export function argmaxOf(x: ArrayLike<number>): number {
@@ -103,4 +104,23 @@ export function meanKL(ref: ArrayLike<number>[][], cand: ArrayLike<number>[][]):
 /** Whether every logit of every position is finite. */
 export function allFinite(ls: ArrayLike<number>[][]): boolean {
   return ls.every((seq) => seq.every((v) => Array.prototype.every.call(v, Number.isFinite)));
+}
+
+/**
+ * The parity bounds of the acceptance criteria against llama.cpp: an unquantized (F32) model's
+ * logits within 1e-3·max|logit| everywhere; a quantized model's argmax the same at every position
+ * and mean KL(reference ‖ ours) ≤ 0.01.
+ */
+export function expectParity(c: Comparison, unquantized: boolean): void {
+  if (unquantized) {
+    expect(c.maxAbsDiff, `max|Δlogit| vs 1e-3·max|logit| = ${1e-3 * c.maxAbsRef}`).toBeLessThanOrEqual(
+      1e-3 * c.maxAbsRef,
+    );
+  } else {
+    expect(
+      c.argmaxMismatches,
+      `argmax differs (reference gaps ${c.mismatchGaps}, mean KL ${c.meanKL})`,
+    ).toEqual([]);
+    expect(c.meanKL).toBeLessThanOrEqual(0.01);
+  }
 }

@@ -5,6 +5,7 @@ export {
   argmaxOf,
   type Comparison,
   compareLogits,
+  expectParity,
   klDivergence,
   maxAbsDiff,
   meanKL,
