@@ -6,6 +6,13 @@
  * prompt with llama.cpp (node-llama-cpp) at a context using the short table and one using the long
  * table, within the quantized bounds (same argmax everywhere, mean KL ≤ 0.01). Prints timings.
  *
+ * Weight scales are those of a trained model, not the small unit tests' sensitive ones: residual
+ * branches (attn_output, ffn_down) at a quarter of the variance-preserving gain, Q/K/V at unit gain,
+ * and an LM head that leans towards one token per row so the top logit stands clear. With the unit
+ * tests' gains (Q/K ×2, branches ×1) 32 random layers are chaotic: on this machine llama.cpp's own
+ * CPU builds (its AVX2, AVX-512 and AMX variants) disagreed with each other by mean KL 2–3.5e-2 with
+ * argmax flips, so no implementation short of one build's exact summation order could meet the bound.
+ *
  * The file (~2.3 GB) is written once to $QUANT_PHI35_FIXTURE or the temp directory and reused.
  * Run: pnpm --filter @quant/arch-phi3 bench   (QUANT_BENCH_THREADS=n, default 2)
  */
@@ -19,7 +26,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { sharedDir } from '../../../vitest.shared';
 
 const VOCAB = join(sharedDir, 'vocab', 'ggml-vocab-phi-3.gguf');
-const PATH = process.env.QUANT_PHI35_FIXTURE ?? join(tmpdir(), 'quant-phi35-mini-synthetic-q4_k_m.gguf');
+const PATH = process.env.QUANT_PHI35_FIXTURE ?? join(tmpdir(), 'quant-phi35-mini-synthetic-q4_k_m-v2.gguf');
 const THREADS = Number(process.env.QUANT_BENCH_THREADS ?? 2);
 const N_LAYERS = 32;
 
@@ -56,6 +63,7 @@ async function ensureFixture(): Promise<void> {
         slidingWindow: 262144,
         longRope: { originalContextLength: 4096, attnFactor: 1.1902380714238083 },
         keepFloats: false,
+        gains: { qkv: 1, branch: 0.25, output: 2, lean: 0.03 },
       },
       (t, src, rows, cols) => k.quantize(t, src, rows, cols),
     );
@@ -72,54 +80,62 @@ describe.skipIf(!existsSync(VOCAB))('Phi-3.5-mini-shaped synthetic Q4_K_M model'
     await (await oracle()).dispose?.();
   });
 
+  // Both of llama.cpp's attention paths, each against ours with the same one: standard attention on
+  // an F32 cache, and flash attention on an F16 cache (node-llama-cpp's default on CPU).
+  const attention = [
+    { flashAttention: false, kvType: 'f32' },
+    { flashAttention: true, kvType: 'f16' },
+  ] as const;
   for (const contextSize of [512, 4352]) {
-    it(`context ${contextSize} (${contextSize > 4096 ? 'long' : 'short'} LongRoPE table): logits match llama.cpp, generation runs`, async () => {
-      await ensureFixture();
-      const t0 = performance.now();
-      const model = await loadModel(PATH, { threads: THREADS, contextSize, kvType: 'f32' });
-      const tLoad = performance.now() - t0;
-      try {
-        expect(model.hparams).toMatchObject({
-          nLayers: 32,
-          nEmbd: 3072,
-          nVocab: 32064,
-          nKvHeads: 32,
-          headDim: 96,
-        });
-        const prompt = model.tokenize(
-          model.renderChat([{ role: 'user', content: 'What is the capital of France? Answer briefly.' }]),
-          { parseSpecial: true },
-        );
+    for (const { flashAttention, kvType } of attention) {
+      it(`context ${contextSize} (${contextSize > 4096 ? 'long' : 'short'} LongRoPE table), ${flashAttention ? 'flash' : 'standard'} attention, ${kvType} cache: logits match llama.cpp, generation runs`, async () => {
+        await ensureFixture();
+        const t0 = performance.now();
+        const model = await loadModel(PATH, { threads: THREADS, contextSize, kvType, flashAttention });
+        const tLoad = performance.now() - t0;
+        try {
+          expect(model.hparams).toMatchObject({
+            nLayers: 32,
+            nEmbd: 3072,
+            nVocab: 32064,
+            nKvHeads: 32,
+            headDim: 96,
+          });
+          const prompt = model.tokenize(
+            model.renderChat([{ role: 'user', content: 'What is the capital of France? Answer briefly.' }]),
+            { parseSpecial: true },
+          );
 
-        const tRef = performance.now();
-        const ref = await oracleLogits(PATH, prompt, { contextSize, kvType: 'f32' });
-        const tRefEval = performance.now() - tRef;
+          const tRef = performance.now();
+          const ref = await oracleLogits(PATH, prompt, { contextSize, kvType, flashAttention });
+          const tRefEval = performance.now() - tRef;
 
-        const s = model.createSession();
-        const tOurs = performance.now();
-        const ours = await s.evaluate(prompt, { allLogits: true });
-        const tOursEval = performance.now() - tOurs;
-        s.dispose();
-        const c = compareLogits(ref, ours, model.hparams.nVocab);
+          const s = model.createSession();
+          const tOurs = performance.now();
+          const ours = await s.evaluate(prompt, { allLogits: true });
+          const tOursEval = performance.now() - tOurs;
+          s.dispose();
+          const c = compareLogits(ref, ours, model.hparams.nVocab);
 
-        const tGen = performance.now();
-        const gen = model.generate(prompt, { temperature: 0, maxTokens: 16, replaceEog: true });
-        const text = await gen.text();
-        const tGenMs = performance.now() - tGen;
+          const tGen = performance.now();
+          const gen = model.generate(prompt, { temperature: 0, maxTokens: 16, replaceEog: true });
+          const text = await gen.text();
+          const tGenMs = performance.now() - tGen;
 
-        console.log(
-          `[phi35-mini ctx ${contextSize}] ${prompt.length} prompt tokens; load ${tLoad.toFixed(0)} ms; ` +
-            `llama.cpp load+context+prompt ${tRefEval.toFixed(0)} ms; quant prompt ${tOursEval.toFixed(0)} ms ` +
-            `(${((prompt.length * 1000) / tOursEval).toFixed(1)} tok/s); quant 16-token generation incl. prompt ${tGenMs.toFixed(0)} ms; ` +
-            `max|Δ| ${c.maxAbsDiff.toFixed(4)} of max|logit| ${c.maxAbsRef.toFixed(2)}, mean KL ${c.meanKL.toExponential(2)}, ` +
-            `argmax mismatches ${JSON.stringify(c.argmaxMismatches)}; text ${JSON.stringify(text)}`,
-        );
-        expect(gen.tokens).toHaveLength(16);
-        expect(c.argmaxMismatches).toEqual([]);
-        expect(c.meanKL).toBeLessThanOrEqual(0.01);
-      } finally {
-        model.dispose();
-      }
-    });
+          console.log(
+            `[phi35-mini ctx ${contextSize} ${flashAttention ? 'flash' : 'standard'} ${kvType}] ${prompt.length} prompt tokens; load ${tLoad.toFixed(0)} ms; ` +
+              `llama.cpp load+context+prompt ${tRefEval.toFixed(0)} ms; quant prompt ${tOursEval.toFixed(0)} ms ` +
+              `(${((prompt.length * 1000) / tOursEval).toFixed(1)} tok/s); quant 16-token generation incl. prompt ${tGenMs.toFixed(0)} ms; ` +
+              `max|Δ| ${c.maxAbsDiff.toFixed(4)} of max|logit| ${c.maxAbsRef.toFixed(2)}, mean KL ${c.meanKL.toExponential(2)}, ` +
+              `argmax mismatches ${JSON.stringify(c.argmaxMismatches)}; text ${JSON.stringify(text)}`,
+          );
+          expect(gen.tokens).toHaveLength(16);
+          expect(c.argmaxMismatches).toEqual([]);
+          expect(c.meanKL).toBeLessThanOrEqual(0.01);
+        } finally {
+          model.dispose();
+        }
+      });
+    }
   }
 });

@@ -34,12 +34,6 @@ const EXPECTED_STEMS = [
   ...['f32', 'q8_0', 'q6_k', 'q4_k_m'].map((q) => `stories260K-phi3-pad256-${q}`),
 ];
 
-/**
- * Cases that fail for a reason outside this plugin, run as expected failures so the suite tells us
- * when they start passing (then remove them here). backend/stem/prompt → why.
- */
-const KNOWN_GAPS = new Map<string, string>();
-
 const readRef = readReference;
 const sets = referenceSets((stem) => stem.includes('phi3'));
 const backends = haveShared
@@ -84,20 +78,16 @@ describe.skipIf(!haveShared)('phi3 reference parity (../shared/reference)', () =
 
           for (const file of files) {
             const ref = readRef(file);
-            const gap = KNOWN_GAPS.get(`${backend}/${stem}/${ref.prompt}`);
-            (gap ? it.fails : it)(
-              `"${ref.prompt}": logits at all ${ref.prompt_tokens.length} positions${gap ? ` [known gap, expected to fail: ${gap}]` : ''}`,
-              async () => {
-                const s = model.createSession();
-                try {
-                  const ours = await s.evaluate(ref.prompt_tokens, { allLogits: true });
-                  const c = compareLogits(ref.prompt_logits, ours, ref.n_vocab);
-                  expectParity(c, isF32(stem));
-                } finally {
-                  s.dispose();
-                }
-              },
-            );
+            it(`"${ref.prompt}": logits at all ${ref.prompt_tokens.length} positions`, async () => {
+              const s = model.createSession();
+              try {
+                const ours = await s.evaluate(ref.prompt_tokens, { allLogits: true });
+                const c = compareLogits(ref.prompt_logits, ours, ref.n_vocab);
+                expectParity(c, isF32(stem));
+              } finally {
+                s.dispose();
+              }
+            });
 
             if (exactGreedy(stem)) {
               it(`"${ref.prompt}": greedy continuation of ${ref.greedy.length} tokens`, async () => {

@@ -48,6 +48,24 @@ export interface SyntheticPhi3Config {
   vocabFile?: string;
   /** Keep the float weights for the reference pass (default true; off for big fixtures). */
   keepFloats?: boolean;
+  /**
+   * Weight gains, as multiples of the variance-preserving √(3/fan_in) uniform bound. The defaults
+   * (qkv 2, branch 1, output 4) make small models sensitive to any graph error; a deep model with
+   * them is chaotic (llama.cpp's own CPU builds disagree on it), so deep fixtures use smaller gains.
+   */
+  gains?: {
+    /** attn_qkv (or attn_q/k/v) (default 2). */
+    qkv?: number;
+    /** The residual branches' outputs, attn_output and ffn_down (default 1). */
+    branch?: number;
+    /** output.weight (default 4). */
+    output?: number;
+    /**
+     * Adds `lean` (default 0) times the embedding of token (7·row + 3) mod nVocab to each row of
+     * output.weight, so that (like a trained model) the top logit usually stands clear of the rest.
+     */
+    lean?: number;
+  };
 }
 
 /** The float weights the file was made from (before quantization), by tensor name. */
@@ -86,6 +104,8 @@ export async function writeSyntheticPhi3(
       },
     });
   };
+  const lean = cfg.gains?.lean ?? 0;
+  let embd: Float32Array | undefined; // token_embd's values, kept for the LM head's lean
   const matrix = (name: string, cols0: number, rows0: number, scale: number) => {
     const wt = TYPE_IDS[typeof cfg.weightType === 'function' ? cfg.weightType(name) : cfg.weightType];
     const shape = shapeOf(name, [cols0, rows0]);
@@ -98,6 +118,14 @@ export async function writeSyntheticPhi3(
       data: () => {
         const v = new Float32Array(rows * cols);
         for (let i = 0; i < v.length; i++) v[i] = r(scale);
+        if (name === 'token_embd.weight' && lean !== 0) embd = v;
+        if (name === 'output.weight' && embd) {
+          for (let row = 0; row < rows; row++) {
+            const src = ((row * 7 + 3) % rows) * cols;
+            for (let c = 0; c < cols; c++)
+              v[row * cols + c] = (v[row * cols + c] as number) + lean * (embd[src + c] as number);
+          }
+        }
         cfg.edit?.(name, v);
         if (keep) floats.set(name, v);
         return wt === 0 ? new Uint8Array(v.buffer) : quantize(wt, v, rows, cols);
@@ -107,10 +135,12 @@ export async function writeSyntheticPhi3(
   const vec = (name: string, n: number, center: number, spread: number) =>
     f32(name, (len) => Float32Array.from({ length: len }, () => center + r(spread)), n);
   const u = (cols: number) => Math.sqrt(3 / cols);
+  const gQkv = cfg.gains?.qkv ?? 2;
+  const gBranch = cfg.gains?.branch ?? 1;
 
   matrix('token_embd.weight', cfg.nEmbd, nVocab, 1);
   vec('output_norm.weight', cfg.nEmbd, 1, 0.2);
-  if (!cfg.tied) matrix('output.weight', cfg.nEmbd, nVocab, 4 * u(cfg.nEmbd));
+  if (!cfg.tied) matrix('output.weight', cfg.nEmbd, nVocab, (cfg.gains?.output ?? 4) * u(cfg.nEmbd));
   if (cfg.longRope) {
     const h = nRot / 2;
     f32(
@@ -128,22 +158,22 @@ export async function writeSyntheticPhi3(
     const b = (n: string) => `blk.${il}.${n}`;
     vec(b('attn_norm.weight'), cfg.nEmbd, 1, 0.2);
     if (cfg.separateQkv) {
-      matrix(b('attn_q.weight'), cfg.nEmbd, qDim, 2 * u(cfg.nEmbd));
-      matrix(b('attn_k.weight'), cfg.nEmbd, kvDim, 2 * u(cfg.nEmbd));
-      matrix(b('attn_v.weight'), cfg.nEmbd, kvDim, u(cfg.nEmbd));
+      matrix(b('attn_q.weight'), cfg.nEmbd, qDim, gQkv * u(cfg.nEmbd));
+      matrix(b('attn_k.weight'), cfg.nEmbd, kvDim, gQkv * u(cfg.nEmbd));
+      matrix(b('attn_v.weight'), cfg.nEmbd, kvDim, (gQkv / 2) * u(cfg.nEmbd));
       if (cfg.qkvBias) {
         vec(b('attn_q.bias'), qDim, 0, 0.5);
         vec(b('attn_k.bias'), kvDim, 0, 0.5);
         vec(b('attn_v.bias'), kvDim, 0, 0.5);
       }
     } else {
-      matrix(b('attn_qkv.weight'), cfg.nEmbd, qDim + 2 * kvDim, 2 * u(cfg.nEmbd));
+      matrix(b('attn_qkv.weight'), cfg.nEmbd, qDim + 2 * kvDim, gQkv * u(cfg.nEmbd));
       if (cfg.qkvBias) vec(b('attn_qkv.bias'), qDim + 2 * kvDim, 0, 0.5);
     }
-    matrix(b('attn_output.weight'), qDim, cfg.nEmbd, u(qDim));
+    matrix(b('attn_output.weight'), qDim, cfg.nEmbd, gBranch * u(qDim));
     vec(b('ffn_norm.weight'), cfg.nEmbd, 1, 0.2);
     matrix(b('ffn_up.weight'), cfg.nEmbd, 2 * cfg.nFF, u(cfg.nEmbd));
-    matrix(b('ffn_down.weight'), cfg.nFF, cfg.nEmbd, u(cfg.nFF));
+    matrix(b('ffn_down.weight'), cfg.nFF, cfg.nEmbd, gBranch * u(cfg.nFF));
   }
 
   const k = (s: string) => `phi3.${s}`;
