@@ -23,6 +23,7 @@ typedef struct {
   size_t w_row, act_row;
   int64_t rows, cols, ntok;
   qk_vec_dot_fn dot;
+  qk_mm8_fn mm8;       /* NULL if the type has no 8-token × row-block kernel */
   qk_vec_dot4_fn dot4; /* NULL if the type has no 4-token kernel */
   qk_vec_dot_fn dot_tail; /* used for tokens >= t_split */
   int64_t t_split;
@@ -40,6 +41,11 @@ static void mm_chunk(void *arg, int64_t chunk, int tid) {
       const int64_t re = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
       int64_t t = t0;
       const int64_t te = t1 < j->t_split ? t1 : j->t_split;
+      if (j->mm8) {
+        for (; t + 8 <= te; t += 8)
+          j->mm8(j->cols, j->w + (size_t)rb * j->w_row, j->w_row, re - rb, j->act + (size_t)t * j->act_row, j->act_row,
+                 j->out + t * j->rows + rb, j->rows);
+      }
       if (j->dot4) {
         for (; t + 4 <= te; t += 4) {
           const uint8_t *a = j->act + (size_t)t * j->act_row;
@@ -79,11 +85,13 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int type, int64_t rows, int6
   j.ntok = ntok;
   j.dot = ntok >= 2 && c->vt.dotm[type] ? c->vt.dotm[type] : c->vt.dot[type];
   j.dot4 = c->vt.dot4[type];
+  j.mm8 = NULL;
   j.dot_tail = j.dot;
   j.t_split = ntok;
   if (rows % 8 == 0 && c->vt.dotg[type] && c->vt.dotv[type]) {
     j.dot = c->vt.dotg[type];
     j.dot4 = c->vt.dot4g[type];
+    j.mm8 = c->vt.mm8g[type];
     j.dot_tail = c->vt.dotv[type];
     j.t_split = ntok - ntok % 4;
   }

@@ -149,6 +149,13 @@ typedef float (*qk_vec_dot_fn)(int64_t n, const void *w, const void *a);
 /* One weight row · 4 activation rows (at a, a + astride, ...): out[0..3]. Optional, for prefill. */
 typedef void (*qk_vec_dot4_fn)(int64_t n, const void *w, const void *a, size_t astride, float out[4]);
 
+/*
+ * nrows (≤ 8) weight rows (at w, w + w_row, ...) · 8 activation rows (at a, a + astride, ...):
+ * out[k * ostride + r] for token k, row r. Optional, for prefill.
+ */
+typedef void (*qk_mm8_fn)(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *a, size_t astride,
+                          float *out, int64_t ostride);
+
 typedef struct {
   qk_vec_dot_fn dot[QK_TYPE_COUNT];
   qk_vec_dot4_fn dot4[QK_TYPE_COUNT];
@@ -159,6 +166,8 @@ typedef struct {
   qk_vec_dot_fn dotg[QK_TYPE_COUNT];
   qk_vec_dot4_fn dot4g[QK_TYPE_COUNT];
   qk_vec_dot_fn dotv[QK_TYPE_COUNT];
+  /* The gemm path (dot4g's order) for 8 tokens × up to 8 rows at a time; NULL = dot4g. */
+  qk_mm8_fn mm8g[QK_TYPE_COUNT];
   /* f16 · f32 and f32 · f32 for attention */
   float (*dot_f16_f32)(int64_t n, const uint16_t *a, const float *b);
   float (*dot_f32)(int64_t n, const float *a, const float *b);

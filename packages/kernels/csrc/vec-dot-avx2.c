@@ -410,6 +410,69 @@ AVX2 static void vd4_q4_K_rp_gemm(int64_t n, const void *w, const void *a, size_
   for (int k = 0; k < 4; k++) out[k] = acc[k] - accm[k];
 }
 
+/*
+ * The same gemm order for 8 tokens × up to 8 rows: the activations' per-super-block values (y.d and
+ * the paired bsums, as int16 pairs for one madd) are gathered once and shared by every row, and the
+ * 8 tokens' integer sums of a 64-element pair are reduced into one vector (lane k = token k), so the
+ * fused multiply-adds run 8 tokens at a time, each lane doing exactly vd4_q4_K_rp_gemm's sequence.
+ */
+AVX2 static inline __m256i hsum8x8_i32(__m256i p0, __m256i p1, __m256i p2, __m256i p3, __m256i p4, __m256i p5,
+                                       __m256i p6, __m256i p7) {
+  const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+  const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(p4, p5), _mm256_hadd_epi32(p6, p7));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+AVX2 static void mm8_q4_K_rp_gemm(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *a,
+                                  size_t astride, float *out, int64_t ostride) {
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  __m256 acc[8], accm[8];
+  for (int r = 0; r < 8; r++) acc[r] = accm[r] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    const int8_t *yq[8];
+    float dyv[8];
+    int32_t bb[4][8];
+    for (int k = 0; k < 8; k++) {
+      const blk_q8_K *y = (const blk_q8_K *)((const uint8_t *)a + (size_t)k * astride) + i;
+      yq[k] = y->qs;
+      dyv[k] = y->d;
+      for (int j = 0; j < 4; j++) {
+        const int b0 = y->bsums[4 * j] + y->bsums[4 * j + 1], b1 = y->bsums[4 * j + 2] + y->bsums[4 * j + 3];
+        bb[j][k] = (int32_t)((uint32_t)(uint16_t)b0 | ((uint32_t)(uint16_t)b1 << 16));
+      }
+    }
+    const __m256 dy = _mm256_loadu_ps(dyv);
+    for (int64_t r = 0; r < nrows; r++) {
+      const blk_q4_K *x = (const blk_q4_K *)((const uint8_t *)w + (size_t)r * w_row) + i;
+      PREFETCH_AHEAD(x, sizeof(blk_q4_K));
+      uint8_t sc[8], mn[8];
+      qk_unpack_k4(x->scales, sc, mn);
+      const __m256 ds = _mm256_mul_ps(_mm256_set1_ps(qk_h2f(x->d)), dy);
+      const __m256 dm = _mm256_mul_ps(_mm256_set1_ps(qk_h2f(x->dmin)), dy);
+      for (int j = 0; j < 4; j++) {
+        const __m256i qb = load32(x->qs + 32 * j);
+        const __m256i lo = _mm256_and_si256(qb, m4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qb, 4), m4);
+        const __m256i slo = _mm256_set1_epi16(sc[2 * j]), shi = _mm256_set1_epi16(sc[2 * j + 1]);
+        __m256i p[8];
+        for (int k = 0; k < 8; k++)
+          p[k] = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(lo, load32(yq[k] + 64 * j)), slo),
+                                  _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load32(yq[k] + 64 * j + 32)), shi));
+        const __m256i isb = hsum8x8_i32(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]);
+        const __m256i imin = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bb[j]),
+                                               _mm256_set1_epi32((int32_t)(mn[2 * j] | ((uint32_t)mn[2 * j + 1] << 16))));
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isb), ds, acc[r]);
+        accm[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin), dm, accm[r]);
+      }
+    }
+  }
+  for (int64_t r = 0; r < nrows; r++) {
+    float v[8];
+    _mm256_storeu_ps(v, _mm256_sub_ps(acc[r], accm[r]));
+    for (int k = 0; k < 8; k++) out[k * ostride + r] = v[k];
+  }
+}
+
 AVX2 static float vd_q5_K(int64_t n, const void *w, const void *a) {
   const blk_q5_K *x = w;
   const blk_q8_K *y = a;
@@ -442,6 +505,42 @@ AVX2 static float vd_q5_K(int64_t n, const void *w, const void *a) {
     accm = fmaf(-(y[i].d * qk_h2f(x[i].dmin)), (float)summs, accm);
   }
   return hsum8(acc) + accm;
+}
+
+/* Q5_K row × 4 tokens, each token in vd_q5_K's exact order; the weights are unpacked once per super-block. */
+AVX2 static void vd4_q5_K(int64_t n, const void *w, const void *a, size_t astride, float out[4]) {
+  const blk_q5_K *x = w;
+  const __m256i m4 = _mm256_set1_epi8(0xF), one = _mm256_set1_epi8(1);
+  __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+  float accm[4] = { 0, 0, 0, 0 };
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    PREFETCH_AHEAD(x + i, sizeof(blk_q5_K));
+    uint8_t sc[8], mn[8];
+    qk_unpack_k4(x[i].scales, sc, mn);
+    const __m256i hb = load32(x[i].qh);
+    __m256i q[8], s16[8];
+    for (int j = 0; j < 4; j++) {
+      const __m256i qb = load32(x[i].qs + 32 * j);
+      const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one), 4);
+      const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one), 4);
+      q[2 * j] = _mm256_or_si256(_mm256_and_si256(qb, m4), h0);
+      q[2 * j + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4), h1);
+      s16[2 * j] = _mm256_set1_epi16(sc[2 * j]);
+      s16[2 * j + 1] = _mm256_set1_epi16(sc[2 * j + 1]);
+    }
+    const float dx = qk_h2f(x[i].d), dmx = qk_h2f(x[i].dmin);
+    for (int k = 0; k < 4; k++) {
+      const blk_q8_K *y = (const blk_q8_K *)((const uint8_t *)a + (size_t)k * astride) + i;
+      int summs = 0;
+      for (int j = 0; j < 8; j++) summs += mn[j] * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
+      __m256i sumi = _mm256_setzero_si256();
+      for (int j = 0; j < 8; j++)
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[j], load32(y->qs + 32 * j)), s16[j]));
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi), acc[k]);
+      accm[k] = fmaf(-(y->d * dmx), (float)summs, accm[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum8(acc[k]) + accm[k];
 }
 
 AVX2 static float vd_q6_K(int64_t n, const void *w, const void *a) {
@@ -733,6 +832,8 @@ int qk_vtable_avx2(qk_vtable *t) {
   }
   t->dot4[QK_Q8_0] = vd4_q8_0;
   t->dot4[QK_Q6_K] = vd4_q6_K;
+  t->dot4[QK_Q5_K] = vd4_q5_K;
+  t->mm8g[QK_Q4_K] = mm8_q4_K_rp_gemm;
   t->dot_f16_f32 = dot_f16_f32;
   t->dot_f32 = dot_f32;
   t->axpy_f16 = axpy_f16;

@@ -408,7 +408,8 @@ for (const b of BACKENDS) {
       const cols = 512;
       const data = randomBlocks(T.Q4_K, rows * cols, rng(4242));
       const w = k.weight(T.Q4_K, rows, cols, data);
-      for (const nTok of [1, 6]) {
+      // 1: gemv; 6: a gemm group of 4 + 2 gemv; 8, 13, 40: the 8-token kernel, then groups of 4, then gemv
+      for (const nTok of [1, 6, 8, 13, 40]) {
         const x = randn(nTok * cols, 77 + nTok);
         const xb = k.f32(x.length);
         xb.write(x);
@@ -429,6 +430,31 @@ for (const b of BACKENDS) {
         );
       }
       w.dispose();
+    });
+
+    it("Q4_0/Q8_0/Q5_K/Q6_K: a batch gives each token exactly its matvec result (llama.cpp's vec_dot order per token)", () => {
+      // llama.cpp's x86 backend multiplies these types token by token (ggml_vec_dot_*), whatever the
+      // batch size, so the batched kernels (4 tokens per weight unpack) must not change a bit.
+      const rows = 24;
+      const cols = 512;
+      for (const type of [T.Q4_0, T.Q8_0, T.Q5_K, T.Q6_K]) {
+        const w = k.weight(type, rows, cols, randomBlocks(type, rows * cols, rng(type + 900)));
+        const nTok = 11;
+        const x = randn(nTok * cols, type + 901);
+        const xb = k.f32(x.length);
+        xb.write(x);
+        const out = k.f32(rows * nTok);
+        k.matmul(out, w, xb, nTok);
+        const batched = out.read();
+        const one = k.f32(cols);
+        const o1 = k.f32(rows);
+        for (let t = 0; t < nTok; t++) {
+          one.write(x.subarray(t * cols, (t + 1) * cols));
+          k.matmul(o1, w, one, 1);
+          expectExact(batched.subarray(t * rows, (t + 1) * rows), o1.read(), `type ${type} token ${t}`);
+        }
+        for (const b of [w, xb, out, one, o1]) b.dispose();
+      }
     });
 
     it("Q2_K sums like llama.cpp's x86 backend: repacked with AVX-512, ggml_vec_dot_q2_K_q8_K otherwise (native AVX2 only)", (ctx) => {

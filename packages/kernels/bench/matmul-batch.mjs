@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// Prompt-style (compute-bound) matmul throughput: one weight matrix × a batch of tokens, as prompt
+// evaluation runs it. Prints GMAC/s (multiply-accumulates per second) per weight type, thread count
+// and batch size. Needs a build: `pnpm --filter @quant/kernels build`.
+//   node bench/matmul-batch.mjs [--rows=8192] [--cols=3072] [--tokens=128] [--types=Q4_K,Q6_K]
+import { loadKernels } from '../dist/index.js';
+
+const arg = (name, def) => {
+  const a = process.argv.find((s) => s.startsWith(`--${name}=`));
+  return a ? a.slice(name.length + 3) : def;
+};
+const ROWS = Number(arg('rows', 8192));
+const COLS = Number(arg('cols', 3072));
+const TOKENS = arg('tokens', '128').split(',').map(Number);
+const TYPES = { Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, F16: 1 };
+const types = arg('types', 'Q4_K,Q5_K,Q6_K,Q8_0').split(',');
+const SECONDS = 1.5;
+
+function randomFloats(n, seed) {
+  const v = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    v[i] = (s / 2 ** 32) * 2 - 1;
+  }
+  return v;
+}
+
+const wf = randomFloats(ROWS * COLS, 1);
+for (const threads of [1, 2]) {
+  const k = await loadKernels({ backend: 'native', threads });
+  for (const name of types) {
+    const data = k.quantize(TYPES[name], wf, ROWS, COLS);
+    const w = k.weight(TYPES[name], ROWS, COLS, data);
+    for (const nt of TOKENS) {
+      const x = k.f32(COLS * nt);
+      x.write(randomFloats(COLS * nt, 2));
+      const out = k.f32(ROWS * nt);
+      k.matmul(out, w, x, nt);
+      let n = 0;
+      const t0 = performance.now();
+      let el = 0;
+      while (el < SECONDS * 1000) {
+        k.matmul(out, w, x, nt);
+        n++;
+        el = performance.now() - t0;
+      }
+      const gmac = (n * ROWS * COLS * nt) / (el / 1000) / 1e9;
+      console.log(`${name} ${ROWS}×${COLS} × ${nt} tokens, ${threads} thread(s) [${k.simd}]: ${gmac.toFixed(1)} GMAC/s`);
+      x.dispose();
+      out.dispose();
+    }
+    w.dispose();
+  }
+  k.dispose();
+}
