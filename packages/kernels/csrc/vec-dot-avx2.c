@@ -529,10 +529,11 @@ AVX2 static void vd4_q5_K(int64_t n, const void *w, const void *a, size_t astrid
       s16[2 * j + 1] = _mm256_set1_epi16(sc[2 * j + 1]);
     }
     const float dx = qk_h2f(x[i].d), dmx = qk_h2f(x[i].dmin);
+    /* Σ mins·bsums as one madd: int16 mins, each repeated for its sub-block's two bsums */
+    const __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)mn), _mm_loadl_epi64((const __m128i *)mn)));
     for (int k = 0; k < 4; k++) {
       const blk_q8_K *y = (const blk_q8_K *)((const uint8_t *)a + (size_t)k * astride) + i;
-      int summs = 0;
-      for (int j = 0; j < 8; j++) summs += mn[j] * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
+      const int summs = hsum_i32_8(_mm256_madd_epi16(load32(y->bsums), mn16));
       __m256i sumi = _mm256_setzero_si256();
       for (int j = 0; j < 8; j++)
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[j], load32(y->qs + 32 * j)), s16[j]));
@@ -700,12 +701,15 @@ AVX2 static float vd_q2_K_rp_gemm(int64_t n, const void *w, const void *a) {
   return acc - accm;
 }
 
-/* Q4_K row × 4 tokens: the weight nibbles and scales are unpacked once per super-block. */
+/*
+ * Q4_K row × 4 tokens, each token in vd_q4_K's exact order (llama.cpp's ggml_vec_dot_q4_K_q8_K, used
+ * when the weight is not repacked); the weight nibbles and scales are unpacked once per super-block.
+ */
 AVX2 static void vd4_q4_K(int64_t n, const void *w, const void *a, size_t astride, float out[4]) {
   const blk_q4_K *x = w;
   const __m256i m4 = _mm256_set1_epi8(0xF);
   __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
-  float accm[4] = { 0, 0, 0, 0 };
+  __m128 accm4[4] = { _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps() };
   for (int64_t i = 0; i < n / QK_K; i++) {
     PREFETCH_AHEAD(x + i, sizeof(blk_q4_K));
     uint8_t sc[8], mn[8];
@@ -719,18 +723,24 @@ AVX2 static void vd4_q4_K(int64_t n, const void *w, const void *a, size_t astrid
       s16[2 * j] = _mm256_set1_epi16(sc[2 * j]);
       s16[2 * j + 1] = _mm256_set1_epi16(sc[2 * j + 1]);
     }
+    /* mins · bsums: lane m = mn[m]·(bsums[2m] + bsums[2m+1]); adjacent lanes paired as vd_q4_K pairs them */
+    const __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)mn), _mm_loadl_epi64((const __m128i *)mn)));
     for (int k = 0; k < 4; k++) {
       const blk_q8_K *y = (const blk_q8_K *)((const uint8_t *)a + (size_t)k * astride) + i;
-      int summs = 0;
-      for (int j = 0; j < 8; j++) summs += mn[j] * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
       __m256i sumi = _mm256_setzero_si256();
       for (int j = 0; j < 8; j++)
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[j], load32(y->qs + 32 * j)), s16[j]));
       acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi), acc[k]);
-      accm[k] += y->d * dmx * summs;
+      const __m256i h = _mm256_hadd_epi32(_mm256_madd_epi16(load32(y->bsums), mn16), _mm256_setzero_si256());
+      const __m128i p4 = _mm_unpacklo_epi64(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+      accm4[k] = _mm_fmadd_ps(_mm_set1_ps(-(y->d * dmx)), _mm_cvtepi32_ps(p4), accm4[k]);
     }
   }
-  for (int k = 0; k < 4; k++) out[k] = hsum8(acc[k]) - accm[k];
+  for (int k = 0; k < 4; k++) {
+    float m[4];
+    _mm_storeu_ps(m, accm4[k]);
+    out[k] = hsum8(acc[k]) + ((m[0] + m[2]) + (m[1] + m[3]));
+  }
 }
 
 /* Q6_K row × 4 tokens: the 6-bit values and scales are unpacked once per super-block. */
