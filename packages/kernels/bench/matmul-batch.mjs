@@ -46,7 +46,9 @@ for (const threads of [1, 2]) {
         el = performance.now() - t0;
       }
       const gmac = (n * ROWS * COLS * nt) / (el / 1000) / 1e9;
-      console.log(`${name} ${ROWS}×${COLS} × ${nt} tokens, ${threads} thread(s) [${k.simd}]: ${gmac.toFixed(1)} GMAC/s`);
+      console.log(
+        `${name} ${ROWS}×${COLS} × ${nt} tokens, ${threads} thread(s) [${k.simd}]: ${gmac.toFixed(1)} GMAC/s`,
+      );
       x.dispose();
       out.dispose();
     }

@@ -121,11 +121,11 @@ static void quant_q5_1(const float *x, blk_q5_1 *y, int64_t nb) {
 
 /*
  * Asymmetric fit x ≈ scale*L + min (L in [0, nmax], min <= 0) minimising the weighted squared
- * error: start from the min/max grid, then try nstep+1 alternative grid widths and solve the
+ * error (or, with use_mad, absolute error): start from the min/max grid, then try nstep+1 alternative grid widths and solve the
  * 2x2 least-squares system for (scale, min) on each. Returns scale; *neg_min = -min.
  */
 static float fit_scale_min(int n, int nmax, const float *x, const float *w, uint8_t *L, float *neg_min,
-                           float rmin, float rdelta, int nstep) {
+                           float rmin, float rdelta, int nstep, int use_mad) {
   uint8_t Laux[32];
   float lo = x[0], hi = x[0], sw = w[0], sx = w[0] * x[0];
   for (int i = 1; i < n; i++) {
@@ -149,7 +149,8 @@ static float fit_scale_min(int n, int nmax, const float *x, const float *w, uint
     int l = qk_nearest_int(iscale * (x[i] - min));
     L[i] = (uint8_t)QK_MAX(0, QK_MIN(nmax, l));
     float diff = scale * L[i] + min - x[i];
-    best += w[i] * diff * diff;
+    diff = use_mad ? fabsf(diff) : diff * diff;
+    best += w[i] * diff;
   }
   for (int is = 0; is <= nstep; is++) {
     iscale = (rmin + rdelta * is + nmax) / (hi - min);
@@ -170,7 +171,8 @@ static float fit_scale_min(int n, int nmax, const float *x, const float *w, uint
       float err = 0;
       for (int i = 0; i < n; i++) {
         float diff = s * Laux[i] + m - x[i];
-        err += w[i] * diff * diff;
+        diff = use_mad ? fabsf(diff) : diff * diff;
+        err += w[i] * diff;
       }
       if (err < best) {
         memcpy(L, Laux, (size_t)n);
@@ -233,6 +235,58 @@ static float fit_symmetric(int n, int nmax, const float *x, int8_t *L) {
   return scale;
 }
 
+/*
+ * Symmetric 3-bit fit x ≈ scale*L (L in [-nmax, nmax)) with weights x^2: start at the
+ * max-magnitude grid, then up to 5 passes that move single levels when that raises the
+ * least-squares gain sumlx²/suml2. L gets values in [0, 2*nmax).
+ */
+static float fit_symmetric_greedy(int n, int nmax, const float *x, int8_t *L) {
+  float max = 0, amax = 0;
+  for (int i = 0; i < n; i++) {
+    float ax = fabsf(x[i]);
+    if (ax > amax) { amax = ax; max = x[i]; }
+  }
+  if (amax < GROUP_EPS) {
+    for (int i = 0; i < n; i++) L[i] = 0;
+    return 0.f;
+  }
+  const float iscale = -nmax / max;
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; i++) {
+    int l = qk_nearest_int(iscale * x[i]);
+    l = QK_MAX(-nmax, QK_MIN(nmax - 1, l));
+    L[i] = (int8_t)l;
+    float w = x[i] * x[i];
+    sumlx += w * x[i] * l;
+    suml2 += w * l * l;
+  }
+  for (int pass = 0; pass < 5; pass++) {
+    int changed = 0;
+    for (int i = 0; i < n; i++) {
+      float w = x[i] * x[i];
+      float slx = sumlx - w * x[i] * L[i];
+      if (slx > 0) {
+        float sl2 = suml2 - w * L[i] * L[i];
+        int nl = qk_nearest_int(x[i] * sl2 / slx);
+        nl = QK_MAX(-nmax, QK_MIN(nmax - 1, nl));
+        if (nl != L[i]) {
+          slx += w * x[i] * nl;
+          sl2 += w * nl * nl;
+          if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+            L[i] = (int8_t)nl;
+            sumlx = slx;
+            suml2 = sl2;
+            changed++;
+          }
+        }
+      }
+    }
+    if (!changed) break;
+  }
+  for (int i = 0; i < n; i++) L[i] = (int8_t)(L[i] + nmax);
+  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
 /* Packs 8 (scale, min) 6-bit pairs into the 12-byte Q4_K/Q5_K layout. */
 static void pack_scales_k4(uint8_t *s, const uint8_t *ls, const uint8_t *lm) {
   memset(s, 0, 12);
@@ -271,7 +325,7 @@ static void quant_k_asym(const float *x, int nmax, float rmin, float rdelta, int
     for (int l = 0; l < 32; l++) s2 += xs[l] * xs[l];
     const float av = sqrtf(s2 / 32);
     for (int l = 0; l < 32; l++) w[l] = av + fabsf(xs[l]);
-    scales[j] = fit_scale_min(32, nmax, xs, w, L + 32 * j, &mins[j], rmin, rdelta, nstep);
+    scales[j] = fit_scale_min(32, nmax, xs, w, L + 32 * j, &mins[j], rmin, rdelta, nstep, 0);
     if (scales[j] > max_scale) max_scale = scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }
@@ -353,6 +407,109 @@ static void quant_q5_K(const float *x, blk_q5_K *y, int64_t nb, int refine) {
   }
 }
 
+/* Packs 256 2-bit levels as Q2_K/Q3_K store them: byte l of each 32-byte group holds 4 rows 32 apart. */
+static void pack_2bit(uint8_t *qs, const uint8_t *L) {
+  for (int j = 0; j < QK_K; j += 128)
+    for (int l = 0; l < 32; l++)
+      qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+}
+
+/* Q2_K (llama.cpp's reference quantizer): 16 sub-blocks of 16, asymmetric 2-bit fits (absolute-error
+ * weighted by |x|), scales and mins as 4-bit codes of the super-block's largest. */
+static void quant_q2_K(const float *x, blk_q2_K *y, int64_t nb) {
+  uint8_t L[QK_K];
+  float w[16], mins[16], scales[16];
+  for (int64_t i = 0; i < nb; i++, x += QK_K) {
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < 16; j++) {
+      for (int l = 0; l < 16; l++) w[l] = fabsf(x[16 * j + l]);
+      scales[j] = fit_scale_min(16, 3, x + 16 * j, w, L + 16 * j, &mins[j], -0.5f, 0.1f, 15, 1);
+      if (scales[j] > max_scale) max_scale = scales[j];
+      if (mins[j] > max_min) max_min = mins[j];
+    }
+    if (max_scale > 0) {
+      const float iscale = 15.f / max_scale;
+      for (int j = 0; j < 16; j++) y[i].scales[j] = (uint8_t)qk_nearest_int(iscale * scales[j]);
+      y[i].d = qk_f2h(max_scale / 15.f);
+    } else {
+      memset(y[i].scales, 0, 16);
+      y[i].d = qk_f2h(0.f);
+    }
+    if (max_min > 0) {
+      const float iscale = 15.f / max_min;
+      for (int j = 0; j < 16; j++) y[i].scales[j] |= (uint8_t)(qk_nearest_int(iscale * mins[j]) << 4);
+      y[i].dmin = qk_f2h(max_min / 15.f);
+    } else {
+      y[i].dmin = qk_f2h(0.f);
+    }
+    for (int j = 0; j < 16; j++) {
+      const float d = qk_h2f(y[i].d) * (y[i].scales[j] & 0xF);
+      if (!d) continue;
+      const float dm = qk_h2f(y[i].dmin) * (y[i].scales[j] >> 4);
+      for (int ii = 0; ii < 16; ii++) {
+        int l = qk_nearest_int((x[16 * j + ii] + dm) / d);
+        L[16 * j + ii] = (uint8_t)QK_MAX(0, QK_MIN(3, l));
+      }
+    }
+    pack_2bit(y[i].qs, L);
+  }
+}
+
+/* The 6-bit signed scale code of Q3_K sub-block j (low 4 bits in scales[0..7], high 2 in scales[8..11]). */
+static int q3_scale_code(const uint8_t *s, int j) {
+  const int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
+  return (int8_t)(lo | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+}
+
+/* Q3_K (llama.cpp's reference quantizer): 16 sub-blocks of 16, symmetric 3-bit fits, 6-bit scales
+ * of the super-block's largest; the third bit of each level goes to hmask. */
+static void quant_q3_K(const float *x, blk_q3_K *y, int64_t nb) {
+  int8_t L[QK_K];
+  float scales[16];
+  for (int64_t i = 0; i < nb; i++, x += QK_K) {
+    float max_scale = 0, amax = 0;
+    for (int j = 0; j < 16; j++) {
+      scales[j] = fit_symmetric_greedy(16, 4, x + 16 * j, L + 16 * j);
+      const float a = fabsf(scales[j]);
+      if (a > amax) { amax = a; max_scale = scales[j]; }
+    }
+    memset(y[i].scales, 0, 12);
+    if (max_scale) {
+      const float iscale = -32.f / max_scale;
+      for (int j = 0; j < 16; j++) {
+        int8_t l = (int8_t)qk_nearest_int(iscale * scales[j]);
+        l = (int8_t)(QK_MAX(-32, QK_MIN(31, l)) + 32);
+        if (j < 8) y[i].scales[j] = (uint8_t)(l & 0xF);
+        else y[i].scales[j - 8] |= (uint8_t)((l & 0xF) << 4);
+        l = (int8_t)(l >> 4);
+        y[i].scales[j % 4 + 8] |= (uint8_t)(l << (2 * (j / 4)));
+      }
+      y[i].d = qk_f2h(1 / iscale);
+    } else {
+      y[i].d = qk_f2h(0.f);
+    }
+    for (int j = 0; j < 16; j++) {
+      const float d = qk_h2f(y[i].d) * q3_scale_code(y[i].scales, j);
+      if (!d) continue;
+      for (int ii = 0; ii < 16; ii++) {
+        int l = qk_nearest_int(x[16 * j + ii] / d);
+        L[16 * j + ii] = (int8_t)(QK_MAX(-4, QK_MIN(3, l)) + 4);
+      }
+    }
+    memset(y[i].hmask, 0, 32);
+    uint8_t u[QK_K];
+    for (int j = 0; j < QK_K; j++) {
+      int l = L[j];
+      if (l > 3) {
+        y[i].hmask[j % 32] |= (uint8_t)(1u << (j / 32));
+        l -= 4;
+      }
+      u[j] = (uint8_t)l;
+    }
+    pack_2bit(y[i].qs, u);
+  }
+}
+
 static void quant_q6_K(const float *x, blk_q6_K *y, int64_t nb) {
   int8_t L[QK_K];
   float scales[16];
@@ -404,6 +561,8 @@ int qk_quantize(int type, const float *src, void *dst, int64_t rows, int64_t col
     case QK_Q4_1: quant_q4_1(src, dst, nb); return 0;
     case QK_Q5_0: quant_q5_0(src, dst, nb); return 0;
     case QK_Q5_1: quant_q5_1(src, dst, nb); return 0;
+    case QK_Q2_K: quant_q2_K(src, dst, nb); return 0;
+    case QK_Q3_K: quant_q3_K(src, dst, nb); return 0;
     case QK_Q4_K: quant_q4_K(src, dst, nb, refine); return 0;
     case QK_Q5_K: quant_q5_K(src, dst, nb, refine); return 0;
     case QK_Q6_K: quant_q6_K(src, dst, nb); return 0;

@@ -17,7 +17,7 @@ export interface KernelTypeInfo {
 /** Types `dequantize`, `matmul`, `getRows` and `weight` accept (the C kernels' decoders and dot products). */
 const SUPPORTED = [0, 1, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 30] as const;
 /** Types the C `quantize` produces (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K). */
-const QUANTIZABLE: ReadonlySet<number> = new Set([0, 1, 30, 2, 3, 6, 7, 8, 12, 13, 14]);
+const QUANTIZABLE: ReadonlySet<number> = new Set([0, 1, 30, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14]);
 
 /** The types `dequantize`, `matmul`, `getRows` and `weight` accept. */
 export const KERNEL_TYPES: readonly KernelTypeInfo[] = SUPPORTED.map((id) => {

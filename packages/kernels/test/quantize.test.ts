@@ -93,6 +93,8 @@ for (const b of BACKENDS) {
     });
 
     for (const [type, name, bits, group] of [
+      [T.Q2_K, 'Q2_K', 2, 16],
+      [T.Q3_K, 'Q3_K', 3, 16],
       [T.Q4_K, 'Q4_K', 4, 32],
       [T.Q5_K, 'Q5_K', 5, 32],
       [T.Q6_K, 'Q6_K', 6, 16],
@@ -111,7 +113,8 @@ for (const b of BACKENDS) {
           refDequantize(type, k.quantize(type, x, rows, cols, { refine: true }), rows * cols),
         );
         expect(refined).toBeLessThanOrEqual(ours * 1.000001);
-        const naive = type === T.Q6_K ? naiveSymRmse(x, group, bits) : naiveRmse(x, group, bits);
+        const naive =
+          type === T.Q6_K || type === T.Q3_K ? naiveSymRmse(x, group, bits) : naiveRmse(x, group, bits);
         expect(ours, `${name} rmse ${ours} vs naive ${naive}`).toBeLessThan(naive);
         // the zero block stays zero
         for (let i = 0; i < 32; i++) expect(Math.abs(y[i] as number)).toBe(0);
@@ -120,6 +123,8 @@ for (const b of BACKENDS) {
 
     describe.skipIf(!haveShared)('against llama-quantize on stories260K-llama-pad256', () => {
       for (const [file, type, name] of [
+        ['stories260K-llama-pad256-q2_k.gguf', T.Q2_K, 'Q2_K'],
+        ['stories260K-llama-pad256-q3_k_m.gguf', T.Q3_K, 'Q3_K'],
         ['stories260K-llama-pad256-q4_k_m.gguf', T.Q4_K, 'Q4_K'],
         ['stories260K-llama-pad256-q5_k_m.gguf', T.Q5_K, 'Q5_K'],
         ['stories260K-llama-pad256-q6_k.gguf', T.Q6_K, 'Q6_K'],

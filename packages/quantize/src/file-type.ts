@@ -1,25 +1,24 @@
 import { T } from './ggml-types.js';
 
 /** The mixes `quantizeModel` can write (every tensor type they choose has a quantizer here). */
-export type QuantizeFileType = 'Q8_0' | 'Q4_0' | 'Q4_K_S' | 'Q4_K_M' | 'Q5_K_S' | 'Q5_K_M' | 'Q6_K';
-
-/**
- * Every mix `planQuantization` can plan. The extra ones (Q2_K, Q3_K_*, Q4_1, Q5_0, Q5_1, F16, BF16,
- * F32) are planned exactly as llama-quantize plans them, for `--dry-run` and comparisons; writing
- * Q2_K/Q3_K tensors is not supported.
- */
-export type PlanFileType =
-  | QuantizeFileType
-  | 'Q4_1'
-  | 'Q5_0'
-  | 'Q5_1'
+export type QuantizeFileType =
+  | 'Q8_0'
+  | 'Q4_0'
   | 'Q2_K'
   | 'Q3_K_S'
   | 'Q3_K_M'
   | 'Q3_K_L'
-  | 'F16'
-  | 'BF16'
-  | 'F32';
+  | 'Q4_K_S'
+  | 'Q4_K_M'
+  | 'Q5_K_S'
+  | 'Q5_K_M'
+  | 'Q6_K';
+
+/**
+ * Every mix `planQuantization` can plan. The extra ones (Q4_1, Q5_0, Q5_1, F16, BF16, F32) are
+ * planned exactly as llama-quantize plans them, for `--dry-run` and comparisons.
+ */
+export type PlanFileType = QuantizeFileType | 'Q4_1' | 'Q5_0' | 'Q5_1' | 'F16' | 'BF16' | 'F32';
 
 /** llama.cpp's `llama_ftype` numbers (include/llama.h), stored as `general.file_type`. */
 export const LLAMA_FTYPE: Record<PlanFileType, number> = {
@@ -67,6 +66,10 @@ export const PLAN_FILE_TYPES = Object.keys(LLAMA_FTYPE) as PlanFileType[];
 export const QUANTIZE_FILE_TYPES: readonly QuantizeFileType[] = [
   'Q8_0',
   'Q4_0',
+  'Q2_K',
+  'Q3_K_S',
+  'Q3_K_M',
+  'Q3_K_L',
   'Q4_K_S',
   'Q4_K_M',
   'Q5_K_S',

@@ -10,7 +10,7 @@ import { modelFacts } from './model-facts.js';
 import { blockFallback, type ModelFacts, mixChoice, type RuleState } from './rules.js';
 
 export interface PlanOptions {
-  /** The mix: Q8_0, Q4_0, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K (and, for planning only, Q2_K, Q3_K_S/M/L …). */
+  /** The mix: Q8_0, Q4_0, Q2_K, Q3_K_S/M/L, Q4_K_S/M, Q5_K_S/M, Q6_K (and, for planning only, Q4_1, Q5_0, Q5_1, F16, BF16, F32). */
   type: PlanFileType;
   /** One type everywhere: skip the mix rules (output, attn_v, ffn_down …); block-size fallbacks still apply. */
   pure?: boolean;

@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { GGUFError, type GGUFFile, parseGGUF, writeGGUF } from '@quant/gguf';
 import { QuantizeError } from './errors.js';
+import { QUANTIZE_FILE_TYPES } from './file-type.js';
 import { rowBytes, typeName } from './ggml-types.js';
 import { outputMetadata } from './metadata.js';
 import { type PlannedTensor, type PlanOptions, planQuantization, type QuantPlan } from './plan.js';
@@ -63,7 +64,10 @@ function samePath(a: string, b: string): boolean {
   }
 }
 
-/** Refuses plans we cannot write, before any file is created. */
+/**
+ * Refuses plans we cannot write, before any file is created. (Every current mix's types have a
+ * quantizer; the type check guards mix rules added later.)
+ */
 function checkWritable(plan: QuantPlan, inPath: string): void {
   for (const t of plan.tensors) {
     if (!t.convert) continue;
@@ -77,7 +81,7 @@ function checkWritable(plan: QuantPlan, inPath: string): void {
     if (!canProduce(t.targetType)) {
       throw new QuantizeError(
         'UNSUPPORTED_TARGET_TYPE',
-        `the ${plan.fileType} mix needs ${t.targetTypeName} for tensor ${t.name}, which this package cannot write yet; use Q8_0, Q4_0, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M or Q6_K`,
+        `the ${plan.fileType} mix needs ${t.targetTypeName} for tensor ${t.name}, which this package cannot write yet; use one of ${QUANTIZE_FILE_TYPES.join(', ')}`,
         { tensor: t.name },
       );
     }

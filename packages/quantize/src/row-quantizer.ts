@@ -16,6 +16,8 @@ export const KERNEL_TARGETS: ReadonlySet<number> = new Set([
   T.Q4_1,
   T.Q5_0,
   T.Q5_1,
+  T.Q2_K,
+  T.Q3_K,
   T.Q4_K,
   T.Q5_K,
   T.Q6_K,

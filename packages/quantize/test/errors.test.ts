@@ -68,14 +68,6 @@ describe('errors', () => {
     expect(e.message).toMatch(/blk\.0\.|output|token_embd/);
   });
 
-  it('a mix whose types we cannot write (planning-only Q3_K_M)', async () => {
-    const wide = join(dir, 'wide.gguf');
-    await writeSynthetic(wide, syntheticModel('llama'));
-    const e = await codeOf(quantizeModel(wide, join(dir, 'q3.gguf'), { type: 'Q3_K_M', threads: 1 }));
-    expect(e.code).toBe('UNSUPPORTED_TARGET_TYPE');
-    expect(e.message).toContain('Q3_K');
-  });
-
   it('missing architecture metadata', async () => {
     const bare = join(dir, 'bare.gguf');
     await writeGGUF(bare, {

@@ -23,6 +23,8 @@ const CASES: [string, QuantizeFileType][] = [
   ['q6_k', 'Q6_K'],
   ['q5_k_m', 'Q5_K_M'],
   ['q4_k_m', 'Q4_K_M'],
+  ['q3_k_m', 'Q3_K_M'],
+  ['q2_k', 'Q2_K'],
 ];
 
 /** Names of tensors whose bytes differ between two GGUF files. */

@@ -30,6 +30,10 @@ const MAX_KL: Record<QuantizeFileType, number> = {
   Q4_K_M: 6e-2,
   Q4_K_S: 8e-2,
   Q4_0: 1e-1,
+  Q3_K_L: 3e-1,
+  Q3_K_M: 3e-1,
+  Q3_K_S: 5e-1,
+  Q2_K: 1,
 };
 
 for (const arch of ['llama', 'phi3'] as Arch[]) {
@@ -74,10 +78,12 @@ for (const arch of ['llama', 'phi3'] as Arch[]) {
       });
     }
 
-    it('more bits, less divergence: Q8_0 < Q6_K < Q5_K_M < Q4_K_M', () => {
+    it('more bits, less divergence: Q8_0 < Q6_K < Q5_K_M < Q4_K_M < Q3_K_M < Q2_K', () => {
       expect(kls.Q8_0).toBeLessThan(kls.Q6_K as number);
       expect(kls.Q6_K).toBeLessThan(kls.Q5_K_M as number);
       expect(kls.Q5_K_M).toBeLessThan(kls.Q4_K_M as number);
+      expect(kls.Q4_K_M).toBeLessThan(kls.Q3_K_M as number);
+      expect(kls.Q3_K_M).toBeLessThan(kls.Q2_K as number);
     });
 
     it('control: a model with other random weights is far away (the KL check can fail)', async () => {
