@@ -10,8 +10,7 @@ import { loadModel, type Model } from '@quant/runtime';
 import {
   availableBackends,
   BACKENDS,
-  compareLogits,
-  expectParity,
+  expectReferenceLogits,
   haveReferences,
   readReference,
   referenceDir,
@@ -79,14 +78,7 @@ describe.skipIf(!haveShared)('phi3 reference parity (../shared/reference)', () =
           for (const file of files) {
             const ref = readRef(file);
             it(`"${ref.prompt}": logits at all ${ref.prompt_tokens.length} positions`, async () => {
-              const s = model.createSession();
-              try {
-                const ours = await s.evaluate(ref.prompt_tokens, { allLogits: true });
-                const c = compareLogits(ref.prompt_logits, ours, ref.n_vocab);
-                expectParity(c, isF32(stem));
-              } finally {
-                s.dispose();
-              }
+              await expectReferenceLogits(model, ref, isF32(stem));
             });
 
             if (exactGreedy(stem)) {

@@ -13,12 +13,14 @@
 
 /* ---------------- 32-element formats ---------------- */
 
-/* The block's value of largest magnitude, sign kept (the first one on ties), as ggml's Q4_0/Q5_0 use. */
-static inline float block_signed_absmax(const float *x) {
-  float amax = 0.f, max = 0.f;
-  for (int j = 0; j < QB; j++) {
-    if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
+/* The value of largest magnitude among x[0..n), sign kept (the first one on ties), as ggml picks it;
+ * *amax gets its magnitude. */
+static inline float signed_absmax(int n, const float *x, float *amax) {
+  float a = 0.f, max = 0.f;
+  for (int j = 0; j < n; j++) {
+    if (a < fabsf(x[j])) { a = fabsf(x[j]); max = x[j]; }
   }
+  *amax = a;
   return max;
 }
 
@@ -46,7 +48,8 @@ static void quant_q8_0(const float *x, blk_q8_0 *y, int64_t nb) {
 
 static void quant_q4_0(const float *x, blk_q4_0 *y, int64_t nb) {
   for (int64_t i = 0; i < nb; i++, x += QB) {
-    const float max = block_signed_absmax(x);
+    float amax;
+    const float max = signed_absmax(QB, x, &amax);
     const float d = max / -8.f;
     const float id = d ? 1.0f / d : 0.0f;
     y[i].d = qk_f2h(d);
@@ -80,7 +83,8 @@ static void quant_q4_1(const float *x, blk_q4_1 *y, int64_t nb) {
 /* Q5_0: symmetric like Q4_0 with d = max/−16 (max = the value of largest magnitude), 5th bits in qh. */
 static void quant_q5_0(const float *x, blk_q5_0 *y, int64_t nb) {
   for (int64_t i = 0; i < nb; i++, x += QB) {
-    const float max = block_signed_absmax(x);
+    float amax;
+    const float max = signed_absmax(QB, x, &amax);
     const float d = max / -16;
     const float id = d ? 1.0f / d : 0.0f;
     y[i].d = qk_f2h(d);
@@ -191,13 +195,10 @@ static float fit_scale_min(int n, int nmax, const float *x, const float *w, uint
  * least squares and try 18 nearby grid widths, keeping the best. L gets values in [0, 2*nmax).
  */
 static float fit_symmetric(int n, int nmax, const float *x, int8_t *L) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; i++) {
-    float ax = fabsf(x[i]);
-    if (ax > amax) { amax = ax; max = x[i]; }
-  }
+  float amax;
+  const float max = signed_absmax(n, x, &amax);
   if (amax < GROUP_EPS) {
-    for (int i = 0; i < n; i++) L[i] = 0;
+    memset(L, 0, (size_t)n);
     return 0.f;
   }
   float iscale = -nmax / max;
@@ -241,13 +242,10 @@ static float fit_symmetric(int n, int nmax, const float *x, int8_t *L) {
  * least-squares gain sumlx²/suml2. L gets values in [0, 2*nmax).
  */
 static float fit_symmetric_greedy(int n, int nmax, const float *x, int8_t *L) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; i++) {
-    float ax = fabsf(x[i]);
-    if (ax > amax) { amax = ax; max = x[i]; }
-  }
+  float amax;
+  const float max = signed_absmax(n, x, &amax);
   if (amax < GROUP_EPS) {
-    for (int i = 0; i < n; i++) L[i] = 0;
+    memset(L, 0, (size_t)n);
     return 0.f;
   }
   const float iscale = -nmax / max;

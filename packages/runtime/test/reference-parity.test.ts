@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import {
   availableBackends,
   BACKENDS,
-  compareLogits,
-  expectParity,
+  expectReferenceLogits,
   haveReferences,
   readReference,
   referenceDir,
@@ -70,14 +69,7 @@ describe.skipIf(!haveShared)('reference parity', () => {
           for (const file of files) {
             const ref = readReference(file);
             it(`${ref.prompt}: logits at all ${ref.prompt_tokens.length} positions`, async () => {
-              const s = model.createSession();
-              try {
-                const ours = await s.evaluate(ref.prompt_tokens, { allLogits: true });
-                const c = compareLogits(ref.prompt_logits, ours, ref.n_vocab);
-                expectParity(c, isF32(stem));
-              } finally {
-                s.dispose();
-              }
+              await expectReferenceLogits(model, ref, isF32(stem));
             });
 
             if (exactGreedy(stem)) {

@@ -12,7 +12,15 @@ export {
 } from './compare.js';
 export { jsKernels } from './js-kernels.js';
 export { type OracleOptions, oracle, oracleLogits, oracleLogitsMany, oracleTokenize } from './oracle.js';
-export { haveReferences, type Reference, readReference, referenceDir, referenceSets } from './reference.js';
+export {
+  expectReferenceLogits,
+  haveReferences,
+  type LogitsModel,
+  type Reference,
+  readReference,
+  referenceDir,
+  referenceSets,
+} from './reference.js';
 export { gaussian, mulberry32, signedMulberry32, signedXoroshiro } from './rng.js';
 export { hasShared, repoRoot, sharedDir, sharedModelsDir, sharedPath, warnSkipped } from './shared.js';
 export {
