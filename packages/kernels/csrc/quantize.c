@@ -191,26 +191,41 @@ static float fit_scale_min(int n, int nmax, const float *x, const float *w, uint
 }
 
 /*
- * Symmetric fit x ≈ scale*(L - nmax) with weights x^2: start at the max-magnitude grid, refine by
- * least squares and try 18 nearby grid widths, keeping the best. L gets values in [0, 2*nmax).
+ * The start of a symmetric fit with weights x^2: the max-magnitude grid L = clamp(round(iscale·x))
+ * with iscale = −nmax/max (stored plus `offset`), and Σw·x·l, Σw·l². Returns 0 (L zeroed) for an
+ * all-zero group.
  */
-static float fit_symmetric(int n, int nmax, const float *x, int8_t *L) {
+static int sym_grid(int n, int nmax, const float *x, int8_t *L, int offset, float *max_out, float *sumlx_out,
+                    float *suml2_out) {
   float amax;
   const float max = signed_absmax(n, x, &amax);
   if (amax < GROUP_EPS) {
     memset(L, 0, (size_t)n);
-    return 0.f;
+    return 0;
   }
-  float iscale = -nmax / max;
+  const float iscale = -nmax / max;
   float sumlx = 0, suml2 = 0;
   for (int i = 0; i < n; i++) {
     int l = qk_nearest_int(iscale * x[i]);
     l = QK_MAX(-nmax, QK_MIN(nmax - 1, l));
-    L[i] = (int8_t)(l + nmax);
+    L[i] = (int8_t)(l + offset);
     float w = x[i] * x[i];
     sumlx += w * x[i] * l;
     suml2 += w * l * l;
   }
+  *max_out = max;
+  *sumlx_out = sumlx;
+  *suml2_out = suml2;
+  return 1;
+}
+
+/*
+ * Symmetric fit x ≈ scale*(L - nmax) with weights x^2: start at the max-magnitude grid, refine by
+ * least squares and try 18 nearby grid widths, keeping the best. L gets values in [0, 2*nmax).
+ */
+static float fit_symmetric(int n, int nmax, const float *x, int8_t *L) {
+  float max, sumlx, suml2, iscale;
+  if (!sym_grid(n, nmax, x, L, nmax, &max, &sumlx, &suml2)) return 0.f;
   float scale = suml2 ? sumlx / suml2 : 0.0f;
   float best = scale * sumlx;
   for (int is = -9; is <= 9; is++) {
@@ -242,22 +257,8 @@ static float fit_symmetric(int n, int nmax, const float *x, int8_t *L) {
  * least-squares gain sumlx²/suml2. L gets values in [0, 2*nmax).
  */
 static float fit_symmetric_greedy(int n, int nmax, const float *x, int8_t *L) {
-  float amax;
-  const float max = signed_absmax(n, x, &amax);
-  if (amax < GROUP_EPS) {
-    memset(L, 0, (size_t)n);
-    return 0.f;
-  }
-  const float iscale = -nmax / max;
-  float sumlx = 0, suml2 = 0;
-  for (int i = 0; i < n; i++) {
-    int l = qk_nearest_int(iscale * x[i]);
-    l = QK_MAX(-nmax, QK_MIN(nmax - 1, l));
-    L[i] = (int8_t)l;
-    float w = x[i] * x[i];
-    sumlx += w * x[i] * l;
-    suml2 += w * l * l;
-  }
+  float max, sumlx, suml2;
+  if (!sym_grid(n, nmax, x, L, 0, &max, &sumlx, &suml2)) return 0.f;
   for (int pass = 0; pass < 5; pass++) {
     int changed = 0;
     for (int i = 0; i < n; i++) {
