@@ -9,15 +9,14 @@ import { join } from 'node:path';
 import { loadModel, type Model } from '@quant/runtime';
 import {
   availableBackends,
-  BACKENDS,
-  expectReferenceLogits,
   haveReferences,
   readReference,
   referenceDir,
+  referenceParitySuite,
   referenceSets,
   sharedModelsDir,
 } from '@quant/test-utils';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 const refDir = referenceDir;
 const modelDir = sharedModelsDir;
@@ -33,7 +32,6 @@ const EXPECTED_STEMS = [
   ...['f32', 'q8_0', 'q6_k', 'q4_k_m'].map((q) => `stories260K-phi3-pad256-${q}`),
 ];
 
-const readRef = readReference;
 const sets = referenceSets((stem) => stem.includes('phi3'));
 const backends = haveShared
   ? await availableBackends('arch-phi3 reference-parity')
@@ -50,57 +48,34 @@ describe.skipIf(!haveShared)('phi3 reference parity (../shared/reference)', () =
     expect(onDisk).toEqual(expect.arrayContaining(EXPECTED_STEMS));
   });
 
-  for (const backend of BACKENDS) {
-    describe.skipIf(!backends[backend])(`${backend} backend`, () => {
-      for (const [stem, files] of sets) {
-        describe(stem, () => {
-          let model: Model;
-          beforeAll(async () => {
-            model = await loadModel(join(modelDir, `${stem}.gguf`), {
-              backend,
-              threads: 1,
-              contextSize: 512,
-              batchSize: 4,
-              // The references were recorded by llama.cpp with flash attention off (f16 cache): live
-              // node-llama-cpp with flashAttention: false matches their logits to 5e-5 at every checked
-              // position, while the flash path (the default) differs by ~0.3 on quantized models and
-              // flips the near-tie at stories260K-llama-pad256-q2_k "Lily…" position 2.
-              flashAttention: false,
-            });
-          });
-          afterAll(() => model?.dispose());
-
-          it('runs on the phi3 plugin', () => {
-            expect(model.architecture).toBe('phi3');
-            expect(model.plugin.name).toBe('phi3');
-          });
-
-          for (const file of files) {
-            const ref = readRef(file);
-            it(`"${ref.prompt}": logits at all ${ref.prompt_tokens.length} positions`, async () => {
-              await expectReferenceLogits(model, ref, isF32(stem));
-            });
-
-            if (exactGreedy(stem)) {
-              it(`"${ref.prompt}": greedy continuation of ${ref.greedy.length} tokens`, async () => {
-                const gen = model.generate(ref.prompt_tokens, {
-                  temperature: 0,
-                  maxTokens: ref.greedy.length,
-                  replaceEog: true,
-                });
-                await gen.text();
-                expect(gen.tokens).toEqual(ref.greedy.map((g) => g.token));
-              });
-            }
-          }
-        });
-      }
-
+  referenceParitySuite<Model>({
+    sets,
+    backends,
+    unquantized: isF32,
+    exactGreedy,
+    load: (stem, backend) =>
+      loadModel(join(modelDir, `${stem}.gguf`), {
+        backend,
+        threads: 1,
+        contextSize: 512,
+        batchSize: 4,
+        // The references were recorded by llama.cpp with flash attention off (f16 cache): live
+        // node-llama-cpp with flashAttention: false matches their logits to 5e-5 at every checked
+        // position, while the flash path (the default) differs by ~0.3 on quantized models.
+        flashAttention: false,
+      }),
+    perModel: (model) => {
+      it('runs on the phi3 plugin', () => {
+        expect(model().architecture).toBe('phi3');
+        expect(model().plugin.name).toBe('phi3');
+      });
+    },
+    perBackend: (backend) => {
       const llamaRef = join(refDir, 'stories260K.once.json');
       it.skipIf(!existsSync(join(modelDir, 'stories260K-phi3.gguf')) || !existsSync(llamaRef))(
         'stories260K-phi3 writes the same story as stories260K (llama.cpp greedy of the Llama file)',
         async () => {
-          const ref = readRef('stories260K.once.json');
+          const ref = readReference('stories260K.once.json');
           const model = await loadModel(join(modelDir, 'stories260K-phi3.gguf'), {
             backend,
             threads: 1,
@@ -123,6 +98,6 @@ describe.skipIf(!haveShared)('phi3 reference parity (../shared/reference)', () =
           }
         },
       );
-    });
-  }
+    },
+  });
 });

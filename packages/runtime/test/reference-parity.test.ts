@@ -6,15 +6,13 @@
 import { join } from 'node:path';
 import {
   availableBackends,
-  BACKENDS,
-  expectReferenceLogits,
   haveReferences,
-  readReference,
   referenceDir,
+  referenceParitySuite,
   referenceSets,
   sharedModelsDir,
 } from '@quant/test-utils';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadModel, type Model } from '../src/index.js';
 
 const modelDir = sharedModelsDir;
@@ -46,46 +44,22 @@ describe.skipIf(!haveShared)('reference parity', () => {
     );
   });
 
-  for (const backend of BACKENDS) {
-    describe.skipIf(!backends[backend])(`${backend} backend`, () => {
-      for (const [stem, files] of sets) {
-        describe(stem, () => {
-          let model: Model;
-          beforeAll(async () => {
-            model = await loadModel(join(modelDir, `${stem}.gguf`), {
-              backend,
-              threads: 1,
-              contextSize: 512,
-              batchSize: 3,
-              // The references were recorded by llama.cpp with flash attention off (f16 cache): live
-              // node-llama-cpp with flashAttention: false matches their logits to 5e-5 at every checked
-              // position, while the flash path (the default) differs by ~0.3 on quantized models and
-              // flips the near-tie at stories260K-llama-pad256-q2_k "Lily…" position 2.
-              flashAttention: false,
-            });
-          });
-          afterAll(() => model?.dispose());
-
-          for (const file of files) {
-            const ref = readReference(file);
-            it(`${ref.prompt}: logits at all ${ref.prompt_tokens.length} positions`, async () => {
-              await expectReferenceLogits(model, ref, isF32(stem));
-            });
-
-            if (exactGreedy(stem)) {
-              it(`${ref.prompt}: greedy continuation of ${ref.greedy.length} tokens`, async () => {
-                const gen = model.generate(ref.prompt_tokens, {
-                  temperature: 0,
-                  maxTokens: ref.greedy.length,
-                  replaceEog: true,
-                });
-                await gen.text();
-                expect(gen.tokens).toEqual(ref.greedy.map((g) => g.token));
-              });
-            }
-          }
-        });
-      }
-    });
-  }
+  referenceParitySuite<Model>({
+    sets,
+    backends,
+    unquantized: isF32,
+    exactGreedy,
+    load: (stem, backend) =>
+      loadModel(join(modelDir, `${stem}.gguf`), {
+        backend,
+        threads: 1,
+        contextSize: 512,
+        batchSize: 3,
+        // The references were recorded by llama.cpp with flash attention off (f16 cache): live
+        // node-llama-cpp with flashAttention: false matches their logits to 5e-5 at every checked
+        // position, while the flash path (the default) differs by ~0.3 on quantized models and
+        // flips the near-tie at stories260K-llama-pad256-q2_k "Lily…" position 2.
+        flashAttention: false,
+      }),
+  });
 });

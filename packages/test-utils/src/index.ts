@@ -13,14 +13,18 @@ export {
 export { jsKernels } from './js-kernels.js';
 export { type OracleOptions, oracle, oracleLogits, oracleLogitsMany, oracleTokenize } from './oracle.js';
 export {
-  expectReferenceLogits,
   haveReferences,
-  type LogitsModel,
   type Reference,
   readReference,
   referenceDir,
   referenceSets,
 } from './reference.js';
+export {
+  expectReferenceLogits,
+  type ReferenceModel,
+  type ReferenceSuite,
+  referenceParitySuite,
+} from './reference-suite.js';
 export { gaussian, mulberry32, signedMulberry32, signedXoroshiro } from './rng.js';
 export { hasShared, repoRoot, sharedDir, sharedModelsDir, sharedPath, warnSkipped } from './shared.js';
 export {

@@ -4,7 +4,6 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareLogits, expectParity } from './compare.js';
 import { sharedDir, sharedModelsDir } from './shared.js';
 
 /** One `MODEL.PROMPT.json` file. */
@@ -47,30 +46,4 @@ export function referenceSets(keep: (stem: string) => boolean): Map<string, stri
 /** Reads one reference file by name. */
 export function readReference(file: string): Reference {
   return JSON.parse(readFileSync(join(referenceDir, file), 'utf8')) as Reference;
-}
-
-/** What `expectReferenceLogits` needs of a model: sessions that return every position's logits. */
-export interface LogitsModel {
-  createSession(): {
-    evaluate(tokens: readonly number[], options: { allLogits: true }): Promise<Float32Array>;
-    dispose(): void;
-  };
-}
-
-/**
- * Evaluates the reference's prompt in a fresh session of `model` and checks the logits at every
- * position against llama.cpp's within the acceptance bounds (`expectParity`).
- */
-export async function expectReferenceLogits(
-  model: LogitsModel,
-  ref: Reference,
-  unquantized: boolean,
-): Promise<void> {
-  const s = model.createSession();
-  try {
-    const ours = await s.evaluate(ref.prompt_tokens, { allLogits: true });
-    expectParity(compareLogits(ref.prompt_logits, ours, ref.n_vocab), unquantized);
-  } finally {
-    s.dispose();
-  }
 }
