@@ -251,20 +251,26 @@ export function refQuantizeQ8_0(x: Float32Array): Uint8Array {
   return out;
 }
 
+/** ggml's choice of scale source: the value of largest magnitude in x[start, start + n), sign kept, first on ties. */
+function signedAbsmax(x: Float32Array, start: number, n: number): number {
+  let amax = 0;
+  let max = 0;
+  for (let j = start; j < start + n; j++) {
+    const v = x[j] as number;
+    if (amax < Math.abs(v)) {
+      amax = Math.abs(v);
+      max = v;
+    }
+  }
+  return max;
+}
+
 /** ggml's reference Q4_0 quantizer: d = max/-8 (signed value of largest magnitude), q = min(15, trunc(x/d + 8.5)). */
 export function refQuantizeQ4_0(x: Float32Array): Uint8Array {
   const nb = x.length / 32;
   const out = new Uint8Array(nb * 18);
   for (let i = 0; i < nb; i++) {
-    let amax = 0,
-      max = 0;
-    for (let j = 0; j < 32; j++) {
-      const v = x[i * 32 + j] as number;
-      if (amax < Math.abs(v)) {
-        amax = Math.abs(v);
-        max = v;
-      }
-    }
+    const max = signedAbsmax(x, i * 32, 32);
     const d = fr(max / -8);
     const id = d ? fr(1 / d) : 0;
     setHalf(out, i * 18, d);
@@ -432,15 +438,7 @@ export function refQuantizeQ5_0(x: Float32Array): Uint8Array {
   const out = new Uint8Array(nb * 22);
   const dv = new DataView(out.buffer);
   for (let i = 0; i < nb; i++) {
-    let amax = 0,
-      max = 0;
-    for (let j = 0; j < 32; j++) {
-      const v = x[i * 32 + j] as number;
-      if (amax < Math.abs(v)) {
-        amax = Math.abs(v);
-        max = v;
-      }
-    }
+    const max = signedAbsmax(x, i * 32, 32);
     const d = fr(max / -16);
     const id = d ? fr(1 / d) : 0;
     setHalf(out, i * 22, d);
