@@ -53,17 +53,9 @@ describe.skipIf(!haveShared)('phi3 reference parity (../shared/reference)', () =
     backends,
     unquantized: isF32,
     exactGreedy,
-    load: (stem, backend) =>
-      loadModel(join(modelDir, `${stem}.gguf`), {
-        backend,
-        threads: 1,
-        contextSize: 512,
-        batchSize: 4,
-        // The references were recorded by llama.cpp with flash attention off (f16 cache): live
-        // node-llama-cpp with flashAttention: false matches their logits to 5e-5 at every checked
-        // position, while the flash path (the default) differs by ~0.3 on quantized models.
-        flashAttention: false,
-      }),
+    loadModel,
+    modelDir,
+    batchSize: 4,
     perModel: (model) => {
       it('runs on the phi3 plugin', () => {
         expect(model().architecture).toBe('phi3');
@@ -80,7 +72,7 @@ describe.skipIf(!haveShared)('phi3 reference parity (../shared/reference)', () =
             backend,
             threads: 1,
             contextSize: 256,
-            flashAttention: false, // the reference's configuration (see above)
+            flashAttention: false, // the references' configuration (ReferenceLoadOptions)
           });
           try {
             const prompt = model.tokenize(ref.prompt);

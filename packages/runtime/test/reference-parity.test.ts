@@ -3,7 +3,6 @@
  * and the greedy continuation, for every Llama-architecture model in ../shared/models, on every
  * available kernel backend.
  */
-import { join } from 'node:path';
 import {
   availableBackends,
   haveReferences,
@@ -49,17 +48,8 @@ describe.skipIf(!haveShared)('reference parity', () => {
     backends,
     unquantized: isF32,
     exactGreedy,
-    load: (stem, backend) =>
-      loadModel(join(modelDir, `${stem}.gguf`), {
-        backend,
-        threads: 1,
-        contextSize: 512,
-        batchSize: 3,
-        // The references were recorded by llama.cpp with flash attention off (f16 cache): live
-        // node-llama-cpp with flashAttention: false matches their logits to 5e-5 at every checked
-        // position, while the flash path (the default) differs by ~0.3 on quantized models and
-        // flips the near-tie at stories260K-llama-pad256-q2_k "Lily…" position 2.
-        flashAttention: false,
-      }),
+    loadModel,
+    modelDir,
+    batchSize: 3,
   });
 });

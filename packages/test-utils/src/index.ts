@@ -21,6 +21,7 @@ export {
 } from './reference.js';
 export {
   expectReferenceLogits,
+  type ReferenceLoadOptions,
   type ReferenceModel,
   type ReferenceSuite,
   referenceParitySuite,
