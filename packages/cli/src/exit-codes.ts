@@ -16,10 +16,16 @@ export const EXIT = {
   NO_MEMORY: 6,
   /** The context is too small for the prompt (or the perplexity text too short for the context). */
   CONTEXT: 7,
-  /** Writing an output file failed. */
+  /** Writing an output file failed or was refused (it exists without --force, is not a regular file). */
   WRITE_FAILED: 8,
+  /** The input model's weights hold NaN or infinite values (`quantize`: the tensor is named). */
+  NON_FINITE: 9,
+  /** Stopped by SIGHUP (the terminal closed), 128 + 1 as shells report it. */
+  HANGUP: 129,
   /** Interrupted by Ctrl-C (SIGINT), 128 + 2 as shells report it. */
   INTERRUPTED: 130,
+  /** Stopped by SIGTERM, 128 + 15 as shells report it. */
+  TERMINATED: 143,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

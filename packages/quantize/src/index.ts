@@ -24,5 +24,14 @@ export {
   planTensors,
   type QuantPlan,
 } from './plan.js';
-export { type QuantizeOptions, type QuantizeResult, quantizeModel } from './quantize-model.js';
+export {
+  maxQuantizeThreads,
+  type QuantizeOptions,
+  type QuantizeOutputStream,
+  type QuantizeResult,
+  type QuantizeStreamResult,
+  quantizeModel,
+  quantizeToStream,
+} from './quantize-model.js';
 export { blockFallback, type ModelFacts, useMoreBits } from './rules.js';
+export { liveTemporaryOutputs, PARTIAL_MARKER } from './safe-output.js';
