@@ -40,7 +40,7 @@ export function llamaLayer(ctx: LlamaContext, il: number): void {
 
   const rope: Omit<RopeParams, 'nHeads'> = {
     nTokens: n,
-    pos: ctx.pos,
+    pos: ctx.positions,
     headDim: h.headDim,
     nRot: h.nRot,
     mode: 'normal',
@@ -52,11 +52,9 @@ export function llamaLayer(ctx: LlamaContext, il: number): void {
   k.rope(q, { ...rope, nHeads: h.nHeads });
   k.rope(kk, { ...rope, nHeads: h.nKvHeads });
 
-  ctx.cache.store(il, ctx.pos, n, kk, v);
+  ctx.kv.store(il, kk, v);
   const attn = ctx.scratch('attn', n * qDim);
-  k.attention(attn, q, ctx.cache, il, {
-    nTokens: n,
-    pos: ctx.pos,
+  k.attention(attn, q, ctx.kv, il, {
     nHeads: h.nHeads,
     nKvHeads: h.nKvHeads,
     headDim: h.headDim,

@@ -6,12 +6,15 @@ import { llamaTensors } from './tensors.js';
 
 /** The Llama-family plugin (Llama 1/2/3, TinyLlama, SmolLM, Mistral without sliding window…). */
 export const llamaPlugin: ArchitecturePlugin<LlamaHyperparameters, LlamaSessionState> = defineArchitecture({
+  apiVersion: 2,
   name: 'llama',
   aliases: ['mistral'],
   description: 'Llama 1/2/3 and look-alikes: separate Q/K/V, GQA, interleaved RoPE, SwiGLU FFN, RMS norm',
   readHyperparameters: readLlamaHyperparameters,
   tensors: (h) => llamaTensors(h),
   createSessionState: createLlamaSessionState,
+  // LongRoPE llama files pick their factor table by context size: sessions share a batch only with the same table.
+  batchKey: (s) => (s.ropeFactors ? String(s.ropeTable) : ''),
   embed: (ctx) => embedTokens(ctx),
   layer: llamaLayer,
   output: (ctx, x, rows, logits) => rmsNormHead(ctx, x, rows, logits, { eps: ctx.hparams.rmsEps }),

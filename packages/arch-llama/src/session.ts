@@ -5,6 +5,8 @@ import type { LlamaHyperparameters } from './hparams.js';
 export interface LlamaSessionState {
   /** Per-pair frequency divisors for RoPE, or undefined. */
   ropeFactors: Float32Array | undefined;
+  /** Which tensor `ropeFactors` came from. */
+  ropeTable?: 'rope_freqs' | 'long' | 'short';
 }
 
 /** llama.cpp rounds context sizes up to a multiple of 256 before comparing with the original context. */
@@ -19,10 +21,13 @@ export function paddedContext(n: number): number {
 export function createLlamaSessionState(init: SessionInit<LlamaHyperparameters>): LlamaSessionState {
   const { weights, hparams } = init;
   const freqs = weights.optHost('rope_freqs.weight');
-  if (freqs) return { ropeFactors: freqs };
+  if (freqs) return { ropeFactors: freqs, ropeTable: 'rope_freqs' };
   if (hparams.ropeScalingType === 'longrope') {
     const long = paddedContext(init.contextSize) > hparams.originalContextLength;
-    return { ropeFactors: weights.optHost(long ? 'rope_factors_long.weight' : 'rope_factors_short.weight') };
+    return {
+      ropeFactors: weights.optHost(long ? 'rope_factors_long.weight' : 'rope_factors_short.weight'),
+      ropeTable: long ? 'long' : 'short',
+    };
   }
   return { ropeFactors: undefined };
 }

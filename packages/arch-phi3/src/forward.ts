@@ -56,7 +56,7 @@ function ropeParams(ctx: Phi3Context): Omit<RopeParams, 'nHeads'> {
   const h = ctx.hparams;
   const p: Omit<RopeParams, 'nHeads'> = {
     nTokens: ctx.nTokens,
-    pos: ctx.pos,
+    pos: ctx.positions,
     headDim: h.headDim,
     nRot: h.nRot,
     mode: 'neox',
@@ -88,11 +88,9 @@ export function phi3Layer(ctx: Phi3Context, il: number): void {
   // Like llama.cpp's phi3 graph, Q is scaled by 1/√head_dim before attention (scale 1 inside), so
   // any rounding of Q inside attention (llama.cpp rounds it to f16 with an f16 cache) sees the same values.
   kr.scale(q, 1 / Math.sqrt(h.headDim), n * qDim);
-  ctx.cache.store(il, ctx.pos, n, k, v);
+  ctx.kv.store(il, k, v);
   const attn = ctx.scratch('attn', n * qDim);
-  kr.attention(attn, q, ctx.cache, il, {
-    nTokens: n,
-    pos: ctx.pos,
+  kr.attention(attn, q, ctx.kv, il, {
     nHeads: h.nHeads,
     nKvHeads: h.nKvHeads,
     headDim: h.headDim,

@@ -7,12 +7,15 @@ import { phi3Tensors } from './tensors.js';
 
 /** The Phi-3 / Phi-3.5 plugin (`general.architecture = "phi3"`: Phi-3-mini/small-shaped dense models, Phi-3-medium, Phi-3.5-mini, Phi-4-mini). */
 export const phi3Plugin: ArchitecturePlugin<Phi3Hyperparameters, Phi3SessionState> = defineArchitecture({
+  apiVersion: 2,
   name: 'phi3',
   description:
     'Phi-3 / Phi-3.5: fused QKV and [gate | up], NeoX RoPE with LongRoPE factor tables, sliding-window attention',
   readHyperparameters: readPhi3Hyperparameters,
   tensors: (h, model) => phi3Tensors(h, model),
   createSessionState: createPhi3SessionState,
+  // Sessions share a forward pass only when they use the same LongRoPE table and window.
+  batchKey: (s) => `${s.ropeTable}:${s.window}`,
   embed: (ctx) => embedTokens(ctx),
   layer: phi3Layer,
   output: (ctx, x, rows, logits) => rmsNormHead(ctx, x, rows, logits, { eps: ctx.hparams.rmsEps }),

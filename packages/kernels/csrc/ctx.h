@@ -12,6 +12,10 @@ typedef struct {
   const char *simd;
   void *scratch;
   size_t scratch_size;
+  /* Set while a command list runs on a libuv worker thread (native kernels.run()); only read and
+   * written on the JS thread. Ops that take this context refuse to run meanwhile, so the pool and
+   * scratch are never used from two threads at once. */
+  int busy;
 } qk_ctx;
 
 qk_ctx *qk_ctx_create(int nthreads, int force_scalar);

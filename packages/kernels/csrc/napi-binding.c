@@ -6,8 +6,12 @@
  */
 #include <node_api.h>
 #include <stdlib.h>
+#if !defined(__wasm__)
+#include <stdio.h> /* snprintf: the wasm module must import nothing but Node-API (stdio pulls in WASI) */
+#endif
 #include "ctx.h"
 #include "file-map.h"
+#include "op-table.h"
 
 #define MAXARGS 20
 
@@ -49,14 +53,29 @@ static napi_value f_create_context(napi_env env, napi_callback_info info) {
   return num(env, (double)(uintptr_t)c);
 }
 
+static int ctx_busy(napi_env env, const void *ctx, const char *what) {
+  if (ctx && ((const qk_ctx *)ctx)->busy) {
+    static const char tail[] = ": a command list (kernels.run()) is running on this context; wait for it to settle";
+    char msg[192];
+    size_t n = 0;
+    for (const char *p = what; *p && n < 64; p++) msg[n++] = *p;
+    memcpy(msg + n, tail, sizeof(tail));
+    napi_throw_error(env, "QK_BUSY", msg);
+    return 1;
+  }
+  return 0;
+}
+
 static napi_value f_destroy_context(napi_env env, napi_callback_info info) {
   ARGS(1);
+  if (ctx_busy(env, PTR(a[0]), "destroyContext")) return NULL;
   qk_ctx_destroy(PTR(a[0]));
   return NULL;
 }
 
 static napi_value f_set_threads(napi_env env, napi_callback_info info) {
   ARGS(2);
+  if (ctx_busy(env, PTR(a[0]), "setThreads")) return NULL;
   return num(env, qk_ctx_set_threads(PTR(a[0]), (int)a[1]));
 }
 
@@ -141,12 +160,18 @@ static napi_value f_map_file(napi_env env, napi_callback_info info) {
   int rc = qk_map_file(path, a[1], a[2], &m);
   if (rc != 0) return num(env, rc > 0 ? -rc : rc);
   napi_value arr;
-  napi_create_array_with_length(env, 3, &arr);
+  napi_create_array_with_length(env, 4, &arr);
   napi_set_element(env, arr, 0, num(env, (double)(uintptr_t)m.data));
   napi_set_element(env, arr, 1, num(env, (double)(uintptr_t)m.base));
   napi_set_element(env, arr, 2, num(env, (double)m.len));
+  napi_set_element(env, arr, 3, num(env, (double)m.file_id));
   return arr;
 }
+
+/* SIGBUS faults absorbed inside file mappings so far (process-wide; see mmap.c). */
+static napi_value f_map_faults(napi_env env, napi_callback_info info) { (void)info; return num(env, qk_map_faults()); }
+/* 0, or QK_FILE_* bits saying how a mapped file changed since it was mapped (see file-map.h). */
+static napi_value f_map_check(napi_env env, napi_callback_info info) { ARGS(1); return num(env, qk_map_check((int)a[0])); }
 
 static napi_value f_unmap(napi_env env, napi_callback_info info) {
   ARGS(2);
@@ -154,86 +179,162 @@ static napi_value f_unmap(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value f_dequantize(napi_env env, napi_callback_info info) {
-  ARGS(4);
-  return num(env, qk_dequantize((int)a[0], PTR(a[1]), FPTR(a[2]), I64(a[3])));
+/* Every entry of the op table (op-table.c) is exposed as a function of its name: `data` is the entry. */
+static napi_value f_op(napi_env env, napi_callback_info info) {
+  size_t argc = QK_OP_MAX_ARGS;
+  napi_value argv[QK_OP_MAX_ARGS];
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok) return NULL;
+  const qk_op *op = data;
+  double a[QK_OP_MAX_ARGS];
+  if (argc < (size_t)op->nargs) {
+    napi_throw_type_error(env, "QK_ARGS", "too few arguments");
+    return NULL;
+  }
+  for (int i = 0; i < op->nargs; i++) {
+    napi_valuetype t;
+    napi_typeof(env, argv[i], &t);
+    if (t != napi_number) { a[i] = 0; continue; }
+    if (napi_get_value_double(env, argv[i], &a[i]) != napi_ok) return NULL;
+  }
+  if ((op->flags & QK_OP_CTX) && ctx_busy(env, PTR(a[0]), op->name)) return NULL;
+  const double r = op->fn(a);
+  return (op->flags & (QK_OP_STATUS | QK_OP_VALUE)) ? num(env, r) : NULL;
 }
 
-static napi_value f_quantize(napi_env env, napi_callback_info info) {
-  ARGS(6);
-  return num(env, qk_quantize((int)a[0], FPTR(a[1]), PTR(a[2]), I64(a[3]), I64(a[4]), (int)a[5]));
+/* The op table for the facade: [[name, nargs, flags], ...] in table order (= command op index). */
+static napi_value f_op_table(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value arr;
+  CHECK(napi_create_array_with_length(env, (size_t)qk_nops, &arr));
+  for (int i = 0; i < qk_nops; i++) {
+    napi_value e, name;
+    CHECK(napi_create_array_with_length(env, 3, &e));
+    CHECK(napi_create_string_utf8(env, qk_ops[i].name, NAPI_AUTO_LENGTH, &name));
+    napi_set_element(env, e, 0, name);
+    napi_set_element(env, e, 1, num(env, qk_ops[i].nargs));
+    napi_set_element(env, e, 2, num(env, qk_ops[i].flags));
+    napi_set_element(env, arr, (uint32_t)i, e);
+  }
+  return arr;
 }
 
-static napi_value f_matmul(napi_env env, napi_callback_info info) {
-  ARGS(8);
-  return num(env, qk_matmul(PTR(a[0]), FPTR(a[1]), PTR(a[2]), (int)a[3], I64(a[4]), I64(a[5]), FPTR(a[6]), I64(a[7])));
+#if !defined(__wasm__)
+/*
+ * exec(ctx, cmds: Float64Array, count) -> Promise<undefined | [commandIndex, rc]>: runs a command
+ * list (kernels.run() on native) on a libuv worker thread. The commands are copied, so the caller
+ * may reuse the array at once. The context is marked busy from here until the completion callback
+ * (on the JS thread), so no other op can use its thread pool or scratch meanwhile. Resolves with
+ * [index, rc] when a status op failed (later commands did not run); rejects only if Node-API fails.
+ * Not in the wasm build (single-threaded: the facade runs ops inline there).
+ */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  qk_ctx *ctx;
+  double *cmds;
+  int64_t count;
+  int64_t fail_index;
+  double fail_rc;
+} exec_job;
+
+static void exec_execute(napi_env env, void *data) {
+  (void)env;
+  exec_job *j = data;
+  j->fail_index = qk_cmds_run(j->cmds, j->count, &j->fail_rc);
 }
 
-static napi_value f_get_rows(napi_env env, napi_callback_info info) {
-  ARGS(7);
-  return num(env, qk_get_rows(PTR(a[0]), (int)a[1], I64(a[2]), I64(a[3]), PTR(a[4]), I64(a[5]), FPTR(a[6])));
+static void exec_complete(napi_env env, napi_status status, void *data) {
+  exec_job *j = data;
+  j->ctx->busy = 0;
+  napi_value result = NULL;
+  if (status != napi_ok) {
+    napi_value code, msg;
+    napi_create_string_utf8(env, "QK_EXEC", NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, status == napi_cancelled ? "exec: the command list was cancelled"
+                                                          : "exec: Node-API async work failed", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, code, msg, &result);
+    napi_reject_deferred(env, j->deferred, result);
+  } else {
+    if (j->fail_index >= 0) {
+      napi_create_array_with_length(env, 2, &result);
+      napi_set_element(env, result, 0, num(env, (double)j->fail_index));
+      napi_set_element(env, result, 1, num(env, j->fail_rc));
+    } else {
+      napi_get_undefined(env, &result);
+    }
+    napi_resolve_deferred(env, j->deferred, result);
+  }
+  napi_delete_async_work(env, j->work);
+  free(j->cmds);
+  free(j);
 }
 
-static napi_value f_rms_norm(napi_env env, napi_callback_info info) {
-  ARGS(6);
-  qk_rms_norm(FPTR(a[0]), FPTR(a[1]), FPTR(a[2]), I64(a[3]), I64(a[4]), (float)a[5]);
-  return NULL;
+static napi_value f_exec(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  double ctxv = 0, countv = 0;
+  bool is_ta = false;
+  if (argc < 3 || napi_get_value_double(env, argv[0], &ctxv) != napi_ok ||
+      napi_get_value_double(env, argv[2], &countv) != napi_ok || napi_is_typedarray(env, argv[1], &is_ta) != napi_ok ||
+      !is_ta) {
+    napi_throw_type_error(env, "QK_ARGS", "exec(ctx, cmds: Float64Array, count)");
+    return NULL;
+  }
+  napi_typedarray_type tt;
+  size_t len = 0, off = 0;
+  void *cmds = NULL;
+  napi_value ab;
+  CHECK(napi_get_typedarray_info(env, argv[1], &tt, &len, &cmds, &ab, &off));
+  qk_ctx *ctx = PTR(ctxv);
+  const int64_t count = (int64_t)countv;
+  if (tt != napi_float64_array || !ctx || count < 0 || (double)count != countv) {
+    napi_throw_type_error(env, "QK_ARGS", "exec(ctx, cmds: Float64Array, count): bad context, array type or count");
+    return NULL;
+  }
+  if (ctx_busy(env, ctx, "exec")) return NULL;
+  const int64_t used = qk_cmds_check(cmds, (int64_t)len, count, ctx);
+  if (used < 0) {
+    char msg[160];
+    snprintf(msg, sizeof(msg), "exec: command %lld is malformed (unknown op, value op, too few arguments or another context)",
+             (long long)(-used - 1));
+    napi_throw_error(env, "QK_ARGS", msg);
+    return NULL;
+  }
+  exec_job *j = calloc(1, sizeof(*j));
+  double *copy = malloc(used > 0 ? (size_t)used * sizeof(double) : sizeof(double));
+  if (!j || !copy) {
+    free(j);
+    free(copy);
+    napi_throw_error(env, "QK_OOM", "exec: out of memory copying the command list");
+    return NULL;
+  }
+  if (used > 0) memcpy(copy, cmds, (size_t)used * sizeof(double));
+  j->ctx = ctx;
+  j->cmds = copy;
+  j->count = count;
+  j->fail_index = -1;
+  napi_value promise, name;
+  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "quant-kernels:exec", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, exec_execute, exec_complete, j, &j->work) != napi_ok) {
+    free(copy);
+    free(j);
+    napi_throw_error(env, "QK_NAPI", "exec: could not create the async work");
+    return NULL;
+  }
+  if (napi_queue_async_work(env, j->work) != napi_ok) {
+    napi_delete_async_work(env, j->work);
+    free(copy);
+    free(j);
+    napi_throw_error(env, "QK_NAPI", "exec: could not queue the async work");
+    return NULL;
+  }
+  ctx->busy = 1;
+  return promise;
 }
-
-static napi_value f_rope(napi_env env, napi_callback_info info) {
-  ARGS(11);
-  qk_rope_params p;
-  p.n_tokens = I64(a[1]); p.pos = I64(a[2]); p.n_heads = I64(a[3]); p.head_dim = I64(a[4]); p.n_rot = I64(a[5]);
-  p.neox = (int)a[6]; p.freq_base = (float)a[7]; p.freq_scale = (float)a[8]; p.attn_factor = (float)a[9];
-  p.freq_factors = a[10] != 0 ? FPTR(a[10]) : NULL;
-  qk_rope(FPTR(a[0]), &p);
-  return NULL;
-}
-
-static napi_value f_softmax(napi_env env, napi_callback_info info) { ARGS(3); qk_softmax(FPTR(a[0]), I64(a[1]), I64(a[2])); return NULL; }
-static napi_value f_silu(napi_env env, napi_callback_info info) { ARGS(2); qk_silu(FPTR(a[0]), I64(a[1])); return NULL; }
-static napi_value f_swiglu(napi_env env, napi_callback_info info) { ARGS(4); qk_swiglu(FPTR(a[0]), FPTR(a[1]), FPTR(a[2]), I64(a[3])); return NULL; }
-static napi_value f_swiglu_fused(napi_env env, napi_callback_info info) { ARGS(4); qk_swiglu_fused(FPTR(a[0]), FPTR(a[1]), I64(a[2]), I64(a[3])); return NULL; }
-static napi_value f_add(napi_env env, napi_callback_info info) { ARGS(4); qk_add(FPTR(a[0]), FPTR(a[1]), FPTR(a[2]), I64(a[3])); return NULL; }
-static napi_value f_add_bias(napi_env env, napi_callback_info info) { ARGS(4); qk_add_bias(FPTR(a[0]), FPTR(a[1]), I64(a[2]), I64(a[3])); return NULL; }
-static napi_value f_mul(napi_env env, napi_callback_info info) { ARGS(4); qk_mul(FPTR(a[0]), FPTR(a[1]), FPTR(a[2]), I64(a[3])); return NULL; }
-static napi_value f_scale(napi_env env, napi_callback_info info) { ARGS(3); qk_scale(FPTR(a[0]), (float)a[1], I64(a[2])); return NULL; }
-static napi_value f_copy_rows(napi_env env, napi_callback_info info) {
-  ARGS(6);
-  qk_copy_rows(FPTR(a[0]), I64(a[1]), FPTR(a[2]), I64(a[3]), I64(a[4]), I64(a[5]));
-  return NULL;
-}
-static napi_value f_argmax(napi_env env, napi_callback_info info) { ARGS(2); return num(env, (double)qk_argmax(FPTR(a[0]), I64(a[1]))); }
-
-static napi_value f_mem_read(napi_env env, napi_callback_info info) { ARGS(3); return num(env, qk_mem_read(PTR(a[0]), PTR(a[1]), (size_t)a[2])); }
-
-static void kv_from(const double *a, qk_kv *kv) {
-  kv->data = PTR(a[0]); kv->layers = I64(a[1]); kv->ctx = I64(a[2]); kv->kv_dim = I64(a[3]); kv->is_f16 = (int)a[4];
-}
-
-static napi_value f_kv_store(napi_env env, napi_callback_info info) {
-  ARGS(10);
-  qk_kv kv; kv_from(a, &kv);
-  qk_kv_store(&kv, I64(a[5]), I64(a[6]), I64(a[7]), FPTR(a[8]), FPTR(a[9]));
-  return NULL;
-}
-
-static napi_value f_kv_shift(napi_env env, napi_callback_info info) {
-  ARGS(8);
-  qk_kv kv; kv_from(a, &kv);
-  qk_kv_shift(&kv, I64(a[5]), I64(a[6]), I64(a[7]));
-  return NULL;
-}
-
-static napi_value f_attention(napi_env env, napi_callback_info info) {
-  /* ctx, out, q, kv(5), layer, nTokens, pos, nHeads, nKvHeads, headDim, window, scale, flash */
-  ARGS(17);
-  qk_kv kv; kv_from(a + 3, &kv);
-  qk_attn_params p;
-  p.n_tokens = I64(a[9]); p.pos = I64(a[10]); p.n_heads = I64(a[11]); p.n_kv_heads = I64(a[12]);
-  p.head_dim = I64(a[13]); p.window = I64(a[14]); p.scale = (float)a[15]; p.flash = a[16] != 0;
-  return num(env, qk_attention(PTR(a[0]), FPTR(a[1]), FPTR(a[2]), &kv, I64(a[8]), &p));
-}
+#endif
 
 #define FN(name, fn) { name, NULL, fn, NULL, NULL, NULL, napi_default, NULL }
 
@@ -244,13 +345,17 @@ NAPI_MODULE_INIT() {
     FN("setThreads", f_set_threads), FN("threads", f_threads), FN("simd", f_simd), FN("typeInfo", f_type_info),
     FN("alloc", f_alloc), FN("free", f_free), FN("addressOf", f_address_of),
     FN("mapFile", f_map_file), FN("unmap", f_unmap),
-    FN("dequantize", f_dequantize), FN("quantize", f_quantize),
-    FN("matmul", f_matmul), FN("getRows", f_get_rows),
-    FN("rmsNorm", f_rms_norm), FN("rope", f_rope), FN("softmax", f_softmax), FN("silu", f_silu),
-    FN("swiglu", f_swiglu), FN("swigluFused", f_swiglu_fused), FN("add", f_add), FN("addBias", f_add_bias),
-    FN("mul", f_mul), FN("scale", f_scale), FN("copyRows", f_copy_rows), FN("argmax", f_argmax),
-    FN("kvStore", f_kv_store), FN("memRead", f_mem_read), FN("kvShift", f_kv_shift), FN("attention", f_attention),
+    FN("opTable", f_op_table),
+#if !defined(__wasm__)
+    FN("exec", f_exec),
+#endif
+    FN("mapFaults", f_map_faults), FN("mapCheck", f_map_check),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  /* One function per op-table entry (the same names as RawBinding). */
+  for (int i = 0; i < qk_nops; i++) {
+    napi_property_descriptor d = { qk_ops[i].name, NULL, f_op, NULL, NULL, NULL, napi_default, (void *)&qk_ops[i] };
+    napi_define_properties(env, exports, 1, &d);
+  }
   return exports;
 }

@@ -10,7 +10,10 @@ export type KernelErrorCode =
   | 'BACKEND_UNAVAILABLE'
   | 'OUT_OF_MEMORY'
   | 'MAP_FAILED'
+  | 'MODEL_FILE_CHANGED'
   | 'NOT_SUPPORTED'
+  | 'RECORDING'
+  | 'BUSY'
   | 'INTERNAL';
 
 /** Every error @quant/kernels throws on purpose. `code` says what kind; the message says what to do. */

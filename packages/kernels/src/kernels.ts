@@ -4,6 +4,16 @@
  */
 import { KernelError } from './errors';
 import type { Host } from './raw-binding';
+import {
+  type ActiveRun,
+  afterMacrotask,
+  busyError,
+  CommandList,
+  type OpInfo,
+  recordingError,
+  statusError,
+  wrapHost,
+} from './run';
 import { KERNEL_TYPES, kernelType, typeBytes } from './type-table';
 import type {
   AttentionParams,
@@ -11,7 +21,10 @@ import type {
   F32Buffer,
   GGMLTypeId,
   Kernels,
+  KVBatch,
+  KVBatchOptions,
   KVCache,
+  KVSegment,
   QuantizeOptions,
   RopeParams,
   SimdLevel,
@@ -25,10 +38,13 @@ interface Disposable {
 
 class F32BufferImpl implements F32Buffer {
   #disposed = false;
+  /** @internal Id of the last run that recorded this buffer (see KernelsImpl.buf). */
+  stamp = 0;
   constructor(
     readonly owner: KernelsImpl,
     readonly length: number,
-    private block: { ptr: number; view(): Float32Array; free(): void } | undefined,
+    /** @internal The backend memory; a run keeps it reachable while commands point into it. */
+    public block: { ptr: number; view(): Float32Array; free(): void } | undefined,
   ) {}
   get disposed(): boolean {
     return this.#disposed;
@@ -39,22 +55,26 @@ class F32BufferImpl implements F32Buffer {
       throw new KernelError('DISPOSED', `${what}: the F32Buffer was disposed`);
     return this.block.ptr;
   }
-  view(): Float32Array {
+  private live(what: string): Float32Array {
     if (this.#disposed || !this.block)
-      throw new KernelError('DISPOSED', 'view(): the F32Buffer was disposed');
+      throw new KernelError('DISPOSED', `${what}: the F32Buffer was disposed`);
+    this.owner.checkAccess(this, what);
     return this.block.view();
+  }
+  view(): Float32Array {
+    return this.live('view()');
   }
   write(src: ArrayLike<number>, offset = 0): void {
     int(offset, 'write(offset)');
     fits(this.length, offset, src.length, 'F32Buffer.write');
-    this.view().set(src, offset);
+    this.live('F32Buffer.write').set(src, offset);
   }
   read(offset = 0, length?: number): Float32Array {
     int(offset, 'read(offset)');
     const n = length ?? this.length - offset;
     int(n, 'read(length)');
     fits(this.length, offset, n, 'F32Buffer.read');
-    return this.view().slice(offset, offset + n);
+    return this.live('F32Buffer.read').slice(offset, offset + n);
   }
   dispose(): void {
     if (this.#disposed) return;
@@ -67,6 +87,8 @@ class F32BufferImpl implements F32Buffer {
 
 class WeightImpl implements Weight {
   #disposed = false;
+  /** @internal Id of the last run that recorded this weight. */
+  stamp = 0;
   constructor(
     readonly owner: KernelsImpl,
     readonly type: GGMLTypeId,
@@ -114,6 +136,10 @@ class KVCacheImpl implements KVCache {
     return this.data;
   }
   store(layer: number, pos: number, nTokens: number, k: F32Buffer, v: F32Buffer): void {
+    this.storeAt(layer, pos, nTokens, k, v, 0);
+  }
+  /** @internal store() reading k and v from element `offset` on. */
+  storeAt(layer: number, pos: number, nTokens: number, k: F32Buffer, v: F32Buffer, offset: number): void {
     const data = this.ptr('KVCache.store');
     int(layer, 'store(layer)', 0, this.layers - 1);
     int(pos, 'store(pos)');
@@ -125,8 +151,8 @@ class KVCacheImpl implements KVCache {
       );
     }
     const n = nTokens * this.kvDim;
-    const kp = this.owner.buf(k, 'KVCache.store(k)', n);
-    const vp = this.owner.buf(v, 'KVCache.store(v)', n);
+    const kp = this.owner.buf(k, 'KVCache.store(k)', n, offset);
+    const vp = this.owner.buf(v, 'KVCache.store(v)', n, offset);
     if (nTokens === 0) return;
     this.owner.host.raw.kvStore(
       data,
@@ -173,6 +199,59 @@ class KVCacheImpl implements KVCache {
   }
 }
 
+/** Runs of consecutive positions: rows [row, row + nTokens) are at pos, pos + 1, …. */
+function positionRuns(
+  pos: number | Int32Array,
+  nTokens: number,
+  what: string,
+): { row: number; nTokens: number; pos: number }[] {
+  if (!(pos instanceof Int32Array)) return [{ row: 0, nTokens, pos: int(pos, what) }];
+  if (pos.length < nTokens)
+    throw new KernelError('INVALID_ARGUMENT', `${what}: ${pos.length} positions for ${nTokens} tokens`);
+  const runs: { row: number; nTokens: number; pos: number }[] = [];
+  for (let t = 0; t < nTokens; t++) {
+    const p = pos[t] as number;
+    if (p < 0) throw new KernelError('INVALID_ARGUMENT', `${what}[${t}] = ${p} is negative`);
+    const last = runs[runs.length - 1];
+    if (last && last.pos + last.nTokens === p) last.nTokens++;
+    else runs.push({ row: t, nTokens: 1, pos: p });
+  }
+  return runs;
+}
+
+class KVBatchImpl implements KVBatch {
+  readonly positions: Int32Array;
+  constructor(
+    readonly owner: KernelsImpl,
+    readonly segments: readonly KVSegment[],
+    readonly nTokens: number,
+    private readonly layerMap: Int32Array | undefined,
+  ) {
+    this.positions = new Int32Array(nTokens);
+    for (const s of segments) for (let t = 0; t < s.nTokens; t++) this.positions[s.row + t] = s.pos + t;
+  }
+  cacheLayer(layer: number): number {
+    if (!this.layerMap) return layer;
+    int(layer, 'KVBatch(layer)', 0, this.layerMap.length - 1);
+    const l = this.layerMap[layer] as number;
+    if (l < 0)
+      throw new KernelError(
+        'INVALID_ARGUMENT',
+        `KVBatch: layer ${layer} keeps no KV cache (its layerMap entry is -1)`,
+      );
+    return l;
+  }
+  store(layer: number, k: F32Buffer, v: F32Buffer): void {
+    layer = this.cacheLayer(layer);
+    const first = this.segments[0] as KVSegment;
+    const kvDim = first.cache.kvHeads * first.cache.headDim;
+    this.owner.buf(k, 'KVBatch.store(k)', this.nTokens * kvDim);
+    this.owner.buf(v, 'KVBatch.store(v)', this.nTokens * kvDim);
+    for (const s of this.segments)
+      (s.cache as KVCacheImpl).storeAt(layer, s.pos, s.nTokens, k, v, s.row * kvDim);
+  }
+}
+
 export class KernelsImpl implements Kernels {
   readonly backend: BackendName;
   readonly canMapFiles: boolean;
@@ -182,18 +261,164 @@ export class KernelsImpl implements Kernels {
   #simd: SimdLevel;
   #threads: number;
   #live = new Set<Disposable>();
+  /**
+   * The backend, as every op reaches it: `host.raw.<op>()` runs the op, or records it while a
+   * native run() records, and memory releases wait for the active run (see run.ts).
+   */
+  readonly host: Host;
+  /** The run in progress (recording, executing, or — wasm — waiting for its macrotask). */
+  #run: ActiveRun | undefined;
+  #runSeq = 0;
+  #queue: { record: () => void; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #cmds = new CommandList();
+  /** Op-table names by index (error messages). */
+  #opNames: string[];
 
-  constructor(
-    readonly host: Host,
-    threads: number,
-    forceScalar: boolean,
-  ) {
+  constructor(host: Host, threads: number, forceScalar: boolean) {
     this.backend = host.kind;
     this.canMapFiles = host.canMapFiles;
     this.maxMemoryBytes = host.maxMemoryBytes;
+    const wrapped = wrapHost(
+      host,
+      () => this.#run,
+      (op, args) => this.#cmds.push(op.index, args, op.nargs),
+      host.kind === 'native' && typeof host.raw.exec === 'function',
+    );
+    this.host = wrapped.host;
+    this.#opNames = [...wrapped.ops.values()].map((o: OpInfo) => o.name);
     this.#ctx = host.raw.createContext(threads, forceScalar ? 1 : 0);
     this.#simd = host.raw.simd(this.#ctx) as SimdLevel;
     this.#threads = host.raw.threads(this.#ctx);
+  }
+
+  get busy(): boolean {
+    return this.#run !== undefined;
+  }
+
+  run(record: () => void): Promise<void> {
+    if (typeof record !== 'function')
+      return Promise.reject(
+        new KernelError('INVALID_ARGUMENT', 'run(record): expected a function that issues ops'),
+      );
+    // A nested run() is a programming error: thrown, so that it rejects the outer run.
+    if (this.#run?.phase === 'recording') throw recordingError('run');
+    if (this.#run !== undefined || this.#queue.length > 0)
+      return new Promise<void>((resolve, reject) => this.#queue.push({ record, resolve, reject }));
+    return this.#startRun(record);
+  }
+
+  #startRun(record: () => void): Promise<void> {
+    if (!this.#ctx)
+      return Promise.reject(new KernelError('DISPOSED', 'run: this Kernels instance was disposed'));
+    const run: ActiveRun = { id: ++this.#runSeq, phase: 'recording', keep: [], deferred: [] };
+    this.#run = run;
+    const cmds = this.#cmds;
+    cmds.reset();
+    try {
+      const r = record() as unknown;
+      if (r !== null && typeof r === 'object' && typeof (r as { then?: unknown }).then === 'function') {
+        throw new KernelError(
+          'INVALID_ARGUMENT',
+          'run(record): record returned a promise; it must issue its ops synchronously (ops after an await would not be part of the run)',
+        );
+      }
+      if (!this.#ctx)
+        throw new KernelError('DISPOSED', 'run: this Kernels instance was disposed while recording');
+    } catch (e) {
+      this.#endRun(run);
+      return Promise.reject(e);
+    }
+    run.phase = 'executing';
+    const exec = this.host.raw.exec;
+    if (this.backend === 'wasm' || typeof exec !== 'function') {
+      // wasm: the ops ran inline while recording; yield once so awaiting run() always lets the
+      // event loop turn.
+      return new Promise<void>((resolve, reject) =>
+        afterMacrotask(() => {
+          const failure = this.#endRun(run);
+          if (failure === undefined) resolve();
+          else reject(failure);
+        }),
+      );
+    }
+    const raw = this.host.raw;
+    const faults = typeof raw.mapFaults === 'function' ? raw.mapFaults() : 0;
+    let pending: Promise<undefined | [number, number]>;
+    try {
+      pending = exec.call(raw, this.#ctx, cmds.f64, cmds.count);
+    } catch (e) {
+      this.#endRun(run);
+      return Promise.reject(
+        new KernelError('INTERNAL', `run: the command list was refused: ${(e as Error).message}`, {
+          cause: e,
+        }),
+      );
+    }
+    const count = cmds.count;
+    return pending.then(
+      (failed) => {
+        let err: unknown;
+        if (failed) {
+          const [index, rc] = failed;
+          const name = this.#opNames[cmds.codes[index] as number] ?? 'op';
+          err = statusError(name, rc, ` (command ${index + 1} of ${count} in kernels.run())`);
+        } else if (typeof raw.mapFaults === 'function' && raw.mapFaults() !== faults) {
+          try {
+            this.host.checkMappedFiles?.();
+          } catch (e) {
+            err = e;
+          }
+        }
+        const failure = this.#endRun(run);
+        if (err !== undefined) throw err;
+        if (failure !== undefined) throw failure;
+      },
+      (e) => {
+        this.#endRun(run);
+        throw new KernelError('INTERNAL', `run: ${(e as Error).message}`, { cause: e });
+      },
+    );
+  }
+
+  /**
+   * Ends the active run: schedules the next queued run and releases what was deferred. Returns the
+   * first error a release threw (every release runs), or undefined.
+   */
+  #endRun(run: ActiveRun): unknown {
+    this.#run = undefined;
+    run.keep.length = 0;
+    if (this.#queue.length > 0)
+      queueMicrotask(() => {
+        if (this.#run !== undefined) return;
+        const next = this.#queue.shift();
+        if (next) this.#startRun(next.record).then(next.resolve, next.reject);
+      });
+    // Every deferred release runs even if one throws; the first error then rejects this run.
+    let failure: unknown;
+    for (const release of run.deferred) {
+      try {
+        release();
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    return failure;
+  }
+
+  /** Throws RECORDING while a run records and (if `whileExecuting`) BUSY while one executes. */
+  private refuseDuringRun(what: string, whileExecuting = true): void {
+    const r = this.#run;
+    if (r === undefined) return;
+    if (r.phase === 'recording') throw recordingError(what);
+    if (whileExecuting) throw busyError(what);
+  }
+
+  /** @internal F32Buffer view/read/write: refused while recording, and while a run uses the buffer. */
+  checkAccess(b: F32BufferImpl, what: string): void {
+    const r = this.#run;
+    if (r === undefined) return;
+    if (r.phase === 'recording') throw recordingError(what);
+    if (b.stamp === r.id) throw busyError(what);
   }
 
   get simd(): SimdLevel {
@@ -223,6 +448,15 @@ export class KernelsImpl implements Kernels {
     }
     const p = b.ptr(what);
     fits(b.length, offset, need, what);
+    const r = this.#run;
+    if (r !== undefined) {
+      if (r.phase === 'executing') throw busyError(what);
+      if (b.stamp !== r.id) {
+        // The command list is now the only thing that may reference this memory: keep it.
+        b.stamp = r.id;
+        r.keep.push(b.block);
+      }
+    }
     return p + offset * 4;
   }
 
@@ -231,10 +465,16 @@ export class KernelsImpl implements Kernels {
       throw new KernelError('FOREIGN_OBJECT', `${what}: expected a Weight made by this Kernels instance`);
     }
     w.ptr(what);
+    const r = this.#run;
+    if (r !== undefined && w.stamp !== r.id) {
+      w.stamp = r.id;
+      r.keep.push(w);
+    }
     return w;
   }
 
   setThreads(n: number): void {
+    this.refuseDuringRun('setThreads');
     int(n, 'setThreads(n)', 1, 256);
     if (this.backend === 'wasm') return;
     this.#threads = this.host.raw.setThreads(this.ctx('setThreads'), n);
@@ -270,6 +510,7 @@ export class KernelsImpl implements Kernels {
 
   weight(type: GGMLTypeId, rows: number, cols: number, data: Uint8Array): Weight {
     this.ctx('weight');
+    this.refuseDuringRun('weight', false);
     const { bytes } = this.checkWeightShape(type, rows, cols, 'weight');
     if (!(data instanceof Uint8Array))
       throw new KernelError('INVALID_ARGUMENT', 'weight: data must be a Uint8Array');
@@ -287,6 +528,7 @@ export class KernelsImpl implements Kernels {
 
   weightFromFile(path: string, offset: number, type: GGMLTypeId, rows: number, cols: number): Weight {
     this.ctx('weightFromFile');
+    this.refuseDuringRun('weightFromFile', false);
     if (!this.canMapFiles)
       throw new KernelError(
         'NOT_SUPPORTED',
@@ -309,6 +551,11 @@ export class KernelsImpl implements Kernels {
     const w = new WeightImpl(this, type, rows, cols, bytes, ptr, () => raw.unmap(base, len));
     this.#live.add(w);
     return w;
+  }
+
+  checkMappedFiles(): void {
+    this.ctx('checkMappedFiles');
+    this.host.checkMappedFiles?.();
   }
 
   kvCache(opts: {
@@ -344,6 +591,7 @@ export class KernelsImpl implements Kernels {
   // ---- (de)quantization ----
   dequantize(type: GGMLTypeId, data: Uint8Array, n: number): Float32Array {
     this.ctx('dequantize');
+    this.refuseDuringRun('dequantize');
     const info = kernelType(type, 'dequantize');
     int(n, 'dequantize(n)');
     if (n % info.blockSize)
@@ -381,6 +629,7 @@ export class KernelsImpl implements Kernels {
     options?: QuantizeOptions,
   ): Uint8Array {
     this.ctx('quantize');
+    this.refuseDuringRun('quantize');
     const info = kernelType(type, 'quantize');
     if (!info.quantizable)
       throw new KernelError(
@@ -458,7 +707,7 @@ export class KernelsImpl implements Kernels {
   rope(x: F32Buffer, p: RopeParams): void {
     this.ctx('rope');
     const nTokens = int(p?.nTokens, 'rope(nTokens)');
-    const pos = int(p.pos, 'rope(pos)');
+    const runs = positionRuns(p.pos, nTokens, 'rope(pos)');
     const nHeads = int(p.nHeads, 'rope(nHeads)', 1);
     const headDim = int(p.headDim, 'rope(headDim)', 2);
     const nRot = int(p.nRot ?? headDim, 'rope(nRot)', 2, headDim);
@@ -482,19 +731,22 @@ export class KernelsImpl implements Kernels {
       factors = this.host.pin(p.freqFactors.subarray(0, nRot / 2), false);
     }
     try {
-      this.host.raw.rope(
-        xp,
-        nTokens,
-        pos,
-        nHeads,
-        headDim,
-        nRot,
-        p.mode === 'neox' ? 1 : 0,
-        base,
-        freqScale,
-        attnFactor,
-        factors?.ptr ?? 0,
-      );
+      const rowBytes = nHeads * headDim * 4;
+      for (const r of runs) {
+        this.host.raw.rope(
+          xp + r.row * rowBytes,
+          r.nTokens,
+          r.pos,
+          nHeads,
+          headDim,
+          nRot,
+          p.mode === 'neox' ? 1 : 0,
+          base,
+          freqScale,
+          attnFactor,
+          factors?.ptr ?? 0,
+        );
+      }
     } finally {
       factors?.release();
     }
@@ -591,8 +843,96 @@ export class KernelsImpl implements Kernels {
     if (rows && cols) this.host.raw.copyRows(d, dstStride, s, srcStride, rows, cols);
   }
 
+  kvBatch(segments: readonly KVSegment[], options: KVBatchOptions = {}): KVBatch {
+    this.ctx('kvBatch');
+    if (!Array.isArray(segments) || segments.length === 0)
+      throw new KernelError('INVALID_ARGUMENT', 'kvBatch: expected a non-empty array of segments');
+    let row = 0;
+    let first: KVCacheImpl | undefined;
+    const list: KVSegment[] = [];
+    for (let i = 0; i < segments.length; i++) {
+      const s = segments[i] as KVSegment;
+      const what = `kvBatch(segments[${i}])`;
+      const c = s?.cache;
+      if (!(c instanceof KVCacheImpl) || c.owner !== this)
+        throw new KernelError(
+          'FOREIGN_OBJECT',
+          `${what}.cache: expected a KVCache made by this Kernels instance`,
+        );
+      c.ptr(what);
+      if (int(s.row, `${what}.row`) !== row)
+        throw new KernelError(
+          'INVALID_ARGUMENT',
+          `${what}.row = ${s.row}: segments must cover the rows in order (expected ${row})`,
+        );
+      const n = int(s.nTokens, `${what}.nTokens`, 1);
+      const pos = int(s.pos, `${what}.pos`);
+      if (pos + n > c.contextSize)
+        throw new KernelError(
+          'OUT_OF_BOUNDS',
+          `${what}: positions ${pos}..${pos + n - 1} exceed the cache's context size ${c.contextSize}`,
+        );
+      if (first && (c.layers !== first.layers || c.kvHeads !== first.kvHeads || c.headDim !== first.headDim))
+        throw new KernelError(
+          'INVALID_ARGUMENT',
+          `${what}.cache: its layers/kvHeads/headDim differ from segment 0's`,
+        );
+      if (list.some((o) => o.cache === c))
+        throw new KernelError('INVALID_ARGUMENT', `${what}.cache: a cache may appear in one segment only`);
+      first ??= c;
+      list.push({ cache: c, row, nTokens: n, pos });
+      row += n;
+    }
+    const map = options.layerMap;
+    if (map !== undefined) {
+      if (!(map instanceof Int32Array))
+        throw new KernelError('INVALID_ARGUMENT', 'kvBatch(layerMap): expected an Int32Array');
+      for (let i = 0; i < map.length; i++) {
+        const l = map[i] as number;
+        if (l < -1 || l >= (first as KVCacheImpl).layers)
+          throw new KernelError(
+            'INVALID_ARGUMENT',
+            `kvBatch(layerMap[${i}]) = ${l}: expected -1 or a cache layer below ${(first as KVCacheImpl).layers}`,
+          );
+      }
+    }
+    return new KVBatchImpl(this, list, row, map);
+  }
+
   // ---- attention ----
-  attention(out: F32Buffer, q: F32Buffer, cache: KVCache, layer: number, p: AttentionParams): void {
+  attention(out: F32Buffer, q: F32Buffer, cache: KVCache | KVBatch, layer: number, p: AttentionParams): void {
+    if (cache instanceof KVBatchImpl) {
+      this.ctx('attention');
+      if (cache.owner !== this)
+        throw new KernelError(
+          'FOREIGN_OBJECT',
+          'attention(cache): expected a KVBatch made by this Kernels instance',
+        );
+      if (p?.nTokens !== undefined || p?.pos !== undefined)
+        throw new KernelError(
+          'INVALID_ARGUMENT',
+          'attention: with a KVBatch, leave nTokens and pos out (each segment has its own)',
+        );
+      const width = int(p.nHeads, 'attention(nHeads)', 1) * int(p.headDim, 'attention(headDim)', 1);
+      this.buf(out, 'attention(out)', cache.nTokens * width);
+      this.buf(q, 'attention(q)', cache.nTokens * width);
+      const cl = cache.cacheLayer(layer);
+      for (const s of cache.segments) {
+        this.attentionAt(out, q, s.cache, cl, { ...p, nTokens: s.nTokens, pos: s.pos }, s.row * width);
+      }
+      return;
+    }
+    this.attentionAt(out, q, cache as KVCache, layer, p, 0);
+  }
+
+  private attentionAt(
+    out: F32Buffer,
+    q: F32Buffer,
+    cache: KVCache,
+    layer: number,
+    p: AttentionParams,
+    offset: number,
+  ): void {
     const ctx = this.ctx('attention');
     if (!(cache instanceof KVCacheImpl) || cache.owner !== this) {
       throw new KernelError(
@@ -633,8 +973,8 @@ export class KernelsImpl implements Kernels {
       );
     }
     const n = nTokens * nHeads * headDim;
-    const o = this.buf(out, 'attention(out)', n);
-    const qp = this.buf(q, 'attention(q)', n);
+    const o = this.buf(out, 'attention(out)', n, offset);
+    const qp = this.buf(q, 'attention(q)', n, offset);
     if (!nTokens) return;
     const rc = this.host.raw.attention(
       ctx,
@@ -661,6 +1001,7 @@ export class KernelsImpl implements Kernels {
 
   argmax(x: F32Buffer, n: number, offset = 0): number {
     this.ctx('argmax');
+    this.refuseDuringRun('argmax');
     int(n, 'argmax(n)', 1);
     int(offset, 'argmax(offset)');
     const xp = this.buf(x, 'argmax(x)', n, offset);
@@ -673,6 +1014,7 @@ export class KernelsImpl implements Kernels {
    */
   measureReadBandwidth(bytes: number, reps = 5): number {
     const ctx = this.ctx('measureReadBandwidth');
+    this.refuseDuringRun('measureReadBandwidth');
     int(bytes, 'measureReadBandwidth(bytes)', 8);
     const block = this.host.alloc(bytes);
     try {

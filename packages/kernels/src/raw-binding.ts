@@ -14,9 +14,13 @@ export interface RawBinding {
   free(ptr: number): void;
   /** Native only. */
   addressOf(v: ArrayBufferView | ArrayBuffer): number;
-  /** Native only: [dataPtr, basePtr, mappedLength] or a negative errno. */
-  mapFile(path: string, offset: number, bytes: number): [number, number, number] | number;
+  /** Native only: [dataPtr, basePtr, mappedLength, fileId] or a negative errno. */
+  mapFile(path: string, offset: number, bytes: number): [number, number, number, number] | number;
   unmap(base: number, len: number): void;
+  /** SIGBUS faults absorbed inside file mappings so far, process-wide (csrc/mmap.c). */
+  mapFaults(): number;
+  /** 0, or bits: 1 faulted (read past a truncated end), 2 size changed, 4 mtime changed, 8 not mapped; or -errno. */
+  mapCheck(fileId: number): number;
   dequantize(type: number, src: number, dst: number, n: number): number;
   quantize(type: number, src: number, dst: number, rows: number, cols: number, refine: number): number;
   matmul(
@@ -54,6 +58,19 @@ export interface RawBinding {
   scale(x: number, s: number, n: number): void;
   copyRows(dst: number, dstStride: number, src: number, srcStride: number, rows: number, cols: number): void;
   argmax(x: number, n: number): number;
+  /**
+   * The C op table (csrc/op-table.c), in order: [name, number of numeric args, flags] per op.
+   * Every op of this interface that the table lists is one entry; its index is the op code of a
+   * command in `exec`'s command list. Flags: OP_STATUS, OP_VALUE, OP_CTX below.
+   */
+  opTable(): [string, number, number][];
+  /**
+   * Native only: runs `count` commands, each [op index, ...args] (1 + nargs doubles), on a libuv
+   * worker thread; the array is copied at once. Resolves with undefined, or with
+   * [command index, rc] when a status op returned rc != 0 (later commands did not run). Throws
+   * synchronously on a malformed list or while the context runs another list.
+   */
+  exec?(ctx: number, cmds: Float64Array, count: number): Promise<undefined | [number, number]>;
   /** Bench only: reads `bytes` at ptr with the pool's threads (memory bandwidth probe). */
   memRead(ctx: number, ptr: number, bytes: number): number;
   kvStore(
@@ -99,6 +116,13 @@ export interface RawBinding {
   ): number;
 }
 
+/** Op table flags (csrc/op-table.h). */
+export const OP_STATUS = 1;
+/** The op returns a value the caller needs at once: it cannot be recorded by kernels.run(). */
+export const OP_VALUE = 2;
+/** args[0] is the kernel context (the op uses its thread pool). */
+export const OP_CTX = 4;
+
 /** A block of backend memory holding floats, with a way to view it from JS. */
 export interface FloatBlock {
   readonly ptr: number;
@@ -127,4 +151,6 @@ export interface Host {
   /** Backend memory not visible to JS (KV caches). */
   alloc(bytes: number): number;
   free(ptr: number): void;
+  /** Throws KernelError('MODEL_FILE_CHANGED') if a file mapped by this host changed (native). */
+  checkMappedFiles?(): void;
 }

@@ -10,6 +10,7 @@
  *   addon owns). Ops read and write them in place; no op copies a weight.
  * - Every op validates its arguments in TypeScript before calling C and throws `KernelError`.
  * - All ops are synchronous. Native ops use the addon's persistent thread pool internally.
+ *   `run(record)` executes a whole sequence of ops (e.g. one forward pass) off the JS thread.
  */
 
 /** ggml type ids (the same numbers as in GGUF files; see @quant/gguf's type table). */
@@ -65,9 +66,13 @@ export interface QuantizeOptions {
 export type RopeMode = 'normal' | 'neox';
 
 export interface RopeParams {
-  /** Tokens in the batch; token t has position `pos + t`. */
+  /** Tokens in the batch. */
   nTokens: number;
-  pos: number;
+  /**
+   * Positions: a number p (token t is at p + t), or one position per token (an Int32Array of
+   * nTokens, e.g. `KVBatch.positions` when a batch holds several sequences).
+   */
+  pos: number | Int32Array;
   nHeads: number;
   headDim: number;
   /** Leading dimensions of each head that are rotated (<= headDim). Default headDim. */
@@ -84,9 +89,12 @@ export interface RopeParams {
 }
 
 export interface AttentionParams {
-  /** Query batch: nTokens rows of nHeads*headDim floats. Token t has position `pos + t`. */
-  nTokens: number;
-  pos: number;
+  /**
+   * Query batch: nTokens rows of nHeads*headDim floats. Token t has position `pos + t`. Both are
+   * required with a `KVCache` and must be left out with a `KVBatch` (whose segments say them).
+   */
+  nTokens?: number;
+  pos?: number;
   nHeads: number;
   nKvHeads: number;
   headDim: number;
@@ -122,6 +130,42 @@ export interface KVCache {
   readonly disposed: boolean;
 }
 
+/**
+ * One sequence's rows in a batched forward pass: rows [row, row + nTokens) of the batch are that
+ * sequence's tokens at positions pos, pos + 1, …, and read and write `cache`.
+ */
+export interface KVSegment {
+  cache: KVCache;
+  row: number;
+  nTokens: number;
+  pos: number;
+}
+
+/**
+ * The rows of one forward pass grouped by sequence (continuous batching): matmuls run over all rows
+ * at once, while RoPE (`positions`), `store` and `attention` treat each segment with its own cache
+ * and positions. Made by `kernels.kvBatch()`; valid until one of its caches is disposed.
+ */
+export interface KVBatch {
+  /** Rows in the batch (the sum of the segments' nTokens). */
+  readonly nTokens: number;
+  readonly segments: readonly KVSegment[];
+  /** Position of every row, for `RopeParams.pos`. */
+  readonly positions: Int32Array;
+  /** Stores every row's key and value (kvHeads*headDim floats per row) in its segment's cache. */
+  store(layer: number, k: F32Buffer, v: F32Buffer): void;
+  /** The cache layer that model layer `layer` uses (see `KVBatchOptions.layerMap`). */
+  cacheLayer(layer: number): number;
+}
+
+export interface KVBatchOptions {
+  /**
+   * Model layer → cache layer, for models where some layers keep no KV (-1): `store` and
+   * `attention` take model layer numbers and use the mapped cache layer. Default: the identity.
+   */
+  layerMap?: Int32Array;
+}
+
 export interface Kernels {
   readonly backend: BackendName;
   readonly simd: SimdLevel;
@@ -143,6 +187,12 @@ export interface Kernels {
    */
   readonly canMapFiles: boolean;
   weightFromFile?(path: string, offset: number, type: GGMLTypeId, rows: number, cols: number): Weight;
+  /**
+   * Throws KernelError('MODEL_FILE_CHANGED') naming the file if a file that `weightFromFile` mapped
+   * was truncated, resized or rewritten since it was mapped (one fstat per file; call it between
+   * forward passes). matmul/getRows also throw it when they read past a truncated file's end.
+   */
+  checkMappedFiles?(): void;
   kvCache(opts: {
     layers: number;
     contextSize: number;
@@ -150,6 +200,12 @@ export interface Kernels {
     headDim: number;
     type: 'f16' | 'f32';
   }): KVCache;
+
+  /**
+   * Groups the rows of a batch by sequence. Segments must cover rows 0 … n-1 in order, each with
+   * contiguous positions inside its cache; all caches need the same layers, KV heads and head size.
+   */
+  kvBatch(segments: readonly KVSegment[], options?: KVBatchOptions): KVBatch;
 
   // ---- (de)quantization ----
   /** Dequantizes `n` elements (a multiple of the type's block size) of `type` data. */
@@ -210,12 +266,45 @@ export interface Kernels {
   /**
    * Causal attention of q against positions [0, pos + nTokens) of `layer` in the cache (the
    * current batch's K/V must already be stored). out has the shape of q. Grouped-query: query head
-   * h reads KV head floor(h / (nHeads / nKvHeads)).
+   * h reads KV head floor(h / (nHeads / nKvHeads)). With a `KVBatch`, each segment's rows attend to
+   * their own cache at their own positions (leave `p.nTokens`/`p.pos` out); the result equals
+   * calling attention once per segment.
    */
-  attention(out: F32Buffer, q: F32Buffer, cache: KVCache, layer: number, p: AttentionParams): void;
+  attention(out: F32Buffer, q: F32Buffer, cache: KVCache | KVBatch, layer: number, p: AttentionParams): void;
 
   /** Index of the largest of n floats starting at offset (first one on ties). */
   argmax(x: F32Buffer, n: number, offset?: number): number;
+
+  // ---- off the JS thread ----
+  /**
+   * Runs every op that `record` issues as one unit of work, off the JS thread where the backend can:
+   * native — the ops are validated in JS as usual while `record` runs, recorded into a command list,
+   * and executed by the C library (on its own thread pool) inside Node-API async work; the promise
+   * settles on the JS thread when all have run. wasm — the ops run inline while `record` runs, then the
+   * promise resolves after one macrotask (so awaiting run() always yields to the event loop).
+   * Calls to run() are serialized (a second call waits for the first).
+   *
+   * Rules (both backends, so code that works on one works on the other):
+   * - `record` must issue its ops synchronously (returning a promise rejects the run). Write inputs
+   *   before run() and read outputs after it settles: while recording, `F32Buffer.view()/read()/
+   *   write()`, `argmax`, `dequantize`, `quantize`, `weight`/`weightFromFile`, `setThreads` and a
+   *   nested run() throw KernelError('RECORDING'). `f32()` and `kvCache()` may be called (buffers
+   *   made inside `record` are kept alive by the run even if nothing else references them).
+   * - An error thrown inside `record` (e.g. a validation error of an op) rejects the run; on native
+   *   none of its ops has run. On wasm the ops issued before the error have already run.
+   * - A C failure of an op (e.g. matmul's return code) stops the run at that op (later ops do not
+   *   run) and rejects with the KernelError the synchronous op would throw, naming the op and its
+   *   position in the command list.
+   * - Until the promise settles (`busy`): ops, `setThreads`, `argmax`, `dequantize`, `quantize`, and
+   *   `view()/read()/write()` of a buffer the run uses throw KernelError('BUSY'); buffers it does not
+   *   use stay accessible, and `f32()`, `weight()` and `kvCache()` work.
+   * - Disposal is deferred, never refused: disposing a buffer, weight or cache (or the Kernels
+   *   instance) while a run is active marks it disposed at once (further use throws DISPOSED) and
+   *   releases its memory when the run settles; runs still queued behind it then reject with DISPOSED.
+   */
+  run(record: () => void): Promise<void>;
+  /** True while a run() is executing (from the start of its recording until its promise settles). */
+  readonly busy: boolean;
 
   /** Frees every buffer, weight and cache this instance made, and the thread pool. */
   dispose(): void;

@@ -48,6 +48,26 @@ function checkPlugin(plugin: AnyArchitecturePlugin): void {
       );
     }
   }
+  if (plugin.apiVersion !== undefined && plugin.apiVersion !== 1 && plugin.apiVersion !== 2) {
+    throw new PluginError(
+      'INVALID_PLUGIN',
+      `registerArchitecture: plugin "${plugin.name}" asks for plugin API ${String(plugin.apiVersion)}; this @quant/plugin-api runs versions 1 and 2. Update @quant/plugin-api (and @quant/runtime), or build the plugin for API 2.`,
+    );
+  }
+  for (const fn of [
+    'batchKey',
+    'memory',
+    'onContextChange',
+    'createSessionState',
+    'disposeSessionState',
+  ] as const) {
+    if (plugin[fn] !== undefined && typeof plugin[fn] !== 'function') {
+      throw new PluginError(
+        'INVALID_PLUGIN',
+        `registerArchitecture: plugin "${plugin.name}".${fn} must be a function when present.`,
+      );
+    }
+  }
   if (
     plugin.aliases !== undefined &&
     (!Array.isArray(plugin.aliases) || plugin.aliases.some((a) => typeof a !== 'string' || !a))

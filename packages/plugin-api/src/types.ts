@@ -1,4 +1,4 @@
-import type { F32Buffer, GGMLTypeId, Kernels, KVCache, Weight } from '@quant/kernels';
+import type { F32Buffer, GGMLTypeId, Kernels, KVBatch, KVCache, Weight } from '@quant/kernels';
 import type { MetadataReader } from './metadata.js';
 
 /**
@@ -93,18 +93,35 @@ export interface SessionInit<H extends BaseHyperparameters> {
 
 /**
  * Everything a forward pass over one batch can touch. The runtime creates one per batch and calls
- * `embed(ctx)`, then `layer(ctx, il)` for every layer, then `output(ctx, …)`. All kernel ops are
- * synchronous; do not keep `view()`s of buffers across calls that allocate.
+ * `embed(ctx)`, then `layer(ctx, il)` for every layer, then `output(ctx, …)`. Kernel ops are
+ * recorded while these run and executed afterwards off the JavaScript thread (`kernels.run`), so a
+ * plugin must not read buffers (`view()`, `read()`) inside them; do not keep `view()`s across calls.
+ *
+ * A batch may hold rows of several sequences (continuous batching, plugin `apiVersion: 2`): row t
+ * is at position `positions[t]` of its own sequence. Write a layer once, for any batch: matmuls and
+ * elementwise ops over `nTokens` rows, RoPE with `pos: ctx.positions`, `ctx.kv.store(il, k, v)`, and
+ * `kernels.attention(out, q, ctx.kv, il, { nHeads, nKvHeads, headDim, … })`.
  */
 export interface ForwardContext<H extends BaseHyperparameters = BaseHyperparameters, S = unknown> {
   kernels: Kernels;
   hparams: H;
   weights: ModelWeights;
-  /** What `createSessionState` returned for this session (undefined if the plugin has none). */
+  /**
+   * What `createSessionState` returned for the batch's sessions (undefined if the plugin has none).
+   * Sessions share a batch only when `batchKey` gives them the same key, so any one's state applies.
+   */
   state: S;
-  /** This session's KV cache: `hparams.nLayers` layers × `contextSize` positions. */
-  cache: KVCache;
-  /** This session's context size. */
+  /** Tokens in this batch (1 … batchSize), over all its sequences. */
+  nTokens: number;
+  /** The batch's token ids. */
+  tokens: Int32Array;
+  /** Position of every row in its own sequence; pass it as `RopeParams.pos`. */
+  positions: Int32Array;
+  /** The rows grouped by sequence, each with its own KV cache: `store` and `kernels.attention` take it. */
+  kv: KVBatch;
+  /** Sequences in this batch (always 1 for plugins of `apiVersion` 1). */
+  nSequences: number;
+  /** Context size (KV length) of the batch's first sequence. */
   contextSize: number;
   /**
    * Which of llama.cpp's two CPU attention paths to follow; pass it as `flash` to
@@ -113,12 +130,15 @@ export interface ForwardContext<H extends BaseHyperparameters = BaseHyperparamet
    * differ only in where an f16 KV cache rounds, which can flip near-tied logits on quantized models.
    */
   flashAttention: boolean;
-  /** Tokens in this batch (1 … batchSize). */
-  nTokens: number;
-  /** Position of the batch's first token; token t is at `pos + t`. Positions are contiguous. */
+  /**
+   * @deprecated plugin API 1 (one sequence per batch): position of the batch's first token (token t
+   * is at `pos + t`). With several sequences it is the first row's position; use `positions`.
+   */
   pos: number;
-  /** The batch's token ids. */
-  tokens: Int32Array;
+  /**
+   * @deprecated plugin API 1: the KV cache of the batch's (first) sequence; use `kv`.
+   */
+  cache: KVCache;
   /**
    * The residual stream: `nTokens` rows of `nEmbd` floats. `embed` fills it, every `layer`
    * updates it in place. The buffer may be longer than nTokens·nEmbd (it is sized for batchSize).
@@ -127,16 +147,47 @@ export interface ForwardContext<H extends BaseHyperparameters = BaseHyperparamet
   /**
    * A scratch buffer of at least `length` floats, reused across layers, batches and calls with the
    * same `name` (grown when a larger length is asked for). Contents are undefined on return.
-   * Owned and freed by the runtime.
+   * Owned and freed by the runtime; the runtime's own buffers live elsewhere, so any name is free.
    */
   scratch(name: string, length: number): F32Buffer;
 }
+
+/** What one layer keeps per position of a session: its KV heads and head size (and window, if any). */
+export interface LayerMemory {
+  kvHeads: number;
+  headDim: number;
+  /** Sliding window in tokens, if the layer only ever attends to the last `window` positions. */
+  window?: number;
+}
+
+/**
+ * A plugin's per-session memory: one entry per layer, `null` for a layer that keeps no KV cache
+ * (e.g. a recurrent or cross-layer-sharing block). Layers with memory must share kvHeads/headDim.
+ */
+export interface ModelMemory {
+  layers: readonly (LayerMemory | null)[];
+}
+
+/** A change the runtime made to a session's context, reported to `onContextChange`. */
+export type ContextChange =
+  /** Tokens from `length` on were dropped (`session.truncate`). */
+  | { kind: 'truncate'; length: number }
+  /** The context was emptied (`session.reset`). */
+  | { kind: 'reset' }
+  /** Cached positions [from, from+count) moved to [to, to+count) (context shift). */
+  | { kind: 'shift'; from: number; to: number; count: number };
 
 /**
  * An architecture plugin: how to read a GGUF of one architecture and run it on the kernels.
  * `H` is the plugin's hyperparameter type, `S` its per-session state.
  */
 export interface ArchitecturePlugin<H extends BaseHyperparameters = BaseHyperparameters, S = unknown> {
+  /**
+   * The plugin API the plugin is written for. 2 (current): `layer` reads `ctx.positions`/`ctx.kv`
+   * and may see rows of several sequences in one batch. 1 or absent: `ctx.pos`/`ctx.cache`; the
+   * runtime then gives every batch one sequence only (it still runs, without batching across sessions).
+   */
+  readonly apiVersion?: 1 | 2;
   /** The `general.architecture` value this plugin runs, e.g. "llama". */
   readonly name: string;
   /** Other `general.architecture` values with the same graph and metadata keys. */
@@ -161,6 +212,15 @@ export interface ArchitecturePlugin<H extends BaseHyperparameters = BaseHyperpar
   createSessionState?(init: SessionInit<H>): S;
   /** Frees whatever `createSessionState` allocated. */
   disposeSessionState?(state: S): void;
+  /**
+   * Sessions whose states give the same key may share a forward pass (their rows get one `ctx.state`).
+   * Default: every session of a model may. Return e.g. the rope table a state chose.
+   */
+  batchKey?(state: S): string;
+  /** Per-session memory by layer. Default: every layer caches `nKvHeads` × `headDim` per position. */
+  memory?(hparams: H): ModelMemory;
+  /** Called after the runtime truncates, resets or shifts a session's context. */
+  onContextChange?(state: S, change: ContextChange): void;
 
   /** Writes the embeddings of `ctx.tokens` into `ctx.hidden` (see `embedTokens`). */
   embed(ctx: ForwardContext<H, S>): void;

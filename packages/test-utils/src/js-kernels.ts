@@ -3,7 +3,16 @@
  * from the op definitions in kernels/src/types.ts. Tests use it as an independent reference for the
  * runtime's graph plumbing; it is slow and not part of the package.
  */
-import type { AttentionParams, F32Buffer, Kernels, KVCache, RopeParams, Weight } from '@quant/kernels';
+import type {
+  AttentionParams,
+  F32Buffer,
+  Kernels,
+  KVBatch,
+  KVCache,
+  KVSegment,
+  RopeParams,
+  Weight,
+} from '@quant/kernels';
 
 function f16ToF32(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
@@ -51,6 +60,25 @@ class JsWeight implements Weight {
   }
 }
 
+class JsBatch implements KVBatch {
+  readonly positions: Int32Array;
+  constructor(
+    readonly segments: readonly KVSegment[],
+    readonly nTokens: number,
+    readonly layerMap: Int32Array | undefined,
+  ) {
+    this.positions = new Int32Array(nTokens);
+    for (const s of segments) for (let t = 0; t < s.nTokens; t++) this.positions[s.row + t] = s.pos + t;
+  }
+  cacheLayer(layer: number): number {
+    return this.layerMap ? (this.layerMap[layer] as number) : layer;
+  }
+  store(layer: number, k: F32Buffer, v: F32Buffer) {
+    for (const s of this.segments)
+      (s.cache as JsKV).store(this.cacheLayer(layer), s.pos, s.nTokens, k, v, s.row);
+  }
+}
+
 class JsKV implements KVCache {
   readonly type: 'f16' | 'f32';
   readonly k: Float32Array[];
@@ -68,10 +96,10 @@ class JsKV implements KVCache {
     this.k = Array.from({ length: layers }, () => new Float32Array(n));
     this.v = Array.from({ length: layers }, () => new Float32Array(n));
   }
-  store(layer: number, pos: number, nTokens: number, k: F32Buffer, v: F32Buffer) {
+  store(layer: number, pos: number, nTokens: number, k: F32Buffer, v: F32Buffer, row = 0) {
     const w = this.kvHeads * this.headDim;
-    (this.k[layer] as Float32Array).set(k.view().subarray(0, nTokens * w), pos * w);
-    (this.v[layer] as Float32Array).set(v.view().subarray(0, nTokens * w), pos * w);
+    (this.k[layer] as Float32Array).set(k.view().subarray(row * w, (row + nTokens) * w), pos * w);
+    (this.v[layer] as Float32Array).set(v.view().subarray(row * w, (row + nTokens) * w), pos * w);
   }
   shift(from: number, to: number, count: number) {
     const w = this.kvHeads * this.headDim;
@@ -149,7 +177,7 @@ export function jsKernels(): Kernels {
       const fs = p.freqScale ?? 1;
       const af = p.attnFactor ?? 1;
       for (let t = 0; t < p.nTokens; t++) {
-        const pos = p.pos + t;
+        const pos = typeof p.pos === 'number' ? p.pos + t : (p.pos[t] as number);
         for (let h = 0; h < p.nHeads; h++) {
           const base = (t * p.nHeads + h) * p.headDim;
           for (let i = 0; i < nRot / 2; i++) {
@@ -225,41 +253,27 @@ export function jsKernels(): Kernels {
       for (let r = 0; r < rows; r++)
         for (let c = 0; c < cols; c++) D[dOff + r * dStride + c] = S[sOff + r * sStride + c] as number;
     },
+    kvBatch(segments, options) {
+      return new JsBatch(
+        segments,
+        segments.reduce((a, s) => a + s.nTokens, 0),
+        options?.layerMap,
+      );
+    },
     attention(out, q, cache, layer, p: AttentionParams) {
-      const c = cache as JsKV;
-      const K = c.k[layer] as Float32Array;
-      const V = c.v[layer] as Float32Array;
-      const Q = d(q);
-      const O = d(out);
-      const hd = p.headDim;
-      const scale = p.scale ?? 1 / Math.sqrt(hd);
-      const group = p.nHeads / p.nKvHeads;
-      const kvw = p.nKvHeads * hd;
-      for (let t = 0; t < p.nTokens; t++) {
-        const pos = p.pos + t;
-        const lo = p.window ? Math.max(0, pos - p.window + 1) : 0;
-        for (let h = 0; h < p.nHeads; h++) {
-          const kh = Math.floor(h / group);
-          const qo = (t * p.nHeads + h) * hd;
-          const scores: number[] = [];
-          let m = Number.NEGATIVE_INFINITY;
-          for (let j = lo; j <= pos; j++) {
-            let s = 0;
-            for (let i = 0; i < hd; i++) s += (Q[qo + i] as number) * (K[j * kvw + kh * hd + i] as number);
-            s *= scale;
-            scores.push(s);
-            m = Math.max(m, s);
-          }
-          let z = 0;
-          for (let j = 0; j < scores.length; j++) z += scores[j] = Math.exp((scores[j] as number) - m);
-          for (let i = 0; i < hd; i++) {
-            let acc = 0;
-            for (let j = lo; j <= pos; j++)
-              acc += (scores[j - lo] as number) * (V[j * kvw + kh * hd + i] as number);
-            O[qo + i] = acc / z;
-          }
-        }
+      if (cache instanceof JsBatch) {
+        for (const s of cache.segments)
+          attend(
+            out,
+            q,
+            s.cache as JsKV,
+            cache.cacheLayer(layer),
+            { ...p, nTokens: s.nTokens, pos: s.pos },
+            s.row,
+          );
+        return;
       }
+      attend(out, q, cache as JsKV, layer, p, 0);
     },
     argmax(x, n, offset = 0) {
       const X = d(x);
@@ -267,7 +281,52 @@ export function jsKernels(): Kernels {
       for (let i = 1; i < n; i++) if ((X[offset + i] as number) > (X[offset + best] as number)) best = i;
       return best;
     },
+    busy: false,
+    async run(record) {
+      record();
+      await new Promise<void>((r) => setImmediate(r));
+    },
     dispose() {},
   };
   return k;
+}
+
+/** Attention of rows [row, row + p.nTokens) of q against `c` (the JS reference of kernels.attention). */
+function attend(out: F32Buffer, q: F32Buffer, c: JsKV, layer: number, p: AttentionParams, row: number): void {
+  const d = (b: F32Buffer) => b.view();
+  const nTokens = p.nTokens as number;
+  const p0 = p.pos as number;
+  const K = c.k[layer] as Float32Array;
+  const V = c.v[layer] as Float32Array;
+  const Q = d(q);
+  const O = d(out);
+  const hd = p.headDim;
+  const scale = p.scale ?? 1 / Math.sqrt(hd);
+  const group = p.nHeads / p.nKvHeads;
+  const kvw = p.nKvHeads * hd;
+  for (let t = 0; t < nTokens; t++) {
+    const pos = p0 + t;
+    const lo = p.window ? Math.max(0, pos - p.window + 1) : 0;
+    for (let h = 0; h < p.nHeads; h++) {
+      const kh = Math.floor(h / group);
+      const qo = ((row + t) * p.nHeads + h) * hd;
+      const scores: number[] = [];
+      let m = Number.NEGATIVE_INFINITY;
+      for (let j = lo; j <= pos; j++) {
+        let s = 0;
+        for (let i = 0; i < hd; i++) s += (Q[qo + i] as number) * (K[j * kvw + kh * hd + i] as number);
+        s *= scale;
+        scores.push(s);
+        m = Math.max(m, s);
+      }
+      let z = 0;
+      for (let j = 0; j < scores.length; j++) z += scores[j] = Math.exp((scores[j] as number) - m);
+      for (let i = 0; i < hd; i++) {
+        let acc = 0;
+        for (let j = lo; j <= pos; j++)
+          acc += (scores[j - lo] as number) * (V[j * kvw + kh * hd + i] as number);
+        O[qo + i] = acc / z;
+      }
+    }
+  }
 }

@@ -1,5 +1,7 @@
 import type { Kernels } from '@quant/kernels';
 import type { AnyArchitecturePlugin, BaseHyperparameters } from '@quant/plugin-api';
+import type { KVLayout } from './kv-layout.js';
+import type { Scheduler } from './scheduler.js';
 import type { LoadedWeights } from './weights.js';
 
 /** What sessions share with their model (internal). */
@@ -9,6 +11,12 @@ export interface ModelCore {
   hparams: BaseHyperparameters;
   weights: LoadedWeights;
   architectureOptions: Readonly<Record<string, unknown>>;
+  /** The sessions' KV cache shape. */
+  kv: KVLayout;
+  /** Model layer → cache layer, when some layers keep no KV. */
+  layerMap: Int32Array | undefined;
+  /** Runs every session's evaluations (continuous batching). */
+  scheduler: Scheduler;
   /** Throws DISPOSED when the model was disposed. */
   assertAlive(): void;
 }

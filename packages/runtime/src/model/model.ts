@@ -2,20 +2,25 @@ import type { GGUFFile } from '@quant/gguf';
 import type { Kernels } from '@quant/kernels';
 import type { AnyArchitecturePlugin, BaseHyperparameters } from '@quant/plugin-api';
 import type { Tokenizer } from '@quant/tokenizer';
-import { type ChatMessage, fallbackTemplate, renderChat } from '../chat/render.js';
+import { type ChatMessage, fallbackTemplate, renderChat, type TemplateLimits } from '../chat/render.js';
 import { QuantRuntimeError } from '../errors.js';
 import { GenerationStream } from '../generate/generation.js';
 import type { GenerateOptions } from '../generate/options.js';
 import { tokenizerStreamer } from '../generate/tokenizer-streamer.js';
+import { validateGenerateArguments } from '../generate/validate.js';
 import type { ModelCore } from './core.js';
+import { kvLayout } from './kv-layout.js';
+import { type BatchStats, Scheduler } from './scheduler.js';
 import { Session, type SessionOptions } from './session.js';
 import type { LoadedWeights } from './weights.js';
 
 export interface ChatOptions extends Omit<GenerateOptions, 'addBos' | 'parseSpecial'> {
-  /** A Jinja template or a built-in name ("llama2" | "llama3" | "phi3"); default: the GGUF's, else a built-in fallback. */
+  /** A Jinja template, a built-in name ("llama2" | "llama3") or a plugin's name ("phi3"); default: the GGUF's, else the plugin's, else a built-in. */
   chatTemplate?: string;
   /** Extra variables for the template. */
   templateVariables?: Record<string, unknown>;
+  /** Rendering budgets of the chat template (steps, time, output length, list size); see TemplateLimits. */
+  templateLimits?: TemplateLimits;
 }
 
 /** @internal what loadModel hands to the Model constructor */
@@ -33,6 +38,12 @@ export interface ModelParts {
   kvType: 'f16' | 'f32';
   flashAttention: boolean;
   architectureOptions: Record<string, unknown>;
+  /** Most sequences in one forward pass (continuous batching). */
+  maxSequences: number;
+  /** Most prompt tokens of one sequence per forward pass while others generate. */
+  promptChunk: number;
+  /** For messages: the file or URL the model came from. */
+  where: string;
 }
 
 /** A loaded model: weights in kernel memory, its tokenizer, and factories for sessions and generations. */
@@ -71,18 +82,33 @@ export class Model {
     this.batchSize = parts.batchSize;
     this.kvType = parts.kvType;
     this.flashAttention = parts.flashAttention;
-    this.core = {
+    const kv = kvLayout(parts.plugin, parts.hparams, parts.where);
+    const core: ModelCore = {
       kernels: parts.kernels,
       plugin: parts.plugin,
       hparams: parts.hparams,
       weights: parts.weights,
       architectureOptions: parts.architectureOptions,
+      kv,
+      layerMap: kv.layerMap,
+      scheduler: undefined as unknown as Scheduler,
       assertAlive: () => this.assertAlive(),
     };
+    core.scheduler = new Scheduler(core, {
+      batchSize: parts.batchSize,
+      maxSequences: parts.maxSequences,
+      promptChunk: parts.promptChunk,
+    });
+    this.core = core;
   }
 
   get isDisposed(): boolean {
     return this.disposed;
+  }
+
+  /** Continuous-batching counters: forward passes, rows, most sequences in one pass, pending evaluations. */
+  get batchStats(): BatchStats {
+    return this.core.scheduler.stats;
   }
 
   private assertAlive(): void {
@@ -122,6 +148,7 @@ export class Model {
    */
   generate(prompt: string | ArrayLike<number>, options: GenerateOptions = {}): GenerationStream {
     this.assertAlive();
+    validateGenerateArguments(prompt, options, this.hparams.nVocab);
     const tokens =
       typeof prompt === 'string'
         ? this.tokenize(prompt, {
@@ -178,7 +205,7 @@ export class Model {
   /** Renders `messages` with the chat template (assistant turn opened) as the prompt text. */
   renderChat(
     messages: readonly ChatMessage[],
-    options: Pick<ChatOptions, 'chatTemplate' | 'templateVariables'> = {},
+    options: Pick<ChatOptions, 'chatTemplate' | 'templateVariables' | 'templateLimits'> = {},
   ): string {
     const tok = this.tokenizer;
     const text = (id: number | null) => (id === null ? '' : tok.tokenText(id));
@@ -187,6 +214,7 @@ export class Model {
       eosToken: text(tok.eosId),
       addGenerationPrompt: true,
       ...(options.templateVariables ? { variables: options.templateVariables } : {}),
+      ...(options.templateLimits ? { limits: options.templateLimits } : {}),
     });
   }
 
@@ -206,13 +234,20 @@ export class Model {
     });
   }
 
-  /** Frees every session, the weights, and the kernels instance if loadModel created it. */
+  /**
+   * Frees every session, the weights, and the kernels instance if loadModel created it. Pending
+   * evaluations fail with DISPOSED; memory a running forward pass uses is freed when it ends.
+   */
   dispose(): void {
     if (this.disposed) return;
     for (const s of [...this.sessions]) s.dispose();
     this.disposed = true;
-    this.parts.weights.dispose();
-    if (this.parts.ownsKernels) this.parts.kernels.dispose();
-    void this.file.close().catch(() => {});
+    const scheduler = this.core.scheduler;
+    scheduler.whenIdle(() => {
+      scheduler.dispose(new QuantRuntimeError('DISPOSED', 'The model was disposed while it was evaluating.'));
+      this.parts.weights.dispose();
+      if (this.parts.ownsKernels) this.parts.kernels.dispose();
+      void this.file.close().catch(() => {});
+    });
   }
 }

@@ -1,0 +1,144 @@
+/*
+ * The op table (see op-table.h): one function per kernel op, taking its numeric arguments as the
+ * TypeScript facade passes them (raw-binding.ts), and the command-list checker and runner.
+ * Argument order of every entry = the RawBinding signature of the same name.
+ */
+#include "op-table.h"
+#include "ctx.h"
+
+#define PTR(v) ((void *)(uintptr_t)(v))
+#define FPTR(v) ((float *)(uintptr_t)(v))
+#define I64(v) ((int64_t)(v))
+
+static double op_dequantize(const double *a) { return qk_dequantize((int)a[0], PTR(a[1]), FPTR(a[2]), I64(a[3])); }
+
+static double op_quantize(const double *a) {
+  return qk_quantize((int)a[0], FPTR(a[1]), PTR(a[2]), I64(a[3]), I64(a[4]), (int)a[5]);
+}
+
+/* ctx, out, w, type, rows, cols, x, nTokens */
+static double op_matmul(const double *a) {
+  return qk_matmul(PTR(a[0]), FPTR(a[1]), PTR(a[2]), (int)a[3], I64(a[4]), I64(a[5]), FPTR(a[6]), I64(a[7]));
+}
+
+/* w, type, rows, cols, ids, n, out */
+static double op_get_rows(const double *a) {
+  return qk_get_rows(PTR(a[0]), (int)a[1], I64(a[2]), I64(a[3]), PTR(a[4]), I64(a[5]), FPTR(a[6]));
+}
+
+static double op_rms_norm(const double *a) {
+  qk_rms_norm(FPTR(a[0]), FPTR(a[1]), FPTR(a[2]), I64(a[3]), I64(a[4]), (float)a[5]);
+  return 0;
+}
+
+/* x, nTokens, pos, nHeads, headDim, nRot, neox, freqBase, freqScale, attnFactor, factors */
+static double op_rope(const double *a) {
+  qk_rope_params p;
+  p.n_tokens = I64(a[1]); p.pos = I64(a[2]); p.n_heads = I64(a[3]); p.head_dim = I64(a[4]); p.n_rot = I64(a[5]);
+  p.neox = (int)a[6]; p.freq_base = (float)a[7]; p.freq_scale = (float)a[8]; p.attn_factor = (float)a[9];
+  p.freq_factors = a[10] != 0 ? FPTR(a[10]) : NULL;
+  qk_rope(FPTR(a[0]), &p);
+  return 0;
+}
+
+static double op_softmax(const double *a) { qk_softmax(FPTR(a[0]), I64(a[1]), I64(a[2])); return 0; }
+static double op_silu(const double *a) { qk_silu(FPTR(a[0]), I64(a[1])); return 0; }
+static double op_swiglu(const double *a) { qk_swiglu(FPTR(a[0]), FPTR(a[1]), FPTR(a[2]), I64(a[3])); return 0; }
+static double op_swiglu_fused(const double *a) { qk_swiglu_fused(FPTR(a[0]), FPTR(a[1]), I64(a[2]), I64(a[3])); return 0; }
+static double op_add(const double *a) { qk_add(FPTR(a[0]), FPTR(a[1]), FPTR(a[2]), I64(a[3])); return 0; }
+static double op_add_bias(const double *a) { qk_add_bias(FPTR(a[0]), FPTR(a[1]), I64(a[2]), I64(a[3])); return 0; }
+static double op_mul(const double *a) { qk_mul(FPTR(a[0]), FPTR(a[1]), FPTR(a[2]), I64(a[3])); return 0; }
+static double op_scale(const double *a) { qk_scale(FPTR(a[0]), (float)a[1], I64(a[2])); return 0; }
+
+/* dst, dstStride, src, srcStride, rows, cols */
+static double op_copy_rows(const double *a) {
+  qk_copy_rows(FPTR(a[0]), I64(a[1]), FPTR(a[2]), I64(a[3]), I64(a[4]), I64(a[5]));
+  return 0;
+}
+
+static double op_argmax(const double *a) { return (double)qk_argmax(FPTR(a[0]), I64(a[1])); }
+
+static double op_mem_read(const double *a) { return qk_mem_read(PTR(a[0]), PTR(a[1]), (size_t)a[2]); }
+
+static void kv_from(const double *a, qk_kv *kv) {
+  kv->data = PTR(a[0]); kv->layers = I64(a[1]); kv->ctx = I64(a[2]); kv->kv_dim = I64(a[3]); kv->is_f16 = (int)a[4];
+}
+
+/* kv(5), layer, pos, n, k, v */
+static double op_kv_store(const double *a) {
+  qk_kv kv;
+  kv_from(a, &kv);
+  qk_kv_store(&kv, I64(a[5]), I64(a[6]), I64(a[7]), FPTR(a[8]), FPTR(a[9]));
+  return 0;
+}
+
+/* kv(5), from, to, count */
+static double op_kv_shift(const double *a) {
+  qk_kv kv;
+  kv_from(a, &kv);
+  qk_kv_shift(&kv, I64(a[5]), I64(a[6]), I64(a[7]));
+  return 0;
+}
+
+/* ctx, out, q, kv(5), layer, nTokens, pos, nHeads, nKvHeads, headDim, window, scale, flash */
+static double op_attention(const double *a) {
+  qk_kv kv;
+  kv_from(a + 3, &kv);
+  qk_attn_params p;
+  p.n_tokens = I64(a[9]); p.pos = I64(a[10]); p.n_heads = I64(a[11]); p.n_kv_heads = I64(a[12]);
+  p.head_dim = I64(a[13]); p.window = I64(a[14]); p.scale = (float)a[15]; p.flash = a[16] != 0;
+  return qk_attention(PTR(a[0]), FPTR(a[1]), FPTR(a[2]), &kv, I64(a[8]), &p);
+}
+
+const qk_op qk_ops[] = {
+  { "dequantize", 4, QK_OP_STATUS | QK_OP_VALUE, op_dequantize },
+  { "quantize", 6, QK_OP_STATUS | QK_OP_VALUE, op_quantize },
+  { "matmul", 8, QK_OP_STATUS | QK_OP_CTX, op_matmul },
+  { "getRows", 7, QK_OP_STATUS, op_get_rows },
+  { "rmsNorm", 6, 0, op_rms_norm },
+  { "rope", 11, 0, op_rope },
+  { "softmax", 3, 0, op_softmax },
+  { "silu", 2, 0, op_silu },
+  { "swiglu", 4, 0, op_swiglu },
+  { "swigluFused", 4, 0, op_swiglu_fused },
+  { "add", 4, 0, op_add },
+  { "addBias", 4, 0, op_add_bias },
+  { "mul", 4, 0, op_mul },
+  { "scale", 3, 0, op_scale },
+  { "copyRows", 6, 0, op_copy_rows },
+  { "argmax", 2, QK_OP_VALUE, op_argmax },
+  { "memRead", 3, QK_OP_VALUE | QK_OP_CTX, op_mem_read },
+  { "kvStore", 10, 0, op_kv_store },
+  { "kvShift", 8, 0, op_kv_shift },
+  { "attention", 17, QK_OP_STATUS | QK_OP_CTX, op_attention },
+};
+
+const int qk_nops = (int)(sizeof(qk_ops) / sizeof(qk_ops[0]));
+
+int64_t qk_cmds_check(const double *cmds, int64_t len, int64_t count, const void *ctx) {
+  int64_t at = 0;
+  for (int64_t i = 0; i < count; i++) {
+    if (at >= len) return -(1 + i);
+    const double d = cmds[at];
+    if (!(d >= 0 && d < qk_nops) || d != (double)(int)d) return -(1 + i);
+    const qk_op *op = &qk_ops[(int)d];
+    if ((op->flags & QK_OP_VALUE) || at + 1 + op->nargs > len) return -(1 + i);
+    if ((op->flags & QK_OP_CTX) && PTR(cmds[at + 1]) != ctx) return -(1 + i);
+    at += 1 + op->nargs;
+  }
+  return at;
+}
+
+int64_t qk_cmds_run(const double *cmds, int64_t count, double *fail_rc) {
+  const double *p = cmds;
+  for (int64_t i = 0; i < count; i++) {
+    const qk_op *op = &qk_ops[(int)p[0]];
+    const double r = op->fn(p + 1);
+    if ((op->flags & QK_OP_STATUS) && r != 0) {
+      *fail_rc = r;
+      return i;
+    }
+    p += 1 + op->nargs;
+  }
+  return -1;
+}

@@ -1,0 +1,146 @@
+/**
+ * Continuous batching: rows of several sequences in one batch (kvBatch, per-row RoPE positions)
+ * must give exactly what running each sequence's rows alone gives — bit for bit, since every
+ * segment runs the same C code on the same data.
+ */
+import type { Kernels, KVCache } from '@quant/kernels';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, load, randn } from './helpers';
+
+const nHeads = 4;
+const nKv = 2;
+const hd = 16;
+const layers = 2;
+
+for (const b of BACKENDS) {
+  describe.skipIf(!b.available)(`batched sequences [${b.name}]`, () => {
+    let k: Kernels;
+    beforeAll(async () => {
+      k = await load(b);
+    });
+    afterAll(() => k?.dispose());
+
+    const buf = (data: Float32Array) => {
+      const x = k.f32(data.length);
+      x.write(data);
+      return x;
+    };
+
+    /** Three sequences with different history lengths, fed rows of different counts. */
+    const seqs = [
+      { pos: 0, n: 5 },
+      { pos: 9, n: 1 },
+      { pos: 3, n: 3 },
+    ];
+    const nTokens = seqs.reduce((a, s) => a + s.n, 0);
+
+    for (const type of ['f32', 'f16'] as const) {
+      for (const flash of [true, false]) {
+        it(`rope + store + attention over a ${type} cache (flash ${flash}) equal per-sequence calls`, () => {
+          const q = randn(nTokens * nHeads * hd, 11);
+          const kv = randn(nTokens * nKv * hd, 12);
+          const vv = randn(nTokens * nKv * hd, 13);
+          const mk = () =>
+            seqs.map((s, i) => {
+              const c = k.kvCache({ layers, contextSize: 32, kvHeads: nKv, headDim: hd, type });
+              // an older history for each sequence
+              if (s.pos > 0) {
+                const hk = randn(s.pos * nKv * hd, 100 + i);
+                const hv = randn(s.pos * nKv * hd, 200 + i);
+                c.store(1, 0, s.pos, buf(hk), buf(hv));
+              }
+              return c;
+            });
+          const rope = { headDim: hd, mode: 'neox' as const, freqBase: 10000 };
+
+          // batched
+          const caches = mk();
+          let row = 0;
+          const batch = k.kvBatch(
+            seqs.map((s, i) => {
+              const seg = { cache: caches[i] as KVCache, row, nTokens: s.n, pos: s.pos };
+              row += s.n;
+              return seg;
+            }),
+          );
+          expect(Array.from(batch.positions)).toEqual([0, 1, 2, 3, 4, 9, 3, 4, 5]);
+          const qb = buf(q);
+          const kb = buf(kv);
+          k.rope(qb, { ...rope, nTokens, pos: batch.positions, nHeads });
+          k.rope(kb, { ...rope, nTokens, pos: batch.positions, nHeads: nKv });
+          batch.store(1, kb, buf(vv));
+          const out = k.f32(nTokens * nHeads * hd);
+          k.attention(out, qb, batch, 1, { nHeads, nKvHeads: nKv, headDim: hd, flash });
+          const got = out.read();
+
+          // one sequence at a time
+          const alone = mk();
+          row = 0;
+          for (const [i, s] of seqs.entries()) {
+            const w = nHeads * hd;
+            const kw = nKv * hd;
+            const qs = buf(q.slice(row * w, (row + s.n) * w));
+            const ks = buf(kv.slice(row * kw, (row + s.n) * kw));
+            k.rope(qs, { ...rope, nTokens: s.n, pos: s.pos, nHeads });
+            k.rope(ks, { ...rope, nTokens: s.n, pos: s.pos, nHeads: nKv });
+            alone[i]?.store(1, s.pos, s.n, ks, buf(vv.slice(row * kw, (row + s.n) * kw)));
+            const o = k.f32(s.n * w);
+            k.attention(o, qs, alone[i] as KVCache, 1, {
+              nTokens: s.n,
+              pos: s.pos,
+              nHeads,
+              nKvHeads: nKv,
+              headDim: hd,
+              flash,
+            });
+            const ref = o.read();
+            const part = got.subarray(row * w, (row + s.n) * w);
+            expect(
+              part.every((x, j) => Object.is(x, ref[j])),
+              `sequence ${i}`,
+            ).toBe(true);
+            row += s.n;
+          }
+          for (const c of [...caches, ...alone]) c.dispose();
+        });
+      }
+    }
+
+    it('refuses malformed batches with typed errors', () => {
+      const c1 = k.kvCache({ layers, contextSize: 8, kvHeads: nKv, headDim: hd, type: 'f32' });
+      const c2 = k.kvCache({ layers, contextSize: 8, kvHeads: 1, headDim: hd, type: 'f32' });
+      expect(() => k.kvBatch([])).toThrow(/non-empty/);
+      expect(() => k.kvBatch([{ cache: c1, row: 1, nTokens: 1, pos: 0 }])).toThrow(/in order/);
+      expect(() => k.kvBatch([{ cache: c1, row: 0, nTokens: 2, pos: 7 }])).toThrow(/context size/);
+      expect(() =>
+        k.kvBatch([
+          { cache: c1, row: 0, nTokens: 1, pos: 0 },
+          { cache: c2, row: 1, nTokens: 1, pos: 0 },
+        ]),
+      ).toThrow(/differ/);
+      expect(() =>
+        k.kvBatch([
+          { cache: c1, row: 0, nTokens: 1, pos: 0 },
+          { cache: c1, row: 1, nTokens: 1, pos: 1 },
+        ]),
+      ).toThrow(/one segment/);
+      const batch = k.kvBatch([{ cache: c1, row: 0, nTokens: 1, pos: 0 }]);
+      const x = k.f32(nHeads * hd);
+      expect(() =>
+        k.attention(x, x, batch, 0, { nTokens: 1, pos: 0, nHeads, nKvHeads: nKv, headDim: hd }),
+      ).toThrow(/leave nTokens and pos out/);
+      expect(() =>
+        k.rope(x, {
+          nTokens: 2,
+          pos: new Int32Array(1),
+          nHeads: 1,
+          headDim: hd,
+          mode: 'normal',
+          freqBase: 1e4,
+        }),
+      ).toThrow(/1 positions for 2 tokens/);
+      c1.dispose();
+      c2.dispose();
+    });
+  });
+}
