@@ -1,4 +1,5 @@
 import { type GGUFFile, parseGGUF } from '@quant/gguf';
+import type { HubOptions } from '@quant/hub';
 import { type Kernels, loadKernels } from '@quant/kernels';
 import {
   MetadataReader,
@@ -34,13 +35,32 @@ export interface LoadModelOptions {
    * round an f16 KV cache at different points; with an f32 cache both give the same result.
    */
   flashAttention?: boolean;
+  /**
+   * Most sessions whose tokens share one forward pass (continuous batching; default 16). More
+   * concurrent sessions wait for a later step.
+   */
+  maxSequences?: number;
+  /**
+   * Most prompt tokens one session adds to a forward pass while other sessions are generating
+   * (default 64): long prompts are split so they do not stall the others. Alone, a prompt goes
+   * through in batches of `batchSize`.
+   */
+  promptChunk?: number;
   /** Options for the architecture plugin (see the plugin's README). */
   architectureOptions?: Record<string, unknown>;
   /** Called after each tensor is loaded. */
   onProgress?: (progress: LoadProgress) => void;
+  /**
+   * For `hf:` references: token, cache folder, offline mode, download progress and abort signal
+   * (see @quant/hub; defaults from HF_TOKEN, HF_HUB_CACHE, HF_HUB_OFFLINE, HF_ENDPOINT).
+   */
+  hub?: HubOptions;
 }
 
-/** A GGUF path (or file:/http(s): URL) or its bytes. */
+/**
+ * A GGUF path (or file:/http(s): URL), its bytes, or a Hugging Face reference (`hf:owner/repo:Q4_K_M`,
+ * `hf:owner/repo/file.gguf`), downloaded once into the Hugging Face cache by @quant/hub.
+ */
 export type ModelSource = string | URL | Uint8Array | ArrayBuffer;
 
 /**
@@ -50,11 +70,16 @@ export type ModelSource = string | URL | Uint8Array | ArrayBuffer;
  */
 export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
   const where = typeof source === 'string' ? source : source instanceof URL ? source.href : '<bytes>';
+  if (typeof source === 'string' && /^hf:/i.test(source)) {
+    // Imported on demand: @quant/hub is Node-only (file system, cache) and only hf: references need it.
+    const { resolveModel } = await import('@quant/hub');
+    source = (await resolveModel(source, options.hub)).path;
+  }
   if (options.kvType !== undefined && options.kvType !== 'f16' && options.kvType !== 'f32')
     throw invalidOption('kvType', options.kvType, '"f16" or "f32"');
   if (options.flashAttention !== undefined && typeof options.flashAttention !== 'boolean')
     throw invalidOption('flashAttention', options.flashAttention, 'true or false');
-  for (const k of ['contextSize', 'batchSize', 'threads'] as const) {
+  for (const k of ['contextSize', 'batchSize', 'threads', 'maxSequences', 'promptChunk'] as const) {
     const v = options[k];
     if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw invalidOption(k, v, 'a positive integer');
   }
@@ -62,6 +87,14 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   let kernels: Kernels | undefined;
   const ownsKernels = options.kernels === undefined;
   try {
+    const splitCount = file.metadata['split.count'];
+    if (typeof splitCount === 'number' && splitCount > 1) {
+      throw new QuantRuntimeError(
+        'LOAD_FAILED',
+        `${where} is part ${Number(file.metadata['split.no'] ?? 0) + 1} of a ${splitCount}-part split GGUF; quant cannot load split GGUFs yet. ` +
+          "Merge the parts into one file with llama.cpp's `llama-gguf-split --merge <first part> <output.gguf>` and load that.",
+      );
+    }
     const architecture = file.architecture;
     if (architecture === undefined) {
       throw new PluginError(
@@ -109,6 +142,9 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
       kvType: options.kvType ?? 'f16',
       flashAttention: options.flashAttention ?? true,
       architectureOptions: { ...options.architectureOptions },
+      maxSequences: options.maxSequences ?? 16,
+      promptChunk: options.promptChunk ?? 64,
+      where,
     });
   } catch (e) {
     if (ownsKernels) kernels?.dispose();

@@ -1,6 +1,14 @@
 export { availableBackends, BACKENDS, type Backend, backendUnavailable } from './backends.js';
 export { behaviourKernels } from './behaviour-kernels.js';
 export {
+  bundleScript,
+  type ChildHandle,
+  type ChildResult,
+  childEnv,
+  runScript,
+  startScript,
+} from './child.js';
+export {
   allFinite,
   argmaxOf,
   type Comparison,
@@ -10,8 +18,22 @@ export {
   maxAbsDiff,
   meanKL,
 } from './compare.js';
+export {
+  type Faults,
+  fakeCommit,
+  HubServer,
+  type LoggedRequest,
+  type ServedRepo,
+  sha256Hex,
+} from './hub-server.js';
 export { jsKernels } from './js-kernels.js';
 export { type OracleOptions, oracle, oracleLogits, oracleLogitsMany, oracleTokenize } from './oracle.js';
+export {
+  patchMetadataArrayEntry,
+  patchMetadataScalar,
+  patchTensorBytes,
+  patchTensorF32,
+} from './patch-gguf.js';
 export {
   haveReferences,
   type Reference,

@@ -11,7 +11,18 @@ import { fileURLToPath } from 'node:url';
 export const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const repoDir = join(cliDir, '..', '..');
 export const bin = join(cliDir, 'dist', 'bin.js');
-const DEPS = ['gguf', 'tokenizer', 'kernels', 'plugin-api', 'arch-llama', 'arch-phi3', 'runtime', 'quantize'];
+const DEPS = [
+  'gguf',
+  'tokenizer',
+  'kernels',
+  'plugin-api',
+  'arch-llama',
+  'arch-phi3',
+  'hub',
+  'runtime',
+  'quantize',
+  'server',
+];
 
 function newestMtime(dir: string): number {
   let t = 0;
