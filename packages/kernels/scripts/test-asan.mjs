@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs the native tests against the AddressSanitizer build (scripts/build-asan.mjs), with the
-// sanitizer runtime preloaded into Node. Any out-of-bounds access in C aborts the run.
+// sanitizer runtime preloaded into Node, then @quant/runtime's full run of every shared model on
+// it. Any out-of-bounds access in C aborts the run.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,19 +19,40 @@ if (!lib || !existsSync(lib)) {
   console.error(`test-asan: cannot find libasan.so via ${cc} -print-file-name`);
   process.exit(1);
 }
-const files = process.argv.slice(2).length
-  ? process.argv.slice(2)
-  : ['test/ops.test.ts', 'test/matmul.test.ts', 'test/quantize.test.ts', 'test/errors.test.ts'];
+// `--kernels-only`: skip the runtime's full runs of the shared models (see below).
+const args = process.argv.slice(2).filter((a) => a !== '--kernels-only');
+const kernelsOnly = args.length !== process.argv.length - 2;
+const files = args.length
+  ? args
+  : [
+      'test/ops.test.ts',
+      'test/matmul.test.ts',
+      'test/quantize.test.ts',
+      'test/errors.test.ts',
+      'test/run.test.ts',
+      'test/edge-shapes.test.ts',
+    ];
 const vitest = join(root, '..', '..', 'node_modules', 'vitest', 'vitest.mjs');
+const asanEnv = {
+  ...process.env,
+  LD_PRELOAD: lib,
+  ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1:halt_on_error=1',
+  QUANT_KERNELS_ADDON: addon,
+  QUANT_KERNELS_ASAN_RUN: '1',
+};
 const r = spawnSync(process.execPath, [vitest, 'run', '--project', 'kernels', ...files], {
   cwd: join(root, '..', '..'),
   stdio: 'inherit',
-  env: {
-    ...process.env,
-    LD_PRELOAD: lib,
-    ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1:halt_on_error=1',
-    QUANT_KERNELS_ADDON: addon,
-    QUANT_KERNELS_ASAN_RUN: '1',
-  },
+  env: asanEnv,
 });
-process.exit(r.status ?? 1);
+if (r.status !== 0) process.exit(r.status ?? 1);
+// Then a full model run (load, every prompt position, generation) of every model in ../shared/models
+// through @quant/runtime on this build (the file skips with a message when ../shared is absent).
+const models = join(root, '..', 'runtime', 'test', 'shared-models-native.test.ts');
+if (kernelsOnly || !existsSync(models)) process.exit(0);
+const m = spawnSync(process.execPath, [vitest, 'run', '--project', 'runtime', models], {
+  cwd: join(root, '..', '..'),
+  stdio: 'inherit',
+  env: asanEnv,
+});
+process.exit(m.status ?? 1);

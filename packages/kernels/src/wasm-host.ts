@@ -17,20 +17,48 @@ export interface WasmSourceOptions {
   wasmUrl?: string | URL;
 }
 
-async function wasmBytes(opts: WasmSourceOptions): Promise<Uint8Array> {
-  if (opts.wasmBinary)
-    return opts.wasmBinary instanceof Uint8Array ? opts.wasmBinary : new Uint8Array(opts.wasmBinary);
+/** Compiled modules by source (a path, or the caller's buffer): instantiating again is then cheap. */
+const compiledByPath = new Map<string, Promise<WebAssembly.Module>>();
+const compiledByBuffer = new WeakMap<object, Promise<WebAssembly.Module>>();
+
+function compile(bytes: Uint8Array): Promise<WebAssembly.Module> {
+  return WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+}
+
+function memoized<K>(
+  get: (k: K) => Promise<WebAssembly.Module> | undefined,
+  set: (k: K, v: Promise<WebAssembly.Module>) => void,
+  del: (k: K) => void,
+  key: K,
+  load: () => Promise<Uint8Array>,
+): Promise<WebAssembly.Module> {
+  let p = get(key);
+  if (!p) {
+    p = load().then(compile);
+    set(key, p);
+    // A failed load or compile is not cached: the next call tries again.
+    p.catch(() => del(key));
+  }
+  return p;
+}
+
+async function wasmModule(opts: WasmSourceOptions): Promise<WebAssembly.Module> {
+  if (opts.wasmBinary) {
+    const b = opts.wasmBinary;
+    return memoized(
+      (k) => compiledByBuffer.get(k),
+      (k, v) => compiledByBuffer.set(k, v),
+      (k) => compiledByBuffer.delete(k),
+      b,
+      async () => (b instanceof Uint8Array ? b : new Uint8Array(b)),
+    );
+  }
   if (
     opts.wasmUrl !== undefined &&
     !(typeof process !== 'undefined' && process.versions?.node && String(opts.wasmUrl).startsWith('file:'))
   ) {
-    const res = await fetch(opts.wasmUrl);
-    if (!res.ok)
-      throw new KernelError(
-        'BACKEND_UNAVAILABLE',
-        `could not fetch the wasm module from ${String(opts.wasmUrl)}: HTTP ${res.status}`,
-      );
-    return new Uint8Array(await res.arrayBuffer());
+    const url = opts.wasmUrl;
+    return compile(await fetchBytes(url));
   }
   const { readFile } = await import('node:fs/promises');
   const { fileURLToPath } = await import('node:url');
@@ -40,42 +68,149 @@ async function wasmBytes(opts: WasmSourceOptions): Promise<Uint8Array> {
       ? fileURLToPath(opts.wasmUrl)
       : (process.env.QUANT_KERNELS_WASM ??
         join(dirname(fileURLToPath(import.meta.url)), '..', 'wasm', 'quant-kernels.wasm'));
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (e) {
+  return memoized(
+    (k) => compiledByPath.get(k),
+    (k, v) => compiledByPath.set(k, v),
+    (k) => compiledByPath.delete(k),
+    path,
+    async () => {
+      try {
+        return new Uint8Array(await readFile(path));
+      } catch (e) {
+        throw new KernelError(
+          'BACKEND_UNAVAILABLE',
+          `wasm module not found at ${path}: build it with \`node scripts/build-wasm.mjs\` in @quant/kernels (${(e as Error).message})`,
+          { cause: e },
+        );
+      }
+    },
+  );
+}
+
+async function fetchBytes(url: string | URL): Promise<Uint8Array> {
+  const res = await fetch(url);
+  if (!res.ok)
     throw new KernelError(
       'BACKEND_UNAVAILABLE',
-      `wasm module not found at ${path}: build it with \`node scripts/build-wasm.mjs\` in @quant/kernels (${(e as Error).message})`,
+      `could not fetch the wasm module from ${String(url)}: HTTP ${res.status}`,
+    );
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/**
+ * Functions that forward to `target()`'s function of the same name. Whoever keeps these (a wrapper
+ * of the host, a disposed Kernels object) keeps only the forwarders, not the instance behind them.
+ */
+function forwarders(names: readonly string[], target: () => RawBinding): RawBinding {
+  const o: Record<string, unknown> = {};
+  for (const k of names)
+    o[k] = (...a: unknown[]) =>
+      (
+        (target() as unknown as Record<string, (...x: unknown[]) => unknown>)[k] as (
+          ...x: unknown[]
+        ) => unknown
+      )(...a);
+  return o as unknown as RawBinding;
+}
+
+/** Every call of a released instance lands here. */
+const releasedBinding = new Proxy({} as RawBinding, {
+  get(_t, name) {
+    return () => {
+      throw new KernelError(
+        'DISPOSED',
+        `${String(name)}: this wasm kernels instance was disposed and its memory released; load a new one with loadKernels()`,
+      );
+    };
+  },
+});
+
+/**
+ * One wasm instance per loadKernels(): its own linear memory and its own emnapi context. Disposing
+ * the Kernels destroys its context; the host then destroys the emnapi context (which holds the env,
+ * and through it the instance and its memory) and drops every reference to them, so the memory
+ * is garbage as soon as the caller drops the Kernels object — even while a disposed Kernels object
+ * (or a disposed Model holding it) is still referenced.
+ */
+export async function createWasmHost(opts: WasmSourceOptions = {}): Promise<Host> {
+  let module: WebAssembly.Module;
+  try {
+    module = await wasmModule(opts);
+  } catch (e) {
+    if (e instanceof KernelError) throw e;
+    throw new KernelError(
+      'BACKEND_UNAVAILABLE',
+      `the wasm module failed to compile: ${(e as Error).message}`,
       { cause: e },
     );
   }
-}
-
-export async function createWasmHost(opts: WasmSourceOptions = {}): Promise<Host> {
-  const bytes = await wasmBytes(opts);
-  const [{ instantiateNapiModule }, { getDefaultContext }] = await Promise.all([
+  const [{ instantiateNapiModule }, { createContext }] = await Promise.all([
     import('@emnapi/core'),
     import('@emnapi/runtime'),
   ]);
-  let raw: RawBinding;
-  let memory: WebAssembly.Memory;
+  // A Context registers a process 'beforeExit' listener that holds it (and so our instance) for
+  // the life of the process; ours is destroyed explicitly on release, so take that listener off.
+  const hasProcess = typeof process !== 'undefined' && typeof process.listeners === 'function';
+  const before = hasProcess ? process.listeners('beforeExit') : [];
+  let context: ReturnType<typeof createContext> | undefined = createContext();
+  const added = hasProcess ? process.listeners('beforeExit').filter((l) => !before.includes(l)) : [];
+  for (const l of added) process.removeListener('beforeExit', l);
+  let binding: RawBinding;
+  let memory: WebAssembly.Memory | undefined;
   try {
-    const { instance, napiModule } = await instantiateNapiModule(bytes, {
-      context: getDefaultContext(),
+    const { instance, napiModule } = await instantiateNapiModule(module, {
+      context,
       beforeInit({ instance }) {
         const init = instance.exports._initialize as (() => void) | undefined;
         if (typeof init === 'function') init();
       },
     });
-    raw = napiModule.exports as unknown as RawBinding;
+    binding = napiModule.exports as unknown as RawBinding;
     memory = instance.exports.memory as WebAssembly.Memory;
   } catch (e) {
+    context?.destroy();
     throw new KernelError(
       'BACKEND_UNAVAILABLE',
       `the wasm module failed to instantiate: ${(e as Error).message}`,
       { cause: e },
     );
   }
+
+  let contexts = 0;
+  const raw: RawBinding = Object.assign(
+    forwarders(Object.getOwnPropertyNames(binding), () => binding),
+    {
+      createContext(threads: number, forceScalar: number): number {
+        const c = binding.createContext(threads, forceScalar);
+        contexts++;
+        return c;
+      },
+      destroyContext(ctx: number): void {
+        binding.destroyContext(ctx);
+        if (--contexts === 0) release();
+      },
+    },
+  );
+  const release = () => {
+    binding = releasedBinding;
+    memory = undefined;
+    const c = context;
+    context = undefined;
+    c?.destroy();
+  };
+  const mem = (): WebAssembly.Memory => {
+    if (!memory)
+      throw new KernelError(
+        'DISPOSED',
+        'this wasm kernels instance was disposed and its memory released; load a new one with loadKernels()',
+      );
+    return memory;
+  };
+
+  /** Freeing after the release is a no-op: the whole memory is gone. */
+  const free = (p: number): void => {
+    if (memory) raw.free(p);
+  };
 
   const alloc = (n: number, zero: boolean): number => {
     if (n > WASM_MAX_MEMORY_BYTES) {
@@ -88,7 +223,7 @@ export async function createWasmHost(opts: WasmSourceOptions = {}): Promise<Host
     if (!p) {
       throw new KernelError(
         'OUT_OF_MEMORY',
-        `wasm linear memory is full: could not allocate ${n} bytes (in use: ${memory.buffer.byteLength} of at most 4 GiB); dispose unused weights/buffers or use the native backend`,
+        `wasm linear memory is full: could not allocate ${n} bytes (in use: ${mem().buffer.byteLength} of at most 4 GiB); dispose unused weights/buffers or use the native backend`,
       );
     }
     return p;
@@ -105,28 +240,28 @@ export async function createWasmHost(opts: WasmSourceOptions = {}): Promise<Host
       return {
         ptr,
         view() {
-          if (!cached || cached.buffer !== memory.buffer)
-            cached = new Float32Array(memory.buffer, ptr, length);
+          const buffer = mem().buffer;
+          if (!cached || cached.buffer !== buffer) cached = new Float32Array(buffer, ptr, length);
           return cached;
         },
-        free: () => raw.free(ptr),
+        free: () => free(ptr),
       };
     },
     pin(b: ArrayBufferView): PinnedBytes {
       const n = b.byteLength;
       const ptr = alloc(Math.max(1, n), false);
-      new Uint8Array(memory.buffer, ptr, n).set(new Uint8Array(b.buffer, b.byteOffset, n));
-      return { ptr, release: () => raw.free(ptr) };
+      new Uint8Array(mem().buffer, ptr, n).set(new Uint8Array(b.buffer, b.byteOffset, n));
+      return { ptr, release: () => free(ptr) };
     },
     output(n: number) {
       const ptr = alloc(Math.max(1, n), false);
       return {
         ptr,
-        take: () => new Uint8Array(memory.buffer, ptr, n).slice(),
-        release: () => raw.free(ptr),
+        take: () => new Uint8Array(mem().buffer, ptr, n).slice(),
+        release: () => free(ptr),
       };
     },
     alloc: (n: number) => alloc(n, true),
-    free: (p: number) => raw.free(p),
+    free,
   };
 }

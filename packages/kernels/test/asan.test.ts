@@ -1,7 +1,9 @@
 /**
  * Builds the native addon with AddressSanitizer (scripts/build-asan.mjs) and reruns the native
- * test files against it with libasan preloaded (scripts/test-asan.mjs): any out-of-bounds read or
- * write in the C code fails this test. Linux with gcc/libasan only; skipped elsewhere.
+ * test files against it with libasan preloaded (scripts/test-asan.mjs) — including edge-shapes
+ * (single K-quant blocks, odd block counts, head sizes that are not multiples of 8) — then
+ * @quant/runtime's full run of every shared model (test/shared-models-native.test.ts there): any
+ * out-of-bounds read or write in the C code fails this test. Linux with gcc/libasan only.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -33,6 +35,8 @@ it.skipIf(!canRun)(
         'test/matmul.test.ts',
         'test/quantize.test.ts',
         'test/errors.test.ts',
+        'test/run.test.ts',
+        'test/edge-shapes.test.ts',
       ],
       {
         encoding: 'utf8',

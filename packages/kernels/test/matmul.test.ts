@@ -11,6 +11,7 @@ import type { Kernels } from '@quant/kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, expectClose, expectExact, load, randn, rng } from './helpers';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from './ref-half';
+import { refMatmul } from './ref-matmul';
 import { BLOCK, h, randomBlocks, refDequantize, scaleMinK4, T, TYPE_NAMES } from './ref-quants';
 
 const WEIGHT_TYPES = [
@@ -28,25 +29,6 @@ const WEIGHT_TYPES = [
   T.Q5_K,
   T.Q6_K,
 ];
-
-/** Per-element bound on |x - dequant(quant(x))| for the activation format of `type`. */
-function actErrorBound(type: number, x: Float32Array, cols: number): Float64Array {
-  const e = new Float64Array(x.length);
-  const isK = type >= T.Q2_K && type <= T.Q6_K;
-  const isFloat = type === T.F32 || type === T.F16 || type === T.BF16;
-  if (isFloat) return e;
-  const g = isK ? 256 : 32;
-  for (let s = 0; s < x.length; s += g) {
-    let amax = 0;
-    for (let i = s; i < s + g; i++) amax = Math.max(amax, Math.abs(x[i] as number));
-    const d = amax / 127;
-    // f16 rounding of d (Q8_0/Q8_1) adds up to 127·d·2^-11 per element
-    const b = isK ? 0.5 * d * 1.0001 : 0.5 * d + 127 * d * 2 ** -11 + 1e-12;
-    for (let i = s; i < s + g; i++) e[i] = b;
-  }
-  void cols;
-  return e;
-}
 
 /**
  * F16 / BF16 weights the way llama.cpp's AVX2 CPU backend multiplies them: activations rounded to
@@ -310,29 +292,6 @@ function cpuHasAvx512(): boolean {
   } catch {
     return false;
   }
-}
-
-function refMatmul(W: Float32Array, rows: number, cols: number, x: Float32Array, nTok: number, type: number) {
-  const out = new Float64Array(rows * nTok);
-  const tol = new Float64Array(rows * nTok);
-  const e = actErrorBound(type, x, cols);
-  for (let t = 0; t < nTok; t++)
-    for (let r = 0; r < rows; r++) {
-      let s = 0,
-        bound = 0,
-        mag = 0;
-      for (let c = 0; c < cols; c++) {
-        const w = W[r * cols + c] as number,
-          xv = x[t * cols + c] as number;
-        s += w * xv;
-        bound += Math.abs(w) * (e[t * cols + c] as number);
-        mag += Math.abs(w * xv);
-      }
-      out[t * rows + r] = s;
-      // Q4_1/Q5_1 also carry the f16-rounded block sum s = d·Σq: ≤ |m|·2^-11·|s| per block, covered by mag slack
-      tol[t * rows + r] = bound + 2e-5 * mag + 1e-6 + (type === T.Q4_1 || type === T.Q5_1 ? 1e-3 * mag : 0);
-    }
-  return { out, tol };
 }
 
 for (const b of BACKENDS) {
