@@ -4,9 +4,13 @@ import pkg from '../package.json' with { type: 'json' };
 import { benchCommand } from './commands/bench.js';
 import { chatCommand } from './commands/chat.js';
 import { inspectCommand } from './commands/inspect.js';
+import { listCommand } from './commands/list.js';
 import { perplexityCommand } from './commands/perplexity.js';
+import { pullCommand } from './commands/pull.js';
 import { quantizeCommand } from './commands/quantize.js';
+import { rmCommand } from './commands/rm.js';
 import { runCommand } from './commands/run.js';
+import { registerServeCommand } from './commands/serve.js';
 import { describeError } from './errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { collect, parseBackend, parseInteger, parseNumber } from './options.js';
@@ -29,7 +33,8 @@ const loadOptions = (c: Command): Command =>
         parseBackend,
       ),
     )
-    .option('-q, --quiet', 'no progress or statistics on stderr');
+    .option('-q, --quiet', 'no progress or statistics on stderr')
+    .option('--token <token>', 'Hugging Face access token for gated models (default: $HF_TOKEN)');
 
 const samplingOptions = (c: Command): Command =>
   c
@@ -62,7 +67,8 @@ export function createProgram(setExit: (code: ExitCode) => void): Command {
     .addHelpText(
       'after',
       '\nExit codes: 0 ok, 1 unexpected failure, 2 bad command line, 3 file not found, 4 not a GGUF / damaged,\n' +
-        '5 unsupported model, 6 model larger than memory, 7 context too small, 8 write failed, 130 interrupted.',
+        '5 unsupported model, 6 model larger than memory, 7 context too small, 8 write failed or refused,\n' +
+        '9 NaN/Inf weights (quantize), 130 interrupted (Ctrl-C), 129/143 quantize stopped by SIGHUP/SIGTERM.',
     );
 
   const done = (p: Promise<ExitCode>) => p.then(setExit);
@@ -72,7 +78,7 @@ export function createProgram(setExit: (code: ExitCode) => void): Command {
       program
         .command('run')
         .description('generate text from a prompt and stream it to stdout')
-        .argument('<model>', 'GGUF model file')
+        .argument('<model>', 'GGUF file, model name (phi3.5), hf:owner/repo:QUANT or URL')
         .argument('[prompt]', 'prompt text; "-" reads it from stdin (default: empty, start from BOS)'),
     ),
   )
@@ -84,7 +90,7 @@ export function createProgram(setExit: (code: ExitCode) => void): Command {
       program
         .command('chat')
         .description('interactive multi-turn chat (/reset, /exit; Ctrl-C stops an answer)')
-        .argument('<model>', 'GGUF model file'),
+        .argument('<model>', 'GGUF file, model name (phi3.5), hf:owner/repo:QUANT or URL'),
     ),
   ).action((model: string, opts) => done(chatCommand(model, opts)));
 
@@ -101,7 +107,7 @@ export function createProgram(setExit: (code: ExitCode) => void): Command {
     program
       .command('perplexity')
       .description('perplexity over a text file, chunked as llama-perplexity chunks it (default --ctx 512)')
-      .argument('<model>', 'GGUF model file')
+      .argument('<model>', 'GGUF file, model name (phi3.5), hf:owner/repo:QUANT or URL')
       .requiredOption('-f, --file <path>', 'text file to score'),
   )
     .option('--chunks <n>', 'score at most n chunks (default: all)', parseInteger(1))
@@ -112,7 +118,7 @@ export function createProgram(setExit: (code: ExitCode) => void): Command {
     program
       .command('bench')
       .description('prompt processing (pp) and generation (tg) speed, as llama-bench measures it')
-      .argument('<model>', 'GGUF model file')
+      .argument('<model>', 'GGUF file, model name (phi3.5), hf:owner/repo:QUANT or URL')
       .option('-p, --n-prompt <n>', 'prompt tokens per pp run; 0 skips pp', parseInteger(0), 512)
       .option('-n, --n-gen <n>', 'tokens per tg run; 0 skips tg', parseInteger(0), 128)
       .option('-r, --repetitions <n>', 'timed runs per test (after one warm-up)', parseInteger(1), 5)
@@ -123,16 +129,52 @@ export function createProgram(setExit: (code: ExitCode) => void): Command {
     .command('quantize')
     .description('quantize an F32/F16/BF16 GGUF with llama-quantize’s per-tensor rules')
     .argument('<input>', 'F32/F16/BF16 GGUF model')
-    .argument('<output>', 'GGUF file to write (ignored with --dry-run)')
+    .argument(
+      '<output>',
+      'GGUF file to write (via a temporary file renamed into place when complete), or "-" for stdout (ignored with --dry-run)',
+    )
     .argument('<type>', 'Q8_0, Q4_0, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M or Q6_K')
     .option('--pure', 'one type for every 2-D weight (no mix rules)')
     .option('--dry-run', 'print the tensor → type plan and the reasons; write nothing')
-    .option('--threads <n>', 'worker threads (default: all cores)', parseInteger(1, 1024))
+    .option('--force', 'replace an existing output file (only once the new file is complete)')
+    .option(
+      '--threads <n>',
+      'worker threads (default: all CPUs; at most the number of CPUs, larger values are lowered to it)',
+      parseInteger(1, 1024),
+    )
     .option('--json', 'print the plan (with --dry-run) or the result as JSON')
     .option('-q, --quiet', 'no progress bar')
     .action((input: string, output: string, type: string, opts) =>
       done(quantizeCommand(input, output, type, opts)),
     );
+
+  program
+    .command('pull')
+    .description(
+      'download a model into the Hugging Face cache: a name (phi3.5), hf:owner/repo:Q4_K_M or a URL',
+    )
+    .argument('<model>', 'model name, hf: reference or URL')
+    .option('--token <token>', 'Hugging Face access token for gated models (default: $HF_TOKEN)')
+    .option('--json', 'print the resolved model as JSON')
+    .option('-q, --quiet', 'no progress bar')
+    .action((model: string, opts) => done(pullCommand(model, opts)));
+
+  program
+    .command('list')
+    .description(
+      'list the models in the Hugging Face cache (reference, size, quantization, architecture, last use)',
+    )
+    .option('--json', 'machine-readable output')
+    .action((opts) => done(listCommand(opts)));
+
+  program
+    .command('rm')
+    .description('remove a model from the cache (blobs still used by another snapshot are kept)')
+    .argument('<model>', 'model name, hf:owner/repo[:QUANT | /file.gguf] or URL')
+    .option('--json', 'print what was removed as JSON')
+    .action((model: string, opts) => done(rmCommand(model, opts)));
+
+  registerServeCommand(program, loadOptions, done);
 
   return program;
 }
