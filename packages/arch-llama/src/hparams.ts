@@ -113,6 +113,34 @@ export function readLlamaHyperparameters(model: ModelDescription): LlamaHyperpar
   const attnScale = m.archF32('attention.scale', 0);
   if (attnScale < 0)
     throw new MetadataError('INVALID_METADATA', scaleKey, `${scaleKey} must be positive in ${m.source}.`);
+  // Values that make every logit NaN (llama.cpp loads them and generates garbage): refuse them here.
+  const positive = (suffix: string, v: number, why: string) => {
+    if (!(v > 0)) {
+      const key = m.archKey(suffix);
+      throw new MetadataError(
+        'INVALID_METADATA',
+        key,
+        `${key} = ${v} in ${m.source} must be positive (${why}); the file is damaged or was written by a broken converter.`,
+      );
+    }
+    return v;
+  };
+  const rmsEps = positive(
+    'attention.layer_norm_rms_epsilon',
+    m.archF32('attention.layer_norm_rms_epsilon'),
+    'RMS norm divides by √(mean² + ε)',
+  );
+  const ropeFreqBase = positive(
+    'rope.freq_base',
+    m.archF32('rope.freq_base', 10000),
+    'RoPE angles are pos · base^(-2i/d)',
+  );
+  const ropeAttnFactor = positive(
+    'rope.scaling.attn_factor',
+    m.archF32('rope.scaling.attn_factor', 1),
+    'it scales the RoPE rotation',
+  );
+  if (factor < 0) positive(factorKey, factor, 'a RoPE scaling factor, or 0 for none');
   return {
     nLayers,
     nEmbd,
@@ -122,12 +150,12 @@ export function readLlamaHyperparameters(model: ModelDescription): LlamaHyperpar
     contextLength,
     nHeads,
     nFF: m.archUniformU32('feed_forward_length'),
-    rmsEps: m.archF32('attention.layer_norm_rms_epsilon'),
+    rmsEps,
     nRot,
-    ropeFreqBase: m.archF32('rope.freq_base', 10000),
+    ropeFreqBase,
     ropeFreqScale: scalingName === 'none' || factor === 0 ? 1 : 1 / factor,
     ropeScalingType: scalingName,
-    ropeAttnFactor: m.archF32('rope.scaling.attn_factor', 1),
+    ropeAttnFactor,
     originalContextLength: m.archU32('rope.scaling.original_context_length', contextLength),
     attentionScale: attnScale === 0 ? 1 / Math.sqrt(headDim) : attnScale,
   };

@@ -72,6 +72,14 @@ export function readPhi3Hyperparameters(model: ModelDescription): Phi3Hyperparam
   }
   const nLayers = m.archU32('block_count');
   if (nLayers === 0) invalid(model, 'block_count', 'is 0');
+  // Every block has at least 6 tensors: refuse absurd counts before building per-layer lists.
+  const tensorCount = model.tensors.names().length;
+  if (nLayers * 6 > tensorCount)
+    invalid(
+      model,
+      'block_count',
+      `= ${nLayers} does not fit the file, which has ${tensorCount} tensors (a Phi-3 block has 6 or more)`,
+    );
   const nEmbd = m.archU32('embedding_length');
   const nHeads = m.archUniformU32('attention.head_count');
   if (nHeads === 0) invalid(model, 'attention.head_count', 'is 0');

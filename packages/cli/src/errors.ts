@@ -51,6 +51,7 @@ interface CodedError extends Error {
   detail?: unknown;
   file?: unknown;
   path?: unknown;
+  maxContextSize?: unknown;
 }
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
@@ -78,9 +79,16 @@ function ggufError(e: CodedError): UserError {
   const code = String(e.code);
   const detail = typeof e.detail === 'string' ? e.detail : withoutCodeSuffix(e.message);
   const file = typeof e.file === 'string' ? e.file : undefined;
-  if (code === 'GGUF_SOURCE_ERROR' && e.cause instanceof Error) {
-    const sys = systemFileError(e.cause as CodedError);
-    if (sys) return sys;
+  if (code === 'GGUF_SOURCE_ERROR') {
+    if (e.cause instanceof Error) {
+      const sys = systemFileError(e.cause as CodedError);
+      if (sys) return sys;
+    }
+    // The bytes could not be read (network, HTTP status, I/O): the file is unreachable, not invalid.
+    return {
+      message: `cannot read ${file ?? 'the model'}: ${oneLine(detail)}`,
+      exitCode: EXIT.NOT_FOUND,
+    };
   }
   if (code === 'GGUF_BAD_MAGIC') {
     const what = file ?? 'the file';
@@ -113,7 +121,19 @@ function runtimeError(e: CodedError): UserError {
     case 'CONTEXT_FULL':
       return { message: `${oneLine(e.message)} (use --ctx to enlarge the context)`, exitCode: EXIT.CONTEXT };
     case 'INVALID_OPTION':
+    case 'INVALID_PROMPT':
       return { message: oneLine(e.message), exitCode: EXIT.USAGE };
+    case 'CONTEXT_TOO_LARGE': {
+      const max = typeof e.maxContextSize === 'number' ? e.maxContextSize : 0;
+      return {
+        message: `out of memory: ${oneLine(e.message)}${max > 0 ? ` (use --ctx ${max} or less)` : ''}`,
+        exitCode: EXIT.NO_MEMORY,
+      };
+    }
+    case 'NON_FINITE_LOGITS':
+      return { message: `damaged model: ${oneLine(e.message)}`, exitCode: EXIT.NON_FINITE };
+    case 'TEMPLATE_LIMIT':
+      return { message: `unsupported chat template: ${oneLine(e.message)}`, exitCode: EXIT.UNSUPPORTED };
     case 'ABORTED':
       return { message: 'interrupted', exitCode: EXIT.INTERRUPTED };
     case 'UNSUPPORTED_TENSOR_TYPE':
@@ -161,11 +181,42 @@ function quantizeError(e: CodedError): UserError {
       }
       return { message: oneLine(e.message), exitCode: EXIT.FAILURE };
     case 'WRITE_FAILED':
+    case 'OUTPUT_EXISTS':
+    case 'OUTPUT_NOT_REGULAR':
       return { message: oneLine(e.message), exitCode: EXIT.WRITE_FAILED };
+    case 'NON_FINITE_VALUES':
+      return { message: oneLine(e.message), exitCode: EXIT.NON_FINITE };
     case 'ABORTED':
       return { message: oneLine(e.message), exitCode: EXIT.INTERRUPTED };
     default:
       return { message: oneLine(e.message), exitCode: EXIT.FAILURE };
+  }
+}
+
+function hubError(e: CodedError): UserError {
+  const message = oneLine(e.message);
+  switch (e.code) {
+    case 'INVALID_REFERENCE':
+    case 'INVALID_REGISTRY':
+    case 'QUANT_AMBIGUOUS':
+      return { message, exitCode: EXIT.USAGE };
+    case 'UNKNOWN_MODEL':
+    case 'NOT_FOUND':
+    case 'QUANT_NOT_FOUND':
+    case 'OFFLINE':
+    case 'NOT_CACHED':
+      return { message, exitCode: EXIT.NOT_FOUND };
+    case 'HASH_MISMATCH':
+      return { message, exitCode: EXIT.BAD_FILE };
+    case 'INSUFFICIENT_SPACE':
+      return { message, exitCode: EXIT.WRITE_FAILED };
+    case 'ABORTED':
+      return {
+        message: 'interrupted; the partial download is kept and the same command resumes it',
+        exitCode: EXIT.INTERRUPTED,
+      };
+    default:
+      return { message, exitCode: EXIT.FAILURE };
   }
 }
 
@@ -184,10 +235,15 @@ export function describeError(e: unknown): UserError {
       return pluginError(err);
     case 'QuantRuntimeError':
     case 'ContextFullError':
+    case 'ContextTooLargeError':
+    case 'NonFiniteLogitsError':
+    case 'TemplateLimitError':
     case 'AbortError':
       return runtimeError(err);
     case 'KernelError':
       return kernelError(err);
+    case 'HubError':
+      return hubError(err);
     case 'TokenizerError':
       return String(err.code).startsWith('TOKENIZER_UNSUPPORTED')
         ? { message: `unsupported tokenizer: ${oneLine(err.message)}`, exitCode: EXIT.UNSUPPORTED }

@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { type GGUFFile, parseGGUF } from '@quant/gguf';
 import { loadModel, type Model } from '@quant/runtime';
+import { resolveModelArg } from './commands/hub.js';
 import { CliError } from './errors.js';
 import { createProgress } from './progress.js';
 import { errColors, formatBytes, info } from './terminal.js';
@@ -16,6 +17,8 @@ export interface LoadFlags {
   backend?: 'native' | 'wasm';
   /** No progress and no summary line. */
   quiet?: boolean;
+  /** Hugging Face token for downloading gated models (default: HF_TOKEN). */
+  token?: string;
 }
 
 /** The wasm backend addresses at most 4 GiB. */
@@ -42,11 +45,26 @@ function num(file: GGUFFile, key: string): number | undefined {
   return undefined;
 }
 
-/** Bytes the model needs: its tensors plus an f16 KV cache of `ctx` tokens. */
+/** Number of distinct `blk.N.` blocks among the file's tensors. */
+function blocksInFile(file: GGUFFile): number {
+  const seen = new Set<string>();
+  for (const t of file.tensors) {
+    const m = /^blk\.(\d+)\./.exec(t.name);
+    if (m) seen.add(m[1] as string);
+  }
+  return seen.size;
+}
+
+/**
+ * Bytes the model needs: its tensors plus an f16 KV cache of `ctx` tokens. The layer count is
+ * `block_count`, but never more than the blocks whose tensors the file holds: a damaged
+ * `block_count` is then reported by loadModel as metadata that does not fit the file, not as a
+ * model too large for memory.
+ */
 export function estimateModelBytes(file: GGUFFile, ctx: number): { weights: number; kv: number } {
   const weights = file.summary().tensorBytes;
   const arch = file.architecture ?? '';
-  const layers = num(file, `${arch}.block_count`) ?? 0;
+  const layers = Math.min(num(file, `${arch}.block_count`) ?? 0, blocksInFile(file));
   const embd = num(file, `${arch}.embedding_length`) ?? 0;
   const heads = num(file, `${arch}.attention.head_count`) ?? 0;
   const kvHeadsRaw = file.metadata[`${arch}.attention.head_count_kv`];
@@ -91,6 +109,8 @@ export interface OpenedModel {
 
 /** Checks the file, then loads it with a progress bar on stderr. */
 export async function openModel(path: string, flags: LoadFlags): Promise<OpenedModel> {
+  // A model name, hf: reference or URL becomes a file in the Hugging Face cache (downloaded if missing).
+  path = (await resolveModelArg(path, flags)).path;
   checkInputFile(path);
   const header = await parseGGUF(path);
   try {

@@ -7,6 +7,8 @@ import './builtin-plugins.js';
 
 export {
   type ArchitecturePlugin,
+  type ContextChange,
+  type ForwardContext,
   getArchitecture,
   listArchitectures,
   MetadataError,
@@ -21,16 +23,38 @@ export {
   type BuiltinTemplateName,
   LLAMA2_TEMPLATE,
   LLAMA3_TEMPLATE,
-  PHI3_TEMPLATE,
 } from './chat/builtin-templates.js';
-export { type ChatMessage, type RenderChatOptions, renderChat } from './chat/render.js';
-export { AbortError, ContextFullError, QuantRuntimeError, type RuntimeErrorCode } from './errors.js';
+export {
+  CHAT_ROLES,
+  type ChatMessage,
+  DEFAULT_TEMPLATE_LIMITS,
+  type RenderChatOptions,
+  renderChat,
+  type TemplateLimits,
+} from './chat/render.js';
+export {
+  AbortError,
+  ContextFullError,
+  ContextTooLargeError,
+  KVTypeUnsupportedError,
+  NonFiniteLogitsError,
+  QuantRuntimeError,
+  type RuntimeErrorCode,
+  SessionFileError,
+  TemplateLimitError,
+  type TemplateLimitName,
+} from './errors.js';
+export { assertFiniteLogits } from './generate/finite-logits.js';
 export { GenerationStream } from './generate/generation.js';
+export type { TokenLogprob, TokenLogprobEntry } from './generate/logprobs.js';
 export type { ContextShiftOptions, FinishReason, GenerateOptions } from './generate/options.js';
 export { StopStringMatcher } from './generate/stop-strings.js';
 export { type LoadModelOptions, loadModel, type ModelSource } from './load-model.js';
 export type { LoadProgress } from './model/load-weights.js';
 export { type ChatOptions, Model } from './model/model.js';
+export type { BatchStats } from './model/scheduler.js';
+export { type KVTypeOption, parseKvType } from './model/kv-type.js';
 export { type EvaluateOptions, Session, type SessionOptions } from './model/session.js';
 export type { SamplingOptions } from './sampling/options.js';
 export { argmax, Sampler } from './sampling/sampler.js';
+export { yieldToEventLoop } from './yield.js';

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fallbackTemplate, renderChat } from '../src/chat/render.js';
+// Registers the built-in plugins: "phi3" names the arch-phi3 plugin's template.
+import '../src/index.js';
 
 // Conversation and expected renderings from llama.cpp's tests/test-chat-template.cpp (its built-in
 // formats for Llama 3 and Phi-3, and the Hugging Face Llama-2 Jinja rendering).
@@ -13,7 +15,7 @@ const conversation = [
 ];
 
 describe('built-in chat templates', () => {
-  it('phi3', () => {
+  it('phi3 (by plugin name: the arch-phi3 plugin supplies it)', () => {
     expect(renderChat('phi3', conversation, { bosToken: '<s>', eosToken: '</s>' })).toBe(
       '<|system|>\nYou are a helpful assistant<|end|>\n<|user|>\nHello<|end|>\n<|assistant|>\nHi there<|end|>\n<|user|>\nWho are you<|end|>\n<|assistant|>\n   I am an assistant   <|end|>\n<|user|>\nAnother question<|end|>\n<|assistant|>\n',
     );
@@ -36,15 +38,21 @@ describe('built-in chat templates', () => {
   });
 });
 
-describe('fallback choice for GGUFs without a chat template', () => {
-  it('phi3 for phi3 files or vocabularies with <|assistant|>, llama3 with <|start_header_id|>, else llama2', () => {
+describe('fallback choice for GGUFs without a chat template (and a plugin without one)', () => {
+  it('llama3 with <|start_header_id|>, else llama2; nothing architecture-specific in the runtime', () => {
     const vocab =
       (...t: string[]) =>
       (x: string) =>
         t.includes(x);
-    expect(fallbackTemplate('phi3', vocab())).toBe('phi3');
-    expect(fallbackTemplate('llama', vocab('<|assistant|>', '<|end|>'))).toBe('phi3');
     expect(fallbackTemplate('llama', vocab('<|start_header_id|>', '<|eot_id|>'))).toBe('llama3');
     expect(fallbackTemplate('llama', vocab('<s>'))).toBe('llama2');
+    expect(fallbackTemplate('llama', vocab('<|assistant|>', '<|end|>'))).toBe('llama2');
+    expect(fallbackTemplate('phi3', vocab())).toBe('llama2');
+  });
+
+  it('an unknown bare template name is an error, not a template that renders as literal text', () => {
+    expect(() => renderChat('phi4', [{ role: 'user', content: 'x' }])).toThrow(
+      expect.objectContaining({ code: 'CHAT_TEMPLATE', message: expect.stringContaining('"phi4"') }),
+    );
   });
 });

@@ -27,7 +27,7 @@ export {
   sha256Hex,
 } from './hub-server.js';
 export { jsKernels } from './js-kernels.js';
-export { type OracleOptions, oracle, oracleLogits, oracleLogitsMany, oracleTokenize } from './oracle.js';
+export { type OracleKvType, type OracleOptions, oracle, oracleLogits, oracleLogitsMany, oracleTokenize } from './oracle.js';
 export {
   patchMetadataArrayEntry,
   patchMetadataScalar,

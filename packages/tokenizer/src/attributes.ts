@@ -24,6 +24,11 @@ export const TokenAttr = {
   SINGLE_WORD: 1 << 9,
 } as const;
 
+/** True for the token types llama.cpp defines (0–6). */
+export function isTokenType(type: number): boolean {
+  return Number.isInteger(type) && type >= TokenType.UNDEFINED && type <= TokenType.BYTE;
+}
+
 /** token_type → attribute, as llama.cpp's vocab loader maps it. */
 export function attrFromType(type: number): number {
   switch (type) {

@@ -2,7 +2,7 @@
 // llama.cpp's llama_vocab::impl::load() builds them (same defaults, same auto-detection, same order
 // of attribute fixes).
 
-import { attrFromType, TokenAttr } from './attributes.js';
+import { attrFromType, isTokenType, TokenAttr } from './attributes.js';
 import { BYTE_TO_CHAR } from './byte-level.js';
 import { TokenizerError } from './errors.js';
 import { PairTable } from './pair-table.js';
@@ -233,7 +233,19 @@ export class Vocab {
       texts[i] = word;
       textToId.set(word, i);
       scores[i] = spec.scores !== undefined ? Number(spec.scores[i]) : 0;
-      attrs[i] = spec.tokenTypes !== undefined ? attrFromType(Number(spec.tokenTypes[i])) : TokenAttr.NORMAL;
+      if (spec.tokenTypes !== undefined) {
+        const type = Number(spec.tokenTypes[i]);
+        if (!isTokenType(type)) {
+          throw new TokenizerError(
+            'TOKENIZER_BAD_METADATA',
+            `tokenizer.ggml.token_type[${i}] = ${String(spec.tokenTypes[i])} (token ${JSON.stringify(word.length > 40 ? `${word.slice(0, 40)}…` : word)}) is not a token type: llama.cpp defines 0 (undefined), 1 (normal), 2 (unknown), 3 (control), 4 (user-defined), 5 (unused) and 6 (byte); the file is damaged`,
+            { key: 'tokenizer.ggml.token_type', tokenId: i },
+          );
+        }
+        attrs[i] = attrFromType(type);
+      } else {
+        attrs[i] = TokenAttr.NORMAL;
+      }
     }
     this.tokens = texts;
     this.scores = scores;

@@ -1,5 +1,6 @@
 /** `quant perplexity <model.gguf> -f text.txt [--ctx N]`: llama-perplexity's number on our runtime. */
 import { readFileSync } from 'node:fs';
+import { assertFiniteLogits } from '@quant/runtime';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { checkInputFile, type LoadFlags, openModel } from '../load.js';
 import {
@@ -63,6 +64,8 @@ export async function perplexityCommand(modelPath: string, flags: PerplexityFlag
         const chunk = chunkInput(tokens, plan, i, bos);
         await session.evaluate(chunk.subarray(0, plan.first));
         const logits = await session.evaluate(chunk.subarray(plan.first), { allLogits: true });
+        // NaN/Inf logits (a damaged model) would print PPL = nan and exit 0: stop with NON_FINITE_LOGITS.
+        assertFiniteLogits(logits, nVocab, plan.first);
         acc.add(scoreChunk(logits, nVocab, tokens, plan, i));
         running.push(acc.perplexity);
         bar.update(i + 1, `PPL ${acc.perplexity.toFixed(4)}`);

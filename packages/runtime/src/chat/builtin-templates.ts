@@ -1,5 +1,6 @@
 /**
- * Chat formats used when a GGUF has no `tokenizer.chat_template`, written as Jinja so they go
+ * Generic chat formats used when a GGUF has no `tokenizer.chat_template` and its architecture plugin
+ * supplies none (architecture-specific formats, e.g. Phi-3's, live in their plugins), written as Jinja so they go
  * through the same renderer as embedded templates. Variables: messages, bos_token, eos_token,
  * add_generation_prompt.
  */
@@ -21,17 +22,8 @@ export const LLAMA3_TEMPLATE =
   "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}" +
   "{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
 
-/** Phi-3 / Phi-3.5: `<|system|>`, `<|user|>`, `<|assistant|>`, each turn closed by `<|end|>`. */
-export const PHI3_TEMPLATE =
-  '{% for message in messages %}' +
-  "{% if message['role'] == 'system' and message['content'] %}{{ '<|system|>\\n' + message['content'] + '<|end|>\\n' }}" +
-  "{% elif message['role'] == 'user' %}{{ '<|user|>\\n' + message['content'] + '<|end|>\\n' }}" +
-  "{% elif message['role'] == 'assistant' %}{{ '<|assistant|>\\n' + message['content'] + '<|end|>\\n' }}{% endif %}" +
-  "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% else %}{{ eos_token }}{% endif %}";
-
 export const BUILTIN_TEMPLATES = {
   llama2: LLAMA2_TEMPLATE,
   llama3: LLAMA3_TEMPLATE,
-  phi3: PHI3_TEMPLATE,
 } as const;
 export type BuiltinTemplateName = keyof typeof BUILTIN_TEMPLATES;

@@ -1,9 +1,13 @@
 import { AbortError, ContextFullError, invalidOption, QuantRuntimeError } from '../errors.js';
 import type { Session } from '../model/session.js';
 import { Sampler } from '../sampling/sampler.js';
+import { yieldToEventLoop } from '../yield.js';
+import { assertFiniteLogits } from './finite-logits.js';
+import { checkLogprobsOption, type TokenLogprob, tokenLogprobs } from './logprobs.js';
 import type { FinishReason, GenerateOptions } from './options.js';
 import { StopStringMatcher } from './stop-strings.js';
 import type { TextStreamer } from './text-streamer.js';
+import { validateGenerateOptions } from './validate.js';
 
 /** What the generation loop needs from its model (internal). */
 export interface GenerationHost {
@@ -13,6 +17,11 @@ export interface GenerationHost {
   eog: ReadonlySet<number>;
   bosId: number | undefined;
   streamer: (context: readonly number[]) => TextStreamer;
+  /**
+   * Called when logits are not finite, before NonFiniteLogitsError is thrown: throws a more precise
+   * error when the cause is known (e.g. MODEL_FILE_CHANGED: the mapped model file changed during the pass).
+   */
+  explainNonFinite?: () => void;
 }
 
 /** Sessions with a generation running (one at a time per session). */
@@ -30,10 +39,20 @@ function commonPrefix(a: readonly number[], b: readonly number[]): number {
  * A running generation: an async iterable of text pieces (each a whole number of characters).
  * After iteration, `tokens` holds the generated ids and `finishReason` why it ended.
  * Iterate it once; `text()` collects everything.
+ *
+ * Every generated token ends with a macrotask yield to the event loop (see ../yield.ts), so timers,
+ * I/O and AbortSignal.timeout() keep working while a generation runs, and an aborted signal stops
+ * it within one token.
  */
 export class GenerationStream implements AsyncIterable<string> {
   /** Token ids generated so far (end-of-generation tokens are not included). */
   readonly tokens: number[] = [];
+  /** With the `logprobs` option: one record per entry of `tokens` (see logprobs.ts). */
+  readonly logprobs: TokenLogprob[] = [];
+  /**
+   * Why the generation ended (undefined while it runs): 'eog', 'stop', 'length', 'error', or
+   * 'abort' — the signal aborted, or the consumer stopped iterating (break, return or throw in the loop).
+   */
   finishReason: FinishReason | undefined;
   private started = false;
   private readonly host: GenerationHost;
@@ -43,12 +62,9 @@ export class GenerationStream implements AsyncIterable<string> {
   constructor(host: GenerationHost, options: GenerateOptions) {
     this.host = host;
     this.options = options;
-    const m = options.maxTokens;
-    if (m !== undefined && !(m === Number.POSITIVE_INFINITY || (Number.isInteger(m) && m >= 0))) {
-      throw invalidOption('maxTokens', m, 'a non-negative integer');
-    }
-    // Validate sampling options now, not at first iteration.
-    new Sampler({ ...options, seed: options.seed ?? 0 });
+    // Validate every option now (types and ranges, sampling included), not at first iteration.
+    validateGenerateOptions(options);
+    checkLogprobsOption(options.logprobs);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<string> {
@@ -72,8 +88,16 @@ export class GenerationStream implements AsyncIterable<string> {
   private async *run(): AsyncGenerator<string> {
     const host = this.host;
     const o = this.options;
-    const { session, owned } = host.openSession();
+    let opened: { session: Session; owned: boolean };
+    try {
+      opened = host.openSession();
+    } catch (e) {
+      this.finishReason = 'error';
+      throw e;
+    }
+    const { session, owned } = opened;
     if (busy.has(session)) {
+      this.finishReason = 'error';
       throw new QuantRuntimeError(
         'INVALID_STATE',
         'This session is already generating; wait for that generation to end or use another session.',
@@ -93,6 +117,13 @@ export class GenerationStream implements AsyncIterable<string> {
       const sampler = new Sampler(o);
       const stop = new StopStringMatcher(o.stop ?? []);
       const shift = o.contextShift ? (typeof o.contextShift === 'object' ? o.contextShift : {}) : undefined;
+      if (shift?.keep !== undefined && shift.keep > session.contextSize - 2) {
+        throw invalidOption(
+          'contextShift.keep',
+          shift.keep,
+          `at most contextSize - 2 = ${session.contextSize - 2} (a shift must free room for new tokens in this ${session.contextSize}-token context)`,
+        );
+      }
 
       // Reuse the session's cached prefix; at least the last prompt token is evaluated for logits.
       let prompt = [...host.prompt];
@@ -113,12 +144,19 @@ export class GenerationStream implements AsyncIterable<string> {
       }
       for (;;) {
         checkAbort();
+        try {
+          assertFiniteLogits(logits, logits.length, session.position - 1);
+        } catch (e) {
+          host.explainNonFinite?.();
+          throw e;
+        }
         const token = sampler.sample(logits, session.tokens);
         if (host.eog.has(token)) {
           this.finishReason = 'eog';
           break;
         }
         this.tokens.push(token);
+        if (o.logprobs !== undefined) this.logprobs.push(tokenLogprobs(logits, token, o.logprobs));
         const r = stop.push(streamer.push(token));
         if (r.text) yield r.text;
         if (r.stopped) {
@@ -129,11 +167,15 @@ export class GenerationStream implements AsyncIterable<string> {
           this.finishReason = 'length';
           break;
         }
+        // A macrotask per token: timers, I/O and abort signals run here.
+        await yieldToEventLoop();
+        checkAbort();
+        const evaluateOptions = signal ? { signal } : {};
         if (session.position + 1 > session.contextSize) {
           if (!shift) throw new ContextFullError(session.contextSize, session.position, 1);
-          logits = await this.shiftContext(session, shift, token);
+          logits = await this.shiftContext(session, shift, token, evaluateOptions);
         } else {
-          logits = await session.evaluate([token]);
+          logits = await session.evaluate([token], evaluateOptions);
         }
       }
       const rest = stop.push(streamer.flush());
@@ -141,9 +183,11 @@ export class GenerationStream implements AsyncIterable<string> {
       if (rest.stopped) this.finishReason = 'stop';
       if (tail) yield tail;
     } catch (e) {
-      this.finishReason ??= 'error';
+      this.finishReason ??= e instanceof AbortError ? 'abort' : 'error';
       throw e;
     } finally {
+      // Still undefined here only when the consumer stopped iterating (break/return/throw in its loop).
+      this.finishReason ??= 'abort';
       busy.delete(session);
       if (owned) session.dispose();
     }
@@ -170,12 +214,13 @@ export class GenerationStream implements AsyncIterable<string> {
     session: Session,
     shift: { keep?: number },
     token: number,
+    evaluateOptions: { signal?: AbortSignal },
   ): Promise<Float32Array> {
     const all = [...session.tokens];
     const keep = Math.min(this.keepCount(all, shift), session.contextSize - 2);
     const discard = Math.max(1, Math.floor((all.length - keep) / 2));
     const kept = [...all.slice(keep + discard), token];
     session.truncate(keep);
-    return session.evaluate(kept);
+    return session.evaluate(kept, evaluateOptions);
   }
 }

@@ -32,6 +32,11 @@ export interface GenerateOptions extends SamplingOptions {
   session?: Session;
   /** Context size of the session created when `session` is not given. */
   contextSize?: number;
+  /**
+   * Record each generated token's log-probability and this many most likely alternatives (an integer ≥ 0)
+   * in `GenerationStream.logprobs`; default: off. From the raw logits (before penalties and filters).
+   */
+  logprobs?: number;
 }
 
 export type FinishReason = 'eog' | 'stop' | 'length' | 'abort' | 'error';

@@ -3,14 +3,16 @@ import type { Kernels } from '@quant/kernels';
 import type { AnyArchitecturePlugin, BaseHyperparameters } from '@quant/plugin-api';
 import type { Tokenizer } from '@quant/tokenizer';
 import { type ChatMessage, fallbackTemplate, renderChat, type TemplateLimits } from '../chat/render.js';
-import { QuantRuntimeError } from '../errors.js';
+import { QuantRuntimeError, SessionFileError } from '../errors.js';
 import { GenerationStream } from '../generate/generation.js';
 import type { GenerateOptions } from '../generate/options.js';
 import { tokenizerStreamer } from '../generate/tokenizer-streamer.js';
 import { validateGenerateArguments } from '../generate/validate.js';
 import type { ModelCore } from './core.js';
 import { kvLayout } from './kv-layout.js';
+import { type KVTypeOption, kvTypeName, parseKvType } from './kv-type.js';
 import { type BatchStats, Scheduler } from './scheduler.js';
+import { readSessionFile } from './session-file.js';
 import { Session, type SessionOptions } from './session.js';
 import type { LoadedWeights } from './weights.js';
 
@@ -35,7 +37,7 @@ export interface ModelParts {
   tokenizer: Tokenizer;
   contextSize: number;
   batchSize: number;
-  kvType: 'f16' | 'f32';
+  kvType: KVTypeOption;
   flashAttention: boolean;
   architectureOptions: Record<string, unknown>;
   /** Most sequences in one forward pass (continuous batching). */
@@ -61,7 +63,7 @@ export class Model {
   /** Default context size of new sessions. */
   readonly contextSize: number;
   readonly batchSize: number;
-  readonly kvType: 'f16' | 'f32';
+  readonly kvType: KVTypeOption;
   /** Default attention path of new sessions (see LoadModelOptions.flashAttention). */
   readonly flashAttention: boolean;
   private readonly parts: ModelParts;
@@ -93,6 +95,8 @@ export class Model {
       layerMap: kv.layerMap,
       scheduler: undefined as unknown as Scheduler,
       assertAlive: () => this.assertAlive(),
+      file: parts.file,
+      architecture: parts.architecture,
     };
     core.scheduler = new Scheduler(core, {
       batchSize: parts.batchSize,
@@ -132,6 +136,46 @@ export class Model {
     );
     this.sessions.add(s);
     return s;
+  }
+
+  /**
+   * A session restored from a file `session.save()` wrote with this model: the same tokens, KV
+   * cache (types and bytes) and context size, so evaluation continues with identical logits.
+   * Throws SessionFileError for a file of another model, a newer format, a truncated or corrupted
+   * file; and for `options.kvType` other than the file's. Node only.
+   */
+  async restoreSession(path: string, options: Omit<SessionOptions, 'kvType' | 'contextSize'> & { kvType?: KVTypeOption } = {}): Promise<Session> {
+    this.assertAlive();
+    const r = await readSessionFile(path, {
+      file: this.file,
+      architecture: this.architecture,
+      kv: this.core.kv,
+      nVocab: this.hparams.nVocab,
+    });
+    if (options.kvType !== undefined) {
+      const want = parseKvType(options.kvType);
+      if (want.k !== r.header.kvType.k || want.v !== r.header.kvType.v)
+        throw new SessionFileError(
+          path,
+          'MODEL_MISMATCH',
+          `the session was saved with a ${kvTypeName(r.header.kvType)} KV cache, not ${kvTypeName(want)}; restore it without kvType or save it again`,
+        );
+    }
+    const s = this.createSession({ ...options, contextSize: r.header.contextSize, kvType: r.header.kvType });
+    try {
+      if (s.cache.rotation.k !== r.header.rotation.k || s.cache.rotation.v !== r.header.rotation.v)
+        throw new SessionFileError(path, 'MODEL_MISMATCH', 'the session was saved with another KV rotation');
+      const n = r.tokens.length;
+      for (let l = 0; l < r.rows.length; l++) {
+        s.cache.writeRows(l, 'k', n, (r.rows[l] as { k: Uint8Array }).k);
+        s.cache.writeRows(l, 'v', n, (r.rows[l] as { v: Uint8Array }).v);
+      }
+      s.commit(r.tokens);
+      return s;
+    } catch (e) {
+      s.dispose();
+      throw e;
+    }
   }
 
   /** Tokenizes a prompt as generate() does. */
@@ -184,6 +228,7 @@ export class Model {
         eog,
         bosId: tok.bosId ?? undefined,
         streamer: (context) => tokenizerStreamer(tok, context),
+        explainNonFinite: () => this.kernels.checkMappedFiles?.(),
       },
       options,
     );

@@ -1,8 +1,10 @@
-import type { KVCache } from '@quant/kernels';
+import type { KVCache, KVCacheTypes } from '@quant/kernels';
 import type { ContextChange } from '@quant/plugin-api';
 import { ContextFullError, invalidOption, QuantRuntimeError } from '../errors.js';
 import type { ModelCore } from './core.js';
+import { checkKvTypes, type KVTypeOption, parseKvType } from './kv-type.js';
 import { checkContextMemory } from './memory.js';
+import { snapshotSession, writeSessionFile } from './session-file.js';
 import type { Sequence } from './scheduler.js';
 import { tokenIdsOrError } from './token-ids.js';
 
@@ -11,8 +13,12 @@ export interface SessionOptions {
   contextSize?: number;
   /** Most tokens of this session in one forward pass (default: the model's `batchSize`). */
   batchSize?: number;
-  /** KV cache element type (default: the model's `kvType`, f16 unless set). */
-  kvType?: 'f16' | 'f32';
+  /**
+   * KV cache element types (default: the model's `kvType`, f16 unless set): one type for K and V
+   * ('f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', as llama.cpp's
+   * --cache-type-k/-v) or `{ k, v }`. A quantized V needs flashAttention (the default).
+   */
+  kvType?: KVTypeOption;
   /**
    * Follow llama.cpp's flash-attention path (true, default: the model's `flashAttention`; llama.cpp's CPU default and
    * node-llama-cpp's) or its standard mul_mat + softmax path (false: `llama-cli -fa off`). They
@@ -40,6 +46,8 @@ export class Session implements Sequence {
   readonly batchSize: number;
   /** Whether attention follows llama.cpp's flash path (see SessionOptions.flashAttention). */
   readonly flashAttention: boolean;
+  /** The KV cache's K and V types. */
+  readonly kvType: Readonly<KVCacheTypes>;
   /** @internal */
   readonly cache: KVCache;
   /** @internal the plugin's session state */
@@ -65,10 +73,12 @@ export class Session implements Sequence {
       throw invalidOption('contextSize', o.contextSize, 'a positive integer');
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
       throw invalidOption('batchSize', o.batchSize, 'a positive integer');
-    if (o.kvType !== 'f16' && o.kvType !== 'f32') throw invalidOption('kvType', o.kvType, '"f16" or "f32"');
+    const kvTypes = parseKvType(o.kvType);
     if (typeof o.flashAttention !== 'boolean')
       throw invalidOption('flashAttention', o.flashAttention, 'true or false');
-    checkContextMemory(core, o.contextSize, o.kvType);
+    checkKvTypes(kvTypes, core.kv.headDim, o.flashAttention);
+    checkContextMemory(core, o.contextSize, kvTypes);
+    this.kvType = kvTypes;
     this.core = core;
     this.flashAttention = o.flashAttention;
     this.contextSize = o.contextSize;
@@ -79,7 +89,7 @@ export class Session implements Sequence {
       contextSize: this.contextSize,
       kvHeads: core.kv.kvHeads,
       headDim: core.kv.headDim,
-      type: o.kvType,
+      type: kvTypes,
     });
     try {
       this.state = plugin.createSessionState?.({
@@ -180,6 +190,40 @@ export class Session implements Sequence {
     if (this.position + ids.length > this.contextSize)
       throw new ContextFullError(this.contextSize, this.position, ids.length);
     return this.core.scheduler.submit(this, ids, allLogits, signal);
+  }
+
+  /**
+   * Writes this session (its tokens and KV cache in the stored types) to `path`, after the
+   * evaluations already asked of it: a temporary file in the same directory, renamed into place.
+   * `model.restoreSession(path)` continues from it with identical logits. Node only.
+   */
+  save(path: string): Promise<void> {
+    return this.serialize(async () => {
+      this.assertAlive();
+      const { file, architecture } = this.core;
+      if (!file || !architecture)
+        throw new QuantRuntimeError('INVALID_STATE', 'This session cannot be saved: its model has no GGUF identity.');
+      const tokens = this.history.slice();
+      const snapshot = await new Promise<Uint8Array[]>((resolve, reject) =>
+        this.core.scheduler.whenIdle(() => {
+          try {
+            resolve(snapshotSession(this.cache, this.core.kv.layers, tokens));
+          } catch (e) {
+            reject(e);
+          }
+        }),
+      );
+      await writeSessionFile(path, {
+        file,
+        architecture,
+        kv: this.core.kv,
+        nVocab: this.core.hparams.nVocab,
+        contextSize: this.contextSize,
+        cache: this.cache,
+        snapshot,
+        tokens,
+      });
+    });
   }
 
   /** Frees the KV cache (once any forward pass using it has finished). */
