@@ -4,22 +4,29 @@ set -euo pipefail
 dir=$1; desc=$2
 p=packages/$dir
 mkdir -p "$p/src" "$p/test"
+repo=$(node -p "require('./package.json').repository?.url ?? 'git+https://github.com/quant-js/quant.git'")
+web=${repo#git+}; web=${web%.git}
 cat > "$p/package.json" <<JSON
 {
   "name": "@quant/$dir",
   "version": "0.0.0",
   "description": "$desc",
   "license": "MIT",
+  "homepage": "$web/tree/main/packages/$dir#readme",
+  "repository": { "type": "git", "url": "$repo", "directory": "packages/$dir" },
+  "bugs": { "url": "$web/issues" },
+  "keywords": ["llm", "gguf"],
+  "engines": { "node": ">=20" },
   "type": "module",
   "main": "./dist/index.cjs",
   "module": "./dist/index.js",
   "types": "./dist/index.d.ts",
   "exports": {
     ".": {
-      "types": "./dist/index.d.ts",
-      "import": "./dist/index.js",
-      "require": "./dist/index.cjs"
-    }
+      "import": { "types": "./dist/index.d.ts", "default": "./dist/index.js" },
+      "require": { "types": "./dist/index.d.cts", "default": "./dist/index.cjs" }
+    },
+    "./package.json": "./package.json"
   },
   "files": ["dist"],
   "sideEffects": false,

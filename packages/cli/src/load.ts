@@ -8,6 +8,8 @@ import { type GGUFFile, parseGGUF } from '@quant/gguf';
 import { loadModel, type Model } from '@quant/runtime';
 import { resolveModelArg } from './commands/hub.js';
 import { CliError } from './errors.js';
+import { loadPlugins } from './plugins.js';
+import type { CacheType } from './options.js';
 import { createProgress } from './progress.js';
 import { errColors, formatBytes, info } from './terminal.js';
 
@@ -19,6 +21,30 @@ export interface LoadFlags {
   quiet?: boolean;
   /** Hugging Face token for downloading gated models (default: HF_TOKEN). */
   token?: string;
+  /** Architecture plugins to import before the model (`--plugin`; QUANT_PLUGINS adds more). */
+  plugin?: string[];
+  /** KV cache types (--cache-type-k / -ctk, --cache-type-v / -ctv; default f16). */
+  cacheTypeK?: CacheType;
+  cacheTypeV?: CacheType;
+}
+
+/** Bytes per cached value of each KV cache type (block bytes / block values). */
+const CACHE_BYTES: Record<CacheType, number> = {
+  f32: 4,
+  f16: 2,
+  bf16: 2,
+  q8_0: 34 / 32,
+  q4_0: 18 / 32,
+  q4_1: 20 / 32,
+  q5_0: 22 / 32,
+  q5_1: 24 / 32,
+  iq4_nl: 18 / 32,
+};
+
+/** The kvType option of --cache-type-k/-v, or undefined when neither is given. */
+export function kvTypeOf(flags: LoadFlags): { k: CacheType; v: CacheType } | undefined {
+  if (!flags.cacheTypeK && !flags.cacheTypeV) return undefined;
+  return { k: flags.cacheTypeK ?? 'f16', v: flags.cacheTypeV ?? 'f16' };
 }
 
 /** The wasm backend addresses at most 4 GiB. */
@@ -61,7 +87,11 @@ function blocksInFile(file: GGUFFile): number {
  * `block_count` is then reported by loadModel as metadata that does not fit the file, not as a
  * model too large for memory.
  */
-export function estimateModelBytes(file: GGUFFile, ctx: number): { weights: number; kv: number } {
+export function estimateModelBytes(
+  file: GGUFFile,
+  ctx: number,
+  kvType: { k: CacheType; v: CacheType } = { k: 'f16', v: 'f16' },
+): { weights: number; kv: number } {
   const weights = file.summary().tensorBytes;
   const arch = file.architecture ?? '';
   const layers = Math.min(num(file, `${arch}.block_count`) ?? 0, blocksInFile(file));
@@ -70,13 +100,19 @@ export function estimateModelBytes(file: GGUFFile, ctx: number): { weights: numb
   const kvHeadsRaw = file.metadata[`${arch}.attention.head_count_kv`];
   const kvHeads = typeof kvHeadsRaw === 'number' ? kvHeadsRaw : heads;
   const headDim = num(file, `${arch}.attention.key_length`) ?? (heads > 0 ? embd / heads : 0);
-  const kv = 2 * layers * ctx * kvHeads * headDim * 2;
+  const kv = layers * ctx * kvHeads * headDim * (CACHE_BYTES[kvType.k] + CACHE_BYTES[kvType.v]);
   return { weights, kv: Number.isFinite(kv) ? kv : 0 };
 }
 
 /** Throws MODEL_TOO_LARGE when the model cannot fit in this machine's memory (or in wasm's 4 GiB). */
-export function checkFits(path: string, file: GGUFFile, ctx: number, backend: LoadFlags['backend']): void {
-  const { weights, kv } = estimateModelBytes(file, ctx);
+export function checkFits(
+  path: string,
+  file: GGUFFile,
+  ctx: number,
+  backend: LoadFlags['backend'],
+  kvType?: { k: CacheType; v: CacheType },
+): void {
+  const { weights, kv } = estimateModelBytes(file, ctx, kvType);
   const need = weights + kv;
   const have = totalmem();
   if (need > have) {
@@ -109,12 +145,14 @@ export interface OpenedModel {
 
 /** Checks the file, then loads it with a progress bar on stderr. */
 export async function openModel(path: string, flags: LoadFlags): Promise<OpenedModel> {
+  // Plugins first: a missing or broken plugin is reported before any download or file check.
+  await loadPlugins(flags.plugin);
   // A model name, hf: reference or URL becomes a file in the Hugging Face cache (downloaded if missing).
   path = (await resolveModelArg(path, flags)).path;
   checkInputFile(path);
   const header = await parseGGUF(path);
   try {
-    checkFits(path, header, flags.ctx ?? defaultContext(header), flags.backend);
+    checkFits(path, header, flags.ctx ?? defaultContext(header), flags.backend, kvTypeOf(flags));
   } finally {
     await header.close();
   }
@@ -131,6 +169,7 @@ export async function openModel(path: string, flags: LoadFlags): Promise<OpenedM
       ...(flags.backend ? { backend: flags.backend } : {}),
       ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
       ...(flags.ctx !== undefined ? { contextSize: flags.ctx } : {}),
+      ...(kvTypeOf(flags) ? { kvType: kvTypeOf(flags) } : {}),
       onProgress: (p) =>
         bar.update(p.totalBytes > 0 ? p.loadedBytes / p.totalBytes : p.loaded / p.total, p.tensor),
     });
@@ -140,10 +179,14 @@ export async function openModel(path: string, flags: LoadFlags): Promise<OpenedM
   const loadSeconds = (performance.now() - started) / 1000;
   if (!flags.quiet) {
     const k = model.kernels;
+    // Which backend runs and why (@quant/kernels' loadKernels sets backendReason): "native: prebuilt
+    // @quant/kernels-linux-x64@1.0.0", or "wasm: <why the native addon is unavailable; what to run>".
+    const reason = (k as { backendReason?: unknown }).backendReason;
+    const backend = typeof reason === 'string' ? reason : k.backend;
     info(
       errColors.dim(
         `loaded ${path}: ${model.architecture}, ${model.file.tensors.length} tensors, ${formatBytes(model.file.summary().tensorBytes)} ` +
-          `in ${loadSeconds.toFixed(2)} s (${k.backend}, ${k.threads} thread${k.threads === 1 ? '' : 's'}, context ${model.contextSize})`,
+          `in ${loadSeconds.toFixed(2)} s (${backend}; ${k.threads} thread${k.threads === 1 ? '' : 's'}, context ${model.contextSize})`,
       ),
     );
   }

@@ -1,4 +1,5 @@
 /** The `quant` command line: commander definitions of every subcommand and the exit-code contract. */
+import { QUANTIZE_FILE_TYPES } from '@quant/quantize';
 import { Command, CommanderError, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import { benchCommand } from './commands/bench.js';
@@ -13,16 +14,23 @@ import { runCommand } from './commands/run.js';
 import { registerServeCommand } from './commands/serve.js';
 import { describeError } from './errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
-import { collect, parseBackend, parseInteger, parseNumber } from './options.js';
+import {
+  collect,
+  expandLlamaShortFlags,
+  parseBackend,
+  parseCacheType,
+  parseInteger,
+  parseNumber,
+} from './options.js';
+import { DEFAULT_PERPLEXITY_CTX } from './perplexity/chunks.js';
 import { errColors } from './terminal.js';
 
-const loadOptions = (c: Command): Command =>
+const loadOptions = (
+  c: Command,
+  ctxHelp = 'context size in tokens (default: the model’s trained context, at most 4096)',
+): Command =>
   c
-    .option(
-      '--ctx <n>',
-      'context size in tokens (default: the model’s trained context, at most 4096)',
-      parseInteger(1),
-    )
+    .option('--ctx <n>', ctxHelp, parseInteger(1))
     .option(
       '--threads <n>',
       'CPU threads for the native backend (default: physical cores)',
@@ -34,7 +42,24 @@ const loadOptions = (c: Command): Command =>
       ),
     )
     .option('-q, --quiet', 'no progress or statistics on stderr')
-    .option('--token <token>', 'Hugging Face access token for gated models (default: $HF_TOKEN)');
+    .option('--token <token>', 'Hugging Face access token for gated models (default: $HF_TOKEN)')
+    .option(
+      '--plugin <package or path>',
+      'architecture plugin to import before the model (repeatable; also $QUANT_PLUGINS, comma-separated)',
+      collect,
+    )
+    .addOption(
+      new Option(
+        '--cache-type-k <type>',
+        'KV cache type of keys, alias -ctk: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl (default f16)',
+      ).argParser(parseCacheType),
+    )
+    .addOption(
+      new Option(
+        '--cache-type-v <type>',
+        'KV cache type of values, alias -ctv (same types; quantized ones use flash attention) (default f16)',
+      ).argParser(parseCacheType),
+    );
 
 const samplingOptions = (c: Command): Command =>
   c
@@ -83,6 +108,7 @@ export function createProgram(setExit: (code: ExitCode) => void): Command {
     ),
   )
     .option('--chat', 'apply the model’s chat template to the prompt (with --system)')
+    .option('--prompt-cache <file>', 'reuse the prompt prefix saved in this file, and save the evaluated prompt to it')
     .action((model: string, prompt: string | undefined, opts) => done(runCommand(model, prompt, opts)));
 
   samplingOptions(
@@ -92,7 +118,9 @@ export function createProgram(setExit: (code: ExitCode) => void): Command {
         .description('interactive multi-turn chat (/reset, /exit; Ctrl-C stops an answer)')
         .argument('<model>', 'GGUF file, model name (phi3.5), hf:owner/repo:QUANT or URL'),
     ),
-  ).action((model: string, opts) => done(chatCommand(model, opts)));
+  )
+    .option('--prompt-cache <file>', 'reuse the first prompt’s prefix saved in this file, and save it there')
+    .action((model: string, opts) => done(chatCommand(model, opts)));
 
   program
     .command('inspect')
@@ -109,6 +137,7 @@ export function createProgram(setExit: (code: ExitCode) => void): Command {
       .description('perplexity over a text file, chunked as llama-perplexity chunks it (default --ctx 512)')
       .argument('<model>', 'GGUF file, model name (phi3.5), hf:owner/repo:QUANT or URL')
       .requiredOption('-f, --file <path>', 'text file to score'),
+    `tokens per scored chunk (default: ${DEFAULT_PERPLEXITY_CTX}, as llama-perplexity)`,
   )
     .option('--chunks <n>', 'score at most n chunks (default: all)', parseInteger(1))
     .option('--json', 'print the result as JSON')
@@ -123,6 +152,7 @@ export function createProgram(setExit: (code: ExitCode) => void): Command {
       .option('-n, --n-gen <n>', 'tokens per tg run; 0 skips tg', parseInteger(0), 128)
       .option('-r, --repetitions <n>', 'timed runs per test (after one warm-up)', parseInteger(1), 5)
       .option('--json', 'print results as JSON'),
+    'context size in tokens (default: just enough for the runs, max(--n-prompt, --n-gen))',
   ).action((model: string, opts) => done(benchCommand(model, opts)));
 
   program
@@ -133,7 +163,7 @@ export function createProgram(setExit: (code: ExitCode) => void): Command {
       '<output>',
       'GGUF file to write (via a temporary file renamed into place when complete), or "-" for stdout (ignored with --dry-run)',
     )
-    .argument('<type>', 'Q8_0, Q4_0, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M or Q6_K')
+    .argument('<type>', `${QUANTIZE_FILE_TYPES.slice(0, -1).join(', ')} or ${QUANTIZE_FILE_TYPES.at(-1)}`)
     .option('--pure', 'one type for every 2-D weight (no mix rules)')
     .option('--dry-run', 'print the tensor → type plan and the reasons; write nothing')
     .option('--force', 'replace an existing output file (only once the new file is complete)')
@@ -192,7 +222,7 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
       program.outputHelp();
       return EXIT.USAGE;
     }
-    await program.parseAsync([...argv]);
+    await program.parseAsync(expandLlamaShortFlags(argv));
     return code;
   } catch (e) {
     if (e instanceof CommanderError) {

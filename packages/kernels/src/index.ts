@@ -1,4 +1,17 @@
 export { KernelError, type KernelErrorCode } from './errors';
-export { loadKernels } from './load';
+export {
+  checkKvTypeForHead,
+  KV_CACHE_TYPES,
+  type KVTypeInfo,
+  kvBitsPerValue,
+  kvCacheBytes,
+  kvRotationSizes,
+  kvRowBytes,
+  kvTypeInfo,
+  kvTypes,
+  kvTypesForHead,
+  STANDARD_PATH_V_TYPES,
+} from './kv-types';
+export { type LoadedKernels, loadKernels } from './load';
 export { KERNEL_TYPES, type KernelTypeInfo, kernelType } from './type-table';
 export * from './types';

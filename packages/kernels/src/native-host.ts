@@ -142,8 +142,8 @@ export function createNativeHost(binding: RawBinding): Host {
       const ptr = raw.addressOf(out);
       return { ptr, take: () => (bytes === out.length ? out : out.subarray(0, bytes)), release: () => {} };
     },
-    alloc(bytes: number): number {
-      const p = raw.alloc(bytes, 1);
+    alloc(bytes: number, zero = true): number {
+      const p = raw.alloc(bytes, zero ? 1 : 0);
       if (!p) throw new KernelError('OUT_OF_MEMORY', `could not allocate ${bytes} bytes of native memory`);
       return p;
     },

@@ -5,6 +5,7 @@
  * (wasm) or refuses it (BUSY), and defers every release of memory the run may be using (`free`,
  * `unmap`, `destroyContext`, pinned bytes) until the run settles.
  */
+import { REBUILD_ADVICE } from './advice';
 import { KernelError } from './errors';
 import { type Host, OP_STATUS, OP_VALUE, type PinnedBytes, type RawBinding } from './raw-binding';
 
@@ -22,7 +23,8 @@ export interface ActiveRun {
 
 /** A growable Float64Array of commands, each [op index, ...args]. Reused by every run of an instance. */
 export class CommandList {
-  f64 = new Float64Array(8192);
+  /** Grown on first use (doubling), so idle and disposed instances hold none. */
+  f64 = new Float64Array(0);
   /** Doubles used. */
   len = 0;
   /** Commands recorded. */
@@ -35,10 +37,17 @@ export class CommandList {
     this.count = 0;
   }
 
+  /** Drops the buffers (the instance is disposed; C copied any list it still runs). */
+  release(): void {
+    this.reset();
+    this.f64 = new Float64Array(0);
+    this.codes = [];
+  }
+
   push(op: number, args: readonly unknown[], nargs: number): void {
     let at = this.len;
     if (at + 1 + nargs > this.f64.length) {
-      const bigger = new Float64Array(Math.max(this.f64.length * 2, at + 1 + nargs));
+      const bigger = new Float64Array(Math.max(this.f64.length * 2, at + 1 + nargs, 1024));
       bigger.set(this.f64.subarray(0, at));
       this.f64 = bigger;
     }
@@ -95,7 +104,7 @@ export function wrapHost(
   if (typeof raw.opTable !== 'function') {
     throw new KernelError(
       'BACKEND_UNAVAILABLE',
-      `the ${host.kind} kernel module is out of date (it has no op table); rebuild it with \`pnpm --filter @quant/kernels build\``,
+      `the ${host.kind} kernel module is out of date (it has no op table); ${host.kind === 'native' ? REBUILD_ADVICE : 'reinstall @quant/kernels'} (in the quant repository: \`pnpm --filter @quant/kernels build\`)`,
     );
   }
   const ops = new Map<string, OpInfo>();
