@@ -13,7 +13,9 @@ export type CliErrorCode =
   | 'PROMPT_TOO_LONG'
   | 'TEXT_TOO_SHORT'
   | 'EMPTY_PROMPT'
-  | 'NOT_A_TTY';
+  | 'NOT_A_TTY'
+  | 'PLUGIN_NOT_FOUND'
+  | 'PLUGIN_FAILED';
 
 const CLI_EXIT: Record<CliErrorCode, ExitCode> = {
   USAGE: EXIT.USAGE,
@@ -24,6 +26,8 @@ const CLI_EXIT: Record<CliErrorCode, ExitCode> = {
   TEXT_TOO_SHORT: EXIT.CONTEXT,
   EMPTY_PROMPT: EXIT.USAGE,
   NOT_A_TTY: EXIT.USAGE,
+  PLUGIN_NOT_FOUND: EXIT.NOT_FOUND,
+  PLUGIN_FAILED: EXIT.FAILURE,
 };
 
 /** An error the CLI itself raises; the message is already what the user should read. */
@@ -109,7 +113,8 @@ function pluginError(e: CodedError): UserError {
     return {
       message:
         `unsupported architecture "${String(e.architecture)}"; installed architecture plugins: ${reg.length ? reg.join(', ') : '(none)'}. ` +
-        'Install and import a plugin package for it (see @quant/plugin-api).',
+        'Install a plugin package for it and load it with --plugin <package or path> (repeatable) or ' +
+        'QUANT_PLUGINS=<package or path>[,…] (see @quant/plugin-api).',
       exitCode: EXIT.UNSUPPORTED,
     };
   }

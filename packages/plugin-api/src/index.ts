@@ -34,6 +34,26 @@ export {
   requireArchitecture,
   unregisterArchitecture,
 } from './registry.js';
+export {
+  addOptionalBias,
+  blk,
+  chooseRopeFactors,
+  longRopeTensorSpecs,
+  paddedContextSize,
+  projectQkv,
+  type QkvLayout,
+  qkvDims,
+  qkvLayout,
+  qkvTensorSpecs,
+  type ReadTransformerOptions,
+  type RopeTable,
+  readTransformerHparams,
+  ropeParams,
+  swigluFfn,
+  swigluTensorSpecs,
+  type TransformerHparams,
+  vocabSize,
+} from './transformer.js';
 export type {
   AnyArchitecturePlugin,
   ArchitecturePlugin,

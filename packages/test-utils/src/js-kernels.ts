@@ -9,6 +9,8 @@ import type {
   Kernels,
   KVBatch,
   KVCache,
+  KVCacheType,
+  KVCacheTypes,
   KVSegment,
   RopeParams,
   Weight,
@@ -21,6 +23,19 @@ function f16ToF32(h: number): number {
   if (e === 0) return s * 2 ** -14 * (f / 1024);
   if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
   return s * 2 ** (e - 15) * (1 + f / 1024);
+}
+
+/** erf by its Maclaurin series (|x| ≤ 4; ±(1 − 1.6e-8) beyond). */
+function erf(x: number): number {
+  const a = Math.abs(x);
+  if (a > 4) return Math.sign(x) * (1 - 1.541725790028002e-8);
+  let term = a;
+  let sum = a;
+  for (let n = 1; n < 200 && Math.abs(term) > 1e-17; n++) {
+    term *= (-a * a) / n;
+    sum += term / (2 * n + 1);
+  }
+  return (Math.sign(x) * 2 * sum) / Math.sqrt(Math.PI);
 }
 
 class JsBuffer implements F32Buffer {
@@ -81,6 +96,9 @@ class JsBatch implements KVBatch {
 
 class JsKV implements KVCache {
   readonly type: 'f16' | 'f32';
+  readonly types: { k: 'f16' | 'f32'; v: 'f16' | 'f32' };
+  readonly rotation = { k: 0, v: 0 };
+  readonly byteLength: number;
   readonly k: Float32Array[];
   readonly v: Float32Array[];
   disposed = false;
@@ -89,12 +107,25 @@ class JsKV implements KVCache {
     readonly contextSize: number,
     readonly kvHeads: number,
     readonly headDim: number,
-    type: 'f16' | 'f32',
+    types: KVCacheType | KVCacheTypes,
   ) {
-    this.type = type;
+    const t = typeof types === 'string' ? { k: types, v: types } : types;
+    if ((t.k !== 'f16' && t.k !== 'f32') || t.k !== t.v)
+      throw new Error(`js-kernels: KV cache types ${t.k}/${t.v} not supported (f16 or f32 for both)`);
+    this.type = t.k;
+    this.types = { k: t.k, v: t.k };
     const n = contextSize * kvHeads * headDim;
+    this.byteLength = 2 * layers * n * 4;
     this.k = Array.from({ length: layers }, () => new Float32Array(n));
     this.v = Array.from({ length: layers }, () => new Float32Array(n));
+  }
+  readRows(layer: number, part: 'k' | 'v', nTokens: number): Uint8Array {
+    const a = (part === 'k' ? this.k : this.v)[layer] as Float32Array;
+    return new Uint8Array(a.slice(0, nTokens * this.kvHeads * this.headDim).buffer);
+  }
+  writeRows(layer: number, part: 'k' | 'v', nTokens: number, bytes: Uint8Array): void {
+    const a = (part === 'k' ? this.k : this.v)[layer] as Float32Array;
+    a.set(new Float32Array(bytes.slice().buffer, 0, nTokens * this.kvHeads * this.headDim));
   }
   store(layer: number, pos: number, nTokens: number, k: F32Buffer, v: F32Buffer, row = 0) {
     const w = this.kvHeads * this.headDim;
@@ -170,6 +201,43 @@ export function jsKernels(): Kernels {
         for (let c = 0; c < cols; c++)
           O[r * cols + c] = (X[r * cols + c] as number) * scale * (Wt[c] as number);
       }
+    },
+    layerNorm(out, x, weight, bias, rows, cols, eps) {
+      const X = d(x);
+      const O = d(out);
+      const Wt = weight && d(weight);
+      const B = bias && d(bias);
+      for (let r = 0; r < rows; r++) {
+        let mean = 0;
+        for (let c = 0; c < cols; c++) mean += X[r * cols + c] as number;
+        mean /= cols;
+        let v = 0;
+        for (let c = 0; c < cols; c++) v += ((X[r * cols + c] as number) - mean) ** 2;
+        const scale = 1 / Math.sqrt(v / cols + eps);
+        for (let c = 0; c < cols; c++)
+          O[r * cols + c] =
+            ((X[r * cols + c] as number) - mean) * scale * ((Wt?.[c] as number) ?? 1) +
+            ((B?.[c] as number) ?? 0);
+      }
+    },
+    // The tanh GELU by its definition (the C op also rounds input and result through f16, as ggml).
+    gelu(out, x, n) {
+      const X = d(x);
+      const O = d(out);
+      for (let i = 0; i < n; i++) {
+        const v = X[i] as number;
+        O[i] =
+          v <= -10
+            ? 0
+            : v >= 10
+              ? v
+              : 0.5 * v * (1 + Math.tanh(0.7978845608028654 * v * (1 + 0.044715 * v * v)));
+      }
+    },
+    geluErf(out, x, n) {
+      const X = d(x);
+      const O = d(out);
+      for (let i = 0; i < n; i++) O[i] = 0.5 * (X[i] as number) * (1 + erf((X[i] as number) * Math.SQRT1_2));
     },
     rope(x, p: RopeParams) {
       const X = d(x);
