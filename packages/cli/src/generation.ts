@@ -74,6 +74,8 @@ export interface TimedGeneration {
   signal?: AbortSignal;
   /** Called with each text piece (default: write to stdout). */
   onText?: (piece: string) => void | Promise<void>;
+  /** Called once the prompt (all but its last token) is in the session, before generating (--prompt-cache saves it). */
+  onPromptEvaluated?: (session: Session) => void | Promise<void>;
 }
 
 /**
@@ -90,6 +92,7 @@ export async function timedGenerate(g: TimedGeneration): Promise<GenerationStats
   const head = tokens.slice(reuse, -1);
   if (head.length > 0) await session.evaluate(head);
   const t1 = performance.now();
+  if (head.length > 0) await g.onPromptEvaluated?.(session);
   const stream = model.generate(tokens, { ...g.options, session, ...(g.signal ? { signal: g.signal } : {}) });
   let text = '';
   let finishReason: string;

@@ -46,3 +46,27 @@ export async function readStdin(): Promise<string> {
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/** KV cache types, as llama.cpp's --cache-type-k/-v spell them. */
+export const CACHE_TYPES = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl'] as const;
+export type CacheType = (typeof CACHE_TYPES)[number];
+
+/** --cache-type-k / --cache-type-v values. */
+export function parseCacheType(value: string): CacheType {
+  const v = value.toLowerCase();
+  if (!(CACHE_TYPES as readonly string[]).includes(v))
+    throw new InvalidArgumentError(`expected one of ${CACHE_TYPES.join(', ')}, got "${value}".`);
+  return v as CacheType;
+}
+
+/** llama.cpp's multi-letter short flags (-ctk, -ctv), which commander cannot declare, as their long forms. */
+export function expandLlamaShortFlags(argv: readonly string[]): string[] {
+  const alias: Record<string, string> = { '-ctk': '--cache-type-k', '-ctv': '--cache-type-v' };
+  return argv.map((a, i) => {
+    if (i < 2) return a;
+    const eq = a.indexOf('=');
+    const flag = eq >= 0 ? a.slice(0, eq) : a;
+    const long = alias[flag];
+    return long ? long + (eq >= 0 ? a.slice(eq) : '') : a;
+  });
+}

@@ -8,6 +8,13 @@ typedef struct {
   qk_pool *pool;
   int nthreads;
   int force_scalar;
+  int mode; /* QK_MODE_FAST (repacked weights, fastest kernels) or QK_MODE_PARITY (llama.cpp's orders): plan.h */
+  /* Activations of the last matmul, still in scratch: their format (0 = none) and row bytes. The
+   * command executor sets act_reuse for a matmul whose input is the previous command's (a matmul's)
+   * unchanged input, so q/k/v or gate/up quantize their shared input once (matmul.c). */
+  intptr_t act_kind;
+  size_t act_row_bytes;
+  int act_reuse;
   qk_vtable vt;
   const char *simd;
   void *scratch;
@@ -48,12 +55,23 @@ typedef struct {
 } qk_rope_params;
 void qk_rope(float *x, const qk_rope_params *p);
 
-/* KV cache: per layer K then V, each [ctx][kv_dim] in f16 (is_f16) or f32. */
+/*
+ * KV cache: per layer all K rows then all V rows, ctx rows each; a row is kv_dim values in the
+ * cache type (ggml ids: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL), K and V typed
+ * separately. k_rot/v_rot (0 = none): each row is rotated in chunks of that many values (a power of
+ * two dividing the head size) by the orthonormal Walsh-Hadamard matrix before it is stored, as
+ * llama.cpp rotates a quantized cache; attention rotates the query the same way (K) and rotates its
+ * output back (V). The matrix is symmetric and its own inverse.
+ */
 typedef struct {
   void *data;
   int64_t layers, ctx, kv_dim;
-  int is_f16;
+  int k_type, v_type, k_rot, v_rot;
 } qk_kv;
+/* Bytes of one K (which = 0) or V (1) row. */
+size_t qk_kv_row_bytes(const qk_kv *kv, int which);
+/* In place orthonormal Walsh-Hadamard transform of every `rot`-chunk of x[0..n). */
+void qk_hadamard(float *x, int64_t n, int rot);
 void qk_kv_store(const qk_kv *kv, int64_t layer, int64_t pos, int64_t n, const float *k, const float *v);
 void qk_kv_shift(const qk_kv *kv, int64_t from, int64_t to, int64_t count);
 

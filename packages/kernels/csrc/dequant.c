@@ -11,6 +11,16 @@ static void dq_q4_0(const blk_q4_0 *x, float *y, int64_t nb) {
   }
 }
 
+static void dq_iq4_nl(const blk_iq4_nl *x, float *y, int64_t nb) {
+  for (int64_t i = 0; i < nb; i++, y += QB) {
+    const float d = qk_h2f(x[i].d);
+    for (int j = 0; j < 16; j++) {
+      y[j] = d * qk_iq4nl_values[x[i].qs[j] & 0xF];
+      y[j + 16] = d * qk_iq4nl_values[x[i].qs[j] >> 4];
+    }
+  }
+}
+
 static void dq_q4_1(const blk_q4_1 *x, float *y, int64_t nb) {
   for (int64_t i = 0; i < nb; i++, y += QB) {
     const float d = qk_h2f(x[i].d), m = qk_h2f(x[i].m);
@@ -158,6 +168,7 @@ int qk_dequantize(int type, const void *src, float *dst, int64_t n) {
     case QK_Q5_0: dq_q5_0(src, dst, nb); return 0;
     case QK_Q5_1: dq_q5_1(src, dst, nb); return 0;
     case QK_Q8_0: dq_q8_0(src, dst, nb); return 0;
+    case QK_IQ4_NL: dq_iq4_nl(src, dst, nb); return 0;
     case QK_Q2_K: dq_q2_K(src, dst, nb); return 0;
     case QK_Q3_K: dq_q3_K(src, dst, nb); return 0;
     case QK_Q4_K: dq_q4_K(src, dst, nb); return 0;

@@ -5,6 +5,8 @@
  */
 #include "op-table.h"
 #include "ctx.h"
+#include "plan.h"
+#include "norm-act.h"
 
 #define PTR(v) ((void *)(uintptr_t)(v))
 #define FPTR(v) ((float *)(uintptr_t)(v))
@@ -41,6 +43,14 @@ static double op_rope(const double *a) {
   return 0;
 }
 
+/* out, x, w (0 = none), b (0 = none), rows, cols, eps */
+static double op_layer_norm(const double *a) {
+  qk_layer_norm(FPTR(a[0]), FPTR(a[1]), a[2] != 0 ? FPTR(a[2]) : NULL, a[3] != 0 ? FPTR(a[3]) : NULL, I64(a[4]), I64(a[5]), (float)a[6]);
+  return 0;
+}
+static double op_gelu(const double *a) { qk_gelu(FPTR(a[0]), FPTR(a[1]), I64(a[2])); return 0; }
+static double op_gelu_erf(const double *a) { qk_gelu_erf(FPTR(a[0]), FPTR(a[1]), I64(a[2])); return 0; }
+
 static double op_softmax(const double *a) { qk_softmax(FPTR(a[0]), I64(a[1]), I64(a[2])); return 0; }
 static double op_silu(const double *a) { qk_silu(FPTR(a[0]), I64(a[1])); return 0; }
 static double op_swiglu(const double *a) { qk_swiglu(FPTR(a[0]), FPTR(a[1]), FPTR(a[2]), I64(a[3])); return 0; }
@@ -60,34 +70,58 @@ static double op_argmax(const double *a) { return (double)qk_argmax(FPTR(a[0]), 
 
 static double op_mem_read(const double *a) { return qk_mem_read(PTR(a[0]), PTR(a[1]), (size_t)a[2]); }
 
+/* dst, src, n */
+static double op_copy_bytes(const double *a) { memcpy(PTR(a[0]), PTR(a[1]), (size_t)a[2]); return 0; }
+
 static void kv_from(const double *a, qk_kv *kv) {
-  kv->data = PTR(a[0]); kv->layers = I64(a[1]); kv->ctx = I64(a[2]); kv->kv_dim = I64(a[3]); kv->is_f16 = (int)a[4];
+  kv->data = PTR(a[0]); kv->layers = I64(a[1]); kv->ctx = I64(a[2]); kv->kv_dim = I64(a[3]);
+  /* a type code is ggml type id | rotation size << 8 */
+  const int kc = (int)a[4], vc = (int)a[5];
+  kv->k_type = kc & 255; kv->k_rot = kc >> 8; kv->v_type = vc & 255; kv->v_rot = vc >> 8;
 }
 
-/* kv(5), layer, pos, n, k, v */
+/* kv(6), layer, pos, n, k, v */
 static double op_kv_store(const double *a) {
   qk_kv kv;
   kv_from(a, &kv);
-  qk_kv_store(&kv, I64(a[5]), I64(a[6]), I64(a[7]), FPTR(a[8]), FPTR(a[9]));
+  qk_kv_store(&kv, I64(a[6]), I64(a[7]), I64(a[8]), FPTR(a[9]), FPTR(a[10]));
   return 0;
 }
 
-/* kv(5), from, to, count */
+/* kv(6), from, to, count */
 static double op_kv_shift(const double *a) {
   qk_kv kv;
   kv_from(a, &kv);
-  qk_kv_shift(&kv, I64(a[5]), I64(a[6]), I64(a[7]));
+  qk_kv_shift(&kv, I64(a[6]), I64(a[7]), I64(a[8]));
   return 0;
 }
 
-/* ctx, out, q, kv(5), layer, nTokens, pos, nHeads, nKvHeads, headDim, window, scale, flash */
+/* ctx, out, q, kv(6), layer, nTokens, pos, nHeads, nKvHeads, headDim, window, scale, flash */
 static double op_attention(const double *a) {
   qk_kv kv;
   kv_from(a + 3, &kv);
   qk_attn_params p;
-  p.n_tokens = I64(a[9]); p.pos = I64(a[10]); p.n_heads = I64(a[11]); p.n_kv_heads = I64(a[12]);
-  p.head_dim = I64(a[13]); p.window = I64(a[14]); p.scale = (float)a[15]; p.flash = a[16] != 0;
-  return qk_attention(PTR(a[0]), FPTR(a[1]), FPTR(a[2]), &kv, I64(a[8]), &p);
+  p.n_tokens = I64(a[10]); p.pos = I64(a[11]); p.n_heads = I64(a[12]); p.n_kv_heads = I64(a[13]);
+  p.head_dim = I64(a[14]); p.window = I64(a[15]); p.scale = (float)a[16]; p.flash = a[17] != 0;
+  return qk_attention(PTR(a[0]), FPTR(a[1]), FPTR(a[2]), &kv, I64(a[9]), &p);
+}
+
+/* ctx, mode (QK_MODE_*): sets and returns the context's matmul mode */
+static double op_set_mode(const double *a) {
+  qk_ctx *c = PTR(a[0]);
+  c->mode = (int)a[1] == QK_MODE_PARITY ? QK_MODE_PARITY : QK_MODE_FAST;
+  return c->mode;
+}
+/* ctx, type, rows, cols: the layout a new weight should be repacked into (plan.h) */
+static double op_repack_plan(const double *a) { return qk_plan_repack(PTR(a[0]), (int)a[1], I64(a[2]), I64(a[3])); }
+/* ctx, type, layout, src, dst, rows, cols */
+static double op_repack(const double *a) {
+  return qk_repack(PTR(a[0]), (int)a[1], (int)a[2], PTR(a[3]), PTR(a[4]), I64(a[5]), I64(a[6]));
+}
+/* ctx: the ISA the matmul plan uses (plan.h QK_ISA_*; 0 when the context forces scalar) */
+static double op_plan_isa(const double *a) {
+  const qk_ctx *c = PTR(a[0]);
+  return c->force_scalar ? QK_ISA_SCALAR : qk_plan_isa();
 }
 
 const qk_op qk_ops[] = {
@@ -108,9 +142,17 @@ const qk_op qk_ops[] = {
   { "copyRows", 6, 0, op_copy_rows },
   { "argmax", 2, QK_OP_VALUE, op_argmax },
   { "memRead", 3, QK_OP_VALUE | QK_OP_CTX, op_mem_read },
-  { "kvStore", 10, 0, op_kv_store },
-  { "kvShift", 8, 0, op_kv_shift },
-  { "attention", 17, QK_OP_STATUS | QK_OP_CTX, op_attention },
+  { "copyBytes", 3, 0, op_copy_bytes },
+  { "kvStore", 11, 0, op_kv_store },
+  { "kvShift", 9, 0, op_kv_shift },
+  { "attention", 18, QK_OP_STATUS | QK_OP_CTX, op_attention },
+  { "setMode", 2, QK_OP_VALUE | QK_OP_CTX, op_set_mode },
+  { "repackPlan", 4, QK_OP_VALUE | QK_OP_CTX, op_repack_plan },
+  { "repack", 7, QK_OP_STATUS | QK_OP_VALUE | QK_OP_CTX, op_repack },
+  { "planIsa", 1, QK_OP_VALUE | QK_OP_CTX, op_plan_isa },
+  { "layerNorm", 7, 0, op_layer_norm },
+  { "gelu", 3, 0, op_gelu },
+  { "geluErf", 3, 0, op_gelu_erf },
 };
 
 const int qk_nops = (int)(sizeof(qk_ops) / sizeof(qk_ops[0]));
@@ -129,11 +171,24 @@ int64_t qk_cmds_check(const double *cmds, int64_t len, int64_t count, const void
   return at;
 }
 
+/* A matmul command whose input (ctx, out, w, type, rows, cols, x, nTokens) is the previous matmul's,
+ * not overwritten by that matmul's output: its activations are still quantized in scratch. */
+static int same_matmul_input(const double *prev, const double *a) {
+  if (!prev || prev[0] != a[0] || prev[6] != a[6] || prev[7] != a[7] || prev[5] != a[5]) return 0;
+  const double out0 = prev[1], out1 = prev[1] + prev[7] * prev[4] * 4, x0 = a[6], x1 = a[6] + a[7] * a[5] * 4;
+  return out1 <= x0 || x1 <= out0;
+}
+
 int64_t qk_cmds_run(const double *cmds, int64_t count, double *fail_rc) {
   const double *p = cmds;
+  const double *prev_matmul = NULL;
   for (int64_t i = 0; i < count; i++) {
     const qk_op *op = &qk_ops[(int)p[0]];
+    const int is_matmul = op->fn == op_matmul;
+    if (is_matmul) ((qk_ctx *)PTR(p[1]))->act_reuse = same_matmul_input(prev_matmul, p + 1);
     const double r = op->fn(p + 1);
+    if (is_matmul) ((qk_ctx *)PTR(p[1]))->act_reuse = 0;
+    prev_matmul = is_matmul && r == 0 ? p + 1 : NULL;
     if ((op->flags & QK_OP_STATUS) && r != 0) {
       *fail_rc = r;
       return i;

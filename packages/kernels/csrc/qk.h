@@ -11,7 +11,7 @@
 enum {
   QK_F32 = 0, QK_F16 = 1, QK_Q4_0 = 2, QK_Q4_1 = 3, QK_Q5_0 = 6, QK_Q5_1 = 7, QK_Q8_0 = 8,
   QK_Q8_1 = 9, QK_Q2_K = 10, QK_Q3_K = 11, QK_Q4_K = 12, QK_Q5_K = 13, QK_Q6_K = 14,
-  QK_Q8_K = 15, QK_BF16 = 30, QK_TYPE_COUNT = 31
+  QK_Q8_K = 15, QK_IQ4_NL = 20, QK_BF16 = 30, QK_TYPE_COUNT = 31
 };
 
 #define QB 32     /* elements per block of the 32-element formats */
@@ -26,6 +26,7 @@ typedef struct QK_PACKED { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } blk_q5_0
 typedef struct QK_PACKED { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; } blk_q5_1; /* 24 */
 typedef struct QK_PACKED { uint16_t d; int8_t qs[32]; } blk_q8_0;                  /* 34 */
 typedef struct QK_PACKED { uint16_t d, s; int8_t qs[32]; } blk_q8_1;               /* 36 */
+typedef struct QK_PACKED { uint16_t d; uint8_t qs[16]; } blk_iq4_nl;              /* 18: d × qk_iq4nl_values[q] */
 typedef struct QK_PACKED { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; } blk_q2_K;      /* 84 */
 typedef struct QK_PACKED { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; } blk_q3_K; /* 110 */
 typedef struct QK_PACKED { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } blk_q4_K;     /* 144 */
@@ -39,6 +40,7 @@ _Static_assert(sizeof(blk_q5_0) == 22, "q5_0");
 _Static_assert(sizeof(blk_q5_1) == 24, "q5_1");
 _Static_assert(sizeof(blk_q8_0) == 34, "q8_0");
 _Static_assert(sizeof(blk_q8_1) == 36, "q8_1");
+_Static_assert(sizeof(blk_iq4_nl) == 18, "iq4_nl");
 _Static_assert(sizeof(blk_q2_K) == 84, "q2_K");
 _Static_assert(sizeof(blk_q3_K) == 110, "q3_K");
 _Static_assert(sizeof(blk_q4_K) == 144, "q4_K");
@@ -53,6 +55,9 @@ int qk_type_block(int type);
 int qk_type_bytes(int type);
 /* Bytes of `n` elements of `type` (n a multiple of the block size). */
 size_t qk_row_bytes(int type, int64_t n);
+
+/* IQ4_NL's 16 non-linear levels (ggml's kvalues_iq4nl). */
+extern const int8_t qk_iq4nl_values[16];
 
 /* ---- half floats ---- */
 extern float qk_f16_table[65536];

@@ -121,6 +121,53 @@ static void quant_q5_1(const float *x, blk_q5_1 *y, int64_t nb) {
   }
 }
 
+/* Index of the level of `val` (n ascending levels) nearest to x (ggml's best_index_int8). */
+static inline int best_index_int8(int n, const int8_t *val, float x) {
+  if (x <= val[0]) return 0;
+  if (x >= val[n - 1]) return n - 1;
+  int ml = 0, mu = n - 1;
+  while (mu - ml > 1) {
+    const int mav = (ml + mu) / 2;
+    if (x < val[mav]) mu = mav; else ml = mav;
+  }
+  return x - val[mu - 1] < val[mu] - x ? mu - 1 : mu;
+}
+
+/*
+ * IQ4_NL as ggml's quantize_row_iq4_nl_ref (what llama.cpp stores into an iq4_nl KV cache):
+ * d = max/−127 (max = the value of largest magnitude), each value to its nearest level, then the
+ * scale refit by weighted least squares (weights x²): d = Σw·q·x / Σw·q². No further search.
+ */
+static void quant_iq4_nl(const float *x, blk_iq4_nl *y, int64_t nb) {
+  const int8_t *values = qk_iq4nl_values;
+  for (int64_t i = 0; i < nb; i++, x += QB) {
+    float amax = 0, max = 0;
+    for (int j = 0; j < QB; j++) {
+      const float ax = fabsf(x[j]);
+      if (ax > amax) { amax = ax; max = x[j]; }
+    }
+    uint8_t L[QB];
+    float d = 0;
+    if (amax < GROUP_EPS) {
+      memset(L, 0, sizeof(L));
+    } else {
+      d = max / values[0];
+      const float id = 1 / d;
+      float sumqx = 0, sumq2 = 0;
+      for (int j = 0; j < QB; j++) {
+        const int l = best_index_int8(16, values, id * x[j]);
+        L[j] = (uint8_t)l;
+        const float q = values[l], w = x[j] * x[j];
+        sumqx += w * q * x[j];
+        sumq2 += w * q * q;
+      }
+      d = sumq2 > 0 ? sumqx / sumq2 : 0.f;
+    }
+    y[i].d = qk_f2h(d);
+    for (int j = 0; j < 16; j++) y[i].qs[j] = (uint8_t)(L[j] | (L[j + 16] << 4));
+  }
+}
+
 /* ---------------- K-quant helpers ---------------- */
 
 /*
@@ -560,6 +607,7 @@ int qk_quantize(int type, const float *src, void *dst, int64_t rows, int64_t col
     case QK_Q4_1: quant_q4_1(src, dst, nb); return 0;
     case QK_Q5_0: quant_q5_0(src, dst, nb); return 0;
     case QK_Q5_1: quant_q5_1(src, dst, nb); return 0;
+    case QK_IQ4_NL: quant_iq4_nl(src, dst, nb); return 0;
     case QK_Q2_K: quant_q2_K(src, dst, nb); return 0;
     case QK_Q3_K: quant_q3_K(src, dst, nb); return 0;
     case QK_Q4_K: quant_q4_K(src, dst, nb, refine); return 0;

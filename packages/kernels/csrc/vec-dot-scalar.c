@@ -26,6 +26,22 @@ static float vd_q4_0(int64_t n, const void *w, const void *a) {
   return s;
 }
 
+/* ggml_vec_dot_iq4_nl_q8_0 (generic): per block d_x·d_y·Σ level·q8. */
+static float vd_iq4_nl(int64_t n, const void *w, const void *a) {
+  const blk_iq4_nl *x = w;
+  const blk_q8_0 *y = a;
+  float s = 0;
+  for (int64_t i = 0; i < n / QB; i++) {
+    int sumi1 = 0, sumi2 = 0;
+    for (int j = 0; j < 16; j++) {
+      sumi1 += y[i].qs[j] * qk_iq4nl_values[x[i].qs[j] & 0xF];
+      sumi2 += y[i].qs[j + 16] * qk_iq4nl_values[x[i].qs[j] >> 4];
+    }
+    s += (qk_h2f(x[i].d) * qk_h2f(y[i].d)) * (float)(sumi1 + sumi2);
+  }
+  return s;
+}
+
 static float vd_q4_1(int64_t n, const void *w, const void *a) {
   const blk_q4_1 *x = w;
   const blk_q8_1 *y = a;
@@ -243,6 +259,7 @@ void qk_vtable_scalar(qk_vtable *t) {
   t->dot[QK_Q5_0] = vd_q5_0;
   t->dot[QK_Q5_1] = vd_q5_1;
   t->dot[QK_Q8_0] = vd_q8_0;
+  t->dot[QK_IQ4_NL] = vd_iq4_nl;
   t->dot[QK_Q2_K] = vd_q2_K;
   t->dot[QK_Q3_K] = vd_q3_K;
   t->dot[QK_Q4_K] = vd_q4_K;

@@ -3,6 +3,15 @@
  * C library through a Host (native addon or wasm module).
  */
 import { KernelError } from './errors';
+import {
+  checkKvTypeForHead,
+  kvCacheBytes,
+  kvRotationSizes,
+  kvRowBytes,
+  kvTypeInfo,
+  kvTypes,
+  STANDARD_PATH_V_TYPES,
+} from './kv-types';
 import type { Host } from './raw-binding';
 import {
   type ActiveRun,
@@ -20,10 +29,13 @@ import type {
   BackendName,
   F32Buffer,
   GGMLTypeId,
+  KernelMode,
   Kernels,
   KVBatch,
   KVBatchOptions,
   KVCache,
+  KVCacheOptions,
+  KVCacheTypes,
   KVSegment,
   QuantizeOptions,
   RopeParams,
@@ -97,6 +109,8 @@ class WeightImpl implements Weight {
     readonly byteLength: number,
     private address: number,
     private releaseFn: () => void,
+    /** @internal The type code C gets: ggml type | layout << 8 (csrc/plan.h; layout 0 = as in the file). */
+    readonly code: number = type,
   ) {}
   get disposed(): boolean {
     return this.#disposed;
@@ -117,9 +131,17 @@ class WeightImpl implements Weight {
 class KVCacheImpl implements KVCache {
   #disposed = false;
   readonly kvDim: number;
+  readonly byteLength: number;
+  /** Row bytes of K and V. */
+  readonly kRowBytes: number;
+  readonly vRowBytes: number;
+  /** The C type codes: ggml type id | rotation size << 8. */
+  readonly kCode: number;
+  readonly vCode: number;
   constructor(
     readonly owner: KernelsImpl,
-    readonly type: 'f16' | 'f32',
+    readonly types: Readonly<KVCacheTypes>,
+    readonly rotation: { readonly k: number; readonly v: number },
     readonly layers: number,
     readonly contextSize: number,
     readonly kvHeads: number,
@@ -127,6 +149,11 @@ class KVCacheImpl implements KVCache {
     private data: number,
   ) {
     this.kvDim = kvHeads * headDim;
+    this.kRowBytes = kvRowBytes(types.k, this.kvDim);
+    this.vRowBytes = kvRowBytes(types.v, this.kvDim);
+    this.byteLength = layers * contextSize * (this.kRowBytes + this.vRowBytes);
+    this.kCode = kvTypeInfo(types.k).id | (rotation.k << 8);
+    this.vCode = kvTypeInfo(types.v).id | (rotation.v << 8);
   }
   get disposed(): boolean {
     return this.#disposed;
@@ -134,6 +161,48 @@ class KVCacheImpl implements KVCache {
   ptr(what: string): number {
     if (this.#disposed) throw new KernelError('DISPOSED', `${what}: the KVCache was disposed`);
     return this.data;
+  }
+  /** Byte offset and length of the K or V rows [0, n) of `layer`, after checking the arguments. */
+  private span(what: string, layer: number, part: 'k' | 'v', n: number): [number, number] {
+    int(layer, `${what}(layer)`, 0, this.layers - 1);
+    if (part !== 'k' && part !== 'v')
+      throw new KernelError('INVALID_ARGUMENT', `${what}(part): expected 'k' or 'v', got ${String(part)}`);
+    int(n, `${what}(nTokens)`, 0, this.contextSize);
+    const base = layer * this.contextSize * (this.kRowBytes + this.vRowBytes);
+    return part === 'v'
+      ? [base + this.contextSize * this.kRowBytes, n * this.vRowBytes]
+      : [base, n * this.kRowBytes];
+  }
+  readRows(layer: number, part: 'k' | 'v', nTokens: number): Uint8Array {
+    const data = this.ptr('KVCache.readRows');
+    this.owner.refuseDuringRun('KVCache.readRows');
+    const [off, len] = this.span('KVCache.readRows', layer, part, nTokens);
+    const host = this.owner.host;
+    const o = host.output(len);
+    try {
+      if (len) host.raw.copyBytes(o.ptr, data + off, len);
+      return o.take().slice();
+    } finally {
+      o.release();
+    }
+  }
+  writeRows(layer: number, part: 'k' | 'v', nTokens: number, bytes: Uint8Array): void {
+    const data = this.ptr('KVCache.writeRows');
+    this.owner.refuseDuringRun('KVCache.writeRows');
+    const [off, len] = this.span('KVCache.writeRows', layer, part, nTokens);
+    if (!(bytes instanceof Uint8Array) || bytes.length !== len)
+      throw new KernelError(
+        'INVALID_ARGUMENT',
+        `KVCache.writeRows: expected ${len} bytes for ${nTokens} ${part.toUpperCase()} rows of this cache, got ${bytes instanceof Uint8Array ? bytes.length : typeof bytes}`,
+      );
+    if (!len) return;
+    const host = this.owner.host;
+    const pin = host.pin(bytes, false);
+    try {
+      host.raw.copyBytes(data + off, pin.ptr, len);
+    } finally {
+      pin.release();
+    }
   }
   store(layer: number, pos: number, nTokens: number, k: F32Buffer, v: F32Buffer): void {
     this.storeAt(layer, pos, nTokens, k, v, 0);
@@ -159,7 +228,8 @@ class KVCacheImpl implements KVCache {
       this.layers,
       this.contextSize,
       this.kvDim,
-      this.type === 'f16' ? 1 : 0,
+      this.kCode,
+      this.vCode,
       layer,
       pos,
       nTokens,
@@ -184,7 +254,8 @@ class KVCacheImpl implements KVCache {
       this.layers,
       this.contextSize,
       this.kvDim,
-      this.type === 'f16' ? 1 : 0,
+      this.kCode,
+      this.vCode,
       from,
       to,
       count,
@@ -274,7 +345,10 @@ export class KernelsImpl implements Kernels {
   /** Op-table names by index (error messages). */
   #opNames: string[];
 
-  constructor(host: Host, threads: number, forceScalar: boolean) {
+  readonly mode: KernelMode;
+  readonly isa: string;
+
+  constructor(host: Host, threads: number, forceScalar: boolean, mode?: KernelMode) {
     this.backend = host.kind;
     this.canMapFiles = host.canMapFiles;
     this.maxMemoryBytes = host.maxMemoryBytes;
@@ -289,6 +363,45 @@ export class KernelsImpl implements Kernels {
     this.#ctx = host.raw.createContext(threads, forceScalar ? 1 : 0);
     this.#simd = host.raw.simd(this.#ctx) as SimdLevel;
     this.#threads = host.raw.threads(this.#ctx);
+    // Matmul mode (csrc/plan.h): the option, else env QUANT_KERNELS_MODE (read by C too), else fast.
+    const envMode = typeof process !== 'undefined' ? process.env?.QUANT_KERNELS_MODE : undefined;
+    this.mode = mode ?? (envMode === 'parity' ? 'parity' : 'fast');
+    host.raw.setMode(this.#ctx, this.mode === 'parity' ? 1 : 0);
+    this.isa =
+      ['scalar', 'avx2', 'avx512', 'avx512vnni', 'neon', 'simd128'][host.raw.planIsa(this.#ctx)] ?? 'scalar';
+  }
+
+  /**
+   * A weight at `src` (plain ggml layout, `bytes` long) in the layout the matmul plan wants on this
+   * context: repacked into new backend memory when the plan says so (then `release` frees the
+   * source at once, so the two copies never coexist beyond one tensor), else as it is.
+   */
+  private placeWeight(
+    type: GGMLTypeId,
+    rows: number,
+    cols: number,
+    bytes: number,
+    src: number,
+    release: () => void,
+    what: string,
+  ): WeightImpl {
+    const raw = this.host.raw;
+    const layout = this.backend === 'native' ? raw.repackPlan(this.#ctx, type, rows, cols) : 0;
+    if (layout === 0) return new WeightImpl(this, type, rows, cols, bytes, src, release, type);
+    // not zeroed: repacking writes every byte (zeroing 2+ GB first doubled the load time)
+    const dst = raw.alloc(bytes, 0);
+    if (!dst) {
+      release();
+      throw new KernelError('OUT_OF_MEMORY', `${what}: cannot allocate ${bytes} bytes to repack the weight`);
+    }
+    const rc = raw.repack(this.#ctx, type, layout, src, dst, rows, cols);
+    release();
+    if (rc !== 0) {
+      this.host.free(dst);
+      throw new KernelError('INTERNAL', `${what}: repacking returned ${rc}`);
+    }
+    const host = this.host;
+    return new WeightImpl(this, type, rows, cols, bytes, dst, () => host.free(dst), type | (layout << 8));
   }
 
   get busy(): boolean {
@@ -406,7 +519,8 @@ export class KernelsImpl implements Kernels {
   }
 
   /** Throws RECORDING while a run records and (if `whileExecuting`) BUSY while one executes. */
-  private refuseDuringRun(what: string, whileExecuting = true): void {
+  /** @internal */
+  refuseDuringRun(what: string, whileExecuting = true): void {
     const r = this.#run;
     if (r === undefined) return;
     if (r.phase === 'recording') throw recordingError(what);
@@ -521,7 +635,7 @@ export class KernelsImpl implements Kernels {
       );
     }
     const pinned = this.host.pin(data.byteLength === bytes ? data : data.subarray(0, bytes), true);
-    const w = new WeightImpl(this, type, rows, cols, bytes, pinned.ptr, () => pinned.release());
+    const w = this.placeWeight(type, rows, cols, bytes, pinned.ptr, () => pinned.release(), 'weight');
     this.#live.add(w);
     return w;
   }
@@ -548,7 +662,7 @@ export class KernelsImpl implements Kernels {
     }
     const [ptr, base, len] = r;
     const raw = this.host.raw;
-    const w = new WeightImpl(this, type, rows, cols, bytes, ptr, () => raw.unmap(base, len));
+    const w = this.placeWeight(type, rows, cols, bytes, ptr, () => raw.unmap(base, len), 'weightFromFile');
     this.#live.add(w);
     return w;
   }
@@ -558,32 +672,35 @@ export class KernelsImpl implements Kernels {
     this.host.checkMappedFiles?.();
   }
 
-  kvCache(opts: {
-    layers: number;
-    contextSize: number;
-    kvHeads: number;
-    headDim: number;
-    type: 'f16' | 'f32';
-  }): KVCache {
+  kvCache(opts: KVCacheOptions): KVCache {
     this.ctx('kvCache');
     const layers = int(opts?.layers, 'kvCache(layers)', 1);
     const contextSize = int(opts.contextSize, 'kvCache(contextSize)', 1);
     const kvHeads = int(opts.kvHeads, 'kvCache(kvHeads)', 1);
     const headDim = int(opts.headDim, 'kvCache(headDim)', 1);
-    if (opts.type !== 'f16' && opts.type !== 'f32')
-      throw new KernelError(
-        'INVALID_ARGUMENT',
-        `kvCache(type) must be 'f16' or 'f32', got ${String(opts.type)}`,
-      );
-    const bytes = layers * 2 * contextSize * kvHeads * headDim * (opts.type === 'f16' ? 2 : 4);
+    const types = kvTypes(opts.type);
+    checkKvTypeForHead(types.k, headDim, 'kvCache(type.k)');
+    checkKvTypeForHead(types.v, headDim, 'kvCache(type.v)');
+    const rotation = kvRotationSizes(types, headDim, opts.rotation);
+    const bytes = kvCacheBytes({ layers, contextSize, kvHeads, headDim }, types);
     if (bytes > this.maxMemoryBytes) {
       throw new KernelError(
         'OUT_OF_MEMORY',
         `kvCache: ${bytes} bytes exceed this backend's limit of ${this.maxMemoryBytes}`,
       );
     }
-    const data = this.host.alloc(bytes);
-    const c = new KVCacheImpl(this, opts.type, layers, contextSize, kvHeads, headDim, data);
+    // not zeroed: attention reads only stored positions, so a long cache takes memory as it fills
+    const data = this.host.alloc(bytes, false);
+    const c = new KVCacheImpl(
+      this,
+      Object.freeze(types),
+      Object.freeze(rotation),
+      layers,
+      contextSize,
+      kvHeads,
+      headDim,
+      data,
+    );
     this.#live.add(c);
     return c;
   }
@@ -670,7 +787,7 @@ export class KernelsImpl implements Kernels {
     if (out === x) throw new KernelError('ALIASING', 'matmul: out and x must be different buffers');
     const op = this.buf(out, 'matmul(out)', nTokens * wi.rows);
     const xp = this.buf(x, 'matmul(x)', nTokens * wi.cols);
-    const rc = this.host.raw.matmul(ctx, op, wi.ptr('matmul'), wi.type, wi.rows, wi.cols, xp, nTokens);
+    const rc = this.host.raw.matmul(ctx, op, wi.ptr('matmul'), wi.code, wi.rows, wi.cols, xp, nTokens);
     if (rc !== 0) throw new KernelError(rc === -2 ? 'OUT_OF_MEMORY' : 'INTERNAL', `matmul: C returned ${rc}`);
   }
 
@@ -685,7 +802,7 @@ export class KernelsImpl implements Kernels {
     if (n === 0) return;
     const pinned = this.host.pin(idArr, false);
     try {
-      const rc = this.host.raw.getRows(wi.ptr('getRows'), wi.type, wi.rows, wi.cols, pinned.ptr, n, op);
+      const rc = this.host.raw.getRows(wi.ptr('getRows'), wi.code, wi.rows, wi.cols, pinned.ptr, n, op);
       if (rc !== 0) throw new KernelError('INTERNAL', `getRows: C returned ${rc}`);
     } finally {
       pinned.release();
@@ -702,6 +819,43 @@ export class KernelsImpl implements Kernels {
     const xp = this.buf(x, 'rmsNorm(x)', rows * cols);
     const wp = this.buf(weight, 'rmsNorm(weight)', cols);
     if (rows) this.host.raw.rmsNorm(o, xp, wp, rows, cols, eps);
+  }
+
+  layerNorm(
+    out: F32Buffer,
+    x: F32Buffer,
+    weight: F32Buffer | undefined,
+    bias: F32Buffer | undefined,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void {
+    this.ctx('layerNorm');
+    int(rows, 'layerNorm(rows)');
+    int(cols, 'layerNorm(cols)', 1);
+    finite(eps, 'layerNorm(eps)');
+    if (eps < 0) throw new KernelError('INVALID_ARGUMENT', `layerNorm: eps = ${eps} must be ≥ 0`);
+    const o = this.buf(out, 'layerNorm(out)', rows * cols);
+    const xp = this.buf(x, 'layerNorm(x)', rows * cols);
+    const wp = weight === undefined ? 0 : this.buf(weight, 'layerNorm(weight)', cols);
+    const bp = bias === undefined ? 0 : this.buf(bias, 'layerNorm(bias)', cols);
+    if (rows) this.host.raw.layerNorm(o, xp, wp, bp, rows, cols, eps);
+  }
+
+  gelu(out: F32Buffer, x: F32Buffer, n: number): void {
+    this.ctx('gelu');
+    int(n, 'gelu(n)');
+    const o = this.buf(out, 'gelu(out)', n);
+    const xp = this.buf(x, 'gelu(x)', n);
+    if (n) this.host.raw.gelu(o, xp, n);
+  }
+
+  geluErf(out: F32Buffer, x: F32Buffer, n: number): void {
+    this.ctx('geluErf');
+    int(n, 'geluErf(n)');
+    const o = this.buf(out, 'geluErf(out)', n);
+    const xp = this.buf(x, 'geluErf(x)', n);
+    if (n) this.host.raw.geluErf(o, xp, n);
   }
 
   rope(x: F32Buffer, p: RopeParams): void {
@@ -964,6 +1118,12 @@ export class KernelsImpl implements Kernels {
         `attention: positions up to ${pos + nTokens - 1} exceed the cache's context size ${cache.contextSize}`,
       );
     }
+    if (p.flash === false && kvTypeInfo(cache.types.v).quantized)
+      throw new KernelError(
+        'UNSUPPORTED_TYPE',
+        `attention: a ${cache.types.v} V cache can only be read by the flash-attention path (as in llama.cpp); ` +
+          `use flash: true, or a V cache type the standard path reads: ${STANDARD_PATH_V_TYPES.join(', ')}`,
+      );
     const window = int(p.window ?? 0, 'attention(window)');
     const scale = finite(p.scale ?? 1 / Math.sqrt(headDim), 'attention(scale)');
     if (p.flash !== undefined && typeof p.flash !== 'boolean') {
@@ -984,7 +1144,8 @@ export class KernelsImpl implements Kernels {
       cache.layers,
       cache.contextSize,
       cache.kvDim,
-      cache.type === 'f16' ? 1 : 0,
+      cache.kCode,
+      cache.vCode,
       layer,
       nTokens,
       pos,
@@ -1035,5 +1196,6 @@ export class KernelsImpl implements Kernels {
     for (const o of [...this.#live]) o.dispose();
     this.host.raw.destroyContext(this.#ctx);
     this.#ctx = 0;
+    this.#cmds.release();
   }
 }

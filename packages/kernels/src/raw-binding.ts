@@ -48,6 +48,10 @@ export interface RawBinding {
     attnFactor: number,
     factors: number,
   ): void;
+  /** w and b: 0 = none. */
+  layerNorm(out: number, x: number, w: number, b: number, rows: number, cols: number, eps: number): void;
+  gelu(out: number, x: number, n: number): void;
+  geluErf(out: number, x: number, n: number): void;
   softmax(x: number, rows: number, cols: number): void;
   silu(x: number, n: number): void;
   swiglu(out: number, gate: number, up: number, n: number): void;
@@ -58,6 +62,22 @@ export interface RawBinding {
   scale(x: number, s: number, n: number): void;
   copyRows(dst: number, dstStride: number, src: number, srcStride: number, rows: number, cols: number): void;
   argmax(x: number, n: number): number;
+  /** Sets the context's matmul mode (0 fast, 1 parity); returns it. */
+  setMode(ctx: number, mode: number): number;
+  /** Layout (0 = keep as is, 1 = 16-row interleaved) a new weight should be repacked into (csrc/plan.h). */
+  repackPlan(ctx: number, type: number, rows: number, cols: number): number;
+  /** Reorders a weight into `layout` at dst (same byte count); 0 or a failure code. */
+  repack(
+    ctx: number,
+    type: number,
+    layout: number,
+    src: number,
+    dst: number,
+    rows: number,
+    cols: number,
+  ): number;
+  /** The matmul plan's ISA (csrc/plan.h QK_ISA_*). */
+  planIsa(ctx: number): number;
   /**
    * The C op table (csrc/op-table.c), in order: [name, number of numeric args, flags] per op.
    * Every op of this interface that the table lists is one entry; its index is the op code of a
@@ -73,12 +93,16 @@ export interface RawBinding {
   exec?(ctx: number, cmds: Float64Array, count: number): Promise<undefined | [number, number]>;
   /** Bench only: reads `bytes` at ptr with the pool's threads (memory bandwidth probe). */
   memRead(ctx: number, ptr: number, bytes: number): number;
+  /** memcpy(dst, src, n): KV cache rows in and out. */
+  copyBytes(dst: number, src: number, n: number): void;
+  /** KV ops: a type code is the ggml type id | Hadamard rotation size << 8. */
   kvStore(
     data: number,
     layers: number,
     ctx: number,
     kvDim: number,
-    isF16: number,
+    kCode: number,
+    vCode: number,
     layer: number,
     pos: number,
     n: number,
@@ -90,7 +114,8 @@ export interface RawBinding {
     layers: number,
     ctx: number,
     kvDim: number,
-    isF16: number,
+    kCode: number,
+    vCode: number,
     from: number,
     to: number,
     count: number,
@@ -103,7 +128,8 @@ export interface RawBinding {
     layers: number,
     ctxSize: number,
     kvDim: number,
-    isF16: number,
+    kCode: number,
+    vCode: number,
     layer: number,
     nTokens: number,
     pos: number,
@@ -148,8 +174,11 @@ export interface Host {
   pin(bytes: ArrayBufferView, persistent: boolean): PinnedBytes;
   /** Output scratch: C writes `bytes` bytes at ptr; `take()` copies them out. */
   output(bytes: number): { ptr: number; take(): Uint8Array; release(): void };
-  /** Backend memory not visible to JS (KV caches). */
-  alloc(bytes: number): number;
+  /**
+   * Backend memory not visible to JS (KV caches), zeroed unless `zero` is false (a large KV cache
+   * is then not touched until it is written, so it takes memory as it fills).
+   */
+  alloc(bytes: number, zero?: boolean): number;
   free(ptr: number): void;
   /** Throws KernelError('MODEL_FILE_CHANGED') if a file mapped by this host changed (native). */
   checkMappedFiles?(): void;

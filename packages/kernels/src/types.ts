@@ -18,6 +18,8 @@ export type GGMLTypeId = number;
 
 export type BackendName = 'native' | 'wasm';
 export type SimdLevel = 'avx2' | 'neon' | 'simd128' | 'scalar';
+/** See LoadKernelsOptions.mode. */
+export type KernelMode = 'fast' | 'parity';
 
 export interface LoadKernelsOptions {
   /** 'auto' (default) prefers the native addon and falls back to wasm, reporting why in `fallbackReason`. */
@@ -26,6 +28,13 @@ export interface LoadKernelsOptions {
   threads?: number;
   /** Force the scalar C paths (also: env QUANT_KERNELS_SIMD=scalar). For tests and comparisons. */
   forceScalar?: boolean;
+  /**
+   * Matmul mode (native; env QUANT_KERNELS_MODE). 'fast' (default): weights whose type has a faster
+   * layout on this CPU (AVX-512 VNNI: Q8_0, Q4_K, Q5_K, Q6_K with rows % 16 == 0) are repacked once when handed
+   * over and multiplied by those kernels, within the activation-quantization bound of llama.cpp.
+   * 'parity': no repacking; llama.cpp's AVX2 summation orders, bit-exact with the tests' references.
+   */
+  mode?: KernelMode;
   /** Wasm backend: the module's bytes, if the app loads them itself (e.g. in a browser). */
   wasmBinary?: ArrayBuffer | Uint8Array;
   /** Wasm backend: where to fetch the module (browsers). Node default: the package's wasm/quant-kernels.wasm. */
@@ -110,22 +119,73 @@ export interface AttentionParams {
    *   causal/window mask, softmax in f32 (sum in double), probabilities rounded to f16, then
    *   out = Vᵀ·P accumulated in f32.
    * The two differ by rounding only (~1e-3 relative), which can flip near-tied logits on quantized
-   * models. Ignored for an f32 cache, where nothing is rounded.
+   * models. Ignored for an f32 cache, where nothing is rounded. Every other K/V type pair follows
+   * llama.cpp's flash path (the query converted to K's vec_dot type, V read row by row); a
+   * block-quantized V cannot take the standard path (llama.cpp needs flash attention for it), so
+   * `flash: false` with such a V throws KernelError('UNSUPPORTED_TYPE').
    */
   flash?: boolean;
 }
 
-/** Per-session KV storage for all layers: layers × ctx × kvHeads × headDim, f16 or f32. */
+/** KV cache element types, as llama.cpp spells `--cache-type-k/-v`. */
+export type KVCacheType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'iq4_nl';
+
+/** Separate K and V cache types. */
+export interface KVCacheTypes {
+  k: KVCacheType;
+  v: KVCacheType;
+}
+
+/**
+ * Walsh-Hadamard rotation of a quantized cache's heads before quantization (undone on the query
+ * side for K and on the output for V, so attention computes the same function):
+ * - 'llama' (default): exactly when llama.cpp rotates (quantized type, head size a multiple of 64;
+ *   K in chunks of the largest power of two dividing the head size, V in chunks of 64), so the
+ *   cache holds what llama.cpp's holds;
+ * - 'always': every quantized type, in chunks of the largest power of two dividing the head size
+ *   (at least 32: head size 96 is rotated in 32-chunks, which llama.cpp leaves unrotated);
+ * - 'none': never.
+ */
+export type KVRotation = 'llama' | 'always' | 'none';
+
+export interface KVCacheOptions {
+  layers: number;
+  contextSize: number;
+  kvHeads: number;
+  headDim: number;
+  /** One type for K and V, or `{ k, v }`. Block types (q8_0 … iq4_nl) need headDim % 32 == 0. */
+  type: KVCacheType | KVCacheTypes;
+  /** See KVRotation (default 'llama'). */
+  rotation?: KVRotation;
+}
+
+/**
+ * Per-session KV storage for all layers: layers × ctx × kvHeads × headDim keys and values, each in
+ * its own type. Block-quantized rows are quantized on `store` (as llama.cpp's set_rows does) and
+ * read block by block by `attention`.
+ */
 export interface KVCache {
-  readonly type: 'f16' | 'f32';
+  /** The K and V types. */
+  readonly types: Readonly<KVCacheTypes>;
+  /** Hadamard rotation chunk sizes of K and V (0 = not rotated). */
+  readonly rotation: { readonly k: number; readonly v: number };
   readonly layers: number;
   readonly contextSize: number;
   readonly kvHeads: number;
   readonly headDim: number;
+  /** Bytes the cache holds (K and V of every layer and position). */
+  readonly byteLength: number;
   /** Stores nTokens rows of keys and values (kvHeads*headDim floats each) at positions pos.. */
   store(layer: number, pos: number, nTokens: number, k: F32Buffer, v: F32Buffer): void;
   /** Moves positions [from, from+count) to [to, to+count) in every layer (context shifting). */
   shift(from: number, to: number, count: number): void;
+  /**
+   * A copy of the stored bytes of the K or V rows of positions [0, nTokens) of `layer`, in the
+   * cache's own type (e.g. to save a session). Refused while a run() is active.
+   */
+  readRows(layer: number, part: 'k' | 'v', nTokens: number): Uint8Array;
+  /** Writes bytes that `readRows` returned for a cache of the same shape and types back. */
+  writeRows(layer: number, part: 'k' | 'v', nTokens: number, bytes: Uint8Array): void;
   dispose(): void;
   readonly disposed: boolean;
 }
@@ -169,6 +229,10 @@ export interface KVBatchOptions {
 export interface Kernels {
   readonly backend: BackendName;
   readonly simd: SimdLevel;
+  /** The matmul mode (LoadKernelsOptions.mode). */
+  readonly mode?: KernelMode;
+  /** The ISA the matmul plan picks kernels for: 'avx512vnni', 'avx512', 'avx2', 'neon', 'simd128' or 'scalar'. */
+  readonly isa?: string;
   readonly threads: number;
   /** Set when `backend: 'auto'` fell back to wasm: why the native addon could not be used. */
   readonly fallbackReason?: string;
@@ -193,13 +257,12 @@ export interface Kernels {
    * forward passes). matmul/getRows also throw it when they read past a truncated file's end.
    */
   checkMappedFiles?(): void;
-  kvCache(opts: {
-    layers: number;
-    contextSize: number;
-    kvHeads: number;
-    headDim: number;
-    type: 'f16' | 'f32';
-  }): KVCache;
+  /**
+   * A KV cache. Throws KernelError('UNSUPPORTED_TYPE') for a type name it does not know or a head
+   * size that is not a multiple of the type's block (the message lists the types that work), and
+   * OUT_OF_MEMORY past `maxMemoryBytes`.
+   */
+  kvCache(opts: KVCacheOptions): KVCache;
 
   /**
    * Groups the rows of a batch by sequence. Segments must cover rows 0 … n-1 in order, each with
@@ -232,11 +295,31 @@ export interface Kernels {
   // ---- elementwise and norms (all over `rows` rows of `cols`) ----
   /** out = x / sqrt(mean(x^2) + eps) * weight, row by row; weight has `cols` floats. out may be x. */
   rmsNorm(out: F32Buffer, x: F32Buffer, weight: F32Buffer, rows: number, cols: number, eps: number): void;
+  /**
+   * LayerNorm row by row, as llama.cpp's build_norm(LLM_NORM): out = (x − mean) / sqrt(var + eps) ·
+   * weight + bias; weight and bias have `cols` floats, either may be omitted. out may be x.
+   */
+  layerNorm(
+    out: F32Buffer,
+    x: F32Buffer,
+    weight: F32Buffer | undefined,
+    bias: F32Buffer | undefined,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
   /** In place rotary embedding of x (nTokens rows of nHeads*headDim floats). */
   rope(x: F32Buffer, p: RopeParams): void;
   /** Row-wise softmax in place. */
   softmax(x: F32Buffer, rows: number, cols: number): void;
   silu(x: F32Buffer, n: number): void;
+  /**
+   * GELU, tanh approximation, exactly as ggml-cpu computes it on f32 (ggml_gelu): input and result
+   * rounded through f16 (its lookup table), x ≤ −10 → 0, x ≥ 10 → x. out may be x.
+   */
+  gelu(out: F32Buffer, x: F32Buffer, n: number): void;
+  /** GELU with erf (ggml_gelu_erf): out = 0.5·x·(1 + erf(x/√2)) in f32. out may be x. */
+  geluErf(out: F32Buffer, x: F32Buffer, n: number): void;
   /** out[i] = silu(gate[i]) * up[i] for n elements. out may alias gate. */
   swiglu(out: F32Buffer, gate: F32Buffer, up: F32Buffer, n: number): void;
   /** Fused rows [gate | up] of 2*ff floats: out[t, i] = silu(gu[t, i]) * gu[t, ff + i]. */

@@ -13,7 +13,10 @@ export const WASM_MAX_MEMORY_BYTES = 4 * 1024 * 1024 * 1024 - 64 * 1024 * 1024;
 export interface WasmSourceOptions {
   /** The module's bytes (e.g. fetched by the app). */
   wasmBinary?: ArrayBuffer | Uint8Array;
-  /** Where to fetch the module from (browsers). Default in Node: the package's wasm/quant-kernels.wasm. */
+  /**
+   * Where to fetch the module from. Default: the package's wasm/quant-kernels.wasm (Node: read from
+   * disk; browsers: `new URL('../wasm/quant-kernels.wasm', import.meta.url)`, which bundlers emit).
+   */
   wasmUrl?: string | URL;
 }
 
@@ -53,48 +56,16 @@ async function wasmModule(opts: WasmSourceOptions): Promise<WebAssembly.Module> 
       async () => (b instanceof Uint8Array ? b : new Uint8Array(b)),
     );
   }
-  if (
-    opts.wasmUrl !== undefined &&
-    !(typeof process !== 'undefined' && process.versions?.node && String(opts.wasmUrl).startsWith('file:'))
-  ) {
-    const url = opts.wasmUrl;
-    return compile(await fetchBytes(url));
-  }
-  const { readFile } = await import('node:fs/promises');
-  const { fileURLToPath } = await import('node:url');
-  const { join, dirname } = await import('node:path');
-  const path =
-    opts.wasmUrl !== undefined
-      ? fileURLToPath(opts.wasmUrl)
-      : (process.env.QUANT_KERNELS_WASM ??
-        join(dirname(fileURLToPath(import.meta.url)), '..', 'wasm', 'quant-kernels.wasm'));
+  // Node: a path or file: URL read from disk (src/wasm-file.ts); browsers: fetched (wasm-file.browser.ts).
+  const { wasmLocation } = await import('./wasm-file');
+  const where = await wasmLocation(opts.wasmUrl);
   return memoized(
     (k) => compiledByPath.get(k),
     (k, v) => compiledByPath.set(k, v),
     (k) => compiledByPath.delete(k),
-    path,
-    async () => {
-      try {
-        return new Uint8Array(await readFile(path));
-      } catch (e) {
-        throw new KernelError(
-          'BACKEND_UNAVAILABLE',
-          `wasm module not found at ${path}: build it with \`node scripts/build-wasm.mjs\` in @quant/kernels (${(e as Error).message})`,
-          { cause: e },
-        );
-      }
-    },
+    where.key,
+    () => where.load(),
   );
-}
-
-async function fetchBytes(url: string | URL): Promise<Uint8Array> {
-  const res = await fetch(url);
-  if (!res.ok)
-    throw new KernelError(
-      'BACKEND_UNAVAILABLE',
-      `could not fetch the wasm module from ${String(url)}: HTTP ${res.status}`,
-    );
-  return new Uint8Array(await res.arrayBuffer());
 }
 
 /**
@@ -261,7 +232,7 @@ export async function createWasmHost(opts: WasmSourceOptions = {}): Promise<Host
         release: () => free(ptr),
       };
     },
-    alloc: (n: number) => alloc(n, true),
+    alloc: (n: number, zero = true) => alloc(n, zero),
     free,
   };
 }

@@ -16,7 +16,8 @@ export type RuntimeErrorCode =
   | 'CONTEXT_TOO_LARGE'
   | 'UNSUPPORTED_KV_TYPE'
   | 'SESSION_FILE'
-  | 'MODEL_TOO_LARGE';
+  | 'MODEL_TOO_LARGE'
+  | 'WORKER_FAILED';
 
 export class QuantRuntimeError extends Error {
   readonly code: RuntimeErrorCode;
@@ -155,7 +156,12 @@ export class KVTypeUnsupportedError extends QuantRuntimeError {
 export class SessionFileError extends QuantRuntimeError {
   readonly path: string;
   readonly reason: 'NOT_A_SESSION' | 'VERSION' | 'MODEL_MISMATCH' | 'CORRUPT' | 'TRUNCATED' | 'IO';
-  constructor(path: string, reason: SessionFileError['reason'], message: string, options?: { cause?: unknown }) {
+  constructor(
+    path: string,
+    reason: SessionFileError['reason'],
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super('SESSION_FILE', `${path}: ${message}`, options);
     this.name = 'SessionFileError';
     this.path = path;

@@ -37,6 +37,7 @@ export {
   ContextFullError,
   ContextTooLargeError,
   KVTypeUnsupportedError,
+  ModelTooLargeError,
   NonFiniteLogitsError,
   QuantRuntimeError,
   type RuntimeErrorCode,
@@ -50,11 +51,28 @@ export type { TokenLogprob, TokenLogprobEntry } from './generate/logprobs.js';
 export type { ContextShiftOptions, FinishReason, GenerateOptions } from './generate/options.js';
 export { StopStringMatcher } from './generate/stop-strings.js';
 export { type LoadModelOptions, loadModel, type ModelSource } from './load-model.js';
+export { type KVTypeOption, parseKvType } from './model/kv-type.js';
 export type { LoadProgress } from './model/load-weights.js';
 export { type ChatOptions, Model } from './model/model.js';
 export type { BatchStats } from './model/scheduler.js';
-export { type KVTypeOption, parseKvType } from './model/kv-type.js';
 export { type EvaluateOptions, Session, type SessionOptions } from './model/session.js';
+export {
+  clearModelCache,
+  type DownloadProgress,
+  MODEL_CACHE_NAME,
+  modelCacheAvailable,
+} from './model-cache.js';
+export type { HttpOptions, ModelFileSource } from './model-source.js';
 export type { SamplingOptions } from './sampling/options.js';
 export { argmax, Sampler } from './sampling/sampler.js';
+export {
+  loadModelInWorker,
+  type WorkerChatOptions,
+  type WorkerGenerateOptions,
+  WorkerGeneration,
+  WorkerModel,
+  type WorkerModelOptions,
+  WorkerSession,
+} from './worker/host.js';
+export type { WorkerLike } from './worker/spawn-web.js';
 export { yieldToEventLoop } from './yield.js';

@@ -27,7 +27,14 @@ export {
   sha256Hex,
 } from './hub-server.js';
 export { jsKernels } from './js-kernels.js';
-export { type OracleKvType, type OracleOptions, oracle, oracleLogits, oracleLogitsMany, oracleTokenize } from './oracle.js';
+export {
+  type OracleKvType,
+  type OracleOptions,
+  oracle,
+  oracleLogits,
+  oracleLogitsMany,
+  oracleTokenize,
+} from './oracle.js';
 export {
   patchMetadataArrayEntry,
   patchMetadataScalar,
@@ -50,6 +57,7 @@ export {
 } from './reference-suite.js';
 export { gaussian, mulberry32, signedMulberry32, signedXoroshiro } from './rng.js';
 export { hasShared, repoRoot, sharedDir, sharedModelsDir, sharedPath, warnSkipped } from './shared.js';
+export { writeSplitGGUF } from './split-gguf.js';
 export {
   BOS_ID,
   DEFAULT_PIECES,
@@ -62,6 +70,7 @@ export {
   syntheticVocab,
   UNK_ID,
 } from './spm-vocab.js';
+export { type StaticRequest, type StaticServer, startStaticServer } from './static-server.js';
 export { type SyntheticLlamaConfig, syntheticLlamaMetadata, writeSyntheticLlama } from './synthetic-llama.js';
 export {
   type FloatWeights,

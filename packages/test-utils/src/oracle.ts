@@ -11,13 +11,19 @@ export function oracle(): Promise<Llama> {
   return llamaPromise;
 }
 
+/** llama.cpp's KV cache types (`--cache-type-k/-v` names). */
+export type OracleKvType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'iq4_nl';
+
 export interface OracleOptions {
   /** Context size (default 512). */
   contextSize?: number;
   /** Batch size (default node-llama-cpp's). */
   batchSize?: number;
-  /** KV cache element type (llama.cpp's default is f16). */
-  kvType?: 'f16' | 'f32';
+  /**
+   * KV cache element types (llama.cpp's default is f16): one for K and V or `{ k, v }`, passed as
+   * node-llama-cpp's experimentalKvCacheKeyType/ValueType (a quantized V needs flashAttention: true).
+   */
+  kvType?: OracleKvType | { k: OracleKvType; v: OracleKvType };
   /**
    * Flash attention (default false, as ../shared/reference was recorded: llama.cpp then rounds Q and
    * the softmax weights to F16 against an F16 KV cache); 'model-default' leaves node-llama-cpp's choice.
@@ -31,8 +37,15 @@ async function evaluate(
   tokens: readonly number[],
   o: OracleOptions,
 ): Promise<Float32Array[]> {
-  const kv =
-    o.kvType === 'f32' ? { experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } : {};
+  const t =
+    o.kvType === undefined
+      ? undefined
+      : typeof o.kvType === 'string'
+        ? { k: o.kvType, v: o.kvType }
+        : o.kvType;
+  const kv = t
+    ? { experimentalKvCacheKeyType: t.k.toUpperCase(), experimentalKvCacheValueType: t.v.toUpperCase() }
+    : {};
   const ctx = await model.createContext({
     contextSize: o.contextSize ?? 512,
     threads: 1,

@@ -51,6 +51,22 @@ export interface SyntheticLlamaConfig {
   rawTensor?: { name: string; type: number; bytes: Uint8Array };
   /** Chat template to embed. */
   chatTemplate?: string;
+  /**
+   * Outlier key channels, as trained models have: in every KV head, `pairs` RoPE pairs of channels
+   * (2c, 2c+1) of attn_k get their weight rows multiplied by `gain` (e.g. 15), so those key
+   * channels are `gain` times larger than the rest.
+   */
+  keyOutliers?: { pairs: number; gain: number };
+}
+
+/** The RoPE pair indices `keyOutliers` amplifies in a head of `headDim` channels. */
+export function outlierPairs(headDim: number, pairs: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; out.length < Math.min(pairs, headDim / 2); i++) {
+    const c = (3 + i * 7) % (headDim / 2);
+    if (!out.includes(c)) out.push(c);
+  }
+  return out;
 }
 
 const noQuantizer: Quantizer = (type) => {
@@ -164,7 +180,25 @@ export async function writeSyntheticLlama(
     const b = (n: string) => `blk.${il}.${n}`;
     vec(b('attn_norm.weight'), cfg.nEmbd, 1, 0.2);
     matrix(b('attn_q.weight'), cfg.nEmbd, qDim, u(cfg.nEmbd));
-    matrix(b('attn_k.weight'), cfg.nEmbd, kvDim, u(cfg.nEmbd));
+    const ko = cfg.keyOutliers;
+    matrix(
+      b('attn_k.weight'),
+      cfg.nEmbd,
+      kvDim,
+      u(cfg.nEmbd),
+      undefined,
+      0,
+      ko
+        ? (v) => {
+            for (let h = 0; h < cfg.nKvHeads; h++)
+              for (const c of outlierPairs(headDim, ko.pairs))
+                for (const ch of [2 * c, 2 * c + 1]) {
+                  const row = (h * headDim + ch) * cfg.nEmbd;
+                  for (let i = 0; i < cfg.nEmbd; i++) v[row + i] = (v[row + i] as number) * ko.gain;
+                }
+          }
+        : undefined,
+    );
     matrix(b('attn_v.weight'), cfg.nEmbd, kvDim, u(cfg.nEmbd));
     matrix(b('attn_output.weight'), qDim, cfg.nEmbd, u(qDim));
     if (cfg.biases) {

@@ -17,10 +17,13 @@ import {
   timedGenerate,
 } from '../generation.js';
 import { type LoadFlags, openModel } from '../load.js';
+import { promptCacheSession, savePromptCache } from '../prompt-cache.js';
 import { errColors, info, out, outColors } from '../terminal.js';
 
 export interface ChatFlags extends LoadFlags, SamplingFlags {
   system?: string;
+  /** --prompt-cache FILE: the first prompt's prefix is reused from and saved to it. */
+  promptCache?: string;
   verbose?: boolean;
 }
 
@@ -29,14 +32,17 @@ const HELP =
 
 export async function chatCommand(modelPath: string, flags: ChatFlags): Promise<ExitCode> {
   const { model } = await openModel(modelPath, flags);
-  const session = model.createSession();
+  const session = await promptCacheSession(model, flags.promptCache, flags);
+  let cacheSaved = false;
   const history: ChatMessage[] = [];
   const start = () => {
     history.length = 0;
     if (flags.system) history.push({ role: 'system', content: flags.system });
     session.reset();
   };
-  start();
+  // the first turn keeps a session restored from --prompt-cache (its tokens are reused as a prefix)
+  history.length = 0;
+  if (flags.system) history.push({ role: 'system', content: flags.system });
   const options = generateOptions(flags);
 
   const rl = createInterface({
@@ -106,7 +112,22 @@ export async function chatCommand(modelPath: string, flags: ChatFlags): Promise<
       }
       answering = new AbortController();
       try {
-        const stats = await timedGenerate({ model, session, tokens, options, signal: answering.signal });
+        const cache = flags.promptCache;
+        const stats = await timedGenerate({
+          model,
+          session,
+          tokens,
+          options,
+          signal: answering.signal,
+          ...(cache && !cacheSaved
+            ? {
+                onPromptEvaluated: (s) => {
+                  cacheSaved = true;
+                  return savePromptCache(s, cache, flags.quiet);
+                },
+              }
+            : {}),
+        });
         history.push({ role: 'assistant', content: stats.text });
         if (!stats.text.endsWith('\n')) await out('\n');
         if (stats.finishReason === 'abort') info(errColors.yellow('[interrupted]'));

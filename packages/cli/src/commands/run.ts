@@ -12,10 +12,13 @@ import {
 } from '../generation.js';
 import { type LoadFlags, openModel } from '../load.js';
 import { readStdin } from '../options.js';
+import { promptCacheSession, savePromptCache } from '../prompt-cache.js';
 import { errColors, info, out } from '../terminal.js';
 
 export interface RunFlags extends LoadFlags, SamplingFlags {
   chat?: boolean;
+  /** --prompt-cache FILE */
+  promptCache?: string;
   system?: string;
   verbose?: boolean;
 }
@@ -52,10 +55,18 @@ export async function runCommand(
         ),
       );
     }
-    const session = model.createSession();
+    const session = await promptCacheSession(model, flags.promptCache, flags);
     let stats: Awaited<ReturnType<typeof timedGenerate>>;
     try {
-      stats = await timedGenerate({ model, session, tokens, options, signal: controller.signal });
+      const cache = flags.promptCache;
+      stats = await timedGenerate({
+        model,
+        session,
+        tokens,
+        options,
+        signal: controller.signal,
+        ...(cache ? { onPromptEvaluated: (s) => savePromptCache(s, cache, flags.quiet) } : {}),
+      });
     } finally {
       session.dispose();
     }

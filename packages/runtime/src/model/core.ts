@@ -19,4 +19,7 @@ export interface ModelCore {
   scheduler: Scheduler;
   /** Throws DISPOSED when the model was disposed. */
   assertAlive(): void;
+  /** The model's GGUF and architecture (saved sessions name the model they belong to). */
+  file?: import('@quant/gguf').GGUFFile;
+  architecture?: string;
 }

@@ -3,7 +3,12 @@
  * against what the backend can still get, so an absurd `contextSize` is refused with numbers
  * (ContextTooLargeError, CONTEXT_TOO_LARGE) instead of allocating gigabytes or crashing the host.
  */
-import { type KVCacheType, type KVCacheTypes, kvCacheBytes as kernelKvCacheBytes, kvTypesForHead } from '@quant/kernels';
+import {
+  type KVCacheType,
+  type KVCacheTypes,
+  kvCacheBytes as kernelKvCacheBytes,
+  kvTypesForHead,
+} from '@quant/kernels';
 import { ContextTooLargeError, ModelTooLargeError } from '../errors.js';
 import type { ModelCore } from './core.js';
 
@@ -13,7 +18,10 @@ export function kvCacheBytes(
   contextSize: number,
   kvType: KVCacheType | KVCacheTypes,
 ): number {
-  return kernelKvCacheBytes({ layers: kv.layers, contextSize, kvHeads: kv.kvHeads, headDim: kv.headDim }, kvType);
+  return kernelKvCacheBytes(
+    { layers: kv.layers, contextSize, kvHeads: kv.kvHeads, headDim: kv.headDim },
+    kvType,
+  );
 }
 
 interface OsLike {
@@ -74,7 +82,14 @@ export function checkContextMemory(
   const perToken = kvCacheBytes(core.kv, 1, kvType);
   let max = perToken > 0 ? Math.floor(available / perToken) : 0;
   if (max >= 256) max -= max % 256;
-  throw new ContextTooLargeError(contextSize, need, available, max, where, smallerCacheTypes(core.kv, contextSize, kvType, available));
+  throw new ContextTooLargeError(
+    contextSize,
+    need,
+    available,
+    max,
+    where,
+    smallerCacheTypes(core.kv, contextSize, kvType, available),
+  );
 }
 
 /**
@@ -136,7 +151,8 @@ export function checkModelMemory(
   const total = kernels.maxMemoryBytes;
   const fixed = plan.weightBytes + plan.scratchBytes;
   const minimum = fixed + kvCacheBytes(kv, Math.min(256, contextSize), kvType);
-  if (minimum > total) throw new ModelTooLargeError(plan.weightBytes, minimum - plan.weightBytes, total, where);
+  if (minimum > total)
+    throw new ModelTooLargeError(plan.weightBytes, minimum - plan.weightBytes, total, where);
   const need = kvCacheBytes(kv, contextSize, kvType);
   const available = total - fixed;
   if (need <= available) return;

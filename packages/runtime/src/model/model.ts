@@ -12,8 +12,8 @@ import type { ModelCore } from './core.js';
 import { kvLayout } from './kv-layout.js';
 import { type KVTypeOption, kvTypeName, parseKvType } from './kv-type.js';
 import { type BatchStats, Scheduler } from './scheduler.js';
-import { readSessionFile } from './session-file.js';
 import { Session, type SessionOptions } from './session.js';
+import { readSessionFile } from './session-file.js';
 import type { LoadedWeights } from './weights.js';
 
 export interface ChatOptions extends Omit<GenerateOptions, 'addBos' | 'parseSpecial'> {
@@ -144,7 +144,10 @@ export class Model {
    * Throws SessionFileError for a file of another model, a newer format, a truncated or corrupted
    * file; and for `options.kvType` other than the file's. Node only.
    */
-  async restoreSession(path: string, options: Omit<SessionOptions, 'kvType' | 'contextSize'> & { kvType?: KVTypeOption } = {}): Promise<Session> {
+  async restoreSession(
+    path: string,
+    options: Omit<SessionOptions, 'kvType' | 'contextSize'> & { kvType?: KVTypeOption } = {},
+  ): Promise<Session> {
     this.assertAlive();
     const r = await readSessionFile(path, {
       file: this.file,

@@ -4,8 +4,8 @@ import { ContextFullError, invalidOption, QuantRuntimeError } from '../errors.js
 import type { ModelCore } from './core.js';
 import { checkKvTypes, type KVTypeOption, parseKvType } from './kv-type.js';
 import { checkContextMemory } from './memory.js';
-import { snapshotSession, writeSessionFile } from './session-file.js';
 import type { Sequence } from './scheduler.js';
+import { snapshotSession, writeSessionFile } from './session-file.js';
 import { tokenIdsOrError } from './token-ids.js';
 
 export interface SessionOptions {
@@ -202,7 +202,10 @@ export class Session implements Sequence {
       this.assertAlive();
       const { file, architecture } = this.core;
       if (!file || !architecture)
-        throw new QuantRuntimeError('INVALID_STATE', 'This session cannot be saved: its model has no GGUF identity.');
+        throw new QuantRuntimeError(
+          'INVALID_STATE',
+          'This session cannot be saved: its model has no GGUF identity.',
+        );
       const tokens = this.history.slice();
       const snapshot = await new Promise<Uint8Array[]>((resolve, reject) =>
         this.core.scheduler.whenIdle(() => {
