@@ -17,5 +17,5 @@ export const llamaPlugin: ArchitecturePlugin<LlamaHyperparameters, LlamaSessionS
   batchKey: (s) => (s.ropeFactors ? String(s.ropeTable) : ''),
   embed: (ctx) => embedTokens(ctx),
   layer: llamaLayer,
-  output: (ctx, x, rows, logits) => rmsNormHead(ctx, x, rows, logits, { eps: ctx.hparams.rmsEps }),
+  output: (ctx, x, rows, logits) => rmsNormHead(ctx, x, rows, logits, { eps: ctx.hparams.normEps }),
 });

@@ -7,12 +7,13 @@ import { phi3Plugin } from './plugin.js';
 
 registerArchitecture(phi3Plugin);
 
+/** Re-exported from the shared transformer core for existing importers. */
+export { blk, chooseRopeFactors, paddedContextSize, type RopeTable } from '@quant/plugin-api';
 export { PHI3_CHAT_TEMPLATE } from './chat-template.js';
 export { Phi3OptionError } from './errors.js';
 export { type Phi3Context, phi3Layer } from './forward.js';
 export { type Phi3Hyperparameters, type QkvLayout, readPhi3Hyperparameters } from './hparams.js';
-export { chooseRopeFactors, paddedContextSize, type RopeTable } from './longrope.js';
 export { PHI3_OPTION_NAMES, type Phi3Options, resolveSlidingWindow } from './options.js';
 export { phi3Plugin } from './plugin.js';
 export { createPhi3SessionState, type Phi3SessionState } from './session.js';
-export { blk, phi3Tensors, qkvRows } from './tensors.js';
+export { phi3Tensors, qkvRows } from './tensors.js';

@@ -18,7 +18,7 @@ export const phi3Plugin: ArchitecturePlugin<Phi3Hyperparameters, Phi3SessionStat
   batchKey: (s) => `${s.ropeTable}:${s.window}`,
   embed: (ctx) => embedTokens(ctx),
   layer: phi3Layer,
-  output: (ctx, x, rows, logits) => rmsNormHead(ctx, x, rows, logits, { eps: ctx.hparams.rmsEps }),
+  output: (ctx, x, rows, logits) => rmsNormHead(ctx, x, rows, logits, { eps: ctx.hparams.normEps }),
   chatTemplate: PHI3_CHAT_TEMPLATE,
   // Already in the tokenizer's end-of-generation set (llama.cpp detects them by text); listed so
   // Phi-3 turns end even with a vocabulary that does not mark them.

@@ -1,6 +1,5 @@
-import type { SessionInit } from '@quant/plugin-api';
+import { chooseRopeFactors, type RopeTable, type SessionInit } from '@quant/plugin-api';
 import type { Phi3Hyperparameters } from './hparams.js';
-import { chooseRopeFactors, type RopeTable } from './longrope.js';
 import { resolveSlidingWindow } from './options.js';
 
 /** Per-session choices of the phi3 plugin. */

@@ -1,17 +1,20 @@
-import { type ModelDescription, type TensorSpec, TensorSpecError } from '@quant/plugin-api';
+import {
+  blk,
+  longRopeTensorSpecs,
+  type ModelDescription,
+  qkvDims,
+  qkvTensorSpecs,
+  swigluTensorSpecs,
+  type TensorSpec,
+  TensorSpecError,
+} from '@quant/plugin-api';
 import type { Phi3Hyperparameters } from './hparams.js';
 
-/** GGUF tensor name of block `il`. */
-export function blk(il: number, name: string): string {
-  return `blk.${il}.${name}`;
-}
-
-/** Rows of the fused `[Q | K | V]` projection. */
-export function qkvRows(h: Phi3Hyperparameters): { qDim: number; kvDim: number; total: number } {
-  const qDim = h.nHeads * h.headDim;
-  const kvDim = h.nKvHeads * h.headDim;
-  return { qDim, kvDim, total: qDim + 2 * kvDim };
-}
+/**
+ * Rows of the fused `[Q | K | V]` projection.
+ * @deprecated Use `qkvDims` from `@quant/plugin-api` (the shared core); kept as an alias.
+ */
+export const qkvRows: (h: Phi3Hyperparameters) => { qDim: number; kvDim: number; total: number } = qkvDims;
 
 /**
  * A fused tensor's output width (shape[1]) must be what the hyperparameters give. Checked here,
@@ -39,7 +42,7 @@ function checkFusedWidth(model: ModelDescription, name: string, expected: number
  * optional QKV biases, optional LongRoPE factor tables shared by every layer.
  */
 export function phi3Tensors(h: Phi3Hyperparameters, model?: ModelDescription): TensorSpec[] {
-  const { qDim, kvDim, total } = qkvRows(h);
+  const { qDim, total } = qkvDims(h);
   if (model) {
     for (let il = 0; il < h.nLayers; il++) {
       if (h.qkvLayout[il] === 'fused') {
@@ -63,32 +66,16 @@ export function phi3Tensors(h: Phi3Hyperparameters, model?: ModelDescription): T
     { name: 'output_norm.weight', shape: [h.nEmbd], role: 'vector' },
     // Absent → tied embeddings: the LM head is token_embd.weight.
     { name: 'output.weight', shape: [h.nEmbd, h.nVocab], role: 'matrix', optional: true },
-    { name: 'rope_factors_long.weight', shape: [h.nRot / 2], role: 'host', optional: true },
-    { name: 'rope_factors_short.weight', shape: [h.nRot / 2], role: 'host', optional: true },
+    ...longRopeTensorSpecs(h),
   ];
   for (let il = 0; il < h.nLayers; il++) {
-    specs.push({ name: blk(il, 'attn_norm.weight'), shape: [h.nEmbd], role: 'vector' });
-    if (h.qkvLayout[il] === 'fused') {
-      specs.push(
-        { name: blk(il, 'attn_qkv.weight'), shape: [h.nEmbd, total], role: 'matrix' },
-        { name: blk(il, 'attn_qkv.bias'), shape: [total], role: 'vector', optional: true },
-      );
-    } else {
-      specs.push(
-        { name: blk(il, 'attn_q.weight'), shape: [h.nEmbd, qDim], role: 'matrix' },
-        { name: blk(il, 'attn_k.weight'), shape: [h.nEmbd, kvDim], role: 'matrix' },
-        { name: blk(il, 'attn_v.weight'), shape: [h.nEmbd, kvDim], role: 'matrix' },
-      );
-    }
-    // Separate biases: with separate weights, or (all three) beside a fused weight without a fused bias.
     specs.push(
-      { name: blk(il, 'attn_q.bias'), shape: [qDim], role: 'vector', optional: true },
-      { name: blk(il, 'attn_k.bias'), shape: [kvDim], role: 'vector', optional: true },
-      { name: blk(il, 'attn_v.bias'), shape: [kvDim], role: 'vector', optional: true },
+      { name: blk(il, 'attn_norm.weight'), shape: [h.nEmbd], role: 'vector' },
+      // Fused or separate Q/K/V, optional biases (separate ones beside a fused weight only all three).
+      ...qkvTensorSpecs(h, il, h.qkvLayout[il] ?? 'separate'),
       { name: blk(il, 'attn_output.weight'), shape: [qDim, h.nEmbd], role: 'matrix' },
       { name: blk(il, 'ffn_norm.weight'), shape: [h.nEmbd], role: 'vector' },
-      { name: blk(il, 'ffn_up.weight'), shape: [h.nEmbd, 2 * h.nFF], role: 'matrix' },
-      { name: blk(il, 'ffn_down.weight'), shape: [h.nFF, h.nEmbd], role: 'matrix' },
+      ...swigluTensorSpecs(h, il, 'fused'),
     );
   }
   return specs;

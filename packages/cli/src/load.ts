@@ -5,11 +5,12 @@
 import { statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { type GGUFFile, parseGGUF } from '@quant/gguf';
-import { loadModel, type Model } from '@quant/runtime';
+import { type BaseHyperparameters, MetadataReader, type ModelDescription } from '@quant/plugin-api';
+import { getArchitecture, loadModel, type Model } from '@quant/runtime';
 import { resolveModelArg } from './commands/hub.js';
 import { CliError } from './errors.js';
-import { loadPlugins } from './plugins.js';
 import type { CacheType } from './options.js';
+import { loadPlugins } from './plugins.js';
 import { createProgress } from './progress.js';
 import { errColors, formatBytes, info } from './terminal.js';
 
@@ -64,11 +65,31 @@ export function checkInputFile(path: string, what = 'model'): void {
   if (!st.isFile()) throw new CliError('NOT_A_FILE', `${what} path is not a file: ${path}`);
 }
 
-function num(file: GGUFFile, key: string): number | undefined {
-  const v = file.metadata[key];
-  if (typeof v === 'number') return v;
-  if (typeof v === 'bigint') return Number(v);
-  return undefined;
+/**
+ * The file's hyperparameters as its architecture plugin reads them (the one reader and policy
+ * loadModel uses), or undefined when no plugin is registered for the architecture or the plugin
+ * refuses the metadata: loadModel then reports why, with the plugin's typed error.
+ */
+function readHyperparameters(file: GGUFFile): BaseHyperparameters | undefined {
+  const architecture = file.architecture;
+  const plugin = architecture === undefined ? undefined : getArchitecture(architecture);
+  if (architecture === undefined || !plugin) return undefined;
+  const desc: ModelDescription = {
+    meta: new MetadataReader(architecture, file.metadata, 'the model'),
+    tensors: {
+      has: (name) => file.tensor(name) !== undefined,
+      shape: (name) => file.tensor(name)?.shape,
+      type: (name) => file.tensor(name)?.type,
+      names: () => file.tensors.map((t) => t.name),
+    },
+    architecture,
+  };
+  try {
+    return plugin.readHyperparameters(desc);
+  } catch {
+    // Deliberately not reported here: loadModel reads the same keys and throws the same error.
+    return undefined;
+  }
 }
 
 /** Number of distinct `blk.N.` blocks among the file's tensors. */
@@ -82,10 +103,10 @@ function blocksInFile(file: GGUFFile): number {
 }
 
 /**
- * Bytes the model needs: its tensors plus an f16 KV cache of `ctx` tokens. The layer count is
- * `block_count`, but never more than the blocks whose tensors the file holds: a damaged
- * `block_count` is then reported by loadModel as metadata that does not fit the file, not as a
- * model too large for memory.
+ * Bytes the model needs: its tensors plus an f16 KV cache of `ctx` tokens, with the layer count,
+ * KV heads and head size its architecture plugin reads (never more layers than the blocks whose
+ * tensors the file holds). Metadata the plugin refuses (or an architecture without a plugin)
+ * counts no KV cache, so loadModel reports the real problem, not a model too large for memory.
  */
 export function estimateModelBytes(
   file: GGUFFile,
@@ -93,14 +114,10 @@ export function estimateModelBytes(
   kvType: { k: CacheType; v: CacheType } = { k: 'f16', v: 'f16' },
 ): { weights: number; kv: number } {
   const weights = file.summary().tensorBytes;
-  const arch = file.architecture ?? '';
-  const layers = Math.min(num(file, `${arch}.block_count`) ?? 0, blocksInFile(file));
-  const embd = num(file, `${arch}.embedding_length`) ?? 0;
-  const heads = num(file, `${arch}.attention.head_count`) ?? 0;
-  const kvHeadsRaw = file.metadata[`${arch}.attention.head_count_kv`];
-  const kvHeads = typeof kvHeadsRaw === 'number' ? kvHeadsRaw : heads;
-  const headDim = num(file, `${arch}.attention.key_length`) ?? (heads > 0 ? embd / heads : 0);
-  const kv = layers * ctx * kvHeads * headDim * (CACHE_BYTES[kvType.k] + CACHE_BYTES[kvType.v]);
+  const h = readHyperparameters(file);
+  if (!h) return { weights, kv: 0 };
+  const layers = Math.min(h.nLayers, blocksInFile(file));
+  const kv = layers * ctx * h.nKvHeads * h.headDim * (CACHE_BYTES[kvType.k] + CACHE_BYTES[kvType.v]);
   return { weights, kv: Number.isFinite(kv) ? kv : 0 };
 }
 
@@ -129,13 +146,9 @@ export function checkFits(
   }
 }
 
-function trainedContext(file: GGUFFile): number {
-  return num(file, `${file.architecture ?? ''}.context_length`) ?? 4096;
-}
-
 /** The context size loadModel will use when --ctx is not given (the runtime's default rule). */
 export function defaultContext(file: GGUFFile): number {
-  return Math.min(trainedContext(file) || 4096, 4096);
+  return Math.min(readHyperparameters(file)?.contextLength || 4096, 4096);
 }
 
 export interface OpenedModel {

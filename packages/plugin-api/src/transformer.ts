@@ -119,7 +119,9 @@ export function readTransformerHparams(
   if (headDim === 0)
     invalid(
       'attention.key_length',
-      `gives a head size of 0 (embedding_length ${nEmbd}, head_count ${nHeads})`,
+      m.has(m.archKey('attention.key_length'))
+        ? '= 0: the head size is 0'
+        : `is absent and embedding_length ${nEmbd} / head_count ${nHeads} rounds down to 0: the head size is 0`,
     );
   const valueDim = m.archU32('attention.value_length', Math.floor(nEmbd / nHeads));
   if (valueDim !== headDim)
@@ -133,11 +135,14 @@ export function readTransformerHparams(
       `gives ${nHeads} heads × ${headDim} = ${nHeads * headDim} query dimensions, but ${o.plugin} (as llama.cpp) needs exactly embedding_length = ${nEmbd}`,
     );
   const nRot = m.archU32('rope.dimension_count', headDim);
-  if (o.fullRotary && nRot !== headDim)
-    invalid(
-      'rope.dimension_count',
-      `= ${nRot} must be the head size ${headDim} (as llama.cpp requires for ${o.plugin})`,
+  if (o.fullRotary && nRot !== headDim) {
+    const key = m.archKey('rope.dimension_count');
+    throw new MetadataError(
+      'INVALID_METADATA',
+      key,
+      `invalid ${key} = ${nRot} in ${m.source}, expected the head size ${headDim} (as llama.cpp requires for ${o.plugin}); the file is damaged or was written by a broken converter.`,
     );
+  }
   if (nRot === 0 || nRot % 2 !== 0 || nRot > headDim)
     invalid('rope.dimension_count', `= ${nRot} must be even, positive and at most the head size ${headDim}`);
   const nFF = m.archUniformU32('feed_forward_length');
