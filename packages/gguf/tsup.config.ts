@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
+import { browserBuild } from '../../scripts/browser-variants.mjs';
 
 export default defineConfig([
   {
@@ -9,6 +10,12 @@ export default defineConfig([
     clean: true,
     sourcemap: true,
     target: 'es2022',
+  },
+  {
+    // The browser build ("browser" export condition): src/**/x.browser.ts replaces x.ts, so the file
+    // source has no Node import at all (paths are refused with GGUF_SOURCE_ERROR).
+    ...browserBuild,
+    entry: { browser: 'src/index.ts' },
   },
   {
     // The `gguf` bin (Node only), run as `node dist/cli.js` or through package.json "bin".

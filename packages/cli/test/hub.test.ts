@@ -7,8 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { typed, writeGGUF } from '@quant/gguf';
-import { fakeCommit, HubServer, sha256Hex, sharedDir } from '@quant/test-utils';
+import { fakeCommit, HubServer, sha256Hex, sharedDir, writeSplitGGUF } from '@quant/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveShared, SMALL, stories, TempDir } from './helpers/fixtures';
 import { runInPty } from './helpers/pty';
@@ -38,19 +37,6 @@ function env(): Record<string, string> {
   };
 }
 
-async function splitPart(path: string, no: number, count: number): Promise<Uint8Array> {
-  await writeGGUF(path, {
-    metadata: {
-      ...(no === 0 ? { 'general.architecture': 'llama' } : {}),
-      'split.no': typed.u16(no),
-      'split.count': typed.u16(count),
-      'split.tensors.count': typed.i32(count),
-    },
-    tensors: [{ name: `t${no}`, type: 'F32', shape: [8], data: new Float32Array(8).fill(no) }],
-  });
-  return new Uint8Array(readFileSync(path));
-}
-
 beforeAll(async () => {
   tmp = new TempDir();
   small = await tmp.model('small.gguf', SMALL);
@@ -73,8 +59,13 @@ beforeAll(async () => {
       main: {
         commit: C1,
         files: {
-          'x-Q8_0-00001-of-00002.gguf': await splitPart(tmp.file('p1.gguf'), 0, 2),
-          'x-Q8_0-00002-of-00002.gguf': await splitPart(tmp.file('p2.gguf'), 1, 2),
+          // The small model as a split set, as llama-gguf-split writes it.
+          ...Object.fromEntries(
+            (await writeSplitGGUF(small, tmp.path, 'x-Q8_0', 2)).map((p, i) => [
+              `x-Q8_0-0000${i + 1}-of-00002.gguf`,
+              new Uint8Array(readFileSync(p)),
+            ]),
+          ),
         },
       },
     },
@@ -204,17 +195,19 @@ describe('quant pull / run / chat / list / rm by name', () => {
     expect(none.stderr).toContain('Available: F32, Q4_K_M');
   });
 
-  it('a split set is pulled whole; run says quant cannot load splits yet (exit 5)', async () => {
+  it('a split set is pulled whole and runs as the unsplit model', async () => {
     const e = env();
     const pulled = await quant(['pull', 'hf:test/split:Q8_0', '--json'], { env: e });
     expect(pulled.code).toBe(0);
     const r = JSON.parse(pulled.stdout);
     expect(r.files).toHaveLength(2);
     expect(r.split).toEqual({ count: 2 });
-    const run = await quant(['run', 'hf:test/split:Q8_0', 'x'], { env: e });
-    expect(run.code).toBe(5);
-    expect(run.stderr).toContain('part 1 of a 2-part split GGUF');
-    expect(run.stderr).toContain('llama-gguf-split --merge');
+    const args = ['-n', '8', '--temp', '0', '--quiet'];
+    const run = await quant(['run', 'hf:test/split:Q8_0', 'x', ...args], { env: e });
+    expect(run.code, run.stderr).toBe(0);
+    const whole = await quant(['run', small, 'x', ...args], { env: e });
+    expect(run.stdout.length).toBeGreaterThan(0);
+    expect(run.stdout).toBe(whole.stdout);
   });
 });
 

@@ -34,6 +34,7 @@ export type GGUFErrorCode =
   | 'GGUF_INVALID_ARGUMENT'
   | 'GGUF_TENSOR_DATA_SIZE'
   | 'GGUF_WRITE_ERROR'
+  | 'GGUF_SPLIT_INVALID'
   | 'GGUF_CLOSED';
 
 export interface GGUFErrorOptions {

@@ -16,6 +16,33 @@ const INT_TYPES: ReadonlySet<number> = new Set([
   GGUFValueType.INT64,
 ]);
 
+/** Options of `GGUFFile.readTensorsData`. */
+export interface ReadTensorsOptions {
+  /**
+   * Largest byte range read at once (default 32 MiB): neighbouring tensors are read together up to
+   * this size, so an HTTP source makes one request per range, not one per tensor. A single larger
+   * tensor is read alone. At most two ranges are in memory at a time (the next one is prefetched).
+   */
+  maxRangeBytes?: number;
+  /** Bytes of unrequested data between two tensors that are read rather than split the range (default 1 MiB). */
+  maxGapBytes?: number;
+}
+
+/** One tensor's data from `GGUFFile.readTensorsData`. */
+export interface TensorData {
+  name: string;
+  info: GGUFTensorInfo;
+  /** Exactly `info.byteSize` bytes (a view into the range read). */
+  data: Uint8Array;
+}
+
+interface ReadRange {
+  file: GGUFFile;
+  start: number;
+  end: number;
+  tensors: GGUFTensorInfo[];
+}
+
 /** A parsed GGUF file: header, metadata and tensor table, with lazy access to tensor data. */
 export class GGUFFile {
   /** GGUF format version (1, 2 or 3). */
@@ -41,6 +68,9 @@ export class GGUFFile {
   readonly source: string | undefined;
   private readonly byName: Map<string, GGUFTensorInfo>;
   private readonly src: GGUFByteSource;
+  /** For a split set: the part file of each tensor. */
+  private partOf: Map<string, number> | undefined;
+  private partFiles: GGUFFile[] | undefined;
 
   constructor(header: ParsedHeader, src: GGUFByteSource) {
     this.version = header.version;
@@ -97,7 +127,8 @@ export class GGUFFile {
     );
   }
 
-  private fileCtx(): { file?: string } {
+  /** @internal */
+  fileCtx(): { file?: string } {
     return this.source === undefined ? {} : { file: this.source };
   }
 
@@ -247,6 +278,9 @@ export class GGUFFile {
    */
   async readTensorData(name: string): Promise<Uint8Array> {
     const t = this.requireTensor(name);
+    const part = this.partOf?.get(name);
+    if (part !== undefined && this.partFiles?.[part] !== this)
+      return (this.partFiles as GGUFFile[])[part]!.readTensorData(name);
     if (this.src.size !== undefined && t.absoluteOffset + t.byteSize > this.src.size) {
       throw new GGUFError(
         'GGUF_DATA_TRUNCATED',
@@ -265,7 +299,139 @@ export class GGUFFile {
     return bytes;
   }
 
-  /** Raw bytes of any range of the file. */
+  /**
+   * The data of many tensors (default: all), read in few large ranges in file order — for an HTTP
+   * source one request per range instead of one per tensor. Yields each tensor once, in file order
+   * (for a split set, part after part). Throws GGUF_DATA_TRUNCATED like `readTensorData`.
+   */
+  async *readTensorsData(
+    names?: Iterable<string>,
+    options: ReadTensorsOptions = {},
+  ): AsyncGenerator<TensorData, void, undefined> {
+    const maxRange = Math.max(1, options.maxRangeBytes ?? 32 * 2 ** 20);
+    const maxGap = Math.max(0, options.maxGapBytes ?? 2 ** 20);
+    const wanted = names === undefined ? this.tensors.map((t) => t.name) : [...new Set(names)];
+    const byPart = new Map<GGUFFile, GGUFTensorInfo[]>();
+    for (const name of wanted) {
+      const info = this.requireTensor(name);
+      const file = this.partFile(name);
+      const list = byPart.get(file) ?? [];
+      list.push(info);
+      byPart.set(file, list);
+    }
+    const ranges: ReadRange[] = [];
+    for (const file of this.parts) {
+      const list = byPart.get(file);
+      if (!list) continue;
+      list.sort((a, b) => a.absoluteOffset - b.absoluteOffset);
+      let cur: ReadRange | undefined;
+      for (const t of list) {
+        file.checkInFile(t);
+        const end = t.absoluteOffset + t.byteSize;
+        if (cur !== undefined && t.absoluteOffset - cur.end <= maxGap && end - cur.start <= maxRange) {
+          cur.end = Math.max(cur.end, end);
+          cur.tensors.push(t);
+        } else {
+          cur = { file, start: t.absoluteOffset, end, tensors: [t] };
+          ranges.push(cur);
+        }
+      }
+    }
+    const read = (r: ReadRange) => r.file.src.read(r.start, r.end - r.start);
+    let next: Promise<Uint8Array> | undefined = ranges.length > 0 ? read(ranges[0] as ReadRange) : undefined;
+    // A prefetched read that is never awaited (the consumer stopped early) must not be an unhandled rejection.
+    next?.catch(() => {});
+    for (let i = 0; i < ranges.length; i++) {
+      const r = ranges[i] as ReadRange;
+      const bytes = await (next as Promise<Uint8Array>);
+      next = i + 1 < ranges.length ? read(ranges[i + 1] as ReadRange) : undefined;
+      next?.catch(() => {});
+      for (const t of r.tensors) {
+        const from = t.absoluteOffset - r.start;
+        if (from + t.byteSize > bytes.length) {
+          throw new GGUFError(
+            'GGUF_DATA_TRUNCATED',
+            `expected ${t.byteSize} bytes of tensor data, the file has only ${Math.max(0, bytes.length - from)}`,
+            { offset: r.start + bytes.length, tensor: t.name, ...r.file.fileCtx() },
+          );
+        }
+        yield { name: t.name, info: t, data: bytes.subarray(from, from + t.byteSize) };
+      }
+    }
+  }
+
+  private checkInFile(t: GGUFTensorInfo): void {
+    if (this.src.size !== undefined && t.absoluteOffset + t.byteSize > this.src.size) {
+      throw new GGUFError(
+        'GGUF_DATA_TRUNCATED',
+        `tensor data ends at byte ${t.absoluteOffset + t.byteSize}, beyond the end of the ${this.src.size}-byte file`,
+        { offset: t.absoluteOffset, tensor: t.name, ...this.fileCtx() },
+      );
+    }
+  }
+
+  /** The files of a split set in order (`split.no` 0, 1, …), or just this file. */
+  get parts(): readonly GGUFFile[] {
+    return this.partFiles ?? [this];
+  }
+
+  /** Index in `parts` of the file holding a tensor's data (0 for a single file). */
+  tensorPart(name: string): number {
+    this.requireTensor(name);
+    return this.partOf?.get(name) ?? 0;
+  }
+
+  private partFile(name: string): GGUFFile {
+    return this.parts[this.partOf?.get(name) ?? 0] as GGUFFile;
+  }
+
+  /**
+   * @internal (use parseGGUFSplit) One file presenting a split set: the metadata of the first part,
+   * the tensors of all parts; tensor reads go to the part that holds the tensor.
+   */
+  static fromParts(parts: readonly GGUFFile[]): GGUFFile {
+    const first = parts[0] as GGUFFile;
+    const tensors: GGUFTensorInfo[] = [];
+    const byName = new Map<string, GGUFTensorInfo>();
+    const partOf = new Map<string, number>();
+    parts.forEach((p, i) => {
+      for (const t of p.tensors) {
+        if (byName.has(t.name)) {
+          throw new GGUFError(
+            'GGUF_SPLIT_INVALID',
+            `tensor '${t.name}' is in part ${partOf.get(t.name)! + 1} and again in part ${i + 1} of the split set; the parts come from different models`,
+            { tensor: t.name, ...p.fileCtx() },
+          );
+        }
+        tensors.push(t);
+        byName.set(t.name, t);
+        partOf.set(t.name, i);
+      }
+    });
+    const merged = new GGUFFile(
+      {
+        version: first.version,
+        littleEndian: first.littleEndian,
+        entries: [...first.entries],
+        metadata: first.metadata,
+        metadataTypes: first.metadataTypes,
+        tensors,
+        tensorsByName: byName,
+        alignment: first.alignment,
+        dataOffset: first.dataOffset,
+        headerEnd: first.headerSize,
+      },
+      first.src,
+    );
+    merged.partOf = partOf;
+    merged.partFiles = [...parts];
+    (merged as { fileSize: number | undefined }).fileSize = parts.every((p) => p.fileSize !== undefined)
+      ? parts.reduce((a, p) => a + (p.fileSize as number), 0)
+      : undefined;
+    return merged;
+  }
+
+  /** Raw bytes of any range of the file (the first part of a split set). */
   readBytes(offset: number, length: number): Promise<Uint8Array> {
     return this.src.read(offset, length);
   }
@@ -275,13 +441,17 @@ export class GGUFFile {
     return summarize(this);
   }
 
-  /** Bytes fetched from the source so far. */
+  /** Bytes fetched from the source so far (all parts of a split set). */
   get bytesRead(): number {
-    return this.src.bytesRead;
+    return this.partFiles ? this.partFiles.reduce((a, p) => a + p.src.bytesRead, 0) : this.src.bytesRead;
   }
 
-  /** Releases the file handle (file sources). Later tensor reads fail with GGUF_CLOSED. */
-  close(): Promise<void> {
-    return this.src.close();
+  /**
+   * Releases the file handle (file sources) and the reference to in-memory bytes or a Blob (every
+   * part of a split set). Later tensor reads fail with GGUF_CLOSED.
+   */
+  async close(): Promise<void> {
+    if (this.partFiles) await Promise.all(this.partFiles.map((p) => p.src.close()));
+    else await this.src.close();
   }
 }

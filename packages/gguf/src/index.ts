@@ -1,5 +1,5 @@
 export { GGUFError, type GGUFErrorCode, type GGUFErrorOptions } from './errors.js';
-export { GGUFFile } from './gguf-file.js';
+export { GGUFFile, type ReadTensorsOptions, type TensorData } from './gguf-file.js';
 export type { GGUFKeyValue, HeaderParseOptions } from './header-parser.js';
 export {
   describeType,
@@ -12,7 +12,9 @@ export {
 export { knownKeyType } from './known-keys.js';
 export { type GGUFTypedValue, type GGUFWriteValue, parseTypeInfo, typed } from './metadata-encode.js';
 export { type GGUFSource, type ParseGGUFOptions, parseGGUF } from './parse.js';
+export type { HttpSourceOptions } from './sources/http.js';
 export type { GGUFByteSource } from './sources/source.js';
+export { assembleGGUFSplit, parseGGUFSplit, splitPartNames } from './split.js';
 export { type GGUFSummary, type GGUFTypeCount, summarize } from './summary.js';
 export type { GGUFTensorInfo } from './tensor-info.js';
 export {

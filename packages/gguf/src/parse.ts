@@ -5,6 +5,7 @@ import { BlobSource } from './sources/blob.js';
 import { BytesSource, toUint8Array } from './sources/bytes.js';
 import { FileSource } from './sources/file.js';
 import { HttpSource, type HttpSourceOptions } from './sources/http.js';
+import { fileUrlToPath } from './sources/node-fs.js';
 import { concatBytes, type GGUFByteSource, isByteSource } from './sources/source.js';
 
 /** Anything parseGGUF reads: a path, a file:/http(s): URL, bytes, a Blob, or a custom source. */
@@ -43,14 +44,6 @@ async function openSource(source: GGUFSource, options: ParseGGUFOptions): Promis
     'GGUF_INVALID_ARGUMENT',
     'parseGGUF needs a path, URL, Uint8Array, ArrayBuffer, Blob or GGUFByteSource',
   );
-}
-
-async function fileUrlToPath(url: URL): Promise<string> {
-  const specifier = 'node:url';
-  const mod = (await import(
-    /* @vite-ignore */ /* webpackIgnore: true */ specifier
-  )) as typeof import('node:url');
-  return mod.fileURLToPath(url);
 }
 
 /** Reads the header, growing the prefix read from the source until the parser is satisfied. */

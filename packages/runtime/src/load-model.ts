@@ -1,4 +1,4 @@
-import { type GGUFFile, parseGGUF } from '@quant/gguf';
+import type { GGUFFile } from '@quant/gguf';
 import type { HubOptions } from '@quant/hub';
 import { type Kernels, loadKernels } from '@quant/kernels';
 import {
@@ -9,16 +9,36 @@ import {
   validateTensors,
 } from '@quant/plugin-api';
 import { Tokenizer } from '@quant/tokenizer';
-import { invalidOption, QuantRuntimeError } from './errors.js';
+import { AbortError, invalidOption, QuantRuntimeError } from './errors.js';
 import { checkTensorTypes } from './model/check-types.js';
+import { kvLayout } from './model/kv-layout.js';
+import { type KVTypeOption, parseKvType } from './model/kv-type.js';
 import { type LoadProgress, loadWeights } from './model/load-weights.js';
+import { checkModelMemory, forwardScratchBytes } from './model/memory.js';
 import { Model } from './model/model.js';
 import { tensorDirectory } from './model/tensor-directory.js';
+import type { DownloadProgress } from './model-cache.js';
+import { type HttpOptions, type ModelSource, openModelSource } from './model-source.js';
 import './builtin-plugins.js';
 
-export interface LoadModelOptions {
+export interface LoadModelOptions extends HttpOptions {
   /** Kernel backend: 'auto' (default: native, else wasm), 'native' or 'wasm'. */
   backend?: 'auto' | 'native' | 'wasm';
+  /**
+   * Wasm backend: where the kernels' .wasm is (default: the file @quant/kernels ships, found with
+   * `new URL(…, import.meta.url)` in browsers — Vite, webpack and Rollup emit it; esbuild needs this).
+   */
+  wasmUrl?: string | URL;
+  /** Wasm backend: the kernels' .wasm bytes, when the app loads them itself. */
+  wasmBinary?: ArrayBuffer | Uint8Array;
+  /**
+   * Browsers: keep downloaded models in the Cache API (cache `quant-models-v1`), so a reload reads
+   * them from disk (default true where the Cache API exists; `clearModelCache()` empties it). Off, or
+   * in Node.js, URLs are read with large Range requests.
+   */
+  cache?: boolean;
+  /** Called while a URL is downloaded into the browser's model cache (and once per part found in it). */
+  onDownloadProgress?: (progress: DownloadProgress) => void;
   /** Threads for the native backend (default: the kernels' default). */
   threads?: number;
   /** Use this kernels instance instead of loading one (it is not disposed with the model). */
@@ -27,8 +47,11 @@ export interface LoadModelOptions {
   contextSize?: number;
   /** Most tokens per forward pass (default 512). */
   batchSize?: number;
-  /** KV cache element type (default 'f16', as llama.cpp). */
-  kvType?: 'f16' | 'f32';
+  /**
+   * KV cache element types of new sessions (default 'f16', as llama.cpp): one type for K and V or
+   * `{ k, v }`; 'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl'.
+   */
+  kvType?: KVTypeOption;
   /**
    * Follow llama.cpp's flash-attention path for new sessions (true, default: llama.cpp's CPU default and
    * node-llama-cpp's) or its standard mul_mat + softmax path (false: `llama-cli -fa off`). They
@@ -57,11 +80,7 @@ export interface LoadModelOptions {
   hub?: HubOptions;
 }
 
-/**
- * A GGUF path (or file:/http(s): URL), its bytes, or a Hugging Face reference (`hf:owner/repo:Q4_K_M`,
- * `hf:owner/repo/file.gguf`), downloaded once into the Hugging Face cache by @quant/hub.
- */
-export type ModelSource = string | URL | Uint8Array | ArrayBuffer;
+export type { ModelSource };
 
 /**
  * Loads a GGUF model: parses it, finds the plugin registered for its `general.architecture`,
@@ -69,32 +88,30 @@ export type ModelSource = string | URL | Uint8Array | ArrayBuffer;
  * once (memory-mapped from a path on the native backend).
  */
 export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
-  const where = typeof source === 'string' ? source : source instanceof URL ? source.href : '<bytes>';
-  if (typeof source === 'string' && /^hf:/i.test(source)) {
-    // Imported on demand: @quant/hub is Node-only (file system, cache) and only hf: references need it.
-    const { resolveModel } = await import('@quant/hub');
-    source = (await resolveModel(source, options.hub)).path;
+  try {
+    return await load(source, options);
+  } catch (e) {
+    // Whatever was interrupted (a fetch, a read, the weights), an aborted load is an AbortError.
+    if (options.signal?.aborted && !(e instanceof AbortError)) throw new AbortError(options.signal.reason);
+    throw e;
   }
-  if (options.kvType !== undefined && options.kvType !== 'f16' && options.kvType !== 'f32')
-    throw invalidOption('kvType', options.kvType, '"f16" or "f32"');
+}
+
+async function load(source: ModelSource, options: LoadModelOptions): Promise<Model> {
+  options.signal?.throwIfAborted();
+  if (options.kvType !== undefined) parseKvType(options.kvType);
   if (options.flashAttention !== undefined && typeof options.flashAttention !== 'boolean')
     throw invalidOption('flashAttention', options.flashAttention, 'true or false');
   for (const k of ['contextSize', 'batchSize', 'threads', 'maxSequences', 'promptChunk'] as const) {
     const v = options[k];
     if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw invalidOption(k, v, 'a positive integer');
   }
-  const file: GGUFFile = await parseGGUF(source);
+  const opened = await openModelSource(source, options);
+  let file: GGUFFile = opened.file;
+  const where = opened.where;
   let kernels: Kernels | undefined;
   const ownsKernels = options.kernels === undefined;
   try {
-    const splitCount = file.metadata['split.count'];
-    if (typeof splitCount === 'number' && splitCount > 1) {
-      throw new QuantRuntimeError(
-        'LOAD_FAILED',
-        `${where} is part ${Number(file.metadata['split.no'] ?? 0) + 1} of a ${splitCount}-part split GGUF; quant cannot load split GGUFs yet. ` +
-          "Merge the parts into one file with llama.cpp's `llama-gguf-split --merge <first part> <output.gguf>` and load that.",
-      );
-    }
     const architecture = file.architecture;
     if (architecture === undefined) {
       throw new PluginError(
@@ -125,9 +142,44 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
       (await loadKernels({
         ...(options.backend !== undefined ? { backend: options.backend } : {}),
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
+        ...(options.wasmUrl !== undefined ? { wasmUrl: options.wasmUrl } : {}),
+        ...(options.wasmBinary !== undefined ? { wasmBinary: options.wasmBinary } : {}),
       }));
-    const mapPath = typeof source === 'string' && !/^[a-z]+:\/\//i.test(source) ? source : undefined;
-    const weights = await loadWeights(kernels, file, specs, mapPath, where, options.onProgress);
+    const contextSize = options.contextSize ?? Math.min(hparams.contextLength || 4096, 4096);
+    const batchSize = options.batchSize ?? 512;
+    const maxSequences = options.maxSequences ?? 16;
+    const kvType = options.kvType ?? 'f16';
+    // Before any weight is downloaded or loaded: does the model fit (wasm32: 4 GiB)?
+    const kv = kvLayout(plugin, hparams, where);
+    let weightBytes = 0;
+    let widest = hparams.nEmbd;
+    for (const spec of specs) {
+      const t = file.tensor(spec.name);
+      if (!t) continue;
+      if (spec.role === 'matrix') {
+        weightBytes += t.byteSize;
+        for (const d of t.shape) if (d !== hparams.nVocab) widest = Math.max(widest, d);
+      } else if (spec.role === 'vector') weightBytes += t.nElements * 4;
+    }
+    const scratchBytes = forwardScratchBytes(
+      { nEmbd: hparams.nEmbd, nVocab: hparams.nVocab, widest },
+      batchSize,
+      maxSequences,
+    );
+    checkModelMemory(kernels, { weightBytes, scratchBytes }, kv, contextSize, parseKvType(kvType), where);
+    file = await opened.materialize();
+    const weights = await loadWeights(
+      kernels,
+      file,
+      specs,
+      opened.mapPaths,
+      where,
+      options.onProgress,
+      options.signal,
+    );
+    // The model keeps the header only: nothing holds the source's bytes or Blob any more on a backend
+    // that copied the weights (wasm); mapped or native weights keep only what they use.
+    await file.close().catch(() => {});
     return new Model({
       file,
       architecture,
@@ -137,12 +189,12 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
       ownsKernels,
       weights,
       tokenizer,
-      contextSize: options.contextSize ?? Math.min(hparams.contextLength || 4096, 4096),
-      batchSize: options.batchSize ?? 512,
-      kvType: options.kvType ?? 'f16',
+      contextSize,
+      batchSize,
+      kvType,
       flashAttention: options.flashAttention ?? true,
       architectureOptions: { ...options.architectureOptions },
-      maxSequences: options.maxSequences ?? 16,
+      maxSequences,
       promptChunk: options.promptChunk ?? 64,
       where,
     });

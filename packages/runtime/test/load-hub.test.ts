@@ -1,14 +1,14 @@
 /**
  * loadModel('hf:…') resolves through @quant/hub (a local Hub stand-in on 127.0.0.1, a temporary
- * cache) and runs the same model as loading the file itself; split GGUFs get a clear typed error.
+ * cache) and runs the same model as loading the file itself; a split GGUF set downloads every part and
+ * loads as the unsplit file.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { typed, writeGGUF } from '@quant/gguf';
 import type { Kernels } from '@quant/kernels';
-import { behaviourKernels, fakeCommit, HubServer } from '@quant/test-utils';
+import { behaviourKernels, fakeCommit, HubServer, writeSplitGGUF } from '@quant/test-utils';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { loadModel, QuantRuntimeError } from '../src/index.js';
+import { loadModel } from '../src/index.js';
 import { Fixtures, TINY } from './helpers/fixtures.js';
 
 let kernels: Kernels;
@@ -21,20 +21,10 @@ beforeAll(async () => {
   kernels = await behaviourKernels('load-hub');
   fx = new Fixtures(kernels);
   local = await fx.model('tiny', TINY);
-  const parts: Uint8Array[] = [];
-  for (const no of [0, 1]) {
-    const p = join(fx.dir, `part${no}.gguf`);
-    await writeGGUF(p, {
-      metadata: {
-        ...(no === 0 ? { 'general.architecture': 'llama' } : {}),
-        'split.no': typed.u16(no),
-        'split.count': typed.u16(2),
-        'split.tensors.count': typed.i32(2),
-      },
-      tensors: [{ name: `t${no}`, type: 'F32', shape: [4], data: new Float32Array(4) }],
-    });
-    parts.push(new Uint8Array(readFileSync(p)));
-  }
+  // The tiny model as a 2-part split set, as llama-gguf-split writes it.
+  const parts = (await writeSplitGGUF(local, fx.dir, 'x-Q8_0', 2)).map(
+    (p) => new Uint8Array(readFileSync(p)),
+  );
   server = await new HubServer().start();
   server.addRepo('test/tiny-GGUF', {
     revisions: {
@@ -74,10 +64,17 @@ it('an hf: reference loads the downloaded file and generates what the local file
   }
 });
 
-it('a split GGUF set: QuantRuntimeError LOAD_FAILED naming the parts and the merge command', async () => {
-  const e = await loadModel('hf:test/split:Q8_0', { kernels, hub }).catch((x) => x);
-  expect(e).toBeInstanceOf(QuantRuntimeError);
-  expect(e.code).toBe('LOAD_FAILED');
-  expect(e.message).toContain('is part 1 of a 2-part split GGUF');
-  expect(e.message).toContain('llama-gguf-split --merge');
+it('a split GGUF set: every part is downloaded and the set generates what the unsplit file generates', async () => {
+  const fromHub = await loadModel('hf:test/split:Q8_0', { kernels, contextSize: 64, hub });
+  const fromFile = await loadModel(local, { kernels, contextSize: 64 });
+  try {
+    expect(fromHub.file.parts.length).toBe(2);
+    const opts = { maxTokens: 8, temperature: 0 };
+    const a = await fromHub.generate('hello', opts).text();
+    expect(a.length).toBeGreaterThan(0);
+    expect(a).toBe(await fromFile.generate('hello', opts).text());
+  } finally {
+    fromHub.dispose();
+    fromFile.dispose();
+  }
 });

@@ -8,7 +8,7 @@ export class BlobSource implements GGUFByteSource {
   private closed = false;
   readonly name: string | undefined;
 
-  constructor(private readonly blob: Blob) {
+  constructor(private blob: Blob) {
     this.size = blob.size;
     const n = (blob as { name?: unknown }).name;
     this.name = typeof n === 'string' && n.length > 0 ? n : undefined;
@@ -32,7 +32,9 @@ export class BlobSource implements GGUFByteSource {
     }
   }
 
+  /** Also drops the reference to the Blob. */
   async close(): Promise<void> {
     this.closed = true;
+    this.blob = new Blob([]);
   }
 }

@@ -9,7 +9,7 @@ export class BytesSource implements GGUFByteSource {
   private closed = false;
 
   constructor(
-    private readonly bytes: Uint8Array,
+    private bytes: Uint8Array,
     readonly name: string | undefined = undefined,
   ) {
     this.size = bytes.length;
@@ -23,8 +23,10 @@ export class BytesSource implements GGUFByteSource {
     return out;
   }
 
+  /** Also drops the reference to the bytes, so closing a parsed file lets them be garbage collected. */
   async close(): Promise<void> {
     this.closed = true;
+    this.bytes = new Uint8Array(0);
   }
 }
 

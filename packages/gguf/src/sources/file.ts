@@ -1,22 +1,11 @@
 import { GGUFError } from '../errors.js';
+import { loadFs } from './node-fs.js';
 import type { GGUFByteSource } from './source.js';
 
 type FsPromises = typeof import('node:fs/promises');
 type FileHandle = Awaited<ReturnType<FsPromises['open']>>;
 
-let fsPromise: Promise<FsPromises> | undefined;
-
-/**
- * node:fs/promises, imported on first use only, with a specifier bundlers leave alone, so the
- * package's core bundles for browsers.
- */
-export function loadFs(): Promise<FsPromises> {
-  if (fsPromise === undefined) {
-    const specifier = 'node:fs/promises';
-    fsPromise = import(/* @vite-ignore */ /* webpackIgnore: true */ specifier) as Promise<FsPromises>;
-  }
-  return fsPromise;
-}
+export { loadFs };
 
 /** A local file read with positioned reads; only the requested ranges are ever in memory. */
 export class FileSource implements GGUFByteSource {

@@ -2,11 +2,14 @@ import { GGUFError } from '../errors.js';
 import type { GGUFByteSource } from './source.js';
 
 export interface HttpSourceOptions {
-  /** fetch implementation (default: globalThis.fetch). */
+  /** fetch implementation (default: globalThis.fetch, called as a plain function). */
   fetch?: typeof fetch;
-  /** Extra request headers (e.g. Authorization). */
-  headers?: Record<string, string>;
+  /** Extra request headers (e.g. Authorization): a record, a `Headers` object or `[name, value]` pairs. */
+  headers?: HeadersInit;
+  /** Aborts every request of this source. */
   signal?: AbortSignal;
+  /** `fetch`'s credentials mode (browsers: 'same-origin' by default; 'include' sends cookies cross-origin). */
+  credentials?: RequestCredentials;
 }
 
 /**
@@ -31,7 +34,9 @@ export class HttpSource implements GGUFByteSource {
         file: name,
       });
     }
-    this.fetchFn = f;
+    // Called as a plain function: browsers' fetch throws "Illegal invocation" when its `this` is
+    // anything but the global object (as it would be as a method of this source).
+    this.fetchFn = (input, init) => f(input, init);
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
@@ -60,14 +65,17 @@ export class HttpSource implements GGUFByteSource {
     let res: Response;
     try {
       this.requests++;
+      const headers = new Headers(this.options.headers);
+      headers.set('Range', `bytes=${offset}-${end}`);
       res = await this.fetchFn(this.name, {
-        headers: { ...this.options.headers, Range: `bytes=${offset}-${end}` },
+        headers,
         ...(this.options.signal ? { signal: this.options.signal } : {}),
+        ...(this.options.credentials ? { credentials: this.options.credentials } : {}),
       });
     } catch (cause) {
       throw new GGUFError(
         'GGUF_SOURCE_ERROR',
-        `request for bytes ${offset}–${end} failed: ${String(cause)}`,
+        `cannot fetch ${this.name} (bytes ${offset}–${end}): ${networkReason(cause)}; check the URL and the network`,
         { offset, file: this.name, cause },
       );
     }
@@ -99,7 +107,7 @@ export class HttpSource implements GGUFByteSource {
     await res.body?.cancel().catch(() => {});
     throw new GGUFError(
       'GGUF_SOURCE_ERROR',
-      `HTTP ${res.status} ${res.statusText} for bytes ${offset}–${end}`,
+      `the server answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''} for bytes ${offset}–${end} of ${this.name}`,
       { offset, file: this.name },
     );
   }
@@ -156,4 +164,23 @@ export class HttpSource implements GGUFByteSource {
   async close(): Promise<void> {
     this.closed = true;
   }
+}
+
+/**
+ * Why a fetch() failed, from the innermost cause: Node's fetch rejects with `TypeError: fetch failed`
+ * and keeps the system error (ECONNREFUSED, ENOTFOUND, a TLS failure …) in `cause`.
+ */
+export function networkReason(e: unknown): string {
+  const parts: string[] = [];
+  let cur: unknown = e;
+  for (let depth = 0; depth < 5 && cur !== undefined && cur !== null; depth++) {
+    const err = cur as { message?: unknown; code?: unknown; cause?: unknown; name?: unknown };
+    const msg = typeof err.message === 'string' ? err.message : String(cur);
+    const code = typeof err.code === 'string' ? err.code : undefined;
+    if (err.name === 'AbortError' || err.name === 'TimeoutError') parts.push(msg || 'aborted');
+    else if (msg && msg !== 'fetch failed') parts.push(code && !msg.includes(code) ? `${code}: ${msg}` : msg);
+    else if (code) parts.push(code);
+    cur = err.cause;
+  }
+  return parts.length > 0 ? parts.join(': ') : 'the request failed';
 }

@@ -1,7 +1,7 @@
 import type { GGUFFile, GGUFTensorInfo } from '@quant/gguf';
 import type { Kernels } from '@quant/kernels';
 import type { TensorSpec } from '@quant/plugin-api';
-import { QuantRuntimeError } from '../errors.js';
+import { AbortError, QuantRuntimeError } from '../errors.js';
 import { LoadedWeights } from './weights.js';
 
 /** Progress of `loadModel`, reported after each tensor. */
@@ -40,61 +40,99 @@ function wrap(e: unknown, info: GGUFTensorInfo, where: string): QuantRuntimeErro
 
 /**
  * Hands every tensor in `specs` to the kernels once, in the role its spec asks for. Matrices are
- * memory-mapped (`weightFromFile`) when `mapPath` is given and the backend can map files.
+ * memory-mapped (`weightFromFile`) when the part file holding them has a path in `mapPaths` and the
+ * backend can map files; everything else is read in a few large ranges (`readTensorsData`: one HTTP
+ * request per range, not per tensor) and copied into the kernels' memory — no reference to the
+ * source's bytes is kept on a backend that copies (wasm).
  */
 export async function loadWeights(
   kernels: Kernels,
   file: GGUFFile,
   specs: readonly TensorSpec[],
-  mapPath: string | undefined,
+  mapPaths: readonly (string | undefined)[] | undefined,
   where: string,
   onProgress?: (p: LoadProgress) => void,
+  signal?: AbortSignal,
 ): Promise<LoadedWeights> {
   const weights = new LoadedWeights();
   const infos = specs.map((s) => file.tensor(s.name) as GGUFTensorInfo);
   const totalBytes = infos.reduce((a, t) => a + t.byteSize, 0);
   let loadedBytes = 0;
-  const canMap = mapPath !== undefined && kernels.canMapFiles && typeof kernels.weightFromFile === 'function';
+  let loaded = 0;
+  const canMapFiles = kernels.canMapFiles && typeof kernels.weightFromFile === 'function';
+  const mapPathOf = (name: string): string | undefined =>
+    canMapFiles ? mapPaths?.[file.tensorPart(name)] : undefined;
+  const done = (spec: TensorSpec, info: GGUFTensorInfo) => {
+    loadedBytes += info.byteSize;
+    loaded++;
+    onProgress?.({ tensor: spec.name, loaded, total: specs.length, loadedBytes, totalBytes });
+  };
+  const checkAbort = () => {
+    if (signal?.aborted) throw new AbortError(signal.reason);
+  };
+  const specByName = new Map(specs.map((s) => [s.name, s]));
   try {
+    const toRead: string[] = [];
     for (let i = 0; i < specs.length; i++) {
       const spec = specs[i] as TensorSpec;
       const info = infos[i] as GGUFTensorInfo;
+      const mapPath = spec.role === 'matrix' ? mapPathOf(spec.name) : undefined;
+      if (mapPath === undefined) {
+        toRead.push(spec.name);
+        continue;
+      }
+      checkAbort();
+      const cols = info.shape[0] ?? 1;
       try {
-        if (spec.role === 'matrix') {
-          const cols = info.shape[0] ?? 1;
-          const rows = info.nElements / cols;
-          if (canMap) {
-            weights.matrices.set(
-              spec.name,
-              (kernels.weightFromFile as NonNullable<Kernels['weightFromFile']>)(
-                mapPath as string,
-                info.absoluteOffset,
-                info.type,
-                rows,
-                cols,
-              ),
-            );
-          } else {
-            weights.matrices.set(
-              spec.name,
-              kernels.weight(info.type, rows, cols, await file.readTensorData(spec.name)),
-            );
-          }
-        } else {
-          const values = toFloat32(kernels, info, await file.readTensorData(spec.name));
-          if (spec.role === 'vector') {
-            const buf = kernels.f32(values.length);
-            buf.write(values);
-            weights.vectors.set(spec.name, buf);
-          } else {
-            weights.hosts.set(spec.name, values);
-          }
-        }
+        weights.matrices.set(
+          spec.name,
+          (kernels.weightFromFile as NonNullable<Kernels['weightFromFile']>)(
+            mapPath,
+            info.absoluteOffset,
+            info.type,
+            info.nElements / cols,
+            cols,
+          ),
+        );
       } catch (e) {
         throw wrap(e, info, where);
       }
-      loadedBytes += info.byteSize;
-      onProgress?.({ tensor: spec.name, loaded: i + 1, total: specs.length, loadedBytes, totalBytes });
+      done(spec, info);
+    }
+    if (toRead.length > 0) {
+      const tensors = file.readTensorsData(toRead);
+      for (;;) {
+        checkAbort();
+        let next: IteratorResult<{ name: string; info: GGUFTensorInfo; data: Uint8Array }>;
+        try {
+          next = await tensors.next();
+        } catch (e) {
+          const info = file.tensor((e as { tensor?: string }).tensor ?? '') ?? (infos[0] as GGUFTensorInfo);
+          throw wrap(e, info, where);
+        }
+        if (next.done) break;
+        const { name, info, data } = next.value;
+        const spec = specByName.get(name) as TensorSpec;
+        try {
+          if (spec.role === 'matrix') {
+            const cols = info.shape[0] ?? 1;
+            weights.matrices.set(spec.name, kernels.weight(info.type, info.nElements / cols, cols, data));
+          } else {
+            const values = toFloat32(kernels, info, data);
+            if (spec.role === 'vector') {
+              const buf = kernels.f32(values.length);
+              buf.write(values);
+              weights.vectors.set(spec.name, buf);
+            } else {
+              weights.hosts.set(spec.name, values);
+            }
+          }
+        } catch (e) {
+          await tensors.return(undefined).catch(() => {});
+          throw wrap(e, info, where);
+        }
+        done(spec, info);
+      }
     }
   } catch (e) {
     weights.dispose();
