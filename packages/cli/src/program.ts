@@ -108,7 +108,10 @@ export function createProgram(setExit: (code: ExitCode) => void): Command {
     ),
   )
     .option('--chat', 'apply the model’s chat template to the prompt (with --system)')
-    .option('--prompt-cache <file>', 'reuse the prompt prefix saved in this file, and save the evaluated prompt to it')
+    .option(
+      '--prompt-cache <file>',
+      'reuse the prompt prefix saved in this file, and save the evaluated prompt to it',
+    )
     .action((model: string, prompt: string | undefined, opts) => done(runCommand(model, prompt, opts)));
 
   samplingOptions(

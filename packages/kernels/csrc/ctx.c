@@ -1,5 +1,6 @@
 /* Context lifetime, SIMD selection and scratch memory. */
 #include "ctx.h"
+#include "plan.h"
 #include <stdlib.h>
 
 static void *aligned_alloc64(size_t bytes) {
@@ -35,6 +36,11 @@ qk_ctx *qk_ctx_create(int nthreads, int force_scalar) {
   if (!c) return NULL;
   c->force_scalar = force_scalar;
   select_simd(c);
+  qk_plan_init();
+#if !defined(__wasm__)
+  const char *mode = getenv("QUANT_KERNELS_MODE");
+  c->mode = mode && !strcmp(mode, "parity") ? QK_MODE_PARITY : QK_MODE_FAST;
+#endif
   c->pool = qk_pool_create(nthreads);
   if (!c->pool) { free(c); return NULL; }
   c->nthreads = qk_pool_size(c->pool);

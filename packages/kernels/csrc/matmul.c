@@ -7,6 +7,8 @@
  * tiles: weights are streamed from memory once per matmul, not once per token.
  */
 #include "ctx.h"
+#include "plan.h"
+#include <stdlib.h>
 
 #if defined(__wasm__)
 extern const uint8_t *qk_wasm_pf_end; /* vec-dot-simd128.c: bound for its software prefetch */
@@ -72,10 +74,87 @@ static void mm_chunk(void *arg, int64_t chunk, int tid) {
   }
 }
 
-int qk_matmul(qk_ctx *c, float *out, const void *w, int type, int64_t rows, int64_t cols, const float *x, int64_t ntok) {
-  const int vdt = qk_vec_dot_type(type);
-  const int blk = qk_type_block(type);
-  if (!blk || cols % blk || !c->vt.dot[type]) return -1;
+/* Activation quantization, spread over the pool: chunk = one token. */
+typedef struct {
+  const float *x;
+  uint8_t *dst;
+  int64_t cols;
+  size_t act_row;
+  int vdt;
+  qk_act_fn fast;
+} act_job;
+
+static void act_chunk(void *arg, int64_t t, int tid) {
+  (void)tid;
+  const act_job *j = arg;
+  const float *xr = j->x + t * j->cols;
+  void *dst = j->dst + (size_t)t * j->act_row;
+  if (j->fast) j->fast(xr, dst, j->cols);
+  else if (j->vdt == QK_F16) qk_act_f16(xr, dst, j->cols);
+  else if (j->vdt == QK_BF16) qk_act_bf16(xr, dst, j->cols);
+  else if (j->vdt == QK_Q8_0) qk_quantize_act_q8_0(xr, dst, j->cols);
+  else if (j->vdt == QK_Q8_1) qk_quantize_act_q8_1(xr, dst, j->cols);
+  else qk_quantize_act_q8_K(xr, dst, j->cols);
+}
+
+/* Repacked weights: one chunk = ROW_CHUNK rows (4 groups of 16) for every token, tile by tile. */
+typedef struct {
+  float *out;
+  const uint8_t *w;
+  const uint8_t *act;
+  size_t group_bytes, act_row;
+  int64_t rows, cols, ntok;
+  qk_gemm_r16_fn gemm;
+} r16_job;
+
+static void r16_chunk(void *arg, int64_t chunk, int tid) {
+  (void)tid;
+  const r16_job *j = arg;
+  const int64_t r0 = chunk * ROW_CHUNK;
+  const int64_t r1 = r0 + ROW_CHUNK < j->rows ? r0 + ROW_CHUNK : j->rows;
+  for (int64_t t0 = 0; t0 < j->ntok; t0 += TOK_TILE) {
+    const int64_t nt = t0 + TOK_TILE < j->ntok ? TOK_TILE : j->ntok - t0;
+    for (int64_t r = r0; r < r1; r += 16)
+      j->gemm(j->cols, j->w + (size_t)(r / 16) * j->group_bytes, j->act + (size_t)t0 * j->act_row, j->act_row, nt,
+              j->out + t0 * j->rows + r, j->rows);
+  }
+}
+
+int qk_matmul(qk_ctx *c, float *out, const void *w, int code, int64_t rows, int64_t cols, const float *x, int64_t ntok) {
+  qk_mm_plan plan;
+  if (qk_plan_matmul(c, code, rows, cols, ntok, &plan)) return -1;
+  if (qk_debug_kernels()) qk_plan_log(&plan, code, rows, cols, ntok);
+  const int type = QK_CODE_TYPE(code);
+  const double work = (double)rows * (double)cols * (double)ntok;
+  const int nth = work < 65536.0 ? 1 : c->nthreads;
+  /* activations: converted once per call, tokens spread over the pool */
+  act_job aj = { x, NULL, cols, 0, plan.act_type, plan.act };
+  const uint8_t *act = (const uint8_t *)x;
+  size_t act_row = (size_t)cols * 4;
+  const intptr_t kind = plan.act ? (intptr_t)plan.act : plan.act_type;
+  if (plan.act || plan.act_type != QK_F32) {
+    act_row = plan.act ? plan.act_row : qk_row_bytes(plan.act_type, cols);
+    if (c->act_reuse && c->act_kind == kind && c->act_row_bytes == act_row && c->scratch) {
+      act = c->scratch; /* the previous matmul quantized this same input (op-table.c) */
+    } else {
+      c->act_kind = 0;
+      uint8_t *s = qk_ctx_scratch(c, act_row * (size_t)ntok);
+      if (!s) return -2;
+      aj.dst = s;
+      aj.act_row = act_row;
+      qk_pool_run(c->pool, act_chunk, &aj, ntok, ntok >= 4 ? nth : 1);
+      act = s;
+      c->act_kind = kind;
+      c->act_row_bytes = act_row;
+    }
+  } else {
+    c->act_kind = 0;
+  }
+  if (plan.path == QK_PATH_R16_GEMV || plan.path == QK_PATH_R16_GEMM) {
+    r16_job rj = { out, w, act, 16 * qk_row_bytes(type, cols), act_row, rows, cols, ntok, plan.gemm };
+    qk_pool_run(c->pool, r16_chunk, &rj, (rows + ROW_CHUNK - 1) / ROW_CHUNK, nth);
+    return 0;
+  }
   mm_job j;
   j.out = out;
   j.w = w;
@@ -83,51 +162,46 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int type, int64_t rows, int6
   j.rows = rows;
   j.cols = cols;
   j.ntok = ntok;
+  j.act = act;
+  j.act_row = act_row;
   j.dot = ntok >= 2 && c->vt.dotm[type] ? c->vt.dotm[type] : c->vt.dot[type];
   j.dot4 = c->vt.dot4[type];
   j.mm8 = NULL;
   j.dot_tail = j.dot;
   j.t_split = ntok;
-  if (rows % 8 == 0 && c->vt.dotg[type] && c->vt.dotv[type]) {
+  if (plan.path == QK_PATH_REPACK8_EMU) {
     j.dot = c->vt.dotg[type];
     j.dot4 = c->vt.dot4g[type];
     j.mm8 = c->vt.mm8g[type];
     j.dot_tail = c->vt.dotv[type];
     j.t_split = ntok - ntok % 4;
   }
-  if (vdt == QK_F32) {
-    j.act = (const uint8_t *)x;
-    j.act_row = (size_t)cols * 4;
-  } else {
-    j.act_row = qk_row_bytes(vdt, cols);
-    uint8_t *s = qk_ctx_scratch(c, j.act_row * (size_t)ntok);
-    if (!s) return -2;
-    for (int64_t t = 0; t < ntok; t++) {
-      const float *xr = x + t * cols;
-      void *dst = s + (size_t)t * j.act_row;
-      if (vdt == QK_F16) qk_act_f16(xr, dst, cols);
-      else if (vdt == QK_BF16) qk_act_bf16(xr, dst, cols);
-      else if (vdt == QK_Q8_0) qk_quantize_act_q8_0(xr, dst, cols);
-      else if (vdt == QK_Q8_1) qk_quantize_act_q8_1(xr, dst, cols);
-      else qk_quantize_act_q8_K(xr, dst, cols);
-    }
-    j.act = s;
-  }
 #if defined(__wasm__)
   qk_wasm_pf_end = j.w + j.w_row * (size_t)rows;
 #endif
-  const double work = (double)rows * (double)cols * (double)ntok;
-  const int nth = work < 65536.0 ? 1 : c->nthreads;
   qk_pool_run(c->pool, mm_chunk, &j, (rows + ROW_CHUNK - 1) / ROW_CHUNK, nth);
   return 0;
 }
 
-int qk_get_rows(const void *w, int type, int64_t rows, int64_t cols, const int32_t *ids, int64_t n, float *out) {
+int qk_get_rows(const void *w, int code, int64_t rows, int64_t cols, const int32_t *ids, int64_t n, float *out) {
+  const int type = QK_CODE_TYPE(code);
   const size_t rb = qk_row_bytes(type, cols);
   if (!rb) return -1;
-  for (int64_t t = 0; t < n; t++) {
-    if (ids[t] < 0 || ids[t] >= rows) return -3;
-    if (qk_dequantize(type, (const uint8_t *)w + (size_t)ids[t] * rb, out + t * cols, cols)) return -1;
+  uint8_t *tmp = NULL;
+  if (QK_CODE_LAYOUT(code) != QK_LAYOUT_PLAIN) {
+    tmp = malloc(rb);
+    if (!tmp) return -2;
   }
-  return 0;
+  int rc = 0;
+  for (int64_t t = 0; t < n && !rc; t++) {
+    if (ids[t] < 0 || ids[t] >= rows) { rc = -3; break; }
+    const void *row = (const uint8_t *)w + (size_t)ids[t] * rb;
+    if (tmp) {
+      if (qk_unpack_row(code, w, rows, cols, ids[t], tmp)) { rc = -1; break; }
+      row = tmp;
+    }
+    if (qk_dequantize(type, row, out + t * cols, cols)) rc = -1;
+  }
+  free(tmp);
+  return rc;
 }

@@ -12,14 +12,19 @@ const emnapiDir = dirname(require.resolve('emnapi/package.json'));
 const { runClang } = await import('@yowasp/clang');
 
 // Native-only sources are still compiled: their platform code is behind #if guards.
-const sources = readdirSync(join(root, 'csrc'))
-  .filter((f) => f.endsWith('.c'))
-  .sort();
-const headers = readdirSync(join(root, 'csrc')).filter((f) => f.endsWith('.h'));
+// csrc/ and its per-ISA folders (arch/x86, ...): paths relative to csrc/.
+const csrcFiles = readdirSync(join(root, 'csrc'), { recursive: true }).map(String);
+const sources = csrcFiles.filter((f) => f.endsWith('.c')).sort();
+const headers = csrcFiles.filter((f) => f.endsWith('.h'));
 const incDir = join(emnapiDir, 'include', 'node');
 
 const tree = { src: {}, inc: {}, lib: {} };
-for (const f of [...sources, ...headers]) tree.src[f] = readFileSync(join(root, 'csrc', f));
+for (const f of [...sources, ...headers]) {
+  const parts = f.split(/[\\/]/);
+  let dir = tree.src;
+  for (const p of parts.slice(0, -1)) dir = dir[p] ??= {};
+  dir[parts[parts.length - 1]] = readFileSync(join(root, 'csrc', f));
+}
 for (const f of readdirSync(incDir)) {
   if (f.endsWith('.h')) tree.inc[f] = readFileSync(join(incDir, f));
 }
@@ -39,7 +44,8 @@ const args = [
   '-D_GNU_SOURCE',
   '-DBUILDING_NODE_EXTENSION',
   '-Iinc',
-  ...sources.map((f) => `src/${f}`),
+  '-Isrc', // csrc/ itself, for the per-ISA folders' includes
+  ...sources.map((f) => `src/${f.split(/[\\/]/).join('/')}`),
   'lib/libemnapi-basic.a',
   '-Wl,--initial-memory=16777216',
   `-Wl,--max-memory=${MAX_MEMORY}`,

@@ -31,6 +31,7 @@ const files = args.length
       'test/errors.test.ts',
       'test/run.test.ts',
       'test/edge-shapes.test.ts',
+      'test/fast-matmul.test.ts',
     ];
 const vitest = join(root, '..', '..', 'node_modules', 'vitest', 'vitest.mjs');
 const asanEnv = {

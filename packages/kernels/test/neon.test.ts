@@ -31,7 +31,7 @@ if (!canRun)
 /** The C sources of the addon minus the N-API binding, read from binding.gyp so the lists never drift. */
 function kernelSources(): string[] {
   const gyp = readFileSync(join(root, 'binding.gyp'), 'utf8');
-  const list = [...gyp.matchAll(/"(csrc\/[\w-]+\.c)"/g)].map((m) => m[1]!);
+  const list = [...gyp.matchAll(/"(csrc\/[\w/-]+\.c)"/g)].map((m) => m[1]!);
   return [...new Set(list)].filter((f) => !f.endsWith('napi-binding.c')).map((f) => join(root, f));
 }
 
