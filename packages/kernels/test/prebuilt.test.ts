@@ -173,6 +173,9 @@ function consumerLayout(opts: { prebuilt?: 'good' | 'broken'; built?: boolean })
 function loadIn(dir: string): { backend: string; backendReason: string; fallbackReason?: string } {
   const env = { ...process.env };
   delete env.QUANT_KERNELS_ADDON;
+  // pnpm sets NODE_PATH to its hoisted store, where the workspace's platform package is visible:
+  // a consumer's install has no such path.
+  delete env.NODE_PATH;
   const r = spawnSync(
     process.execPath,
     [
@@ -238,6 +241,7 @@ describe.skipIf(!onLinuxX64 || !distBuilt || !existsSync(addonOf('linux-x64')))(
         // A compiler that always fails: the build must fail, the install must not.
         env: {
           ...process.env,
+          NODE_PATH: '',
           CC: 'false',
           CXX: 'false',
           npm_config_node_gyp: join(gyp, 'node-gyp.js'),
