@@ -110,8 +110,13 @@ function checkReadme(p) {
 }
 
 /** Bare specifiers the built JS imports at run time (static, dynamic and require). */
+/**
+ * Every bare specifier the built JS imports, mapped to whether some ESM file imports it statically
+ * (`import … from` / `export … from`). Optional peers may be imported lazily (`await import()` in
+ * ESM, which the CJS build turns into a `require` inside a function) but never statically.
+ */
 function runtimeImports(dir) {
-  const specs = new Set();
+  const specs = new Map();
   const walk = (d) => {
     for (const f of readdirSync(d)) {
       const path = join(d, f);
@@ -120,8 +125,11 @@ function runtimeImports(dir) {
         const src = readFileSync(path, 'utf8');
         for (const m of src.matchAll(
           /(?:^|[;\s}])(?:import|export)\s*(?:[\w*{}\s,$]+\s*from\s*)?["']([^"'./][^"']*)["']|\bimport\(\s*["']([^"'./][^"']*)["']\s*\)|\brequire\(\s*["']([^"'./][^"']*)["']\s*\)/g,
-        ))
-          specs.add(m[1] ?? m[2] ?? m[3]);
+        )) {
+          const spec = m[1] ?? m[2] ?? m[3];
+          const isStatic = m[1] !== undefined && !f.endsWith('.cjs');
+          specs.set(spec, (specs.get(spec) ?? false) || isStatic);
+        }
       }
     }
   };
@@ -149,14 +157,15 @@ function checkRuntimeImports(p) {
     ...Object.keys(j.peerDependencies ?? {}).filter((n) => !optionalPeers.has(n)),
   ]);
   const builtins = new Set(builtinModules);
-  for (const spec of specs) {
+  for (const [spec, isStatic] of specs) {
     if (spec.startsWith('node:') || builtins.has(spec)) continue;
     const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
     if (allowed.has(name)) continue;
+    if (optionalPeers.has(name) && !isStatic) continue; // loaded on demand, only when used
     fail(
       p,
       optionalPeers.has(name)
-        ? `the built JS imports ${spec} at run time, but ${name} is an optional (types-only) peer dependency`
+        ? `the built JS imports ${spec} statically, but ${name} is an optional peer dependency (import it on demand with await import())`
         : `the built JS imports ${spec}, which is not in dependencies`,
     );
   }
@@ -198,7 +207,11 @@ function packedFiles(p) {
  */
 async function runAttw(core, p) {
   // Subpaths exporting assets (a .wasm module, package.json) have no types by nature: not entrypoints.
-  const assets = Object.keys(p.json.exports ?? {}).filter((k) => /\.(wasm|json|node|css)$/.test(k));
+  // Worker scripts (`./worker`) are ESM by design — `new Worker(url, { type: 'module' })` loads them,
+  // never require() — so attw's CJS view of them does not apply.
+  const assets = Object.keys(p.json.exports ?? {}).filter(
+    (k) => /\.(wasm|json|node|css)$/.test(k) || /(^|\/)worker$/.test(k),
+  );
   const analysis = await core.checkPackage(new core.Package(packedFiles(p), p.name, p.version), {
     excludeEntrypoints: assets,
   });
