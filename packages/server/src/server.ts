@@ -77,9 +77,7 @@ export const MAX_DEFAULT_PARALLEL = 4;
  * least 1 and at most MAX_DEFAULT_PARALLEL.
  */
 export function defaultParallel(model: Model, freeBytes: number = freemem()): number {
-  const h = model.hparams;
-  const bytes = model.kvType === 'f32' ? 4 : 2;
-  const perSlot = 2 * h.nLayers * model.contextSize * h.nKvHeads * h.headDim * bytes;
+  const perSlot = model.sessionKvBytes();
   if (!(perSlot > 0)) return 1;
   return Math.max(1, Math.min(MAX_DEFAULT_PARALLEL, Math.floor((freeBytes * 0.5) / perSlot)));
 }

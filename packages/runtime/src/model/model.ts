@@ -11,6 +11,7 @@ import { validateGenerateArguments } from '../generate/validate.js';
 import type { ModelCore } from './core.js';
 import { kvLayout } from './kv-layout.js';
 import { type KVTypeOption, kvTypeName, parseKvType } from './kv-type.js';
+import { kvCacheBytes } from './memory.js';
 import { type BatchStats, Scheduler } from './scheduler.js';
 import { Session, type SessionOptions } from './session.js';
 import { readSessionFile } from './session-file.js';
@@ -113,6 +114,14 @@ export class Model {
   /** Continuous-batching counters: forward passes, rows, most sequences in one pass, pending evaluations. */
   get batchStats(): BatchStats {
     return this.core.scheduler.stats;
+  }
+
+  /**
+   * Bytes one session's KV cache takes: the plugin's memory layout (layers without KV take none)
+   * in the stored cache types (default: the model's `contextSize` and `kvType`).
+   */
+  sessionKvBytes(contextSize: number = this.contextSize, kvType: KVTypeOption = this.kvType): number {
+    return kvCacheBytes(this.core.kv, contextSize, parseKvType(kvType));
   }
 
   private assertAlive(): void {

@@ -1,4 +1,4 @@
-import type { F32Buffer, Kernels, KVCache, KVSegment } from '@quant/kernels';
+import type { F32Buffer, KVCache, KVSegment } from '@quant/kernels';
 import type { ForwardContext } from '@quant/plugin-api';
 import { AbortError, QuantRuntimeError } from '../errors.js';
 import { yieldToEventLoop } from '../yield.js';
@@ -285,7 +285,7 @@ export class Scheduler {
     const x = allRows || nOut === 0 ? hidden : this.get(this.buffers, 'gather', nOut * nEmbd);
     // A memory-mapped model file rewritten or truncated since load: MODEL_FILE_CHANGED, not garbage.
     kernels.checkMappedFiles?.();
-    await runOps(kernels, () => {
+    await kernels.run(() => {
       plugin.embed(ctx);
       for (let il = 0; il < hparams.nLayers; il++) plugin.layer(ctx, il);
       if (!logits) return;
@@ -318,9 +318,4 @@ export class Scheduler {
       }
     }
   }
-}
-
-/** Runs the ops `record` issues through `kernels.run` (off the JavaScript thread on the native backend). */
-export function runOps(kernels: Kernels, record: () => void): Promise<void> {
-  return kernels.run(record);
 }
