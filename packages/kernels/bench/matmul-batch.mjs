@@ -4,6 +4,7 @@
 // and batch size. Needs a build: `pnpm --filter @quant/kernels build`.
 //   node bench/matmul-batch.mjs [--rows=8192] [--cols=3072] [--tokens=128] [--types=Q4_K,Q6_K] [--threads=1,2]
 //     [--mode=fast|parity]   (fast: repacked weights where the plan has a kernel; parity: llama.cpp's orders)
+//     [--backend=native|wasm] [--wasm-threads=true|false]   (wasm: QUANT_KERNELS_WASM / _MT pick other .wasm files)
 import { loadKernels } from '../dist/index.js';
 
 const arg = (name, def) => {
@@ -18,6 +19,8 @@ const types = arg('types', 'Q4_K,Q5_K,Q6_K,Q8_0').split(',');
 const SECONDS = Number(arg('seconds', 1.5));
 const MODE = arg('mode', 'fast');
 const THREADS = arg('threads', '1,2').split(',').map(Number);
+const BACKEND = arg('backend', 'native');
+const WASM_THREADS = arg('wasm-threads', undefined);
 
 function randomFloats(n, seed) {
   const v = new Float32Array(n);
@@ -31,7 +34,12 @@ function randomFloats(n, seed) {
 
 const wf = randomFloats(ROWS * COLS, 1);
 for (const threads of THREADS) {
-  const k = await loadKernels({ backend: 'native', threads, mode: MODE });
+  const k = await loadKernels({
+    backend: BACKEND,
+    threads,
+    mode: MODE,
+    ...(WASM_THREADS !== undefined ? { wasmThreads: WASM_THREADS === 'true' } : {}),
+  });
   for (const name of types) {
     const data = k.quantize(TYPES[name], wf, ROWS, COLS);
     const w = k.weight(TYPES[name], ROWS, COLS, data);
@@ -56,7 +64,7 @@ for (const threads of THREADS) {
       const cpuS = (cu.user + cu.system) / 1e6;
       const gmacCpu = (n * ROWS * COLS * nt) / cpuS / 1e9;
       console.log(
-        `${name} ${ROWS}×${COLS} × ${nt} tokens, ${threads} thread(s) [${k.mode}, ${k.isa}]: ${gmac.toFixed(1)} GMAC/s (${gmacCpu.toFixed(1)} per CPU-second)`,
+        `${name} ${ROWS}×${COLS} × ${nt} tokens, ${threads} thread(s) [${k.backend} ${k.mode}, ${k.isa}, ${k.threads} thread(s) used]: ${gmac.toFixed(1)} GMAC/s (${gmacCpu.toFixed(1)} per CPU-second)`,
       );
       x.dispose();
       out.dispose();

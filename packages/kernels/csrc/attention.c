@@ -29,6 +29,127 @@ void qk_hadamard(float *x, int64_t n, int rot) {
   }
 }
 
+/* Paley's Hadamard matrix of order 12 (q = 11): H·Hᵀ = 12·I. Not symmetric: the inverse uses Hᵀ. */
+static const int8_t kv_h12[12][12] = {
+  { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },      { -1, 1, 1, -1, 1, 1, 1, -1, -1, -1, 1, -1 },
+  { -1, -1, 1, 1, -1, 1, 1, 1, -1, -1, -1, 1 }, { -1, 1, -1, 1, 1, -1, 1, 1, 1, -1, -1, -1 },
+  { -1, -1, 1, -1, 1, 1, -1, 1, 1, 1, -1, -1 }, { -1, -1, -1, 1, -1, 1, 1, -1, 1, 1, 1, -1 },
+  { -1, -1, -1, -1, 1, -1, 1, 1, -1, 1, 1, 1 }, { -1, 1, -1, -1, -1, 1, -1, 1, 1, -1, 1, 1 },
+  { -1, 1, 1, -1, -1, -1, 1, -1, 1, 1, -1, 1 }, { -1, 1, 1, 1, -1, -1, -1, 1, -1, 1, 1, -1 },
+  { -1, -1, 1, 1, 1, -1, -1, -1, 1, -1, 1, 1 }, { -1, 1, -1, 1, 1, 1, -1, -1, -1, 1, -1, 1 },
+};
+
+/* Fixed pseudo-random sign of channel i of a rotation chunk (a splitmix64 bit). */
+static inline float kv_sign(int64_t i) {
+  uint64_t z = (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return ((z ^ (z >> 31)) & 1) ? -1.0f : 1.0f;
+}
+
+/* Unnormalized Walsh-Hadamard transform of n (a power of two) values. */
+static void kv_fwht(float *y, int64_t n) {
+  for (int64_t h = 1; h < n; h *= 2)
+    for (int64_t i = 0; i < n; i += 2 * h)
+      for (int64_t j = i; j < i + h; j++) {
+        const float a = y[j], b = y[j + h];
+        y[j] = a + b;
+        y[j + h] = a - b;
+      }
+}
+
+/* The orthonormal rotation of quant's rotated types on one chunk of `rot` values: x ← H·D·x
+ * (inverse: x ← D·Hᵀ·x), D the fixed signs, H = H_rot (power of two) or H12 ⊗ H_{rot/12}. */
+static void kv_randh(float *x, int rot, int inverse) {
+  const int pow2 = (rot & (rot - 1)) == 0;
+  const int m = pow2 ? rot : rot / 12;
+  const float s = (float)(1.0 / sqrt((double)rot));
+  if (!inverse)
+    for (int i = 0; i < rot; i++) x[i] *= kv_sign(i);
+  if (pow2) {
+    kv_fwht(x, rot);
+  } else {
+    float col[12];
+    for (int r = 0; r < 12; r++) kv_fwht(x + r * m, m);
+    for (int j = 0; j < m; j++) {
+      for (int r = 0; r < 12; r++) {
+        float a = 0;
+        for (int l = 0; l < 12; l++) a += (float)(inverse ? kv_h12[l][r] : kv_h12[r][l]) * x[l * m + j];
+        col[r] = a;
+      }
+      for (int r = 0; r < 12; r++) x[r * m + j] = col[r];
+    }
+  }
+  for (int i = 0; i < rot; i++) x[i] *= inverse ? s * kv_sign(i) : s;
+}
+
+/* Smoothing scales of a layer (after the last layer's V rows), or NULL. */
+static inline float *kv_smooth(const qk_kv *kv, int which, int64_t layer) {
+  if (which || !(kv->k_mode & QK_KVM_SMOOTH)) return NULL;
+  const size_t kr = qk_kv_row_bytes(kv, 0), vr = qk_kv_row_bytes(kv, 1);
+  return (float *)((uint8_t *)kv->data + (size_t)kv->layers * (size_t)kv->ctx * (kr + vr)) + layer * kv->kv_dim;
+}
+
+void qk_kv_to_cache(const qk_kv *kv, int which, int64_t layer, float *x, int64_t c0, int64_t m) {
+  const int rot = which ? kv->v_rot : kv->k_rot, mode = which ? kv->v_mode : kv->k_mode;
+  const float *s = kv_smooth(kv, which, layer);
+  if (s)
+    for (int64_t i = 0; i < m; i++) x[i] /= s[c0 + i];
+  if (!rot) return;
+  if (!(mode & QK_KVM_RANDH)) { qk_hadamard(x, m, rot); return; }
+  for (int64_t c = 0; c < m; c += rot) kv_randh(x + c, rot, 0);
+}
+
+void qk_kv_from_cache(const qk_kv *kv, int which, int64_t layer, float *x, int64_t c0, int64_t m) {
+  const int rot = which ? kv->v_rot : kv->k_rot, mode = which ? kv->v_mode : kv->k_mode;
+  if (rot && !(mode & QK_KVM_RANDH)) qk_hadamard(x, m, rot);
+  else if (rot)
+    for (int64_t c = 0; c < m; c += rot) kv_randh(x + c, rot, 1);
+  const float *s = kv_smooth(kv, which, layer);
+  if (s)
+    for (int64_t i = 0; i < m; i++) x[i] *= s[c0 + i];
+}
+
+/* The query of K head g in the cache's domain: x ← R·(s ∘ x), so (R(s∘q))·(R(k/s)) = q·k. */
+static void kv_query(const qk_kv *kv, int64_t layer, float *x, int64_t c0, int64_t m) {
+  const float *s = kv_smooth(kv, 0, layer);
+  if (s)
+    for (int64_t i = 0; i < m; i++) x[i] *= s[c0 + i];
+  if (!kv->k_rot) return;
+  if (!(kv->k_mode & QK_KVM_RANDH)) { qk_hadamard(x, m, kv->k_rot); return; }
+  for (int64_t c = 0; c < m; c += kv->k_rot) kv_randh(x + c, kv->k_rot, 0);
+}
+
+static int kv_cmp_float(const void *a, const void *b) {
+  const float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/*
+ * The smoothing scales of a layer from the n rows of its first store (SmoothAttention's
+ * λ = max|K|^α with α = 0.5, on RMS, relative to the head's median channel, never below 1): outlier
+ * channels shrink to about the square root of their excess and the query carries the rest.
+ */
+static void kv_smooth_init(const qk_kv *kv, int64_t layer, const float *k, int64_t n, int64_t hd) {
+  float *s = kv_smooth(kv, 0, layer);
+  float sorted[1024];
+  for (int64_t c = 0; c < kv->kv_dim; c++) {
+    double a = 0;
+    for (int64_t t = 0; t < n; t++) a += (double)k[t * kv->kv_dim + c] * k[t * kv->kv_dim + c];
+    s[c] = (float)sqrt(a / (double)(n > 0 ? n : 1));
+  }
+  for (int64_t h0 = 0; h0 < kv->kv_dim; h0 += hd) {
+    const int64_t m = hd < 1024 ? hd : 1024;
+    memcpy(sorted, s + h0, (size_t)m * 4);
+    qsort(sorted, (size_t)m, 4, kv_cmp_float);
+    const float med = sorted[m / 2];
+    for (int64_t c = h0; c < h0 + hd; c++) {
+      float v = med > 0 && isfinite(s[c]) ? sqrtf(s[c] / med) : 1.0f;
+      s[c] = v < 1.0f ? 1.0f : v > 1024.0f ? 1024.0f : v;
+    }
+  }
+}
+
 /*
  * Converts n floats to a cache type as llama.cpp's set_rows does (ggml-cpu's from_float): Q8_0 with
  * the CPU quantizer (multiplier 127/amax, round half to even), the other block types with ggml's
@@ -39,6 +160,12 @@ static void kv_convert(int type, const float *src, uint8_t *dst, int64_t n) {
   else qk_quantize(type, src, dst, 1, n, 0);
 }
 
+void qk_kv_convert_part(const qk_kv *kv, int which, const float *src, uint8_t *dst, int64_t n) {
+  const int type = which ? kv->v_type : kv->k_type, mode = which ? kv->v_mode : kv->k_mode;
+  if (mode & QK_KVM_SEARCH) qk_quantize(type, src, dst, 1, n, 1);
+  else kv_convert(type, src, dst, n);
+}
+
 #define KV_PIECE 1024 /* floats converted at a time (a multiple of every rotation size and block) */
 
 void qk_kv_store(const qk_kv *kv, int64_t layer, int64_t pos, int64_t n, const float *k, const float *v) {
@@ -47,12 +174,15 @@ void qk_kv_store(const qk_kv *kv, int64_t layer, int64_t pos, int64_t n, const f
   for (int which = 0; which < 2; which++) {
     const float *src = which ? v : k;
     const int type = which ? kv->v_type : kv->k_type, rot = which ? kv->v_rot : kv->k_rot;
+    const int mode = which ? kv->v_mode : kv->k_mode;
     const size_t rb = qk_kv_row_bytes(kv, which);
     uint8_t *dst = base + kv_off(kv, layer, which, pos);
-    if (type == QK_F32 && !rot) {
+    if (type == QK_F32 && !rot && !mode) {
       memcpy(dst, src, (size_t)n * rb);
       continue;
     }
+    /* a store from position 0 starts the layer afresh: its rows set the smoothing scales */
+    if (!which && (mode & QK_KVM_SMOOTH) && pos == 0 && n > 0) kv_smooth_init(kv, layer, src, n, rot ? rot : kv->kv_dim);
     /* a piece: the rotation size, else as much of the row as fits (whole 32-blocks) */
     int64_t piece = rot ? rot : (kv->kv_dim < KV_PIECE ? kv->kv_dim : KV_PIECE);
     for (int64_t t = 0; t < n; t++) {
@@ -61,8 +191,8 @@ void qk_kv_store(const qk_kv *kv, int64_t layer, int64_t pos, int64_t n, const f
       for (int64_t c = 0; c < kv->kv_dim; c += piece) {
         const int64_t m = kv->kv_dim - c < piece ? kv->kv_dim - c : piece;
         memcpy(tmp, row + c, (size_t)m * 4);
-        if (rot) qk_hadamard(tmp, m, rot);
-        kv_convert(type, tmp, out + qk_row_bytes(type, c), m);
+        qk_kv_to_cache(kv, which, layer, tmp, c, m);
+        qk_kv_convert_part(kv, which, tmp, out + qk_row_bytes(type, c), m);
       }
     }
   }
@@ -128,6 +258,24 @@ void qk_fa_mad_f16(int64_t n, uint16_t *y, const uint16_t *x, float v) {
   for (int64_t i = 0; i < n; i++) y[i] = qk_f2h((float)((double)qk_h2f(x[i]) * (double)v + (double)qk_h2f(y[i])));
 }
 
+/*
+ * A K·Q dot to the score the softmax sees, with llama.cpp's attention logit soft-capping when
+ * p->softcap != 0. Flash attention (ggml_compute_forward_flash_attn_ext_f16) divides the scale by
+ * the cap once, then s = cap·tanhf(dot·scale'); the standard path (build_attn_mha: ggml_scale by
+ * 1/cap, ggml_tanh, ggml_scale by cap, then soft_max_ext's scale) caps the raw dot and scales after.
+ */
+static inline float score_flash(float dot, const qk_attn_params *p) {
+  if (p->softcap == 0.0f) return dot * p->scale;
+  const float scale = p->scale / p->softcap;
+  return p->softcap * tanhf(dot * scale);
+}
+
+static inline float score_std(float dot, const qk_attn_params *p) {
+  if (p->softcap == 0.0f) return dot * p->scale;
+  const float inv = 1.0f / p->softcap;
+  return tanhf(dot * inv) * p->softcap * p->scale;
+}
+
 static void attn_head_f16(const qk_vtable *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb, size_t rowb,
                           int64_t g, int64_t j0, int64_t pos, const float *qh, float *oh, uint16_t *q16,
                           uint16_t *acc) {
@@ -137,7 +285,7 @@ static void attn_head_f16(const qk_vtable *vt, const qk_attn_params *p, const ui
   for (int64_t k = j0; k <= pos; k++) {
     const uint16_t *kr = (const uint16_t *)(kb + (size_t)k * rowb) + g * hd;
     const uint16_t *vr = (const uint16_t *)(vb + (size_t)k * rowb) + g * hd;
-    float s = vt->fa_dot_f16(hd, kr, q16) * p->scale;
+    float s = score_flash(vt->fa_dot_f16(hd, kr, q16), p);
     float ms = 1.0f, vs = 1.0f;
     if (s > M) {
       const float Mold = M;
@@ -174,7 +322,7 @@ static void attn_head_f16_std(const qk_vtable *vt, const qk_attn_params *p, cons
   float max = -INFINITY;
   for (int64_t k = j0; k <= pos; k++) {
     const uint16_t *kr = (const uint16_t *)(kb + (size_t)k * rowb) + g * hd;
-    const float s = vt->fa_dot_f16(hd, kr, q16) * p->scale;
+    const float s = score_std(vt->fa_dot_f16(hd, kr, q16), p);
     sc[k] = s;
     if (s > max) max = s;
   }
@@ -206,16 +354,16 @@ static void attn_head_f16_std(const qk_vtable *vt, const qk_attn_params *p, cons
  * time and accumulated in f32. With a rotated cache the query is rotated first (K) and the output
  * rotated back (V). Scratch `sc`: 4·head_dim floats.
  */
-static void attn_head_typed(const qk_vtable *vt, const qk_attn_params *p, const qk_kv *kv, const uint8_t *kb,
-                            const uint8_t *vb, int64_t g, int64_t j0, int64_t pos, const float *qh, float *oh,
-                            float *sc) {
+static void attn_head_typed(const qk_vtable *vt, const qk_attn_params *p, const qk_kv *kv, int64_t layer,
+                            const uint8_t *kb, const uint8_t *vb, int64_t g, int64_t j0, int64_t pos,
+                            const float *qh, float *oh, float *sc) {
   const int64_t hd = p->head_dim;
   const size_t krow = qk_kv_row_bytes(kv, 0), vrow = qk_kv_row_bytes(kv, 1);
   const size_t koff = qk_row_bytes(kv->k_type, g * hd), voff = qk_row_bytes(kv->v_type, g * hd);
   float *qr = sc, *acc = sc + hd, *v32 = sc + 2 * hd;
   void *qq = sc + 3 * hd;
   memcpy(qr, qh, (size_t)hd * 4);
-  if (kv->k_rot) qk_hadamard(qr, hd, kv->k_rot);
+  kv_query(kv, layer, qr, g * hd, hd);
   const int kt = kv->k_type, vdt = qk_vec_dot_type(kt);
   qk_vec_dot_fn kdot = vt->dot[kt];
   if (kt == QK_F32) { qq = qr; kdot = vt->dot[QK_F32]; }
@@ -231,7 +379,7 @@ static void attn_head_typed(const qk_vtable *vt, const qk_attn_params *p, const 
   for (int64_t k = j0; k <= pos; k++) {
     const uint8_t *kr = kb + (size_t)k * krow + koff;
     const uint8_t *vr = vb + (size_t)k * vrow + voff;
-    const float s = (kt == QK_F16 ? vt->fa_dot_f16(hd, (const uint16_t *)kr, qq) : kdot(hd, kr, qq)) * p->scale;
+    const float s = score_flash(kt == QK_F16 ? vt->fa_dot_f16(hd, (const uint16_t *)kr, qq) : kdot(hd, kr, qq), p);
     float ms = 1.0f, vs = 1.0f;
     if (s > M) {
       const float Mold = M;
@@ -255,12 +403,64 @@ static void attn_head_typed(const qk_vtable *vt, const qk_attn_params *p, const 
   const float inv = S == 0.0f ? 0.0f : 1.0f / S;
   if (v16) for (int64_t i = 0; i < hd; i++) oh[i] = qk_h2f(acc16[i]) * inv;
   else for (int64_t i = 0; i < hd; i++) oh[i] = acc[i] * inv;
-  if (kv->v_rot) qk_hadamard(oh, hd, kv->v_rot);
+  qk_kv_from_cache(kv, 1, layer, oh, g * hd, hd);
+}
+
+/*
+ * llama.cpp's tiled CPU flash attention (ggml_compute_forward_flash_attn_ext_tiled), which it runs
+ * instead of the row-by-row kernel (attn_head_f16) when the batch has at least 64 query rows
+ * (GGML_FA_TILE_Q) over an F16 K/V pair: the query stays f32, K and V are widened to f32, scores are
+ * f32 dots, the softmax is online over tiles of 64 cache positions aligned at position 0 (a tile's
+ * exponentials summed in groups of 8 into a double, as ggml_vec_soft_max_f32 does), and the V
+ * accumulator is f32. Per row the result does not depend on which rows share a tile. Scratch `sc`:
+ * 2·head_dim + 64 floats.
+ */
+static void attn_head_tiled(const qk_vtable *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb,
+                            size_t rowb, int64_t g, int64_t j0, int64_t pos, const float *qh, float *oh, float *sc) {
+  const int64_t hd = p->head_dim;
+  float *k32 = sc, *v32 = sc + hd, *e = sc + 2 * hd;
+  float M = -INFINITY, S = 0.0f;
+  for (int64_t i = 0; i < hd; i++) oh[i] = 0.0f;
+  for (int64_t t0 = j0 & ~(int64_t)63; t0 <= pos; t0 += 64) {
+    const int64_t a = t0 < j0 ? j0 : t0, b = t0 + 63 < pos ? t0 + 63 : pos;
+    float tmax = -INFINITY;
+    for (int64_t k = 0; k < 64; k++) e[k] = -INFINITY;
+    for (int64_t k = a; k <= b; k++) {
+      const uint16_t *kr = (const uint16_t *)(kb + (size_t)k * rowb) + g * hd;
+      for (int64_t i = 0; i < hd; i++) k32[i] = qk_h2f(kr[i]);
+      const float s = score_flash(vt->dot_f32(hd, k32, qh), p);
+      e[k - t0] = s;
+      if (s > tmax) tmax = s;
+    }
+    const float Mnew = M > tmax ? M : tmax;
+    if (Mnew > M) {
+      const float ms = expf(M - Mnew);
+      for (int64_t i = 0; i < hd; i++) oh[i] *= ms;
+      S *= ms;
+    }
+    M = Mnew;
+    double sum = 0;
+    for (int64_t k = 0; k < 64; k += 8) {
+      float x[8];
+      for (int l = 0; l < 8; l++) x[l] = e[k + l] = expf(e[k + l] - M);
+      const float a0 = x[0] + x[4], a1 = x[1] + x[5], a2 = x[2] + x[6], a3 = x[3] + x[7];
+      sum += (double)((a0 + a2) + (a1 + a3));
+    }
+    S = (float)((double)S + sum);
+    for (int64_t k = a; k <= b; k++) {
+      const uint16_t *vr = (const uint16_t *)(vb + (size_t)k * rowb) + g * hd;
+      for (int64_t i = 0; i < hd; i++) v32[i] = qk_h2f(vr[i]);
+      vt->axpy_f32(hd, e[k - t0], v32, oh);
+    }
+  }
+  const float inv = S == 0.0f ? 0.0f : 1.0f / S;
+  for (int64_t i = 0; i < hd; i++) oh[i] *= inv;
 }
 
 /* The pair takes the f16 or f32 paths above (exactly llama.cpp's / exact softmax), not the typed one. */
 static int kv_plain(const qk_kv *kv) {
-  return kv->k_type == kv->v_type && (kv->k_type == QK_F16 || kv->k_type == QK_F32) && !kv->k_rot && !kv->v_rot;
+  return kv->k_type == kv->v_type && (kv->k_type == QK_F16 || kv->k_type == QK_F32) && !kv->k_rot && !kv->v_rot &&
+         !kv->k_mode && !kv->v_mode;
 }
 
 static void attn_chunk(void *arg, int64_t w, int ith) {
@@ -282,11 +482,18 @@ static void attn_chunk(void *arg, int64_t w, int ith) {
     const float *qh = j->q + (t * p->n_heads + h) * hd;
     float *oh = j->out + (t * p->n_heads + h) * hd;
     if (!kv_plain(kv)) {
-      attn_head_typed(vt, p, kv, kb, vb, g, j0, pos, qh, oh, sc);
+      attn_head_typed(vt, p, kv, j->layer, kb, vb, g, j0, pos, qh, oh, sc);
       return;
     }
     if (is_f16 && !p->flash) {
       attn_head_f16_std(vt, p, kb, vb, rowb, g, j0, pos, qh, oh, sc);
+      return;
+    }
+    /* llama.cpp's tiled kernel for batches of 64+ query rows (head sizes a multiple of its 8-float
+     * SIMD width), else its row-by-row one. Per call: with several sequences in one pass, each
+     * sequence's rows count (llama.cpp counts the whole ubatch). */
+    if (is_f16 && p->n_tokens >= 64 && hd % 8 == 0) {
+      attn_head_tiled(vt, p, kb, vb, rowb, g, j0, pos, qh, oh, sc);
       return;
     }
     if (is_f16) {
@@ -297,8 +504,8 @@ static void attn_chunk(void *arg, int64_t w, int ith) {
     float max = -INFINITY;
     for (int64_t k = j0; k <= pos; k++) {
       const uint8_t *kr = kb + (size_t)k * rowb + (size_t)g * hd * 4;
-      float s = vt->dot_f32(hd, (const float *)kr, qh);
-      s *= p->scale;
+      const float d = vt->dot_f32(hd, (const float *)kr, qh);
+      const float s = p->flash ? score_flash(d, p) : score_std(d, p);
       sc[k] = s;
       if (s > max) max = s;
     }
@@ -313,18 +520,192 @@ static void attn_chunk(void *arg, int64_t w, int ith) {
   }
 }
 
+/*
+ * Prompt evaluation over a quantized, mixed or rotated cache (the pairs attn_head_typed reads),
+ * for passes of QTILE_MIN_TOKENS+ query tokens. attn_head_typed reads the cache once per query
+ * row: a K vec_dot and a full V dequantization per (query, key) — for a 4K prompt with a q4_0
+ * cache that made attention ~85% of the time. Here one chunk is one KV head and a tile of query
+ * tokens (every head of its group: up to QTILE_ROWS query rows); it converts QTILE_KV K rows and V
+ * rows of that head to f32 once (the cache's dequantizer, still in the rotated space), then runs
+ * every query row over them: f32 dots with the query (rotated like the keys and converted to K's
+ * vec_dot type as llama.cpp does, then widened back), an online softmax rescaled once per KV tile,
+ * V accumulated in f32, out = acc/S rotated back. So each K/V row is converted once per query tile
+ * instead of once per query.
+ * The same scores as attn_head_typed (llama.cpp's one_chunk) up to f32 rounding; the softmax and V
+ * sums are ordered per tile. An f16 V keeps the per-row path (llama.cpp accumulates it in f16).
+ * Decoding (fewer tokens) keeps attn_head_typed.
+ */
+#define QTILE_KV 64
+#define QTILE_ROWS 64
+#define QTILE_MIN_TOKENS 16
+
+/* Types qk_dequantize converts (a new cache type takes the per-row path until it is listed). */
+static int qtile_type(int t) {
+  return t == QK_F32 || t == QK_F16 || t == QK_BF16 || t == QK_Q8_0 || t == QK_Q4_0 || t == QK_Q4_1 ||
+         t == QK_Q5_0 || t == QK_Q5_1 || t == QK_IQ4_NL;
+}
+
+/* An f16 V keeps the per-row path: llama.cpp accumulates it in f16, which a tile cannot reproduce. */
+static int qtile_applies(const qk_kv *kv, const qk_attn_params *p) {
+  return !kv_plain(kv) && p->n_tokens >= QTILE_MIN_TOKENS && qtile_type(kv->k_type) && qtile_type(kv->v_type) &&
+         kv->v_type != QK_F16;
+}
+
+/* Query tokens per chunk: QTILE_ROWS query rows over the group's heads. */
+static int64_t qtile_tokens(const qk_attn_params *p) {
+  const int64_t t = QTILE_ROWS / (p->n_heads / p->n_kv_heads);
+  return t < 1 ? 1 : t;
+}
+
+/* Scratch floats per thread: K and V tiles, the tile's queries and accumulators, M and S, scores,
+ * and for a Q8_1 query the per-block terms (below). */
+static int64_t qtile_stride(const qk_attn_params *p) {
+  const int64_t hd = p->head_dim, rows = qtile_tokens(p) * (p->n_heads / p->n_kv_heads);
+  return 2 * QTILE_KV * hd + 2 * rows * hd + 2 * rows + QTILE_KV + (rows + QTILE_KV) * (hd / 32 + 1) + 16;
+}
+
+/*
+ * The query as K's vec_dot type holds it (what attn_head_typed and llama.cpp score with), back in
+ * f32: Q8_0 or Q8_1 blocks (d·q), F16 or BF16 values. An f32 dot of it with a dequantized K row is
+ * then the vec_dot's value up to f32 rounding — for Q8_1 once `corr` is added: ggml's q4_1/q5_1
+ * vec_dot adds each K block's offset m times the block's stored s = f16(d·Σq), the dot with the
+ * dequantized row m times d·Σq, so corr[b] = s − d·Σq (the score gains Σ_b m_b·corr[b]).
+ * `tmp`: room for the converted row.
+ */
+static void qtile_query_as_k(int kt, float *x, int64_t hd, void *tmp, float *corr) {
+  if (kt == QK_F32) return;
+  if (kt == QK_F16 || kt == QK_BF16) {
+    uint16_t *h = tmp;
+    if (kt == QK_F16) qk_act_f16(x, h, hd);
+    else qk_act_bf16(x, h, hd);
+    for (int64_t i = 0; i < hd; i++) x[i] = kt == QK_F16 ? qk_h2f(h[i]) : qk_bf2f(h[i]);
+    return;
+  }
+  if (qk_vec_dot_type(kt) == QK_Q8_1) {
+    blk_q8_1 *b = tmp;
+    qk_quantize_act_q8_1(x, b, hd);
+    for (int64_t i = 0; i < hd; i++) x[i] = qk_h2f(b[i / 32].d) * (float)b[i / 32].qs[i % 32];
+    for (int64_t c = 0; c < hd / 32; c++) {
+      int sum = 0;
+      for (int i = 0; i < 32; i++) sum += b[c].qs[i];
+      corr[c] = qk_h2f(b[c].s) - qk_h2f(b[c].d) * (float)sum;
+    }
+    return;
+  }
+  qk_quantize_act_q8_0(x, tmp, hd);
+  qk_dequantize(QK_Q8_0, tmp, x, hd);
+}
+
+static void qtile_chunk(void *arg, int64_t w, int ith) {
+  const attn_job *j = arg;
+  const qk_attn_params *p = j->p;
+  const qk_kv *kv = j->kv;
+  const qk_vtable *vt = &j->c->vt;
+  const int64_t hd = p->head_dim, group = p->n_heads / p->n_kv_heads, qt = qtile_tokens(p);
+  const int64_t g = w % p->n_kv_heads, t0 = (w / p->n_kv_heads) * qt;
+  const int64_t t1 = t0 + qt < p->n_tokens ? t0 + qt : p->n_tokens;
+  const int64_t rows = (t1 - t0) * group, rmax = qt * group;
+  float *kt = j->scores + (size_t)ith * (size_t)j->stride;
+  float *vtl = kt + QTILE_KV * hd, *qs = vtl + QTILE_KV * hd, *acc = qs + rmax * hd;
+  float *M = acc + rmax * hd, *S = M + rmax, *sc = S + rmax;
+  const int64_t nb = hd / 32, q81 = qk_vec_dot_type(kv->k_type) == QK_Q8_1;
+  float *qcorr = sc + QTILE_KV, *kmin = qcorr + rmax * nb; /* Q8_1: per query block, per K row block */
+  const uint8_t *kb = (const uint8_t *)kv->data + kv_off(kv, j->layer, 0, 0);
+  const uint8_t *vb = (const uint8_t *)kv->data + kv_off(kv, j->layer, 1, 0);
+  const size_t krow = qk_kv_row_bytes(kv, 0), vrow = qk_kv_row_bytes(kv, 1);
+  const size_t koff = qk_row_bytes(kv->k_type, g * hd), voff = qk_row_bytes(kv->v_type, g * hd);
+  /* row r: token t0 + r / group, head g·group + r % group */
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t t = t0 + r / group, h = g * group + r % group;
+    memcpy(qs + r * hd, j->q + (t * p->n_heads + h) * hd, (size_t)hd * 4);
+    kv_query(kv, j->layer, qs + r * hd, g * hd, hd);
+    qtile_query_as_k(kv->k_type, qs + r * hd, hd, vtl, qcorr + r * nb);
+    memset(acc + r * hd, 0, (size_t)hd * 4);
+    M[r] = -INFINITY;
+    S[r] = 0.0f;
+  }
+  const int64_t first = p->pos + t0, last = p->pos + t1 - 1;
+  int64_t lo = 0;
+  if (p->window > 0 && first - p->window + 1 > 0) lo = first - p->window + 1;
+  for (int64_t k0 = lo; k0 <= last; k0 += QTILE_KV) {
+    const int64_t k1 = k0 + QTILE_KV <= last + 1 ? k0 + QTILE_KV : last + 1;
+    for (int64_t k = k0; k < k1; k++) {
+      qk_dequantize(kv->k_type, kb + (size_t)k * krow + koff, kt + (k - k0) * hd, hd);
+      qk_dequantize(kv->v_type, vb + (size_t)k * vrow + voff, vtl + (k - k0) * hd, hd);
+      if (q81) /* q4_1 and q5_1 blocks start with f16 d, f16 m */
+        for (int64_t c = 0; c < nb; c++) {
+          uint16_t m16;
+          memcpy(&m16, kb + (size_t)k * krow + koff + (size_t)c * qk_row_bytes(kv->k_type, 32) + 2, 2);
+          kmin[(k - k0) * nb + c] = qk_h2f(m16);
+        }
+    }
+    for (int64_t r = 0; r < rows; r++) {
+      const int64_t pos = p->pos + t0 + r / group;
+      int64_t a = k0, b = k1 - 1 < pos ? k1 - 1 : pos;
+      if (p->window > 0 && pos - p->window + 1 > a) a = pos - p->window + 1;
+      if (a > b) continue;
+      const float *qr = qs + r * hd;
+      float *ar = acc + r * hd;
+      float m = -INFINITY;
+      for (int64_t k = a; k <= b; k++) {
+        float d = vt->dot_f32(hd, kt + (k - k0) * hd, qr);
+        if (q81)
+          for (int64_t c = 0; c < nb; c++) d += kmin[(k - k0) * nb + c] * qcorr[r * nb + c];
+        const float s = score_flash(d, p);
+        sc[k - k0] = s;
+        if (s > m) m = s;
+      }
+      if (m > M[r]) {
+        const float ms = expf(M[r] - m);
+        for (int64_t i = 0; i < hd; i++) ar[i] *= ms;
+        S[r] *= ms;
+        M[r] = m;
+      }
+      float sum = 0.0f;
+      for (int64_t k = a; k <= b; k++) {
+        const float e = expf(sc[k - k0] - M[r]);
+        sum += e;
+        vt->axpy_f32(hd, e, vtl + (k - k0) * hd, ar);
+      }
+      S[r] += sum;
+    }
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t t = t0 + r / group, h = g * group + r % group;
+    float *oh = j->out + (t * p->n_heads + h) * hd;
+    const float inv = S[r] == 0.0f ? 0.0f : 1.0f / S[r];
+    for (int64_t i = 0; i < hd; i++) oh[i] = acc[r * hd + i] * inv;
+    qk_kv_from_cache(kv, 1, j->layer, oh, g * hd, hd);
+  }
+}
+
+static int qtile_attention(qk_ctx *c, float *out, const float *q, const qk_kv *kv, int64_t layer,
+                           const qk_attn_params *p) {
+  const int64_t qt = qtile_tokens(p), total = p->n_kv_heads * ((p->n_tokens + qt - 1) / qt);
+  const int64_t stride = qtile_stride(p);
+  int nth = c->nthreads < 1 ? 1 : c->nthreads;
+  float *scratch = malloc((size_t)nth * (size_t)stride * sizeof(float));
+  if (!scratch) return -2;
+  attn_job j = { c, out, q, kv, layer, p, scratch, stride };
+  qk_pool_run(c->pool, qtile_chunk, &j, total, nth);
+  free(scratch);
+  return 0;
+}
+
 int qk_attention(qk_ctx *c, float *out, const float *q, const qk_kv *kv, int64_t layer, const qk_attn_params *p) {
+  if (qtile_applies(kv, p)) return qtile_attention(c, out, q, kv, layer, p);
   int nth = c->nthreads;
   const int64_t total = p->n_tokens * p->n_heads;
   const double work = (double)total * (double)(p->pos + p->n_tokens) * (double)p->head_dim;
   if (work < 32768.0) nth = 1;
   if (nth < 1) nth = 1;
-  /* typed: 4·head_dim floats; f16 flash: 2·head_dim f16 = head_dim floats; f16 standard: see
+  /* typed: 4·head_dim floats; f16 flash: 2·head_dim f16 = head_dim floats, or attn_head_tiled's
+   * 2·head_dim + 64 floats; f16 standard: see
    * attn_head_f16_std; f32: ctx scores */
   const int64_t ctx32 = (kv->ctx + 31) & ~(int64_t)31;
   const int64_t stride = !kv_plain(kv) ? 4 * p->head_dim + 16
                          : kv->k_type == QK_F32 ? kv->ctx
-                         : p->flash ? p->head_dim
+                         : p->flash ? 2 * p->head_dim + 64
                                     : 2 * ctx32 + (p->head_dim + 1) / 2;
   float *scores = malloc((size_t)c->nthreads * (size_t)stride * sizeof(float));
   if (!scores) return -2;

@@ -54,6 +54,10 @@ typedef struct {
   const float *freq_factors; /* n_rot/2 values or NULL */
 } qk_rope_params;
 void qk_rope(float *x, const qk_rope_params *p);
+/* cos·attn_factor and sin·attn_factor of every rotated pair at position `pos` (n_rot floats), and
+ * one row of n_heads heads rotated by such a table (rope.c; kv-shift.c re-rotates cached keys). */
+void qk_rope_table(float *cs, const qk_rope_params *p, int64_t pos);
+void qk_rope_apply(float *x, const float *cs, const qk_rope_params *p);
 
 /*
  * KV cache: per layer all K rows then all V rows, ctx rows each; a row is kv_dim values in the
@@ -67,18 +71,44 @@ typedef struct {
   void *data;
   int64_t layers, ctx, kv_dim;
   int k_type, v_type, k_rot, v_rot;
+  /* quant's own rotated types (k_mode/v_mode, QK_KVM_* bits; 0 = as above): rot is the whole head
+   * (2^k, or 12·2^k as the Kronecker product of a Paley order-12 Hadamard matrix and H_{2^k}),
+   * preceded by fixed pseudo-random sign flips; QK_KVM_SEARCH quantizes with an MSE scale search;
+   * QK_KVM_SMOOTH (K) divides each channel by a per-layer scale (s = max(1, sqrt(rms/median rms of
+   * its head)) over the rows of the first store at position 0) kept after the last layer's rows
+   * (layers × kv_dim floats) and multiplies the query by it. */
+  int k_mode, v_mode;
 } qk_kv;
+#define QK_KVM_RANDH 1
+#define QK_KVM_SEARCH 2
+#define QK_KVM_SMOOTH 4
+/* The cache domain of row channels [c0, c0+m) (m a multiple of the rotation size) of a K (which 0)
+ * or V row, and back (kv-shift.c re-ropes keys between the two). qk_kv_to_cache also applies
+ * llama.cpp's plain Hadamard rotation (mode 0). */
+void qk_kv_to_cache(const qk_kv *kv, int which, int64_t layer, float *x, int64_t c0, int64_t m);
+void qk_kv_from_cache(const qk_kv *kv, int which, int64_t layer, float *x, int64_t c0, int64_t m);
+/* n floats (c0 = their first channel) to the cache's K or V type, with its quantizer variant. */
+void qk_kv_convert_part(const qk_kv *kv, int which, const float *src, uint8_t *dst, int64_t n);
 /* Bytes of one K (which = 0) or V (1) row. */
 size_t qk_kv_row_bytes(const qk_kv *kv, int which);
 /* In place orthonormal Walsh-Hadamard transform of every `rot`-chunk of x[0..n). */
 void qk_hadamard(float *x, int64_t n, int rot);
 void qk_kv_store(const qk_kv *kv, int64_t layer, int64_t pos, int64_t n, const float *k, const float *v);
 void qk_kv_shift(const qk_kv *kv, int64_t from, int64_t to, int64_t count);
+/* Context shift of one layer (kv-shift.c): moves K and V rows [from, from+count) to [to, ...) and
+ * rotates the moved keys by to − from with `rope` (its head_dim, n_rot, neox, freq_base, freq_scale,
+ * freq_factors; n_heads and attn_factor are ignored; NULL or n_rot 0 = move only). 0 or -2 (memory). */
+int qk_kv_shift_layer(qk_ctx *c, const qk_kv *kv, int64_t layer, int64_t from, int64_t to, int64_t count,
+                      const qk_rope_params *rope);
 
 typedef struct {
   int64_t n_tokens, pos, n_heads, n_kv_heads, head_dim, window;
   float scale;
   int flash; /* f16 cache: 1 = llama.cpp's flash-attention path, 0 = its standard (mul_mat + soft_max) path */
+  /* Attention logit soft-capping (gemma2), 0 = none. As llama.cpp orders it: flash paths score
+   * cap·tanh(dot·(scale/cap)); the standard path (and the f32 cache with flash = 0) scores
+   * scale·(cap·tanh(dot·(1/cap))). The two agree when scale = 1. */
+  float softcap;
 } qk_attn_params;
 int qk_attention(qk_ctx *c, float *out, const float *q, const qk_kv *kv, int64_t layer, const qk_attn_params *p);
 

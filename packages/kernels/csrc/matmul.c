@@ -120,6 +120,31 @@ static void r16_chunk(void *arg, int64_t chunk, int tid) {
   }
 }
 
+/* Plain-layout batched gemm (QK_PATH_GEMM_PLAIN): one chunk = ROW_CHUNK rows, tiles of TOK_TILE tokens. */
+typedef struct {
+  float *out;
+  const uint8_t *w;
+  const uint8_t *act;
+  size_t w_row, act_row;
+  int64_t rows, cols, ntok;
+  qk_gemm_plain_fn gemm;
+} gp_job;
+
+static void gp_chunk(void *arg, int64_t chunk, int tid) {
+  (void)tid;
+  const gp_job *j = arg;
+  const int64_t r0 = chunk * ROW_CHUNK;
+  const int64_t r1 = r0 + ROW_CHUNK < j->rows ? r0 + ROW_CHUNK : j->rows;
+  for (int64_t t0 = 0; t0 < j->ntok; t0 += TOK_TILE) {
+    const int64_t nt = t0 + TOK_TILE < j->ntok ? TOK_TILE : j->ntok - t0;
+    for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
+      const int64_t nr = rb + ROW_BLOCK < r1 ? ROW_BLOCK : r1 - rb;
+      j->gemm(j->cols, j->w + (size_t)rb * j->w_row, j->w_row, nr, j->act + (size_t)t0 * j->act_row, j->act_row, nt,
+              j->out + t0 * j->rows + rb, j->rows);
+    }
+  }
+}
+
 int qk_matmul(qk_ctx *c, float *out, const void *w, int code, int64_t rows, int64_t cols, const float *x, int64_t ntok) {
   qk_mm_plan plan;
   if (qk_plan_matmul(c, code, rows, cols, ntok, &plan)) return -1;
@@ -153,6 +178,14 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int code, int64_t rows, int6
   if (plan.path == QK_PATH_R16_GEMV || plan.path == QK_PATH_R16_GEMM) {
     r16_job rj = { out, w, act, 16 * qk_row_bytes(type, cols), act_row, rows, cols, ntok, plan.gemm };
     qk_pool_run(c->pool, r16_chunk, &rj, (rows + ROW_CHUNK - 1) / ROW_CHUNK, nth);
+    return 0;
+  }
+  if (plan.path == QK_PATH_GEMM_PLAIN) {
+#if defined(__wasm__)
+    qk_wasm_pf_end = (const uint8_t *)w + qk_row_bytes(type, cols) * (size_t)rows;
+#endif
+    gp_job gj = { out, w, act, qk_row_bytes(type, cols), act_row, rows, cols, ntok, plan.pgemm };
+    qk_pool_run(c->pool, gp_chunk, &gj, (rows + ROW_CHUNK - 1) / ROW_CHUNK, nth);
     return 0;
   }
   mm_job j;

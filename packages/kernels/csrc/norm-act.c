@@ -1,4 +1,4 @@
-/* LayerNorm with optional scale and bias, and the two GELUs, as ggml-cpu computes them. */
+/* LayerNorm with optional scale and bias, the two GELUs and logit soft-capping, as ggml-cpu computes them. */
 #include "norm-act.h"
 #include <math.h>
 #include "qk.h"
@@ -48,4 +48,9 @@ void qk_gelu_erf(float *out, const float *x, int64_t n) {
     const float v = x[i];
     out[i] = 0.5f * v * (1.0f + erff(v * SQRT_2_INV));
   }
+}
+
+void qk_softcap(float *out, const float *x, float cap, int64_t n) {
+  const float inv = 1.0f / cap;
+  for (int64_t i = 0; i < n; i++) out[i] = tanhf(x[i] * inv) * cap;
 }

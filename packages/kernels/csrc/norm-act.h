@@ -20,4 +20,10 @@ void qk_gelu(float *out, const float *x, int64_t n);
 /* GELU with erf, ggml_vec_gelu_erf_f32: 0.5·x·(1 + erf(x/√2)) in f32. out may alias x. */
 void qk_gelu_erf(float *out, const float *x, int64_t n);
 
+/*
+ * Logit soft-capping (gemma2's final logits): out = cap·tanh(x/cap) in ggml's steps, ggml_scale by
+ * 1.0f/cap, ggml_tanh (tanhf), ggml_scale by cap. out may alias x.
+ */
+void qk_softcap(float *out, const float *x, float cap, int64_t n);
+
 #endif

@@ -50,6 +50,8 @@ static double op_layer_norm(const double *a) {
 }
 static double op_gelu(const double *a) { qk_gelu(FPTR(a[0]), FPTR(a[1]), I64(a[2])); return 0; }
 static double op_gelu_erf(const double *a) { qk_gelu_erf(FPTR(a[0]), FPTR(a[1]), I64(a[2])); return 0; }
+/* out, x, cap, n */
+static double op_softcap(const double *a) { qk_softcap(FPTR(a[0]), FPTR(a[1]), (float)a[2], I64(a[3])); return 0; }
 
 static double op_softmax(const double *a) { qk_softmax(FPTR(a[0]), I64(a[1]), I64(a[2])); return 0; }
 static double op_silu(const double *a) { qk_silu(FPTR(a[0]), I64(a[1])); return 0; }
@@ -75,9 +77,10 @@ static double op_copy_bytes(const double *a) { memcpy(PTR(a[0]), PTR(a[1]), (siz
 
 static void kv_from(const double *a, qk_kv *kv) {
   kv->data = PTR(a[0]); kv->layers = I64(a[1]); kv->ctx = I64(a[2]); kv->kv_dim = I64(a[3]);
-  /* a type code is ggml type id | rotation size << 8 */
+  /* a type code is ggml type id | rotation size << 8 | mode (QK_KVM_*) << 20 */
   const int kc = (int)a[4], vc = (int)a[5];
-  kv->k_type = kc & 255; kv->k_rot = kc >> 8; kv->v_type = vc & 255; kv->v_rot = vc >> 8;
+  kv->k_type = kc & 255; kv->k_rot = (kc >> 8) & 4095; kv->v_type = vc & 255; kv->v_rot = (vc >> 8) & 4095;
+  kv->k_mode = kc >> 20; kv->v_mode = vc >> 20;
 }
 
 /* kv(6), layer, pos, n, k, v */
@@ -96,13 +99,25 @@ static double op_kv_shift(const double *a) {
   return 0;
 }
 
-/* ctx, out, q, kv(6), layer, nTokens, pos, nHeads, nKvHeads, headDim, window, scale, flash */
+/* ctx, kv(6), layer, from, to, count, headDim, nRot (0 = move only), neox, freqBase, freqScale, factors (0 = none) */
+static double op_kv_shift_rope(const double *a) {
+  qk_kv kv;
+  kv_from(a + 1, &kv);
+  qk_rope_params p;
+  p.n_tokens = 1; p.pos = 0; p.head_dim = I64(a[11]); p.n_heads = p.head_dim > 0 ? kv.kv_dim / p.head_dim : 0;
+  p.n_rot = I64(a[12]); p.neox = (int)a[13]; p.freq_base = (float)a[14]; p.freq_scale = (float)a[15];
+  p.attn_factor = 1.0f; p.freq_factors = a[16] != 0 ? FPTR(a[16]) : NULL;
+  return qk_kv_shift_layer(PTR(a[0]), &kv, I64(a[7]), I64(a[8]), I64(a[9]), I64(a[10]), &p);
+}
+
+/* ctx, out, q, kv(6), layer, nTokens, pos, nHeads, nKvHeads, headDim, window, scale, flash, softcap */
 static double op_attention(const double *a) {
   qk_kv kv;
   kv_from(a + 3, &kv);
   qk_attn_params p;
   p.n_tokens = I64(a[10]); p.pos = I64(a[11]); p.n_heads = I64(a[12]); p.n_kv_heads = I64(a[13]);
   p.head_dim = I64(a[14]); p.window = I64(a[15]); p.scale = (float)a[16]; p.flash = a[17] != 0;
+  p.softcap = (float)a[18];
   return qk_attention(PTR(a[0]), FPTR(a[1]), FPTR(a[2]), &kv, I64(a[9]), &p);
 }
 
@@ -145,7 +160,7 @@ const qk_op qk_ops[] = {
   { "copyBytes", 3, 0, op_copy_bytes },
   { "kvStore", 11, 0, op_kv_store },
   { "kvShift", 9, 0, op_kv_shift },
-  { "attention", 18, QK_OP_STATUS | QK_OP_CTX, op_attention },
+  { "attention", 19, QK_OP_STATUS | QK_OP_CTX, op_attention },
   { "setMode", 2, QK_OP_VALUE | QK_OP_CTX, op_set_mode },
   { "repackPlan", 4, QK_OP_VALUE | QK_OP_CTX, op_repack_plan },
   { "repack", 7, QK_OP_STATUS | QK_OP_VALUE | QK_OP_CTX, op_repack },
@@ -153,6 +168,8 @@ const qk_op qk_ops[] = {
   { "layerNorm", 7, 0, op_layer_norm },
   { "gelu", 3, 0, op_gelu },
   { "geluErf", 3, 0, op_gelu_erf },
+  { "softcap", 4, 0, op_softcap },
+  { "kvShiftRope", 17, QK_OP_STATUS | QK_OP_CTX, op_kv_shift_rope },
 };
 
 const int qk_nops = (int)(sizeof(qk_ops) / sizeof(qk_ops[0]));

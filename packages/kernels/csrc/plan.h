@@ -36,6 +36,12 @@ typedef void (*qk_gemm_r16_fn)(int64_t cols, const void *wgroup, const void *act
                                float *out, int64_t ostride);
 /* Activation quantizer of a fast path: n floats (a multiple of the block) into `dst`. */
 typedef void (*qk_act_fn)(const float *x, void *dst, int64_t n);
+/*
+ * A gemm on the plain layout (wasm SIMD128 prefill): nrows (≤ 8) weight rows w_row bytes apart × ntok (≤ 32)
+ * tokens of activations in the descriptor's gemm_act format: out[t * ostride + r].
+ */
+typedef void (*qk_gemm_plain_fn)(int64_t cols, const void *w, size_t w_row, int64_t nrows, const void *act,
+                                 size_t act_row, int64_t ntok, float *out, int64_t ostride);
 
 /* Per-type descriptor. */
 typedef struct {
@@ -46,6 +52,12 @@ typedef struct {
   size_t (*r16_act_row)(int64_t cols);
   qk_gemm_r16_fn r16_gemm[QK_ISA_SIMD128 + 1];
   const char *r16_act_name;
+  /* Plain-layout batched gemm (NULL = none) for 4+ tokens, per ISA, with its activation format; its results
+   * are bit-identical with the vtable's dot for the same ISA, so it serves both modes. */
+  qk_gemm_plain_fn gemm[QK_ISA_SIMD128 + 1];
+  qk_act_fn gemm_act;
+  size_t (*gemm_act_row)(int64_t cols);
+  const char *gemm_act_name;
 } qk_type_desc;
 
 /* The descriptor table (indexed by ggml type id). */
@@ -57,7 +69,8 @@ typedef enum {
   QK_PATH_VEC4,        /* vtable dot4 (one row · 4 tokens) and dot for the rest */
   QK_PATH_REPACK8_EMU, /* llama.cpp's repacked 8-row orders, emulated on the plain layout (dotg/dot4g/mm8g/dotv) */
   QK_PATH_R16_GEMV,    /* repacked 16-row groups, one token */
-  QK_PATH_R16_GEMM     /* repacked 16-row groups, 4-token tiles */
+  QK_PATH_R16_GEMM,    /* repacked 16-row groups, 4-token tiles */
+  QK_PATH_GEMM_PLAIN   /* plain layout, the descriptor's gemm (wasm SIMD128 prefill) */
 } qk_path;
 
 typedef struct {
@@ -66,6 +79,7 @@ typedef struct {
   qk_act_fn act;           /* fast paths: activation quantizer */
   size_t act_row;          /* bytes of one token's activations */
   qk_gemm_r16_fn gemm;     /* R16 paths */
+  qk_gemm_plain_fn pgemm;  /* QK_PATH_GEMM_PLAIN */
   int isa;
   const char *name;        /* "r16-gemm/avx512vnni", ... */
 } qk_mm_plan;
@@ -103,7 +117,11 @@ typedef struct { float d; int32_t s128; int8_t qs[32]; } blk_q8_0s;
 void qk_quantize_act_q8_0s(const float *x, void *y, int64_t n);
 
 /* x86 AVX-512 kernels (csrc/arch/x86/avx512.c): fill the descriptors' AVX-512 entries. */
+/* x86 AVX2 kernels for the same layouts (csrc/arch/x86/avx2.c), for the AVX2 and AVX-512-without-VNNI levels. */
+void qk_plan_register_avx2(qk_type_desc *types);
 void qk_plan_register_avx512(qk_type_desc *types);
+/* wasm SIMD128 batched gemms (csrc/vec-dot-simd128.c): fill the descriptors' SIMD128 gemm entries. */
+void qk_plan_register_simd128(qk_type_desc *types);
 int qk_cpu_has_avx512_vnni(void);
 
 #endif

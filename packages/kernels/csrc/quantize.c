@@ -138,6 +138,71 @@ static inline int best_index_int8(int n, const int8_t *val, float x) {
  * d = max/−127 (max = the value of largest magnitude), each value to its nearest level, then the
  * scale refit by weighted least squares (weights x²): d = Σw·q·x / Σw·q². No further search.
  */
+/* best_index_int8(16, qk_iq4nl_values, x) without the binary search: the levels are integers, so
+ * the largest level <= x is the largest <= floor(x), looked up (same result, same tie rule). */
+static const uint8_t iq4_floor_lut[241] = { /* floor(x) + 127, for x in (-127, 113) */
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+  3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6,
+  6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9,
+  9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11,
+  11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13,
+  13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14,
+  14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15
+};
+static inline int iq4_nearest(const int8_t *val, float x) {
+  if (!(x > val[0])) return 0; /* NaN too */
+  if (x >= val[15]) return 15;
+  const int lo = iq4_floor_lut[(int)floorf(x) + 127];
+  return x - val[lo] < val[lo + 1] - x ? lo : lo + 1;
+}
+
+/*
+ * IQ4_NL with an unweighted least-squares scale search (quant's rotated iq4_nlr cache; refine = 1):
+ * as quantize_row_iq4_nl_impl with ntry = 7 and no importance weights — the refit of d = max/−127,
+ * then the 15 trial scales (itry + values[0])/max, itry ∈ [−7, 7], each refit; the best keeps.
+ * After a rotation the values are near-Gaussian, so every value weighs the same.
+ */
+static void quant_iq4_nl_search(const float *x, blk_iq4_nl *y, int64_t nb) {
+  const int8_t *values = qk_iq4nl_values;
+  for (int64_t i = 0; i < nb; i++, x += QB) {
+    float amax = 0, max = 0;
+    for (int j = 0; j < QB; j++) {
+      const float ax = fabsf(x[j]);
+      if (ax > amax) { amax = ax; max = x[j]; }
+    }
+    uint8_t L[QB];
+    float d = 0;
+    if (amax < GROUP_EPS) {
+      memset(L, 0, sizeof(L));
+    } else {
+      float id = values[0] / max, sumqx = 0, sumq2 = 0;
+      for (int j = 0; j < QB; j++) {
+        const float q = values[iq4_nearest(values, id * x[j])];
+        sumqx += q * x[j];
+        sumq2 += q * q;
+      }
+      d = sumq2 > 0 ? sumqx / sumq2 : 0.f;
+      float best = d * sumqx;
+      for (int itry = -7; itry <= 7; itry++) {
+        id = (itry + values[0]) / max;
+        sumqx = sumq2 = 0;
+        for (int j = 0; j < QB; j++) {
+          const float q = values[iq4_nearest(values, id * x[j])];
+          sumqx += q * x[j];
+          sumq2 += q * q;
+        }
+        if (sumq2 > 0 && sumqx * sumqx > best * sumq2) { d = sumqx / sumq2; best = d * sumqx; }
+      }
+      /* the levels of the stored (f16) scale */
+      const float dh = qk_h2f(qk_f2h(d)), idh = dh != 0.f ? 1 / dh : 0.f;
+      for (int j = 0; j < QB; j++) L[j] = (uint8_t)iq4_nearest(values, idh * x[j]);
+    }
+    y[i].d = qk_f2h(d);
+    for (int j = 0; j < 16; j++) y[i].qs[j] = (uint8_t)(L[j] | (L[j + 16] << 4));
+  }
+}
+
 static void quant_iq4_nl(const float *x, blk_iq4_nl *y, int64_t nb) {
   const int8_t *values = qk_iq4nl_values;
   for (int64_t i = 0; i < nb; i++, x += QB) {
@@ -607,7 +672,7 @@ int qk_quantize(int type, const float *src, void *dst, int64_t rows, int64_t col
     case QK_Q4_1: quant_q4_1(src, dst, nb); return 0;
     case QK_Q5_0: quant_q5_0(src, dst, nb); return 0;
     case QK_Q5_1: quant_q5_1(src, dst, nb); return 0;
-    case QK_IQ4_NL: quant_iq4_nl(src, dst, nb); return 0;
+    case QK_IQ4_NL: if (refine) quant_iq4_nl_search(src, dst, nb); else quant_iq4_nl(src, dst, nb); return 0;
     case QK_Q2_K: quant_q2_K(src, dst, nb); return 0;
     case QK_Q3_K: quant_q3_K(src, dst, nb); return 0;
     case QK_Q4_K: quant_q4_K(src, dst, nb, refine); return 0;

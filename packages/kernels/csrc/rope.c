@@ -6,34 +6,43 @@
 #include "ctx.h"
 #include <stdlib.h>
 
-void qk_rope(float *x, const qk_rope_params *p) {
+void qk_rope_table(float *cs, const qk_rope_params *p, int64_t pos) {
   const int64_t half = p->n_rot / 2;
   const float theta_scale = powf(p->freq_base, -2.0f / (float)p->n_rot);
+  float theta = (float)pos;
+  for (int64_t i = 0; i < half; i++) {
+    const float ff = p->freq_factors ? p->freq_factors[i] : 1.0f;
+    const float th = p->freq_scale * (theta / ff);
+    cs[2 * i] = cosf(th) * p->attn_factor;
+    cs[2 * i + 1] = sinf(th) * p->attn_factor;
+    theta *= theta_scale;
+  }
+}
+
+void qk_rope_apply(float *xt, const float *cs, const qk_rope_params *p) {
+  const int64_t half = p->n_rot / 2;
+  for (int64_t h = 0; h < p->n_heads; h++) {
+    float *xh = xt + h * p->head_dim;
+    for (int64_t i = 0; i < half; i++) {
+      const int64_t i0 = p->neox ? i : 2 * i;
+      const int64_t i1 = p->neox ? i + half : 2 * i + 1;
+      const float c = cs[2 * i], s = cs[2 * i + 1];
+      const float x0 = xh[i0], x1 = xh[i1];
+      xh[i0] = x0 * c - x1 * s;
+      xh[i1] = x0 * s + x1 * c;
+    }
+  }
+}
+
+void qk_rope(float *x, const qk_rope_params *p) {
+  const int64_t half = p->n_rot / 2;
   float cs_stack[512];
   float *cs = half * 2 <= 512 ? cs_stack : malloc((size_t)half * 2 * sizeof(float));
   if (!cs) return;
   const int64_t row = p->n_heads * p->head_dim;
   for (int64_t t = 0; t < p->n_tokens; t++) {
-    float theta = (float)(p->pos + t);
-    for (int64_t i = 0; i < half; i++) {
-      const float ff = p->freq_factors ? p->freq_factors[i] : 1.0f;
-      const float th = p->freq_scale * (theta / ff);
-      cs[2 * i] = cosf(th) * p->attn_factor;
-      cs[2 * i + 1] = sinf(th) * p->attn_factor;
-      theta *= theta_scale;
-    }
-    float *xt = x + t * row;
-    for (int64_t h = 0; h < p->n_heads; h++) {
-      float *xh = xt + h * p->head_dim;
-      for (int64_t i = 0; i < half; i++) {
-        const int64_t i0 = p->neox ? i : 2 * i;
-        const int64_t i1 = p->neox ? i + half : 2 * i + 1;
-        const float c = cs[2 * i], s = cs[2 * i + 1];
-        const float x0 = xh[i0], x1 = xh[i1];
-        xh[i0] = x0 * c - x1 * s;
-        xh[i1] = x0 * s + x1 * c;
-      }
-    }
+    qk_rope_table(cs, p, p->pos + t);
+    qk_rope_apply(x + t * row, cs, p);
   }
   if (cs != cs_stack) free(cs);
 }

@@ -4,6 +4,7 @@
  * i32x4.dot_i16x8_s.
  */
 #include "qk.h"
+#include "plan.h"
 
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
@@ -220,6 +221,271 @@ static void axpy_f16(int64_t n, float s, const uint16_t *x, float *y) {
   for (; i < n; i++) y[i] += s * qk_h2f(x[i]);
 }
 
+
+/*
+ * Batched (prefill) gemm for Q4_K, Q5_K, Q6_K and Q8_0 on the plain layout. The activations are
+ * quantized once per matmul exactly as for the vec-dots above (ggml's Q8_K / x86 Q8_0 values) and
+ * stored widened to int16 (blk_q8_K16 / blk_q8_016), so the inner loop is one i32x4.dot_i16x8_s
+ * (x86 PMADDWD) per 8 multiply-adds. Each weight block is unpacked once per call — its quants
+ * widened to int16 and, for the K-quants, multiplied by their 6-bit (Q4_K/Q5_K) or 8-bit (Q6_K)
+ * sub-block scale (|q·scale| ≤ 4096 fits int16) — and reused by every token of the tile, four
+ * tokens at a time. Integer sums are exact and the float epilogue of each (row, token) is the
+ * vec-dot's expression in the same block order, so the results are bit-identical with vd_q4_K /
+ * vd_q5_K / vd_q6_K / vd_q8_0 (what decode uses): a prompt token gets its decode result.
+ */
+typedef struct { int16_t qs[QK_K]; int16_t bs[8]; float d; int32_t pad[3]; } blk_q8_K16; /* 544 */
+typedef struct { int16_t qs[QB]; float d; int32_t pad[3]; } blk_q8_016;                  /* 80 */
+_Static_assert(sizeof(blk_q8_K16) == 544, "q8_K16");
+_Static_assert(sizeof(blk_q8_016) == 80, "q8_016");
+
+#define GEMM_ROWS 8  /* at most this many rows per call (matmul.c's ROW_BLOCK) */
+#define GEMM_TOKS 32 /* at most this many tokens per call (matmul.c's TOK_TILE) */
+
+static void act_q8_K16(const float *x, void *dst, int64_t n) {
+  blk_q8_K16 *y = dst;
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    blk_q8_K b;
+    qk_quantize_act_q8_K(x + i * QK_K, &b, QK_K);
+    for (int k = 0; k < QK_K; k += 16) {
+      const v128_t q = ld(b.qs + k);
+      wasm_v128_store(y[i].qs + k, wasm_i16x8_extend_low_i8x16(q));
+      wasm_v128_store(y[i].qs + k + 8, wasm_i16x8_extend_high_i8x16(q));
+    }
+    for (int j = 0; j < 8; j++) y[i].bs[j] = (int16_t)(b.bsums[2 * j] + b.bsums[2 * j + 1]);
+    y[i].d = b.d;
+    memset(y[i].pad, 0, sizeof(y[i].pad));
+  }
+}
+static size_t act_row_q8_K16(int64_t cols) { return (size_t)(cols / QK_K) * sizeof(blk_q8_K16); }
+
+static void act_q8_016(const float *x, void *dst, int64_t n) {
+  blk_q8_016 *y = dst;
+  for (int64_t i = 0; i < n / QB; i++) {
+    blk_q8_0 b;
+    qk_quantize_act_q8_0(x + i * QB, &b, QB);
+    const v128_t q0 = ld(b.qs), q1 = ld(b.qs + 16);
+    wasm_v128_store(y[i].qs, wasm_i16x8_extend_low_i8x16(q0));
+    wasm_v128_store(y[i].qs + 8, wasm_i16x8_extend_high_i8x16(q0));
+    wasm_v128_store(y[i].qs + 16, wasm_i16x8_extend_low_i8x16(q1));
+    wasm_v128_store(y[i].qs + 24, wasm_i16x8_extend_high_i8x16(q1));
+    y[i].d = qk_h2f(b.d);
+    memset(y[i].pad, 0, sizeof(y[i].pad));
+  }
+}
+static size_t act_row_q8_016(int64_t cols) { return (size_t)(cols / QB) * sizeof(blk_q8_016); }
+
+/* Four tokens' 4-lane integer sums → one vector of the four totals (exact: integers). */
+static inline v128_t hsum4_i32(v128_t c0, v128_t c1, v128_t c2, v128_t c3) {
+  const v128_t s01 = wasm_i32x4_add(wasm_i32x4_shuffle(c0, c1, 0, 4, 1, 5), wasm_i32x4_shuffle(c0, c1, 2, 6, 3, 7));
+  const v128_t s23 = wasm_i32x4_add(wasm_i32x4_shuffle(c2, c3, 0, 4, 1, 5), wasm_i32x4_shuffle(c2, c3, 2, 6, 3, 7));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5), wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
+}
+
+static inline v128_t dotw(v128_t w, const int16_t *a) { return wasm_i32x4_dot_i16x8(w, ld(a)); }
+
+enum { GK_Q4 = 0, GK_Q5 = 1, GK_Q6 = 2 };
+
+/* One super-block of a K-quant row → 32 × 8 int16 products q·scale (element order), mins, scales. */
+static inline __attribute__((always_inline)) void prep_k(const int kind, const uint8_t *blk, v128_t *wb, v128_t *mn16,
+                                                          float *d, float *dmin) {
+  if (kind == GK_Q6) {
+    const blk_q6_K *x = (const blk_q6_K *)blk;
+    const v128_t m4 = wasm_i8x16_splat(0xF), m3 = wasm_i8x16_splat(3), m32 = wasm_i8x16_splat(32);
+    const uint8_t *ql = x->ql, *qh = x->qh;
+    const int8_t *sc = x->scales;
+    for (int n0 = 0; n0 < QK_K; n0 += 128, ql += 64, qh += 32, sc += 8) {
+      for (int half = 0; half < 2; half++) {
+        const int o = 16 * half;
+        const v128_t l0 = ld(ql + o), l1 = ld(ql + 32 + o), h = ld(qh + o);
+        v128_t q[4];
+        q[0] = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(l0, m4), wasm_i8x16_shl(wasm_v128_and(h, m3), 4)), m32);
+        q[1] = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(l1, m4), wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h, 2), m3), 4)), m32);
+        q[2] = wasm_i8x16_sub(wasm_v128_or(wasm_u8x16_shr(l0, 4), wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h, 4), m3), 4)), m32);
+        q[3] = wasm_i8x16_sub(wasm_v128_or(wasm_u8x16_shr(l1, 4), wasm_i8x16_shl(wasm_u8x16_shr(h, 6), 4)), m32);
+        for (int g = 0; g < 4; g++) {
+          const v128_t s = wasm_i16x8_splat(sc[2 * g + half]);
+          v128_t *out = wb + (n0 + 32 * g + o) / 8;
+          out[0] = wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(q[g]), s);
+          out[1] = wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(q[g]), s);
+        }
+      }
+    }
+    *d = qk_h2f(x->d);
+    return;
+  }
+  /* Q4_K / Q5_K: same header; Q5_K adds the fifth bit from qh */
+  const blk_q4_K *x4 = (const blk_q4_K *)blk;
+  const blk_q5_K *x5 = (const blk_q5_K *)blk;
+  const uint8_t *scales = kind == GK_Q5 ? x5->scales : x4->scales;
+  const uint8_t *q = kind == GK_Q5 ? x5->qs : x4->qs;
+  uint8_t sc[8], mn[8];
+  qk_unpack_k4(scales, sc, mn);
+  const v128_t m4 = wasm_i8x16_splat(0xF), one = wasm_i8x16_splat(1);
+  v128_t h0 = wasm_i8x16_splat(0), h1 = h0;
+  if (kind == GK_Q5) { h0 = ld(x5->qh); h1 = ld(x5->qh + 16); }
+  for (int j = 0; j < 4; j++, q += 32) {
+    const v128_t q0 = ld(q), q1 = ld(q + 16);
+    v128_t l0 = wasm_v128_and(q0, m4), l1 = wasm_v128_and(q1, m4), u0 = wasm_u8x16_shr(q0, 4), u1 = wasm_u8x16_shr(q1, 4);
+    if (kind == GK_Q5) {
+      l0 = wasm_v128_or(l0, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h0, 2 * j), one), 4));
+      l1 = wasm_v128_or(l1, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h1, 2 * j), one), 4));
+      u0 = wasm_v128_or(u0, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h0, 2 * j + 1), one), 4));
+      u1 = wasm_v128_or(u1, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h1, 2 * j + 1), one), 4));
+    }
+    const v128_t s0 = wasm_i16x8_splat(sc[2 * j]), s1 = wasm_i16x8_splat(sc[2 * j + 1]);
+    v128_t *out = wb + 8 * j;
+    out[0] = wasm_i16x8_mul(wasm_u16x8_extend_low_u8x16(l0), s0);
+    out[1] = wasm_i16x8_mul(wasm_u16x8_extend_high_u8x16(l0), s0);
+    out[2] = wasm_i16x8_mul(wasm_u16x8_extend_low_u8x16(l1), s0);
+    out[3] = wasm_i16x8_mul(wasm_u16x8_extend_high_u8x16(l1), s0);
+    out[4] = wasm_i16x8_mul(wasm_u16x8_extend_low_u8x16(u0), s1);
+    out[5] = wasm_i16x8_mul(wasm_u16x8_extend_high_u8x16(u0), s1);
+    out[6] = wasm_i16x8_mul(wasm_u16x8_extend_low_u8x16(u1), s1);
+    out[7] = wasm_i16x8_mul(wasm_u16x8_extend_high_u8x16(u1), s1);
+  }
+  *mn16 = wasm_u16x8_load8x8(mn);
+  *d = qk_h2f(kind == GK_Q5 ? x5->d : x4->d);
+  *dmin = qk_h2f(kind == GK_Q5 ? x5->dmin : x4->dmin);
+}
+
+static inline __attribute__((always_inline)) void gemm_k(const int kind, int64_t cols, const void *w, size_t w_row,
+                                                          int64_t nrows, const void *act, size_t act_row, int64_t ntok,
+                                                          float *out, int64_t ostride) {
+  const size_t bb = kind == GK_Q4 ? sizeof(blk_q4_K) : kind == GK_Q5 ? sizeof(blk_q5_K) : sizeof(blk_q6_K);
+  const int64_t nb = cols / QK_K, n4 = ntok / 4;
+  v128_t wb[GEMM_ROWS][32], mn16[GEMM_ROWS], sum[GEMM_ROWS][GEMM_TOKS / 4];
+  float dw[GEMM_ROWS], dm[GEMM_ROWS], sum1[GEMM_ROWS][4];
+  for (int64_t r = 0; r < nrows; r++) {
+    for (int64_t g = 0; g < n4; g++) sum[r][g] = wasm_f32x4_splat(0);
+    for (int k = 0; k < 4; k++) sum1[r][k] = 0;
+  }
+  for (int64_t i = 0; i < nb; i++) {
+    for (int64_t r = 0; r < nrows; r++) {
+      const uint8_t *blk = (const uint8_t *)w + r * w_row + i * bb;
+      touch_ahead(blk, (int)bb);
+      prep_k(kind, blk, wb[r], &mn16[r], &dw[r], &dm[r]);
+    }
+    /* tokens four at a time */
+    for (int64_t g = 0; g < n4; g++) {
+      const blk_q8_K16 *a[4];
+      for (int k = 0; k < 4; k++) a[k] = (const blk_q8_K16 *)((const uint8_t *)act + (size_t)(4 * g + k) * act_row) + i;
+      const v128_t ad = wasm_f32x4_make(a[0]->d, a[1]->d, a[2]->d, a[3]->d);
+      for (int64_t r = 0; r < nrows; r++) {
+        const v128_t *wr = wb[r];
+        v128_t c0 = wasm_i32x4_splat(0), c1 = c0, c2 = c0, c3 = c0;
+        for (int k = 0; k < 32; k++) {
+          const v128_t wv = wr[k];
+          c0 = wasm_i32x4_add(c0, dotw(wv, a[0]->qs + 8 * k));
+          c1 = wasm_i32x4_add(c1, dotw(wv, a[1]->qs + 8 * k));
+          c2 = wasm_i32x4_add(c2, dotw(wv, a[2]->qs + 8 * k));
+          c3 = wasm_i32x4_add(c3, dotw(wv, a[3]->qs + 8 * k));
+        }
+        const v128_t isum = wasm_f32x4_convert_i32x4(hsum4_i32(c0, c1, c2, c3));
+        v128_t v;
+        if (kind == GK_Q6) {
+          v = wasm_f32x4_mul(wasm_f32x4_mul(ad, wasm_f32x4_splat(dw[r])), isum); /* y.d * x.d * isum */
+        } else {
+          const v128_t mn = mn16[r];
+          const v128_t summs = wasm_f32x4_convert_i32x4(
+              hsum4_i32(dotw(mn, a[0]->bs), dotw(mn, a[1]->bs), dotw(mn, a[2]->bs), dotw(mn, a[3]->bs)));
+          /* y.d * (x.d * isum - x.dmin * summs) */
+          v = wasm_f32x4_mul(ad, wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(dw[r]), isum),
+                                                wasm_f32x4_mul(wasm_f32x4_splat(dm[r]), summs)));
+        }
+        sum[r][g] = wasm_f32x4_add(sum[r][g], v);
+      }
+    }
+    /* the last ntok % 4 tokens (and decode) one at a time: the same integers and float expression */
+    for (int64_t t = 4 * n4; t < ntok; t++) {
+      const blk_q8_K16 *a = (const blk_q8_K16 *)((const uint8_t *)act + (size_t)t * act_row) + i;
+      for (int64_t r = 0; r < nrows; r++) {
+        const v128_t *wr = wb[r];
+        v128_t c0 = wasm_i32x4_splat(0), c1 = c0;
+        for (int k = 0; k < 32; k += 2) {
+          c0 = wasm_i32x4_add(c0, dotw(wr[k], a->qs + 8 * k));
+          c1 = wasm_i32x4_add(c1, dotw(wr[k + 1], a->qs + 8 * k + 8));
+        }
+        const float isum = (float)hsum_i32(wasm_i32x4_add(c0, c1));
+        if (kind == GK_Q6) {
+          sum1[r][t - 4 * n4] += a->d * dw[r] * isum;
+        } else {
+          const float summs = (float)hsum_i32(dotw(mn16[r], a->bs));
+          sum1[r][t - 4 * n4] += a->d * (dw[r] * isum - dm[r] * summs);
+        }
+      }
+    }
+  }
+  for (int64_t r = 0; r < nrows; r++) {
+    for (int64_t t = 0; t < 4 * n4; t++) {
+      float lanes[4];
+      wasm_v128_store(lanes, sum[r][t / 4]);
+      out[t * ostride + r] = lanes[t % 4];
+    }
+    for (int64_t t = 4 * n4; t < ntok; t++) out[t * ostride + r] = sum1[r][t - 4 * n4];
+  }
+}
+
+static void gemm_q4_K(int64_t cols, const void *w, size_t w_row, int64_t nrows, const void *act, size_t act_row,
+                      int64_t ntok, float *out, int64_t ostride) {
+  gemm_k(GK_Q4, cols, w, w_row, nrows, act, act_row, ntok, out, ostride);
+}
+static void gemm_q5_K(int64_t cols, const void *w, size_t w_row, int64_t nrows, const void *act, size_t act_row,
+                      int64_t ntok, float *out, int64_t ostride) {
+  gemm_k(GK_Q5, cols, w, w_row, nrows, act, act_row, ntok, out, ostride);
+}
+static void gemm_q6_K(int64_t cols, const void *w, size_t w_row, int64_t nrows, const void *act, size_t act_row,
+                      int64_t ntok, float *out, int64_t ostride) {
+  gemm_k(GK_Q6, cols, w, w_row, nrows, act, act_row, ntok, out, ostride);
+}
+
+/* Q8_0: one f32x4 accumulator per (row, token), as vd_q8_0 keeps its four lanes until the end. */
+static void gemm_q8_0(int64_t cols, const void *w, size_t w_row, int64_t nrows, const void *act, size_t act_row,
+                      int64_t ntok, float *out, int64_t ostride) {
+  const int64_t nb = cols / QB;
+  v128_t wb[GEMM_ROWS][4], acc[GEMM_ROWS][GEMM_TOKS];
+  float dw[GEMM_ROWS];
+  for (int64_t r = 0; r < nrows; r++)
+    for (int64_t t = 0; t < ntok; t++) acc[r][t] = wasm_f32x4_splat(0);
+  for (int64_t i = 0; i < nb; i++) {
+    for (int64_t r = 0; r < nrows; r++) {
+      const blk_q8_0 *x = (const blk_q8_0 *)((const uint8_t *)w + r * w_row) + i;
+      touch_ahead(x, sizeof(blk_q8_0));
+      const v128_t q0 = ld(x->qs), q1 = ld(x->qs + 16);
+      wb[r][0] = wasm_i16x8_extend_low_i8x16(q0);
+      wb[r][1] = wasm_i16x8_extend_high_i8x16(q0);
+      wb[r][2] = wasm_i16x8_extend_low_i8x16(q1);
+      wb[r][3] = wasm_i16x8_extend_high_i8x16(q1);
+      dw[r] = qk_h2f(x->d);
+    }
+    for (int64_t t = 0; t < ntok; t++) {
+      const blk_q8_016 *a = (const blk_q8_016 *)((const uint8_t *)act + (size_t)t * act_row) + i;
+      const v128_t a0 = ld(a->qs), a1 = ld(a->qs + 8), a2 = ld(a->qs + 16), a3 = ld(a->qs + 24);
+      for (int64_t r = 0; r < nrows; r++) {
+        const v128_t s = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(wb[r][0], a0), wasm_i32x4_dot_i16x8(wb[r][1], a1)),
+                                        wasm_i32x4_add(wasm_i32x4_dot_i16x8(wb[r][2], a2), wasm_i32x4_dot_i16x8(wb[r][3], a3)));
+        acc[r][t] = wasm_f32x4_add(acc[r][t], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), wasm_f32x4_splat(dw[r] * a->d)));
+      }
+    }
+  }
+  for (int64_t r = 0; r < nrows; r++)
+    for (int64_t t = 0; t < ntok; t++) out[t * ostride + r] = hsum_f32(acc[r][t]);
+}
+
+void qk_plan_register_simd128(qk_type_desc *types) {
+  const int k_types[] = { QK_Q4_K, QK_Q5_K, QK_Q6_K };
+  const qk_gemm_plain_fn k_gemms[] = { gemm_q4_K, gemm_q5_K, gemm_q6_K };
+  for (int i = 0; i < 3; i++) {
+    types[k_types[i]].gemm[QK_ISA_SIMD128] = k_gemms[i];
+    types[k_types[i]].gemm_act = act_q8_K16;
+    types[k_types[i]].gemm_act_row = act_row_q8_K16;
+    types[k_types[i]].gemm_act_name = "q8_K16";
+  }
+  types[QK_Q8_0].gemm[QK_ISA_SIMD128] = gemm_q8_0;
+  types[QK_Q8_0].gemm_act = act_q8_016;
+  types[QK_Q8_0].gemm_act_row = act_row_q8_016;
+  types[QK_Q8_0].gemm_act_name = "q8_016";
+}
+
 int qk_vtable_simd128(qk_vtable *t) {
   t->dot[QK_F32] = vd_f32;
   t->dot[QK_Q8_0] = vd_q8_0;
@@ -236,4 +502,5 @@ int qk_vtable_simd128(qk_vtable *t) {
 }
 #else
 int qk_vtable_simd128(qk_vtable *t) { (void)t; return 0; }
+void qk_plan_register_simd128(qk_type_desc *types) { (void)types; }
 #endif

@@ -1,6 +1,15 @@
 #!/usr/bin/env node
-// Builds wasm/quant-kernels.wasm from csrc/ with @yowasp/clang (a clang/lld compiled to wasm, so no
-// system toolchain is needed) and emnapi's wasm32-wasip1 Node-API library.
+// Builds the two wasm modules from csrc/ with @yowasp/clang (a clang/lld compiled to wasm, so no
+// system toolchain is needed) and emnapi's wasm32-wasip1 Node-API library:
+//   wasm/quant-kernels.wasm     single-threaded (-DQK_NO_THREADS), its own memory: runs everywhere.
+//   wasm/quant-kernels-mt.wasm  threads: atomics + shared memory imported from the host (env.memory),
+//                               the kernel thread pool on workers started through the wasi-threads
+//                               `thread-spawn` import (csrc/threadpool.c, csrc/wasm/thread-start.s).
+//                               Needs SharedArrayBuffer (Node; browsers when crossOriginIsolated).
+// @yowasp/clang ships only the wasm32-wasip1 sysroot (no wasm32-wasip1-threads libc), so the threaded
+// module links the single-threaded libc with --no-check-features: only the thread that calls into
+// the module allocates; workers run kernel chunks, which never call malloc.
+// `node scripts/build-wasm.mjs [st|mt]` builds one of them (default both).
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -31,7 +40,7 @@ for (const f of readdirSync(incDir)) {
 tree.lib['libemnapi-basic.a'] = readFileSync(join(emnapiDir, 'lib', 'wasm32-wasip1', 'libemnapi-basic.a'));
 
 const MAX_MEMORY = 4 * 1024 * 1024 * 1024; // wasm32 linear memory limit: 4 GiB
-const args = [
+const common = [
   'clang',
   '--target=wasm32-wasip1',
   '-msimd128',
@@ -40,12 +49,12 @@ const args = [
   '-std=c11',
   '-ffp-contract=off',
   '-fno-strict-aliasing',
-  '-DQK_NO_THREADS',
   '-D_GNU_SOURCE',
   '-DBUILDING_NODE_EXTENSION',
   '-Iinc',
   '-Isrc', // csrc/ itself, for the per-ISA folders' includes
-  ...sources.map((f) => `src/${f.split(/[\\/]/).join('/')}`),
+];
+const linkCommon = [
   'lib/libemnapi-basic.a',
   '-Wl,--initial-memory=16777216',
   `-Wl,--max-memory=${MAX_MEMORY}`,
@@ -56,31 +65,58 @@ const args = [
   '-Wl,--export-if-defined=node_api_module_get_api_version_v1',
   '-Wl,--import-undefined',
   '-Wl,--export-table',
-  '-o',
-  'quant-kernels.wasm',
 ];
+const cSources = sources.map((f) => `src/${f.split(/[\\/]/).join('/')}`);
+const variants = {
+  st: { file: 'quant-kernels.wasm', args: [...common, '-DQK_NO_THREADS', ...cSources, ...linkCommon] },
+  mt: {
+    file: 'quant-kernels-mt.wasm',
+    args: [
+      ...common,
+      '-matomics',
+      '-mbulk-memory',
+      '-DQK_WASM_THREADS',
+      ...cSources,
+      'src/wasm/thread-start.s',
+      ...linkCommon,
+      '-Wl,--shared-memory',
+      '-Wl,--import-memory',
+      '-Wl,--no-check-features',
+      '-Wl,--export=wasi_thread_start',
+    ],
+  },
+};
+tree.src.wasm = { 'thread-start.s': readFileSync(join(root, 'csrc', 'wasm', 'thread-start.s')) };
 
-const t0 = Date.now();
-let out;
-try {
-  out = await runClang(args, tree, {
-    stderr: (bytes) => {
-      if (bytes) process.stderr.write(bytes);
-    },
-  });
-} catch (e) {
-  console.error(
-    `build-wasm: clang failed${e && typeof e.code === 'number' ? ` with exit code ${e.code}` : ''}`,
-  );
-  process.exit(1);
-}
-const wasm = out['quant-kernels.wasm'];
-if (!(wasm instanceof Uint8Array)) {
-  console.error('build-wasm: clang produced no quant-kernels.wasm');
-  process.exit(1);
-}
+const which = process.argv[2] ? [process.argv[2]] : ['st', 'mt'];
 mkdirSync(join(root, 'wasm'), { recursive: true });
-writeFileSync(join(root, 'wasm', 'quant-kernels.wasm'), wasm);
-console.log(
-  `build-wasm: wasm/quant-kernels.wasm (${(wasm.length / 1024).toFixed(0)} KiB) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
-);
+for (const v of which) {
+  const { file, args } = variants[v] ?? {};
+  if (!file) {
+    console.error(`build-wasm: unknown variant ${v} (st or mt)`);
+    process.exit(1);
+  }
+  const t0 = Date.now();
+  let out;
+  try {
+    out = await runClang([...args, '-o', file], tree, {
+      stderr: (bytes) => {
+        if (bytes) process.stderr.write(bytes);
+      },
+    });
+  } catch (e) {
+    console.error(
+      `build-wasm: clang failed for ${file}${e && typeof e.code === 'number' ? ` with exit code ${e.code}` : ''}`,
+    );
+    process.exit(1);
+  }
+  const wasm = out[file];
+  if (!(wasm instanceof Uint8Array)) {
+    console.error(`build-wasm: clang produced no ${file}`);
+    process.exit(1);
+  }
+  writeFileSync(join(root, 'wasm', file), wasm);
+  console.log(
+    `build-wasm: wasm/${file} (${(wasm.length / 1024).toFixed(0)} KiB) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
+}

@@ -7,6 +7,7 @@ export {
   kvCacheBytes,
   kvRotationSizes,
   kvRowBytes,
+  kvStateBytes,
   kvTypeInfo,
   kvTypes,
   kvTypesForHead,

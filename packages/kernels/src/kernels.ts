@@ -6,8 +6,10 @@ import { KernelError } from './errors';
 import {
   checkKvTypeForHead,
   kvCacheBytes,
+  kvModeBits,
   kvRotationSizes,
   kvRowBytes,
+  kvStateBytes,
   kvTypeInfo,
   kvTypes,
   STANDARD_PATH_V_TYPES,
@@ -37,6 +39,7 @@ import type {
   KVCacheOptions,
   KVCacheTypes,
   KVSegment,
+  KVShiftParams,
   QuantizeOptions,
   RopeParams,
   SimdLevel,
@@ -138,6 +141,8 @@ class KVCacheImpl implements KVCache {
   /** The C type codes: ggml type id | rotation size << 8. */
   readonly kCode: number;
   readonly vCode: number;
+  /** Bytes of state after the rows (an iq4_nlr K's smoothing scales). */
+  readonly stateBytes: number;
   constructor(
     readonly owner: KernelsImpl,
     readonly types: Readonly<KVCacheTypes>,
@@ -151,9 +156,11 @@ class KVCacheImpl implements KVCache {
     this.kvDim = kvHeads * headDim;
     this.kRowBytes = kvRowBytes(types.k, this.kvDim);
     this.vRowBytes = kvRowBytes(types.v, this.kvDim);
-    this.byteLength = layers * contextSize * (this.kRowBytes + this.vRowBytes);
-    this.kCode = kvTypeInfo(types.k).id | (rotation.k << 8);
-    this.vCode = kvTypeInfo(types.v).id | (rotation.v << 8);
+    this.stateBytes = kvStateBytes({ layers, kvHeads, headDim }, types.k);
+    this.byteLength = layers * contextSize * (this.kRowBytes + this.vRowBytes) + this.stateBytes;
+    // ggml type id | rotation size << 8 | mode bits << 20 (csrc/op-table.c kv_from)
+    this.kCode = kvTypeInfo(types.k).id | (rotation.k << 8) | (kvModeBits(types.k, 'k') << 20);
+    this.vCode = kvTypeInfo(types.v).id | (rotation.v << 8) | (kvModeBits(types.v, 'v') << 20);
   }
   get disposed(): boolean {
     return this.#disposed;
@@ -200,6 +207,38 @@ class KVCacheImpl implements KVCache {
     const pin = host.pin(bytes, false);
     try {
       host.raw.copyBytes(data + off, pin.ptr, len);
+    } finally {
+      pin.release();
+    }
+  }
+  readState(): Uint8Array {
+    const data = this.ptr('KVCache.readState');
+    this.owner.refuseDuringRun('KVCache.readState');
+    const len = this.stateBytes;
+    if (!len) return new Uint8Array(0);
+    const host = this.owner.host;
+    const o = host.output(len);
+    try {
+      host.raw.copyBytes(o.ptr, data + this.byteLength - len, len);
+      return o.take().slice();
+    } finally {
+      o.release();
+    }
+  }
+  writeState(bytes: Uint8Array): void {
+    const data = this.ptr('KVCache.writeState');
+    this.owner.refuseDuringRun('KVCache.writeState');
+    const len = this.stateBytes;
+    if (!(bytes instanceof Uint8Array) || bytes.length !== len)
+      throw new KernelError(
+        'INVALID_ARGUMENT',
+        `KVCache.writeState: expected ${len} bytes of state for this cache (${this.types.k} K), got ${bytes instanceof Uint8Array ? bytes.length : typeof bytes}`,
+      );
+    if (!len) return;
+    const host = this.owner.host;
+    const pin = host.pin(bytes, false);
+    try {
+      host.raw.copyBytes(data + this.byteLength - len, pin.ptr, len);
     } finally {
       pin.release();
     }
@@ -590,7 +629,7 @@ export class KernelsImpl implements Kernels {
   setThreads(n: number): void {
     this.refuseDuringRun('setThreads');
     int(n, 'setThreads(n)', 1, 256);
-    if (this.backend === 'wasm') return;
+    if (this.backend === 'wasm' && !this.host.threaded) return;
     this.#threads = this.host.raw.setThreads(this.ctx('setThreads'), n);
   }
 
@@ -702,6 +741,15 @@ export class KernelsImpl implements Kernels {
       data,
     );
     this.#live.add(c);
+    // smoothing scales start at 1 (none) until a store at position 0 sets them
+    if (c.stateBytes) {
+      const pin = this.host.pin(new Uint8Array(new Float32Array(c.stateBytes / 4).fill(1).buffer), false);
+      try {
+        this.host.raw.copyBytes(data + c.byteLength - c.stateBytes, pin.ptr, c.stateBytes);
+      } finally {
+        pin.release();
+      }
+    }
     return c;
   }
 
@@ -856,6 +904,17 @@ export class KernelsImpl implements Kernels {
     const o = this.buf(out, 'geluErf(out)', n);
     const xp = this.buf(x, 'geluErf(x)', n);
     if (n) this.host.raw.geluErf(o, xp, n);
+  }
+
+  softcap(out: F32Buffer, x: F32Buffer, cap: number, n: number): void {
+    this.ctx('softcap');
+    int(n, 'softcap(n)');
+    finite(cap, 'softcap(cap)');
+    if (!(Math.fround(cap) > 0))
+      throw new KernelError('INVALID_ARGUMENT', `softcap: cap = ${cap} must be a positive float32`);
+    const o = this.buf(out, 'softcap(out)', n);
+    const xp = this.buf(x, 'softcap(x)', n);
+    if (n) this.host.raw.softcap(o, xp, cap, n);
   }
 
   rope(x: F32Buffer, p: RopeParams): void {
@@ -1079,6 +1138,81 @@ export class KernelsImpl implements Kernels {
     this.attentionAt(out, q, cache as KVCache, layer, p, 0);
   }
 
+  kvShift(cache: KVCache, layer: number, p: KVShiftParams): void {
+    const ctx = this.ctx('kvShift');
+    if (!(cache instanceof KVCacheImpl) || cache.owner !== this)
+      throw new KernelError(
+        'FOREIGN_OBJECT',
+        'kvShift(cache): expected a KVCache made by this Kernels instance',
+      );
+    const data = cache.ptr('kvShift(cache)');
+    const raw = this.host.raw;
+    if (typeof raw.kvShiftRope !== 'function')
+      throw new KernelError(
+        'NOT_SUPPORTED',
+        `kvShift: this ${this.backend} kernel module predates kvShift; rebuild or reinstall @quant/kernels`,
+      );
+    int(layer, 'kvShift(layer)', 0, cache.layers - 1);
+    const from = int(p?.from, 'kvShift(from)');
+    const to = int(p.to, 'kvShift(to)');
+    const count = int(p.count, 'kvShift(count)');
+    if (from + count > cache.contextSize || to + count > cache.contextSize)
+      throw new KernelError(
+        'OUT_OF_BOUNDS',
+        `kvShift: moving ${count} positions from ${from} to ${to} leaves the context (size ${cache.contextSize})`,
+      );
+    const r = p.rope;
+    let nRot = 0;
+    let neox = 0;
+    let base = 0;
+    let freqScale = 1;
+    let factors: { ptr: number; release(): void } | undefined;
+    if (r !== undefined) {
+      nRot = int(r.nRot ?? cache.headDim, 'kvShift(rope.nRot)', 2, cache.headDim);
+      if (nRot % 2) throw new KernelError('INVALID_ARGUMENT', `kvShift: rope.nRot = ${nRot} must be even`);
+      if (r.mode !== 'normal' && r.mode !== 'neox')
+        throw new KernelError(
+          'INVALID_ARGUMENT',
+          `kvShift: rope.mode must be 'normal' or 'neox', got ${String(r.mode)}`,
+        );
+      neox = r.mode === 'neox' ? 1 : 0;
+      base = finite(r.freqBase, 'kvShift(rope.freqBase)');
+      if (base <= 0) throw new KernelError('INVALID_ARGUMENT', 'kvShift: rope.freqBase must be > 0');
+      freqScale = finite(r.freqScale ?? 1, 'kvShift(rope.freqScale)');
+      if (r.freqFactors !== undefined) {
+        if (!(r.freqFactors instanceof Float32Array))
+          throw new KernelError('INVALID_ARGUMENT', 'kvShift: rope.freqFactors must be a Float32Array');
+        fits(r.freqFactors.length, 0, nRot / 2, 'kvShift(rope.freqFactors)');
+      }
+    }
+    if (count === 0 || (from === to && nRot === 0)) return;
+    if (r?.freqFactors !== undefined) factors = this.host.pin(r.freqFactors.subarray(0, nRot / 2), false);
+    try {
+      const rc = raw.kvShiftRope(
+        ctx,
+        data,
+        cache.layers,
+        cache.contextSize,
+        cache.kvDim,
+        cache.kCode,
+        cache.vCode,
+        layer,
+        from,
+        to,
+        count,
+        cache.headDim,
+        nRot,
+        neox,
+        base,
+        freqScale,
+        factors?.ptr ?? 0,
+      );
+      if (rc !== 0) throw statusError('kvShift', rc);
+    } finally {
+      factors?.release();
+    }
+  }
+
   private attentionAt(
     out: F32Buffer,
     q: F32Buffer,
@@ -1126,6 +1260,12 @@ export class KernelsImpl implements Kernels {
       );
     const window = int(p.window ?? 0, 'attention(window)');
     const scale = finite(p.scale ?? 1 / Math.sqrt(headDim), 'attention(scale)');
+    const softcap = finite(p.softcap ?? 0, 'attention(softcap)');
+    if (softcap < 0 || (softcap > 0 && Math.fround(softcap) === 0))
+      throw new KernelError(
+        'INVALID_ARGUMENT',
+        `attention(softcap): ${softcap} must be a positive float32 (the logit cap), or 0 / undefined for none`,
+      );
     if (p.flash !== undefined && typeof p.flash !== 'boolean') {
       throw new KernelError(
         'INVALID_ARGUMENT',
@@ -1155,6 +1295,7 @@ export class KernelsImpl implements Kernels {
       window,
       scale,
       p.flash === false ? 0 : 1,
+      softcap,
     );
     if (rc !== 0)
       throw new KernelError(rc === -2 ? 'OUT_OF_MEMORY' : 'INTERNAL', `attention: C returned ${rc}`);

@@ -13,9 +13,20 @@ export interface KVTypeInfo {
   readonly blockSize: number;
   /** Bytes per block. */
   readonly blockBytes: number;
-  /** A block-quantized type (q8_0 … iq4_nl). */
+  /** A block-quantized type (q8_0 … iq4_nlr). */
   readonly quantized: boolean;
+  /**
+   * quant's rotated type (iq4_nlr): stored in the `id` type's blocks, each head rotated by a
+   * randomized Hadamard transform over the whole head, quantized with a scale search, and (K) its
+   * outlier channels smoothed. The C mode bits of K and V.
+   */
+  readonly mode?: { readonly k: number; readonly v: number };
 }
+
+/** C mode bits (csrc/ctx.h QK_KVM_*). */
+const RANDH = 1,
+  SEARCH = 2,
+  SMOOTH = 4;
 
 const TYPES: readonly KVTypeInfo[] = [
   { name: 'f32', id: 0, blockSize: 1, blockBytes: 4, quantized: false },
@@ -27,6 +38,14 @@ const TYPES: readonly KVTypeInfo[] = [
   { name: 'q5_0', id: 6, blockSize: 32, blockBytes: 22, quantized: true },
   { name: 'q5_1', id: 7, blockSize: 32, blockBytes: 24, quantized: true },
   { name: 'iq4_nl', id: 20, blockSize: 32, blockBytes: 18, quantized: true },
+  {
+    name: 'iq4_nlr',
+    id: 20,
+    blockSize: 32,
+    blockBytes: 18,
+    quantized: true,
+    mode: { k: RANDH | SEARCH | SMOOTH, v: RANDH | SEARCH },
+  },
 ].map((t) => Object.freeze(t as KVTypeInfo));
 
 /** Every KV cache type, in llama.cpp's order of `--cache-type-k` values. */
@@ -82,7 +101,33 @@ export function kvCacheBytes(
 ): number {
   const { k, v } = kvTypes(type);
   const width = shape.kvHeads * shape.headDim;
-  return shape.layers * shape.contextSize * (kvRowBytes(k, width) + kvRowBytes(v, width));
+  return (
+    shape.layers * shape.contextSize * (kvRowBytes(k, width) + kvRowBytes(v, width)) + kvStateBytes(shape, k)
+  );
+}
+
+/** Bytes of a cache's state besides its rows: an iq4_nlr K's smoothing scales (f32 per layer and channel). */
+export function kvStateBytes(
+  shape: { layers: number; kvHeads: number; headDim: number },
+  k: KVCacheType,
+): number {
+  return (kvTypeInfo(k).mode?.k ?? 0) & SMOOTH ? shape.layers * shape.kvHeads * shape.headDim * 4 : 0;
+}
+
+/** The C mode bits of a K (`part` 'k') or V type (0 for llama.cpp's types). */
+export function kvModeBits(type: KVCacheType, part: 'k' | 'v'): number {
+  return kvTypeInfo(type).mode?.[part] ?? 0;
+}
+
+/**
+ * The rotation size of quant's rotated types: the whole head when it is a power of two or 12 times
+ * one (H12 ⊗ H_{2^k}), else the largest power of two dividing it (at most 1024).
+ */
+function wholeHeadRotation(headDim: number): number {
+  const p2 = pow2Divisor(headDim);
+  if (p2 === headDim) return Math.min(headDim, 1024);
+  if (headDim % 12 === 0 && pow2Divisor(headDim / 12) === headDim / 12 && headDim <= 1024) return headDim;
+  return Math.min(p2, 1024);
 }
 
 /** The KV cache types a head of `headDim` values can use (block types need whole blocks per head). */
@@ -126,6 +171,18 @@ export function kvRotationSizes(
 ): { k: number; v: number } {
   const q = (t: KVCacheType) => kvTypeInfo(t).quantized;
   const cap = (n: number) => Math.min(n, 1024);
+  // quant's rotated types carry their rotation (whatever `rotation` says for llama.cpp's types)
+  const own = (t: KVCacheType) => (kvTypeInfo(t).mode ? wholeHeadRotation(headDim) : undefined);
+  const ownK = own(types.k),
+    ownV = own(types.v);
+  if (ownK !== undefined || ownV !== undefined) {
+    const rest = kvRotationSizes(
+      { k: ownK === undefined ? types.k : 'f32', v: ownV === undefined ? types.v : 'f32' },
+      headDim,
+      rotation,
+    );
+    return { k: ownK ?? rest.k, v: ownV ?? rest.v };
+  }
   if (rotation === 'none') return { k: 0, v: 0 };
   if (rotation === 'always') {
     const r = cap(pow2Divisor(headDim));

@@ -7,10 +7,25 @@ function forceScalarFromEnv(): boolean {
   return typeof process !== 'undefined' && process.env?.QUANT_KERNELS_SIMD === 'scalar';
 }
 
-async function loadWasm(forceScalar: boolean, options: LoadKernelsOptions): Promise<Kernels> {
+async function loadWasm(
+  forceScalar: boolean,
+  options: LoadKernelsOptions,
+  defaultThreads: () => Promise<number>,
+): Promise<Kernels> {
   const { createWasmHost } = await import('./wasm-host');
-  const host = await createWasmHost(options);
-  return new KernelsImpl(host, 1, forceScalar, options.mode);
+  const { threadsAvailable, defaultWasmThreads } = await import('./wasm-threads');
+  const cannot = threadsAvailable();
+  if (options.wasmThreads === true && cannot)
+    throw new KernelError('BACKEND_UNAVAILABLE', `loadKernels: wasmThreads is true but ${cannot}`);
+  const threads =
+    options.threads !== undefined
+      ? int(options.threads, 'loadKernels(threads)', 1, 256)
+      : cannot
+        ? 1
+        : defaultWasmThreads(await defaultThreads());
+  const threaded = options.wasmThreads ?? (!cannot && threads > 1);
+  const host = await createWasmHost({ ...options, threaded, threads });
+  return new KernelsImpl(host, host.threaded ? threads : 1, forceScalar, options.mode);
 }
 
 /** What `loadKernels()` returns: the kernels, and which backend runs and why. */
@@ -49,15 +64,17 @@ export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Loa
     );
   }
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  const physicalCores = async () => (isNode ? (await import('./cpu-info')).physicalCores() : 1);
   const threads =
     options.threads !== undefined
       ? int(options.threads, 'loadKernels(threads)', 1, 256)
-      : isNode
-        ? (await import('./cpu-info')).physicalCores()
-        : 1;
+      : await physicalCores();
   const forceScalar = options.forceScalar === true || forceScalarFromEnv();
   if (backend === 'wasm')
-    return withReason(await loadWasm(forceScalar, options), "wasm: requested (backend: 'wasm')");
+    return withReason(
+      await loadWasm(forceScalar, options, physicalCores),
+      "wasm: requested (backend: 'wasm')",
+    );
   let reason: string;
   try {
     if (!isNode) throw new KernelError('BACKEND_UNAVAILABLE', 'the native addon needs Node.js');
@@ -72,7 +89,7 @@ export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Loa
     if (backend === 'native') throw e;
     reason = (e as Error).message;
   }
-  const k = (await loadWasm(forceScalar, options)) as KernelsImpl;
+  const k = (await loadWasm(forceScalar, options, physicalCores)) as KernelsImpl;
   k.fallbackReason = reason;
   return withReason(k, `wasm: ${reason}`);
 }

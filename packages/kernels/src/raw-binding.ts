@@ -52,6 +52,7 @@ export interface RawBinding {
   layerNorm(out: number, x: number, w: number, b: number, rows: number, cols: number, eps: number): void;
   gelu(out: number, x: number, n: number): void;
   geluErf(out: number, x: number, n: number): void;
+  softcap(out: number, x: number, cap: number, n: number): void;
   softmax(x: number, rows: number, cols: number): void;
   silu(x: number, n: number): void;
   swiglu(out: number, gate: number, up: number, n: number): void;
@@ -120,6 +121,26 @@ export interface RawBinding {
     to: number,
     count: number,
   ): void;
+  /** One layer's context shift (csrc/kv-shift.c): rows move, keys rotate by to − from (nRot 0: move only). */
+  kvShiftRope?(
+    ctx: number,
+    data: number,
+    layers: number,
+    ctxSize: number,
+    kvDim: number,
+    kCode: number,
+    vCode: number,
+    layer: number,
+    from: number,
+    to: number,
+    count: number,
+    headDim: number,
+    nRot: number,
+    neox: number,
+    freqBase: number,
+    freqScale: number,
+    factors: number,
+  ): number;
   attention(
     ctx: number,
     out: number,
@@ -139,6 +160,7 @@ export interface RawBinding {
     window: number,
     scale: number,
     flash: number,
+    softcap: number,
   ): number;
 }
 
@@ -165,6 +187,8 @@ export interface PinnedBytes {
 /** How a backend provides memory to the shared facade. */
 export interface Host {
   readonly kind: 'native' | 'wasm';
+  /** wasm: the threaded module (its C thread pool runs on workers), so setThreads() applies. */
+  readonly threaded?: boolean;
   readonly raw: RawBinding;
   readonly canMapFiles: boolean;
   readonly maxMemoryBytes: number;

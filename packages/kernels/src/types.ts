@@ -24,8 +24,20 @@ export type KernelMode = 'fast' | 'parity';
 export interface LoadKernelsOptions {
   /** 'auto' (default) prefers the native addon and falls back to wasm, reporting why in `fallbackReason`. */
   backend?: 'auto' | BackendName;
-  /** Worker threads for native ops (default: physical cores). Wasm is single-threaded. */
+  /**
+   * Threads for matmul and attention (default: physical cores; in browsers `navigator.hardwareConcurrency`
+   * when the threaded wasm module can run, else 1). Wasm runs threads only with the threaded module
+   * (see `wasmThreads`); the single-threaded module always reports 1.
+   */
   threads?: number;
+  /**
+   * Wasm backend: load wasm/quant-kernels-mt.wasm (shared memory + atomics, its thread pool on
+   * worker threads) instead of wasm/quant-kernels.wasm. Default: when more than one thread is asked
+   * for and SharedArrayBuffer is usable — always in Node, in browsers only on cross-origin isolated
+   * pages (`crossOriginIsolated`). `true` when threads cannot run throws BACKEND_UNAVAILABLE. With
+   * `wasmBinary`/`wasmUrl` the given module's kind decides.
+   */
+  wasmThreads?: boolean;
   /** Force the scalar C paths (also: env QUANT_KERNELS_SIMD=scalar). For tests and comparisons. */
   forceScalar?: boolean;
   /**
@@ -37,7 +49,10 @@ export interface LoadKernelsOptions {
   mode?: KernelMode;
   /** Wasm backend: the module's bytes, if the app loads them itself (e.g. in a browser). */
   wasmBinary?: ArrayBuffer | Uint8Array;
-  /** Wasm backend: where to fetch the module (browsers). Node default: the package's wasm/quant-kernels.wasm. */
+  /**
+   * Wasm backend: where to fetch the module (browsers). Default: the package's wasm/quant-kernels.wasm
+   * (or quant-kernels-mt.wasm, see `wasmThreads`).
+   */
   wasmUrl?: string | URL;
 }
 
@@ -97,6 +112,33 @@ export interface RopeParams {
   attnFactor?: number;
 }
 
+/**
+ * How the cached keys of one layer were rotated when they were stored (the layer's `RopeParams`
+ * without positions, heads and attention factor), so that `kernels.kvShift` can rotate them on.
+ */
+export interface KVShiftRope {
+  mode: RopeMode;
+  /** Leading dimensions of each head that were rotated (<= the cache's headDim). Default headDim. */
+  nRot?: number;
+  freqBase: number;
+  /** Default 1. */
+  freqScale?: number;
+  /** Per-pair frequency divisors (LongRoPE factors, the table the keys were stored with), nRot/2 values. */
+  freqFactors?: Float32Array;
+}
+
+/** A context shift of one cache layer (`kernels.kvShift`). */
+export interface KVShiftParams {
+  /** First position that moves. */
+  from: number;
+  /** Where it goes. */
+  to: number;
+  /** Positions that move. */
+  count: number;
+  /** The layer's RoPE: the moved keys are rotated by `to − from` positions. Absent: they only move. */
+  rope?: KVShiftRope;
+}
+
 export interface AttentionParams {
   /**
    * Query batch: nTokens rows of nHeads*headDim floats. Token t has position `pos + t`. Both are
@@ -112,6 +154,13 @@ export interface AttentionParams {
   /** Sliding window: a query at position p sees keys at positions > p - window. 0 or undefined = none. */
   window?: number;
   /**
+   * Attention logit soft-capping (gemma2's `attn_logit_softcapping`): scores become cap·tanh(·/cap)
+   * before the softmax. 0 or undefined = none. Applied where llama.cpp applies it: the flash paths
+   * score cap·tanh(q·k · scale/cap); the standard path (`flash: false`) scores scale·cap·tanh(q·k/cap).
+   * The two agree when scale = 1 (gemma2 scales the query instead and passes scale 1).
+   */
+  softcap?: number;
+  /**
    * Which of llama.cpp's two CPU attention paths to reproduce over an f16 KV cache (default true).
    * - true: flash attention (llama.cpp's CPU default, `-fa on`/auto; node-llama-cpp's default):
    *   query rounded to f16, online softmax, V accumulated in f16.
@@ -119,16 +168,31 @@ export interface AttentionParams {
    *   causal/window mask, softmax in f32 (sum in double), probabilities rounded to f16, then
    *   out = Vᵀ·P accumulated in f32.
    * The two differ by rounding only (~1e-3 relative), which can flip near-tied logits on quantized
-   * models. Ignored for an f32 cache, where nothing is rounded. Every other K/V type pair follows
-   * llama.cpp's flash path (the query converted to K's vec_dot type, V read row by row); a
-   * block-quantized V cannot take the standard path (llama.cpp needs flash attention for it), so
-   * `flash: false` with such a V throws KernelError('UNSUPPORTED_TYPE').
+   * models. Over an f32 cache nothing is rounded, so it only picks where `softcap` applies. Every
+   * other K/V type pair follows llama.cpp's flash path (the query converted to K's vec_dot type, V
+   * read row by row); a block-quantized V cannot take the standard path (llama.cpp needs flash
+   * attention for it), so `flash: false` with such a V throws KernelError('UNSUPPORTED_TYPE').
    */
   flash?: boolean;
 }
 
-/** KV cache element types, as llama.cpp spells `--cache-type-k/-v`. */
-export type KVCacheType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'iq4_nl';
+/**
+ * KV cache element types, as llama.cpp spells `--cache-type-k/-v`, plus quant's own `iq4_nlr`
+ * (iq4_nl blocks, 4.5 bits/value, of heads rotated by a randomized Hadamard transform over the whole
+ * head, quantized with a scale search; a K cache also smooths outlier channels: see the README's
+ * "KV cache types").
+ */
+export type KVCacheType =
+  | 'f32'
+  | 'f16'
+  | 'bf16'
+  | 'q8_0'
+  | 'q4_0'
+  | 'q4_1'
+  | 'q5_0'
+  | 'q5_1'
+  | 'iq4_nl'
+  | 'iq4_nlr';
 
 /** Separate K and V cache types. */
 export interface KVCacheTypes {
@@ -145,6 +209,7 @@ export interface KVCacheTypes {
  * - 'always': every quantized type, in chunks of the largest power of two dividing the head size
  *   (at least 32: head size 96 is rotated in 32-chunks, which llama.cpp leaves unrotated);
  * - 'none': never.
+ * quant's own `iq4_nlr` always carries its rotation (the whole head, randomized), whatever this says.
  */
 export type KVRotation = 'llama' | 'always' | 'none';
 
@@ -173,7 +238,7 @@ export interface KVCache {
   readonly contextSize: number;
   readonly kvHeads: number;
   readonly headDim: number;
-  /** Bytes the cache holds (K and V of every layer and position). */
+  /** Bytes the cache holds (K and V of every layer and position, and an iq4_nlr K's smoothing scales). */
   readonly byteLength: number;
   /** Stores nTokens rows of keys and values (kvHeads*headDim floats each) at positions pos.. */
   store(layer: number, pos: number, nTokens: number, k: F32Buffer, v: F32Buffer): void;
@@ -186,6 +251,13 @@ export interface KVCache {
   readRows(layer: number, part: 'k' | 'v', nTokens: number): Uint8Array;
   /** Writes bytes that `readRows` returned for a cache of the same shape and types back. */
   writeRows(layer: number, part: 'k' | 'v', nTokens: number, bytes: Uint8Array): void;
+  /**
+   * The cache's state besides its rows (an iq4_nlr K cache: each layer's channel smoothing scales,
+   * layers × kvHeads × headDim f32, set by the first store at position 0), or an empty array; save
+   * it with the rows, and give it back with `writeState` before the rows are read again.
+   */
+  readState(): Uint8Array;
+  writeState(bytes: Uint8Array): void;
   dispose(): void;
   readonly disposed: boolean;
 }
@@ -320,6 +392,11 @@ export interface Kernels {
   gelu(out: F32Buffer, x: F32Buffer, n: number): void;
   /** GELU with erf (ggml_gelu_erf): out = 0.5·x·(1 + erf(x/√2)) in f32. out may be x. */
   geluErf(out: F32Buffer, x: F32Buffer, n: number): void;
+  /**
+   * Logit soft-capping (gemma2's `final_logit_softcapping`): out = cap·tanh(x/cap) over n elements,
+   * in ggml's f32 steps (x·(1/cap), tanhf, ·cap). cap > 0. out may be x.
+   */
+  softcap(out: F32Buffer, x: F32Buffer, cap: number, n: number): void;
   /** out[i] = silu(gate[i]) * up[i] for n elements. out may alias gate. */
   swiglu(out: F32Buffer, gate: F32Buffer, up: F32Buffer, n: number): void;
   /** Fused rows [gate | up] of 2*ff floats: out[t, i] = silu(gu[t, i]) * gu[t, ff + i]. */
@@ -354,6 +431,16 @@ export interface Kernels {
    * calling attention once per segment.
    */
   attention(out: F32Buffer, q: F32Buffer, cache: KVCache | KVBatch, layer: number, p: AttentionParams): void;
+  /**
+   * Context shift of one cache layer, as llama.cpp's K-shift (`llama_memory_seq_add`): moves the K
+   * and V rows of positions [from, from+count) to [to, to+count) and, with `p.rope`, rotates the
+   * moved keys by δ = to − from positions with that RoPE, so they equal (up to the cache type's
+   * rounding) the keys a fresh evaluation at the new positions stores; the attention factor is not
+   * applied again. Every cache type: f32 in place; f16/bf16, block types and Hadamard-rotated caches
+   * are converted to f32 (the rotation undone), rotated, and converted back as `store` converts.
+   * Optional: absent on kernel modules built before it (the runtime then re-evaluates instead).
+   */
+  kvShift?(cache: KVCache, layer: number, p: KVShiftParams): void;
 
   /** Index of the largest of n floats starting at offset (first one on ties). */
   argmax(x: F32Buffer, n: number, offset?: number): number;

@@ -12,7 +12,15 @@ export { fetchWasmBytes };
 const HINT =
   '; pass wasmUrl (esbuild: `import wasmUrl from "@quant/kernels/wasm/quant-kernels.wasm"` with `--loader:.wasm=file`) or wasmBinary to loadKernels / loadModel';
 
-export async function wasmLocation(wasmUrl: string | URL | undefined): Promise<WasmLocation> {
-  const url = wasmUrl ?? new URL('../wasm/quant-kernels.wasm', import.meta.url);
+export async function wasmLocation(
+  wasmUrl: string | URL | undefined,
+  threaded = false,
+): Promise<WasmLocation> {
+  // Two literal `new URL(…)` expressions, so bundlers emit both modules.
+  const url =
+    wasmUrl ??
+    (threaded
+      ? new URL('../wasm/quant-kernels-mt.wasm', import.meta.url)
+      : new URL('../wasm/quant-kernels.wasm', import.meta.url));
   return { key: String(url), load: () => fetchWasmBytes(url, wasmUrl === undefined ? HINT : '') };
 }

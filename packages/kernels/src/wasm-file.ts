@@ -1,7 +1,7 @@
 /**
  * Where the wasm module comes from when no `wasmBinary` is given — Node: `wasmUrl` (a file: URL is
- * read from disk, an http(s) URL fetched), else QUANT_KERNELS_WASM, else the package's
- * wasm/quant-kernels.wasm. The browser build (dist/browser.js) uses ./wasm-file.browser.ts instead.
+ * read from disk, an http(s) URL fetched), else QUANT_KERNELS_WASM (QUANT_KERNELS_WASM_MT for the
+ * threaded module), else the package's wasm/quant-kernels.wasm (wasm/quant-kernels-mt.wasm). The browser build (dist/browser.js) uses ./wasm-file.browser.ts instead.
  */
 import { KernelError } from './errors';
 import { fetchWasmBytes, type WasmLocation } from './wasm-fetch';
@@ -9,7 +9,10 @@ import { fetchWasmBytes, type WasmLocation } from './wasm-fetch';
 export type { WasmLocation };
 export { fetchWasmBytes };
 
-export async function wasmLocation(wasmUrl: string | URL | undefined): Promise<WasmLocation> {
+export async function wasmLocation(
+  wasmUrl: string | URL | undefined,
+  threaded = false,
+): Promise<WasmLocation> {
   if (wasmUrl !== undefined && !String(wasmUrl).startsWith('file:')) {
     const key = String(wasmUrl);
     return { key, load: () => fetchWasmBytes(wasmUrl) };
@@ -20,8 +23,13 @@ export async function wasmLocation(wasmUrl: string | URL | undefined): Promise<W
   const path =
     wasmUrl !== undefined
       ? fileURLToPath(wasmUrl)
-      : (process.env.QUANT_KERNELS_WASM ??
-        join(dirname(fileURLToPath(import.meta.url)), '..', 'wasm', 'quant-kernels.wasm'));
+      : ((threaded ? process.env.QUANT_KERNELS_WASM_MT : process.env.QUANT_KERNELS_WASM) ??
+        join(
+          dirname(fileURLToPath(import.meta.url)),
+          '..',
+          'wasm',
+          threaded ? 'quant-kernels-mt.wasm' : 'quant-kernels.wasm',
+        ));
   return {
     key: path,
     async load() {

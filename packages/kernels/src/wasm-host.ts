@@ -1,11 +1,14 @@
 /**
  * The WebAssembly backend: the same C library compiled to wasm32 with emnapi's Node-API shim.
- * The module imports nothing but Node-API (no WASI), so it runs unchanged in browsers.
+ * The module imports nothing but Node-API (no WASI), so it runs unchanged in browsers. The threaded
+ * module (quant-kernels-mt.wasm) also imports a shared memory and `wasi.thread-spawn`, which starts
+ * a kernel worker thread (./wasm-threads.ts, ./wasm-thread-source.ts).
  * Memory: everything lives in the module's linear memory (at most 4 GiB); weights are copied in
  * once by `weight()`, float buffers are allocated there and viewed through `memory.buffer`.
  */
 import { KernelError } from './errors';
 import type { FloatBlock, Host, PinnedBytes, RawBinding } from './raw-binding';
+import type { ThreadSpawner } from './wasm-thread-source';
 
 /** wasm32 can address 4 GiB; keep 64 MiB for the C heap's own bookkeeping, stack and scratch. */
 export const WASM_MAX_MEMORY_BYTES = 4 * 1024 * 1024 * 1024 - 64 * 1024 * 1024;
@@ -18,6 +21,18 @@ export interface WasmSourceOptions {
    * disk; browsers: `new URL('../wasm/quant-kernels.wasm', import.meta.url)`, which bundlers emit).
    */
   wasmUrl?: string | URL;
+}
+
+/** What createWasmHost needs beyond the module's source. */
+export interface WasmHostOptions extends WasmSourceOptions {
+  /**
+   * Load the threaded module (wasm/quant-kernels-mt.wasm: shared memory, kernel thread pool on
+   * workers) instead of the single-threaded one. With `wasmBinary` / `wasmUrl` the given module's
+   * own kind decides (the threaded one imports its memory).
+   */
+  threaded?: boolean;
+  /** Threads the first context will ask for: that many − 1 workers are started ahead. */
+  threads?: number;
 }
 
 /** Compiled modules by source (a path, or the caller's buffer): instantiating again is then cheap. */
@@ -45,7 +60,7 @@ function memoized<K>(
   return p;
 }
 
-async function wasmModule(opts: WasmSourceOptions): Promise<WebAssembly.Module> {
+async function wasmModule(opts: WasmSourceOptions, threaded: boolean): Promise<WebAssembly.Module> {
   if (opts.wasmBinary) {
     const b = opts.wasmBinary;
     return memoized(
@@ -58,7 +73,7 @@ async function wasmModule(opts: WasmSourceOptions): Promise<WebAssembly.Module> 
   }
   // Node: a path or file: URL read from disk (src/wasm-file.ts); browsers: fetched (wasm-file.browser.ts).
   const { wasmLocation } = await import('./wasm-file');
-  const where = await wasmLocation(opts.wasmUrl);
+  const where = await wasmLocation(opts.wasmUrl, threaded);
   return memoized(
     (k) => compiledByPath.get(k),
     (k, v) => compiledByPath.set(k, v),
@@ -103,10 +118,10 @@ const releasedBinding = new Proxy({} as RawBinding, {
  * is garbage as soon as the caller drops the Kernels object — even while a disposed Kernels object
  * (or a disposed Model holding it) is still referenced.
  */
-export async function createWasmHost(opts: WasmSourceOptions = {}): Promise<Host> {
+export async function createWasmHost(opts: WasmHostOptions = {}): Promise<Host> {
   let module: WebAssembly.Module;
   try {
-    module = await wasmModule(opts);
+    module = await wasmModule(opts, opts.threaded === true);
   } catch (e) {
     if (e instanceof KernelError) throw e;
     throw new KernelError(
@@ -114,6 +129,31 @@ export async function createWasmHost(opts: WasmSourceOptions = {}): Promise<Host
       `the wasm module failed to compile: ${(e as Error).message}`,
       { cause: e },
     );
+  }
+  // The threaded module imports its (shared) memory and the wasi-threads `thread-spawn` function.
+  const threaded = WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
+  let spawner: ThreadSpawner | undefined;
+  let sharedMemory: WebAssembly.Memory | undefined;
+  if (threaded) {
+    const { threadsAvailable, createThreadSpawner } = await import('./wasm-threads');
+    const why = threadsAvailable();
+    if (why)
+      throw new KernelError(
+        'BACKEND_UNAVAILABLE',
+        `the threaded wasm module (quant-kernels-mt.wasm) cannot run here: ${why}; load the single-threaded one (wasmThreads: false, or its wasmUrl/wasmBinary)`,
+      );
+    try {
+      // 256 pages = the module's --initial-memory (16 MiB); at most 4 GiB, like the single-threaded one.
+      sharedMemory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+    } catch (e) {
+      throw new KernelError(
+        'BACKEND_UNAVAILABLE',
+        `could not create a shared wasm memory for the threaded module: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+    spawner = await createThreadSpawner(module, sharedMemory);
+    await spawner.prestart(Math.max(0, (opts.threads ?? 1) - 1), 10_000);
   }
   const [{ instantiateNapiModule }, { createContext }] = await Promise.all([
     import('@emnapi/core'),
@@ -129,17 +169,28 @@ export async function createWasmHost(opts: WasmSourceOptions = {}): Promise<Host
   let binding: RawBinding;
   let memory: WebAssembly.Memory | undefined;
   try {
+    const sp = spawner;
     const { instance, napiModule } = await instantiateNapiModule(module, {
       context,
+      ...(sharedMemory && sp
+        ? {
+            overwriteImports(imports: Record<string, Record<string, unknown>>) {
+              imports.env = { ...imports.env, memory: sharedMemory };
+              imports.wasi = { 'thread-spawn': (arg: number) => sp.spawn(arg) };
+              return imports;
+            },
+          }
+        : {}),
       beforeInit({ instance }) {
         const init = instance.exports._initialize as (() => void) | undefined;
         if (typeof init === 'function') init();
       },
-    });
+    } as Parameters<typeof instantiateNapiModule>[1]);
     binding = napiModule.exports as unknown as RawBinding;
-    memory = instance.exports.memory as WebAssembly.Memory;
+    memory = sharedMemory ?? (instance.exports.memory as WebAssembly.Memory);
   } catch (e) {
     context?.destroy();
+    spawner?.dispose();
     throw new KernelError(
       'BACKEND_UNAVAILABLE',
       `the wasm module failed to instantiate: ${(e as Error).message}`,
@@ -165,6 +216,11 @@ export async function createWasmHost(opts: WasmSourceOptions = {}): Promise<Host
   const release = () => {
     binding = releasedBinding;
     memory = undefined;
+    spawner?.dispose();
+    spawner = undefined;
+    // the host's closures share this scope: drop the shared memory too, or a disposed Kernels that is
+    // still referenced would keep it alive
+    sharedMemory = undefined;
     const c = context;
     context = undefined;
     c?.destroy();
@@ -202,6 +258,7 @@ export async function createWasmHost(opts: WasmSourceOptions = {}): Promise<Host
 
   return {
     kind: 'wasm',
+    threaded,
     raw,
     canMapFiles: false,
     maxMemoryBytes: WASM_MAX_MEMORY_BYTES,

@@ -3,8 +3,10 @@
  * rows % 16 == 0 are repacked once into 16-row interleaved groups (csrc/repack.c) and multiplied by
  * csrc/arch/x86/avx512.c. Checked against the double-precision product of the dequantized weights
  * (tolerance: the activation-quantization bound of ref-matmul.ts), against parity mode, and for
- * exact getRows, batch = decode, and file-mapped = in-memory weights. On other CPUs the plan keeps
- * the plain layout and these tests check that fast mode then equals parity mode bit for bit.
+ * exact getRows, batch = decode, and file-mapped = in-memory weights. AVX2-only and AVX-512-without-VNNI
+ * CPUs repack the K-quants for csrc/arch/x86/avx2.c (fast-matmul-isa.test.ts runs those kernels on a
+ * VNNI host too). Where the plan keeps the plain layout these tests check that fast mode then equals
+ * parity mode bit for bit.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,7 +64,11 @@ describe.skipIf(!nativeBuilt)('fast matmul mode (repacked weights)', () => {
       [40, 512],
     ] as [number, number][]) {
       it(`${name} ${rows}×${cols}: within the activation-quantization bound, batch = decode, getRows exact`, () => {
-        const repacked = fast.isa === 'avx512vnni' && rows % 16 === 0;
+        // VNNI hosts repack every type here; AVX2 / AVX-512-without-VNNI hosts the K-quants (csrc/arch/x86/avx2.c)
+        const kQuant = type === T.Q4_K || type === T.Q5_K || type === T.Q6_K;
+        const repacked =
+          rows % 16 === 0 &&
+          (fast.isa === 'avx512vnni' || (kQuant && (fast.isa === 'avx2' || fast.isa === 'avx512')));
         const data = randomBlocks(type, rows * cols, rng(type * 31 + rows));
         const W = refDequantize(type, data, rows * cols);
         const w = fast.weight(type, rows, cols, data);

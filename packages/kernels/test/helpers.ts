@@ -5,6 +5,7 @@ import { type Kernels, type LoadKernelsOptions, loadKernels } from '@quant/kerne
 const pkg = join(__dirname, '..');
 export const nativeBuilt = existsSync(join(pkg, 'build', 'Release', 'quant_kernels.node'));
 export const wasmBuilt = existsSync(join(pkg, 'wasm', 'quant-kernels.wasm'));
+export const wasmMtBuilt = existsSync(join(pkg, 'wasm', 'quant-kernels-mt.wasm'));
 /** Under scripts/test-asan.mjs only the native addon is instrumented: wasm cases would check nothing more. */
 const asanRun = !!process.env.QUANT_KERNELS_ASAN_RUN;
 
@@ -15,7 +16,7 @@ export interface BackendCase {
   opts: LoadKernelsOptions;
 }
 
-/** Every backend the suite runs against: native and wasm, each with SIMD and forced scalar. */
+/** Every backend the suite runs against: native and wasm, each with SIMD and forced scalar; wasm-mt = the threaded module, 2 threads. */
 export const BACKENDS: BackendCase[] = [
   {
     name: 'native',
@@ -35,7 +36,15 @@ export const BACKENDS: BackendCase[] = [
     why: asanRun
       ? 'the ASan run checks the native addon only'
       : 'wasm/quant-kernels.wasm missing: run `node scripts/build-wasm.mjs`',
-    opts: { backend: 'wasm' },
+    opts: { backend: 'wasm', wasmThreads: false },
+  },
+  {
+    name: 'wasm-mt',
+    available: wasmMtBuilt && !asanRun,
+    why: asanRun
+      ? 'the ASan run checks the native addon only'
+      : 'wasm/quant-kernels-mt.wasm missing: run `node scripts/build-wasm.mjs`',
+    opts: { backend: 'wasm', threads: 2, wasmThreads: true },
   },
   {
     name: 'wasm-scalar',

@@ -28,6 +28,7 @@ describe('kernels load/dispose cycles return their memory', () => {
 
   for (const [backend, built] of [
     ['wasm', wasmBuilt],
+    ['wasm-st', wasmBuilt],
     ['native', nativeBuilt],
   ] as const) {
     it.skipIf(!built)(

@@ -32,7 +32,12 @@ async function main(): Promise<void> {
   let warm = 0;
   const disposed: unknown[] = [];
   for (let i = 1; i <= cycles; i++) {
-    const k = await loadKernels({ backend: backend as 'native' | 'wasm', threads: 2 });
+    // 'wasm' = the threaded module (2 threads: a worker per instance), 'wasm-st' = the single-threaded one
+    const k = await loadKernels(
+      backend === 'wasm-st'
+        ? { backend: 'wasm', threads: 2, wasmThreads: false }
+        : { backend: backend as 'native' | 'wasm', threads: 2 },
+    );
     // ~4 MiB of floats written, a 1 MiB weight, a 0.5 MiB f16 KV cache.
     const big = k.f32(1 << 20);
     big.write(new Float32Array(1 << 20).fill(1));
