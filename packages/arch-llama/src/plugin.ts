@@ -1,4 +1,10 @@
-import { type ArchitecturePlugin, defineArchitecture, embedTokens, rmsNormHead } from '@quant/plugin-api';
+import {
+  type ArchitecturePlugin,
+  defineArchitecture,
+  embedTokens,
+  keyRopeLayers,
+  rmsNormHead,
+} from '@quant/plugin-api';
 import { llamaLayer } from './forward.js';
 import { type LlamaHyperparameters, readLlamaHyperparameters } from './hparams.js';
 import { createLlamaSessionState, type LlamaSessionState } from './session.js';
@@ -15,6 +21,8 @@ export const llamaPlugin: ArchitecturePlugin<LlamaHyperparameters, LlamaSessionS
   createSessionState: createLlamaSessionState,
   // LongRoPE llama files pick their factor table by context size: sessions share a batch only with the same table.
   batchKey: (s) => (s.ropeFactors ? String(s.ropeTable) : ''),
+  // A context shift rotates the cached keys by the position delta (interleaved pairs, the session's factors).
+  keyRope: (h, s) => keyRopeLayers(h, 'normal', s.ropeFactors),
   embed: (ctx) => embedTokens(ctx),
   layer: llamaLayer,
   output: (ctx, x, rows, logits) => rmsNormHead(ctx, x, rows, logits, { eps: ctx.hparams.normEps }),

@@ -5,6 +5,7 @@ import {
   defineArchitecture,
   embedTokens,
   type ForwardContext,
+  keyRopeLayers,
   type ModelDescription,
   projectQkv,
   type QkvLayout,
@@ -117,6 +118,8 @@ export const phi2Plugin: ArchitecturePlugin<Phi2Hyperparameters, undefined> = de
   description: 'Phi-2: LayerNorm, parallel attention and GELU FFN, partial NeoX RoPE, biases everywhere',
   readHyperparameters: readPhi2Hyperparameters,
   tensors: (h) => phi2Tensors(h),
+  // A context shift rotates the cached keys by the position delta (NeoX pairs).
+  keyRope: (h) => keyRopeLayers(h, 'neox'),
   embed: (ctx) => embedTokens(ctx),
   layer: phi2Layer,
   output(ctx, x, rows, logits) {

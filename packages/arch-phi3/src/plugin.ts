@@ -1,4 +1,10 @@
-import { type ArchitecturePlugin, defineArchitecture, embedTokens, rmsNormHead } from '@quant/plugin-api';
+import {
+  type ArchitecturePlugin,
+  defineArchitecture,
+  embedTokens,
+  keyRopeLayers,
+  rmsNormHead,
+} from '@quant/plugin-api';
 import { PHI3_CHAT_TEMPLATE } from './chat-template.js';
 import { phi3Layer } from './forward.js';
 import { type Phi3Hyperparameters, readPhi3Hyperparameters } from './hparams.js';
@@ -16,6 +22,8 @@ export const phi3Plugin: ArchitecturePlugin<Phi3Hyperparameters, Phi3SessionStat
   createSessionState: createPhi3SessionState,
   // Sessions share a forward pass only when they use the same LongRoPE table and window.
   batchKey: (s) => `${s.ropeTable}:${s.window}`,
+  // A context shift rotates the cached keys by the position delta with the session's LongRoPE table.
+  keyRope: (h, s) => keyRopeLayers(h, 'neox', s.ropeFactors),
   embed: (ctx) => embedTokens(ctx),
   layer: phi3Layer,
   output: (ctx, x, rows, logits) => rmsNormHead(ctx, x, rows, logits, { eps: ctx.hparams.normEps }),

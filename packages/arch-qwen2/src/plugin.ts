@@ -4,6 +4,7 @@ import {
   defineArchitecture,
   embedTokens,
   type ForwardContext,
+  keyRopeLayers,
   type ModelDescription,
   projectQkv,
   type QkvLayout,
@@ -94,6 +95,8 @@ export const qwen2Plugin: ArchitecturePlugin<Qwen2Hyperparameters, undefined> = 
   description: 'Qwen2 / Qwen2.5: Q/K/V biases, GQA, NeoX RoPE, SwiGLU FFN, RMS norm',
   readHyperparameters: readQwen2Hyperparameters,
   tensors: (h) => qwen2Tensors(h),
+  // A context shift rotates the cached keys by the position delta (NeoX pairs).
+  keyRope: (h) => keyRopeLayers(h, 'neox'),
   embed: (ctx) => embedTokens(ctx),
   layer: qwen2Layer,
   output(ctx, x, rows, logits) {

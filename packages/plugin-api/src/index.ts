@@ -11,6 +11,7 @@ export type {
   KVBatch,
   KVCache,
   KVSegment,
+  KVShiftRope,
   RopeParams,
   Weight,
 } from '@quant/kernels';
@@ -38,6 +39,7 @@ export {
   addOptionalBias,
   blk,
   chooseRopeFactors,
+  keyRopeLayers,
   longRopeTensorSpecs,
   paddedContextSize,
   projectQkv,
@@ -60,6 +62,7 @@ export type {
   BaseHyperparameters,
   ContextChange,
   ForwardContext,
+  KeyRope,
   LayerMemory,
   ModelDescription,
   ModelMemory,

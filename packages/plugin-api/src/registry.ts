@@ -58,6 +58,7 @@ function checkPlugin(plugin: AnyArchitecturePlugin): void {
     'batchKey',
     'memory',
     'onContextChange',
+    'keyRope',
     'createSessionState',
     'disposeSessionState',
   ] as const) {

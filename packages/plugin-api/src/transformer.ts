@@ -9,6 +9,7 @@ import { MetadataError, PluginError } from './errors.js';
 import type {
   BaseHyperparameters,
   ForwardContext,
+  KeyRope,
   ModelDescription,
   ModelWeights,
   TensorSpec,
@@ -315,6 +316,21 @@ export function ropeParams(
   };
   if (freqFactors) p.freqFactors = freqFactors;
   return p;
+}
+
+/**
+ * The plugin hook `keyRope` for a model whose every layer ropes its keys with `ropeParams(ctx, mode,
+ * freqFactors)`: the same description for each layer (rotary dims, base, scale, the session's factor
+ * table), so that a context shift rotates the cached keys instead of re-evaluating them.
+ */
+export function keyRopeLayers(
+  h: Pick<TransformerHparams, 'nLayers' | 'nRot' | 'ropeFreqBase' | 'ropeFreqScale'>,
+  mode: RopeParams['mode'],
+  freqFactors?: Float32Array,
+): KeyRope[] {
+  const r: KeyRope = { mode, nRot: h.nRot, freqBase: h.ropeFreqBase, freqScale: h.ropeFreqScale };
+  if (freqFactors) r.freqFactors = freqFactors;
+  return Array.from({ length: h.nLayers }, () => r);
 }
 
 /** llama.cpp pads every context size up to a multiple of 256 (GGML_PAD(n_ctx, 256)) before using it. */

@@ -1,4 +1,4 @@
-import type { F32Buffer, GGMLTypeId, Kernels, KVBatch, KVCache, Weight } from '@quant/kernels';
+import type { F32Buffer, GGMLTypeId, Kernels, KVBatch, KVCache, KVShiftRope, Weight } from '@quant/kernels';
 import type { MetadataReader } from './metadata.js';
 
 /**
@@ -168,6 +168,13 @@ export interface ModelMemory {
   layers: readonly (LayerMemory | null)[];
 }
 
+/**
+ * How one layer's cached keys were rotated by RoPE when they were stored (what `kernels.rope` was
+ * given for K, without positions, heads and attention factor), for `keyRope`: `mode`, `nRot`,
+ * `freqBase`, `freqScale`, `freqFactors` (the session's LongRoPE table, if any).
+ */
+export type KeyRope = KVShiftRope;
+
 /** A change the runtime made to a session's context, reported to `onContextChange`. */
 export type ContextChange =
   /** Tokens from `length` on were dropped (`session.truncate`). */
@@ -219,6 +226,14 @@ export interface ArchitecturePlugin<H extends BaseHyperparameters = BaseHyperpar
   batchKey?(state: S): string;
   /** Per-session memory by layer. Default: every layer caches `nKvHeads` × `headDim` per position. */
   memory?(hparams: H): ModelMemory;
+  /**
+   * How each layer's cached keys were rotated in a session with this state: one entry per layer
+   * (`null`: its keys carry no rotary position and only move; layers without KV are ignored), or
+   * undefined when this session's keys cannot be shifted. With it, a context shift rotates the kept
+   * keys in place by the position delta (llama.cpp's K-shift) instead of evaluating the kept tokens
+   * again; without it the runtime re-evaluates them. `keyRopeLayers` of the shared core builds it.
+   */
+  keyRope?(hparams: H, state: S): readonly (KeyRope | null)[] | undefined;
   /** Called after the runtime truncates, resets or shifts a session's context. */
   onContextChange?(state: S, change: ContextChange): void;
 
