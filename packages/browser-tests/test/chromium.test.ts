@@ -76,6 +76,9 @@ const viteOut = join(work, 'vite');
 const esbuildOut = join(work, 'esbuild');
 const models: ModelCase[] = [];
 let server: StaticServer;
+/** Serves the Vite page without COOP/COEP: not cross-origin isolated, so no SharedArrayBuffer. */
+let plainServer: StaticServer;
+let plainPage: Page;
 let context: BrowserContext;
 let vitePage: Page;
 let esbuildPage: Page;
@@ -114,10 +117,10 @@ function nodeImports(code: string): string[] {
   return found;
 }
 
-async function openPage(path: string): Promise<Page> {
+async function openPage(path: string, on: StaticServer = server): Promise<Page> {
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`[browser-tests] page error on ${path}: ${e.message}`));
-  await page.goto(`${server.origin}${path}`);
+  await page.goto(`${on.origin}${path}`);
   await page.waitForFunction(() => (globalThis as { quantReady?: boolean }).quantReady === true, undefined, {
     timeout: 30_000,
   });
@@ -135,7 +138,7 @@ async function runInPage(
   options: Record<string, unknown>,
   prompt: string,
   extra: { worker?: 'default' | 'esbuild'; abortAfter?: number } = {},
-): Promise<Story & { backend?: string; error?: string; aborted?: string }> {
+): Promise<Story & { backend?: string; threads?: number; error?: string; aborted?: string }> {
   return page.evaluate(
     async ({ spec, options, prompt, n, extra }) => {
       const g = globalThis as unknown as {
@@ -208,7 +211,7 @@ async function runInPage(
         try {
           const gen = m.generate(prompt, { maxTokens: n, temperature: 0 });
           const text = await gen.text();
-          return { text, tokens: [...gen.tokens], backend: m.kernels.backend };
+          return { text, tokens: [...gen.tokens], backend: m.kernels.backend, threads: m.kernels.threads };
         } finally {
           m.dispose();
         }
@@ -301,6 +304,14 @@ beforeAll(async () => {
     '/models/': modelsDir,
     ...(shared ? { '/shared/': sharedPath('models') } : {}),
   });
+  plainServer = await startStaticServer(
+    {
+      '/vite/': viteOut,
+      '/models/': modelsDir,
+      ...(shared ? { '/shared/': sharedPath('models') } : {}),
+    },
+    { isolated: false },
+  );
   const t3 = performance.now();
   const { chromium } = await import('playwright-core');
   context = await chromium.launchPersistentContext(join(work, 'profile'), {
@@ -319,12 +330,14 @@ beforeAll(async () => {
   });
   vitePage = await openPage('/vite/');
   esbuildPage = await openPage('/esbuild/');
+  plainPage = await openPage('/vite/', plainServer);
   timings.launch = performance.now() - t3;
 }, 240_000);
 
 afterAll(async () => {
   await context?.close();
   await server?.close();
+  await plainServer?.close();
   rmSync(work, { recursive: true, force: true });
   if (!skip)
     console.log(
@@ -447,6 +460,53 @@ describe.skipIf(!!skip)('Chromium', () => {
     const second = await runInPage(vitePage, { kind: 'url', url }, {}, PROMPT);
     expect({ text: second.text, tokens: second.tokens }).toEqual(m.expected);
     expect(server.requests(m.urlPath).length - after).toBe(0);
+  });
+
+  it('threads: an isolated page runs the threaded module on 2 threads, a page that is not isolated the single-threaded one, same story', async () => {
+    const m = models[models.length - 1] as ModelCase;
+    const isolated = (p: Page) => p.evaluate(() => globalThis.crossOriginIsolated === true);
+    expect(await isolated(vitePage)).toBe(true);
+    expect(await isolated(plainPage)).toBe(false);
+    const cores = await vitePage.evaluate(() => navigator.hardwareConcurrency);
+    const mt = (s: StaticServer) => s.log.filter((r) => /quant-kernels-mt[^/]*\.wasm$/.test(r.path)).length;
+    const threaded = await runInPage(
+      vitePage,
+      { kind: 'url', url: `${server.origin}${m.urlPath}` },
+      { cache: false, threads: 2 },
+      PROMPT,
+    );
+    expect(threaded.error).toBeUndefined();
+    expect(threaded.threads).toBe(2);
+    expect({ text: threaded.text, tokens: threaded.tokens }).toEqual(m.expected);
+    // default threads on an isolated page: navigator.hardwareConcurrency
+    const byDefault = await runInPage(
+      vitePage,
+      { kind: 'url', url: `${server.origin}${m.urlPath}` },
+      { cache: false },
+      PROMPT,
+    );
+    expect(byDefault.threads).toBe(Math.min(cores, 64));
+    expect({ text: byDefault.text, tokens: byDefault.tokens }).toEqual(m.expected);
+    // the threaded module was fetched (once: the compiled module is cached in the page)
+    expect(mt(server)).toBeGreaterThanOrEqual(1);
+    const single = await runInPage(
+      plainPage,
+      { kind: 'url', url: `${plainServer.origin}${m.urlPath}` },
+      { cache: false, threads: 2 },
+      PROMPT,
+    );
+    expect(single.error).toBeUndefined();
+    expect(single.threads).toBe(1);
+    expect({ text: single.text, tokens: single.tokens }).toEqual(m.expected);
+    expect(mt(plainServer)).toBe(0);
+    // asking for the threaded module where it cannot run: a typed error saying why
+    const refused = await runInPage(
+      plainPage,
+      { kind: 'url', url: `${plainServer.origin}${m.urlPath}` },
+      { cache: false, wasmThreads: true },
+      PROMPT,
+    );
+    expect(refused.error).toMatch(/^KernelError: .*cross-origin isolated/);
   });
 
   it('esbuild with no wasmUrl: a KernelError that says how to give the module', async () => {

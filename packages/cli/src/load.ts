@@ -40,6 +40,7 @@ const CACHE_BYTES: Record<CacheType, number> = {
   q5_0: 22 / 32,
   q5_1: 24 / 32,
   iq4_nl: 18 / 32,
+  iq4_nlr: 18 / 32,
 };
 
 /** The kvType option of --cache-type-k/-v, or undefined when neither is given. */

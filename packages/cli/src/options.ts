@@ -47,8 +47,19 @@ export async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** KV cache types, as llama.cpp's --cache-type-k/-v spell them. */
-export const CACHE_TYPES = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl'] as const;
+/** KV cache types, as llama.cpp's --cache-type-k/-v spell them, and quant's rotated iq4_nlr. */
+export const CACHE_TYPES = [
+  'f32',
+  'f16',
+  'bf16',
+  'q8_0',
+  'q4_0',
+  'q4_1',
+  'q5_0',
+  'q5_1',
+  'iq4_nl',
+  'iq4_nlr',
+] as const;
 export type CacheType = (typeof CACHE_TYPES)[number];
 
 /** --cache-type-k / --cache-type-v values. */

@@ -51,7 +51,7 @@ const loadOptions = (
     .addOption(
       new Option(
         '--cache-type-k <type>',
-        'KV cache type of keys, alias -ctk: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl (default f16)',
+        "KV cache type of keys, alias -ctk: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, or iq4_nlr (quant's rotated 4.5-bit type) (default f16)",
       ).argParser(parseCacheType),
     )
     .addOption(

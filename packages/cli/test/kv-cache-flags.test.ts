@@ -50,7 +50,7 @@ describe('quant run with KV cache types and a prompt cache', () => {
     const bad = await quant(['run', model, 'x', '-ctk', 'q3_k']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(
-      /expected one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, got "q3_k"/,
+      /expected one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, iq4_nlr, got "q3_k"/,
     );
   });
 

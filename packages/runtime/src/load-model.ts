@@ -32,6 +32,11 @@ export interface LoadModelOptions extends HttpOptions {
   /** Wasm backend: the kernels' .wasm bytes, when the app loads them itself. */
   wasmBinary?: ArrayBuffer | Uint8Array;
   /**
+   * Wasm backend: the threaded kernels module (default: when more than one thread is used and
+   * SharedArrayBuffer is usable — Node, or a cross-origin isolated page); see @quant/kernels.
+   */
+  wasmThreads?: boolean;
+  /**
    * Browsers: keep downloaded models in the Cache API (cache `quant-models-v1`), so a reload reads
    * them from disk (default true where the Cache API exists; `clearModelCache()` empties it). Off, or
    * in Node.js, URLs are read with large Range requests.
@@ -144,6 +149,7 @@ async function load(source: ModelSource, options: LoadModelOptions): Promise<Mod
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         ...(options.wasmUrl !== undefined ? { wasmUrl: options.wasmUrl } : {}),
         ...(options.wasmBinary !== undefined ? { wasmBinary: options.wasmBinary } : {}),
+        ...(options.wasmThreads !== undefined ? { wasmThreads: options.wasmThreads } : {}),
       }));
     const contextSize = options.contextSize ?? Math.min(hparams.contextLength || 4096, 4096);
     const batchSize = options.batchSize ?? 512;

@@ -54,6 +54,7 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
     ...process.env,
     QUANT_KERNELS_ADDON: process.env.QUANT_KERNELS_ADDON ?? join(k, 'build', 'Release', 'quant_kernels.node'),
     QUANT_KERNELS_WASM: process.env.QUANT_KERNELS_WASM ?? join(k, 'wasm', 'quant-kernels.wasm'),
+    QUANT_KERNELS_WASM_MT: process.env.QUANT_KERNELS_WASM_MT ?? join(k, 'wasm', 'quant-kernels-mt.wasm'),
     ...extra,
   };
 }

@@ -127,6 +127,12 @@ class JsKV implements KVCache {
     const a = (part === 'k' ? this.k : this.v)[layer] as Float32Array;
     a.set(new Float32Array(bytes.slice().buffer, 0, nTokens * this.kvHeads * this.headDim));
   }
+  readState(): Uint8Array {
+    return new Uint8Array(0);
+  }
+  writeState(bytes: Uint8Array): void {
+    if (bytes.length) throw new Error('js-kernels: f16/f32 caches have no state');
+  }
   store(layer: number, pos: number, nTokens: number, k: F32Buffer, v: F32Buffer, row = 0) {
     const w = this.kvHeads * this.headDim;
     (this.k[layer] as Float32Array).set(k.view().subarray(row * w, (row + nTokens) * w), pos * w);
@@ -238,6 +244,11 @@ export function jsKernels(): Kernels {
       const X = d(x);
       const O = d(out);
       for (let i = 0; i < n; i++) O[i] = 0.5 * (X[i] as number) * (1 + erf((X[i] as number) * Math.SQRT1_2));
+    },
+    softcap(out, x, cap, n) {
+      const X = d(x);
+      const O = d(out);
+      for (let i = 0; i < n; i++) O[i] = cap * Math.tanh((X[i] as number) / cap);
     },
     rope(x, p: RopeParams) {
       const X = d(x);
@@ -370,6 +381,7 @@ function attend(out: F32Buffer, q: F32Buffer, c: JsKV, layer: number, p: Attenti
   const O = d(out);
   const hd = p.headDim;
   const scale = p.scale ?? 1 / Math.sqrt(hd);
+  const cap = p.softcap ?? 0;
   const group = p.nHeads / p.nKvHeads;
   const kvw = p.nKvHeads * hd;
   for (let t = 0; t < nTokens; t++) {
@@ -383,7 +395,10 @@ function attend(out: F32Buffer, q: F32Buffer, c: JsKV, layer: number, p: Attenti
       for (let j = lo; j <= pos; j++) {
         let s = 0;
         for (let i = 0; i < hd; i++) s += (Q[qo + i] as number) * (K[j * kvw + kh * hd + i] as number);
-        s *= scale;
+        // logit soft-capping where llama.cpp's flash / standard path applies it (kernels types.ts)
+        if (cap)
+          s = p.flash === false ? cap * Math.tanh(s / cap) * scale : cap * Math.tanh((s * scale) / cap);
+        else s *= scale;
         scores.push(s);
         m = Math.max(m, s);
       }

@@ -37,8 +37,22 @@ const TYPES: Record<string, string> = {
   '.gguf': 'application/octet-stream',
 };
 
-/** Serves `routes` (URL prefix such as '/models/' → folder); a request for a folder serves its index.html. */
-export async function startStaticServer(routes: Record<string, string>): Promise<StaticServer> {
+/**
+ * Serves `routes` (URL prefix such as '/models/' → folder); a request for a folder serves its index.html.
+ * `isolated: false` leaves out COOP/COEP/CORP, so pages are not cross-origin isolated (no SharedArrayBuffer).
+ */
+export async function startStaticServer(
+  routes: Record<string, string>,
+  options: { isolated?: boolean } = {},
+): Promise<StaticServer> {
+  const isolation: Record<string, string> =
+    options.isolated === false
+      ? {}
+      : {
+          'Cross-Origin-Opener-Policy': 'same-origin',
+          'Cross-Origin-Embedder-Policy': 'require-corp',
+          'Cross-Origin-Resource-Policy': 'same-origin',
+        };
   const log: StaticRequest[] = [];
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -48,9 +62,7 @@ export async function startStaticServer(routes: Record<string, string>): Promise
     const send = (status: number, headers: Record<string, string | number> = {}, body?: string) => {
       entry.status = status;
       res.writeHead(status, {
-        'Cross-Origin-Opener-Policy': 'same-origin',
-        'Cross-Origin-Embedder-Policy': 'require-corp',
-        'Cross-Origin-Resource-Policy': 'same-origin',
+        ...isolation,
         'Cache-Control': 'no-store',
         ...headers,
       });
@@ -96,9 +108,7 @@ export async function startStaticServer(routes: Record<string, string>): Promise
     headers['Content-Length'] = end - start + 1;
     entry.status = status;
     res.writeHead(status, {
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
-      'Cross-Origin-Resource-Policy': 'same-origin',
+      ...isolation,
       'Cache-Control': 'no-store',
       ...headers,
     });

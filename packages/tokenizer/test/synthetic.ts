@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { typed, writeGGUF } from '@quant/gguf';
 import { rng } from './random-text.js';
 
-const BYTE_CHARS: string[] = (() => {
+/** GPT-2's byte-to-character map of byte-level BPE vocabularies (byte b is token text BYTE_CHARS[b]). */
+export const BYTE_CHARS: string[] = (() => {
   const map: string[] = new Array(256);
   let k = 0;
   for (let b = 0; b < 256; b++) {
@@ -17,7 +18,8 @@ const BYTE_CHARS: string[] = (() => {
   return map;
 })();
 
-function hparams(name: string, nVocab: number): Record<string, unknown> {
+/** The `general.*` / `llama.*` keys a vocab-only GGUF needs for llama.cpp to load it. */
+export function hparams(name: string, nVocab: number): Record<string, unknown> {
   return {
     'general.architecture': 'llama',
     'general.name': name,

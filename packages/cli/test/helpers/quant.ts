@@ -16,6 +16,7 @@ const DEPS = [
   'tokenizer',
   'kernels',
   'plugin-api',
+  'arch-gemma2',
   'arch-llama',
   'arch-phi2',
   'arch-phi3',

@@ -207,8 +207,10 @@ export class GenerationStream implements AsyncIterable<string> {
   }
 
   /**
-   * Drops the older half of the tokens after `keep` and re-evaluates the rest at their new positions,
-   * then evaluates `token`. Returns the logits after `token`.
+   * Drops the older half of the tokens after `keep` and moves the rest down, then evaluates `token`;
+   * returns the logits after `token`. When the plugin describes its keys' RoPE the cached keys are
+   * rotated in place (`Session.discard`, llama.cpp's K-shift); otherwise the kept tokens are
+   * evaluated again at their new positions, together with `token`.
    */
   private async shiftContext(
     session: Session,
@@ -219,6 +221,10 @@ export class GenerationStream implements AsyncIterable<string> {
     const all = [...session.tokens];
     const keep = Math.min(this.keepCount(all, shift), session.contextSize - 2);
     const discard = Math.max(1, Math.floor((all.length - keep) / 2));
+    if (session.keyShift === 'rotate') {
+      await session.discard(keep, discard, evaluateOptions);
+      return session.evaluate([token], evaluateOptions);
+    }
     const kept = [...all.slice(keep + discard), token];
     session.truncate(keep);
     return session.evaluate(kept, evaluateOptions);

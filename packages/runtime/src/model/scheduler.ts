@@ -49,6 +49,8 @@ export interface BatchStats {
   maxSequencesInPass: number;
   /** Evaluations waiting or running now (one per session at most). */
   pending: number;
+  /** Context shifts done by rotating cached keys (`Session.discard` without re-evaluation). */
+  kvShifts: number;
 }
 
 export interface SchedulerOptions {
@@ -76,7 +78,9 @@ export interface SchedulerOptions {
  */
 export class Scheduler {
   private readonly queue: Request[] = [];
-  private readonly counters = { forwardPasses: 0, rows: 0, maxSequencesInPass: 0 };
+  private readonly counters = { forwardPasses: 0, rows: 0, maxSequencesInPass: 0, kvShifts: 0 };
+  /** Kernel work on sessions' caches outside forward passes (context shifts), run between steps. */
+  private readonly jobs: { record: () => void; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private running = false;
   private stepping = false;
   private idleWaiters: (() => void)[] = [];
@@ -112,6 +116,22 @@ export class Scheduler {
     });
   }
 
+  /**
+   * Runs the kernel ops `record` issues (e.g. a context shift of one session's cache) as one
+   * `kernels.run` between forward passes, so they never overlap a step or `whenIdle` callers.
+   */
+  runBetweenSteps(record: () => void): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.jobs.push({ record, resolve, reject });
+      this.start();
+    });
+  }
+
+  /** @internal counts a context shift done by rotating keys. */
+  countShift(): void {
+    this.counters.kvShifts++;
+  }
+
   get stats(): BatchStats {
     return { ...this.counters, pending: this.queue.length };
   }
@@ -141,6 +161,7 @@ export class Scheduler {
   /** Frees the scheduler's buffers (the model is being disposed; no step runs). */
   dispose(error: Error): void {
     for (const r of this.queue.splice(0)) r.reject(error);
+    for (const j of this.jobs.splice(0)) j.reject(error);
     for (const b of [...this.buffers.values(), ...this.scratchBuffers.values()]) if (!b.disposed) b.dispose();
     this.buffers.clear();
     this.scratchBuffers.clear();
@@ -166,7 +187,21 @@ export class Scheduler {
     try {
       // Let every caller that is about to submit (e.g. other generations sampling their next token) join the first step.
       await yieldToEventLoop();
-      while (this.queue.length > 0) {
+      while (this.queue.length > 0 || this.jobs.length > 0) {
+        const job = this.jobs.shift();
+        if (job) {
+          this.stepping = true;
+          try {
+            await this.core.kernels.run(job.record);
+            job.resolve();
+          } catch (e) {
+            job.reject(e);
+          } finally {
+            this.stepping = false;
+            for (const fn of this.idleWaiters.splice(0)) fn();
+          }
+          continue;
+        }
         this.dropFinished();
         const step = this.compose();
         if (step.length === 0) continue;
@@ -189,7 +224,7 @@ export class Scheduler {
       }
     } finally {
       this.running = false;
-      if (this.queue.length > 0) this.start();
+      if (this.queue.length > 0 || this.jobs.length > 0) this.start();
     }
   }
 

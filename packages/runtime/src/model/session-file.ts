@@ -5,13 +5,16 @@
  * File layout (little-endian):
  *   "QUANTSES" (8 bytes) · format version u32 · header length u32 · header (UTF-8 JSON) ·
  *   tokens (nTokens × i32) · for each cache layer: K rows [0, nTokens), then V rows, in the stored type.
+ *   An iq4_nlr K cache appends its state (KVCache.readState: per-layer channel smoothing scales).
  * The header names the model (architecture, a SHA-256 of its GGUF metadata and tensor table, the
  * KV shape), the context size, the cache types and rotation, nTokens, the payload's byte length and
  * its SHA-256. Files are written to a temporary file in the same directory, flushed and renamed into
- * place, so a crash never leaves a half-written file under the name.
+ * place, so a crash never leaves a half-written file under the name. Reading checks the header and
+ * tokens first, then streams the rows one layer at a time (a file can exceed what one read returns,
+ * 2 GiB) and checks the SHA-256 after the last layer.
  */
 import type { GGUFFile } from '@quant/gguf';
-import { type KVCache, type KVCacheTypes, kvRowBytes } from '@quant/kernels';
+import { type KVCache, type KVCacheTypes, kvRowBytes, kvStateBytes } from '@quant/kernels';
 import { SessionFileError } from '../errors.js';
 import type { KVLayout } from './kv-layout.js';
 import { parseKvType } from './kv-type.js';
@@ -86,6 +89,9 @@ export function snapshotSession(cache: KVCache, layers: number, tokens: readonly
   const n = tokens.length;
   const parts: Uint8Array[] = [new Uint8Array(Int32Array.from(tokens).buffer)];
   for (let l = 0; l < layers; l++) parts.push(cache.readRows(l, 'k', n), cache.readRows(l, 'v', n));
+  // an iq4_nlr K cache's smoothing scales (the rows are stored divided by them)
+  const state = cache.readState();
+  if (state.length) parts.push(state);
   return parts;
 }
 
@@ -155,150 +161,221 @@ export interface ExpectedModel {
   nVocab: number;
 }
 
-export interface ReadSession {
+export interface OpenedSession {
+  /** The checked header (kvType parsed). */
   header: SessionFileHeader;
   tokens: Int32Array;
-  /** K and V row bytes per layer. */
-  rows: { k: Uint8Array; v: Uint8Array }[];
+  /**
+   * Reads each layer's K and V rows in order and hands them to `sink` (one layer at a time, so a
+   * session larger than memory allows twice — or than the 2 GiB a single read returns — restores),
+   * then checks the payload's SHA-256: a mismatch is CORRUPT, after `sink` has seen the rows, so
+   * the caller must not use them until this resolves. Closes the file.
+   */
+  readRows(
+    sink: (layer: number, k: Uint8Array, v: Uint8Array) => void | Promise<void>,
+    /** After the rows: the cache's state (an iq4_nlr K's smoothing scales), for KVCache.writeState. */
+    onState?: (state: Uint8Array) => void | Promise<void>,
+  ): Promise<void>;
+  /** Closes the file without reading the rows. */
+  close(): Promise<void>;
 }
 
 /**
- * Reads and checks a session file against the model. Every defect is a SessionFileError: not a
- * session file, a newer format, another model, a truncated or corrupted payload.
+ * Opens and checks a session file against the model: prefix, header, model identity, sizes and
+ * tokens; the rows and the payload hash are read by `readRows()`. Every defect is a
+ * SessionFileError: not a session file, a newer format, another model, a truncated or corrupted
+ * file.
  */
-export async function readSessionFile(path: string, m: ExpectedModel): Promise<ReadSession> {
+export async function openSessionFile(path: string, m: ExpectedModel): Promise<OpenedSession> {
   const { crypto, fs } = await node();
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await fs.readFile(path));
-  } catch (e) {
-    throw new SessionFileError(path, 'IO', `could not read the session file: ${(e as Error).message}`, {
+  const io = (e: unknown, what: string) =>
+    new SessionFileError(path, 'IO', `could not ${what} the session file: ${(e as Error).message}`, {
       cause: e,
     });
-  }
-  if (bytes.length < 16 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC)
-    throw new SessionFileError(
-      path,
-      bytes.length < 16 &&
-        MAGIC.startsWith(new TextDecoder().decode(bytes.subarray(0, Math.min(8, bytes.length))))
-        ? 'TRUNCATED'
-        : 'NOT_A_SESSION',
-      bytes.length < 16
-        ? `the file is ${bytes.length} bytes, shorter than a session header`
-        : 'not a quant session file (no QUANTSES signature)',
-    );
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = dv.getUint32(8, true);
-  if (version > SESSION_FORMAT_VERSION)
-    throw new SessionFileError(
-      path,
-      'VERSION',
-      `session format version ${version} is newer than this build reads (${SESSION_FORMAT_VERSION}); update @quant/runtime or save the session again`,
-    );
-  if (version < 1) throw new SessionFileError(path, 'CORRUPT', `invalid session format version ${version}`);
-  const hlen = dv.getUint32(12, true);
-  if (hlen > MAX_HEADER)
-    throw new SessionFileError(path, 'CORRUPT', `header length ${hlen} is not plausible`);
-  if (16 + hlen > bytes.length)
-    throw new SessionFileError(
-      path,
-      'TRUNCATED',
-      `the file ends inside its header (${bytes.length} of ${16 + hlen} bytes)`,
-    );
-  let header: SessionFileHeader;
+  let fh: Awaited<ReturnType<Fs['open']>>;
+  let size: number;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(16, 16 + hlen)));
+    fh = await fs.open(path, 'r');
   } catch (e) {
-    throw new SessionFileError(path, 'CORRUPT', `the header is not valid JSON (${(e as Error).message})`, {
-      cause: e,
-    });
+    throw io(e, 'read');
   }
-  const int = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
-  if (
-    !header ||
-    typeof header !== 'object' ||
-    header.format !== version ||
-    !header.model ||
-    typeof header.model.hash !== 'string' ||
-    !int(header.nTokens) ||
-    !int(header.contextSize) ||
-    !int(header.payloadBytes) ||
-    typeof header.sha256 !== 'string' ||
-    !header.kvType ||
-    !header.rotation
-  )
-    throw new SessionFileError(path, 'CORRUPT', 'the header lacks fields a session file has');
-  const hash = await modelHash(m.file);
-  const want = {
-    architecture: m.architecture,
-    hash,
-    layers: m.kv.layers,
-    kvHeads: m.kv.kvHeads,
-    headDim: m.kv.headDim,
-    nVocab: m.nVocab,
+  const file = fh;
+  /** Reads exactly `length` bytes at `position` (fewer only at the end of the file). */
+  const readAt = async (position: number, length: number): Promise<Uint8Array> => {
+    const b = new Uint8Array(length);
+    let got = 0;
+    try {
+      while (got < length) {
+        const { bytesRead } = await file.read(b, got, length - got, position + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+    } catch (e) {
+      throw io(e, 'read');
+    }
+    return got === length ? b : b.subarray(0, got);
   };
-  for (const [k, v] of Object.entries(want))
-    if ((header.model as unknown as Record<string, unknown>)[k] !== v)
+  try {
+    try {
+      size = (await file.stat()).size;
+    } catch (e) {
+      throw io(e, 'read');
+    }
+    const pre = await readAt(0, Math.min(16, size));
+    if (pre.length < 16 || new TextDecoder().decode(pre.subarray(0, 8)) !== MAGIC)
       throw new SessionFileError(
         path,
-        'MODEL_MISMATCH',
-        `the session was saved with another model (${k}: file ${json((header.model as unknown as Record<string, unknown>)[k])}, this model ${json(v)}); restore it with the model that saved it`,
+        pre.length < 16 &&
+          MAGIC.startsWith(new TextDecoder().decode(pre.subarray(0, Math.min(8, pre.length))))
+          ? 'TRUNCATED'
+          : 'NOT_A_SESSION',
+        pre.length < 16
+          ? `the file is ${pre.length} bytes, shorter than a session header`
+          : 'not a quant session file (no QUANTSES signature)',
       );
-  if (header.nTokens > header.contextSize)
-    throw new SessionFileError(
-      path,
-      'CORRUPT',
-      `${header.nTokens} tokens in a ${header.contextSize}-token context`,
-    );
-  const start = 16 + hlen;
-  if (bytes.length - start < header.payloadBytes)
-    throw new SessionFileError(
-      path,
-      'TRUNCATED',
-      `the file is truncated: ${bytes.length - start} of ${header.payloadBytes} payload bytes present`,
-    );
-  if (bytes.length - start > header.payloadBytes)
-    throw new SessionFileError(
-      path,
-      'CORRUPT',
-      `${bytes.length - start - header.payloadBytes} unexpected bytes after the payload`,
-    );
-  const payload = bytes.subarray(start);
-  if (crypto.createHash('sha256').update(payload).digest('hex') !== header.sha256)
-    throw new SessionFileError(
-      path,
-      'CORRUPT',
-      'the payload does not match its SHA-256: the file is corrupted',
-    );
-  const n = header.nTokens;
-  const tokens = new Int32Array(payload.slice(0, n * 4).buffer);
-  for (const t of tokens)
-    if (t < 0 || t >= m.nVocab)
-      throw new SessionFileError(path, 'CORRUPT', `token id ${t} is outside the vocabulary`);
-  let types: KVCacheTypes;
-  try {
-    types = parseKvType(header.kvType, 'kvType');
-  } catch {
-    throw new SessionFileError(
-      path,
-      'CORRUPT',
-      `unknown KV cache types ${json(header.kvType)} in the header`,
-    );
+    const dv = new DataView(pre.buffer, pre.byteOffset, pre.byteLength);
+    const version = dv.getUint32(8, true);
+    if (version > SESSION_FORMAT_VERSION)
+      throw new SessionFileError(
+        path,
+        'VERSION',
+        `session format version ${version} is newer than this build reads (${SESSION_FORMAT_VERSION}); update @quant/runtime or save the session again`,
+      );
+    if (version < 1) throw new SessionFileError(path, 'CORRUPT', `invalid session format version ${version}`);
+    const hlen = dv.getUint32(12, true);
+    if (hlen > MAX_HEADER)
+      throw new SessionFileError(path, 'CORRUPT', `header length ${hlen} is not plausible`);
+    if (16 + hlen > size)
+      throw new SessionFileError(
+        path,
+        'TRUNCATED',
+        `the file ends inside its header (${size} of ${16 + hlen} bytes)`,
+      );
+    let header: SessionFileHeader;
+    try {
+      header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await readAt(16, hlen)));
+    } catch (e) {
+      if (e instanceof SessionFileError) throw e;
+      throw new SessionFileError(path, 'CORRUPT', `the header is not valid JSON (${(e as Error).message})`, {
+        cause: e,
+      });
+    }
+    const int = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+    if (
+      !header ||
+      typeof header !== 'object' ||
+      header.format !== version ||
+      !header.model ||
+      typeof header.model.hash !== 'string' ||
+      !int(header.nTokens) ||
+      !int(header.contextSize) ||
+      !int(header.payloadBytes) ||
+      typeof header.sha256 !== 'string' ||
+      !header.kvType ||
+      !header.rotation
+    )
+      throw new SessionFileError(path, 'CORRUPT', 'the header lacks fields a session file has');
+    const hash = await modelHash(m.file);
+    const want = {
+      architecture: m.architecture,
+      hash,
+      layers: m.kv.layers,
+      kvHeads: m.kv.kvHeads,
+      headDim: m.kv.headDim,
+      nVocab: m.nVocab,
+    };
+    for (const [k, v] of Object.entries(want))
+      if ((header.model as unknown as Record<string, unknown>)[k] !== v)
+        throw new SessionFileError(
+          path,
+          'MODEL_MISMATCH',
+          `the session was saved with another model (${k}: file ${json((header.model as unknown as Record<string, unknown>)[k])}, this model ${json(v)}); restore it with the model that saved it`,
+        );
+    if (header.nTokens > header.contextSize)
+      throw new SessionFileError(
+        path,
+        'CORRUPT',
+        `${header.nTokens} tokens in a ${header.contextSize}-token context`,
+      );
+    const start = 16 + hlen;
+    if (size - start < header.payloadBytes)
+      throw new SessionFileError(
+        path,
+        'TRUNCATED',
+        `the file is truncated: ${size - start} of ${header.payloadBytes} payload bytes present`,
+      );
+    if (size - start > header.payloadBytes)
+      throw new SessionFileError(
+        path,
+        'CORRUPT',
+        `${size - start - header.payloadBytes} unexpected bytes after the payload`,
+      );
+    let types: KVCacheTypes;
+    try {
+      types = parseKvType(header.kvType, 'kvType');
+    } catch {
+      throw new SessionFileError(
+        path,
+        'CORRUPT',
+        `unknown KV cache types ${json(header.kvType)} in the header`,
+      );
+    }
+    const n = header.nTokens;
+    const width = m.kv.kvHeads * m.kv.headDim;
+    const kb = kvRowBytes(types.k, width) * n,
+      vb = kvRowBytes(types.v, width) * n;
+    const stateBytes = kvStateBytes(m.kv, types.k);
+    if (n * 4 + m.kv.layers * (kb + vb) + stateBytes !== header.payloadBytes)
+      throw new SessionFileError(
+        path,
+        'CORRUPT',
+        'the payload length does not match the header (tokens, layers, cache types)',
+      );
+    const tokenBytes = await readAt(start, n * 4);
+    const sha = crypto.createHash('sha256').update(tokenBytes);
+    const tokens = new Int32Array(tokenBytes.slice().buffer);
+    for (const t of tokens)
+      if (t < 0 || t >= m.nVocab)
+        throw new SessionFileError(path, 'CORRUPT', `token id ${t} is outside the vocabulary`);
+    let used = false;
+    return {
+      header: { ...header, kvType: types },
+      tokens,
+      async readRows(sink, onState) {
+        if (used) throw new SessionFileError(path, 'IO', 'the session file was already read');
+        used = true;
+        try {
+          let at = start + n * 4;
+          for (let l = 0; l < m.kv.layers; l++) {
+            const k = await readAt(at, kb);
+            const v = await readAt(at + kb, vb);
+            if (k.length !== kb || v.length !== vb)
+              throw new SessionFileError(path, 'TRUNCATED', 'the file shrank while it was read');
+            sha.update(k).update(v);
+            await sink(l, k, v);
+            at += kb + vb;
+          }
+          if (stateBytes) {
+            const st = await readAt(at, stateBytes);
+            if (st.length !== stateBytes)
+              throw new SessionFileError(path, 'TRUNCATED', 'the file shrank while it was read');
+            sha.update(st);
+            await onState?.(st);
+          }
+          if (sha.digest('hex') !== header.sha256)
+            throw new SessionFileError(
+              path,
+              'CORRUPT',
+              'the payload does not match its SHA-256: the file is corrupted',
+            );
+        } finally {
+          await file.close().catch(() => {});
+        }
+      },
+      close: () => file.close().catch(() => {}),
+    };
+  } catch (e) {
+    await file.close().catch(() => {});
+    throw e;
   }
-  const width = m.kv.kvHeads * m.kv.headDim;
-  const kb = kvRowBytes(types.k, width) * n,
-    vb = kvRowBytes(types.v, width) * n;
-  if (n * 4 + m.kv.layers * (kb + vb) !== payload.length)
-    throw new SessionFileError(
-      path,
-      'CORRUPT',
-      'the payload length does not match the header (tokens, layers, cache types)',
-    );
-  const rows: { k: Uint8Array; v: Uint8Array }[] = [];
-  let at = n * 4;
-  for (let l = 0; l < m.kv.layers; l++) {
-    rows.push({ k: payload.subarray(at, at + kb), v: payload.subarray(at + kb, at + kb + vb) });
-    at += kb + vb;
-  }
-  return { header: { ...header, kvType: types }, tokens, rows };
 }

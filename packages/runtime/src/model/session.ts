@@ -1,5 +1,5 @@
 import type { KVCache, KVCacheTypes } from '@quant/kernels';
-import type { ContextChange } from '@quant/plugin-api';
+import type { ContextChange, KeyRope } from '@quant/plugin-api';
 import { ContextFullError, invalidOption, QuantRuntimeError } from '../errors.js';
 import type { ModelCore } from './core.js';
 import { checkKvTypes, type KVTypeOption, parseKvType } from './kv-type.js';
@@ -54,6 +54,14 @@ export class Session implements Sequence {
   readonly state: unknown;
   /** @internal */
   readonly batchKey: string;
+  /**
+   * What `discard` (and so a generation's context shift) does: 'rotate' — the plugin describes its
+   * keys' RoPE (`keyRope`), so the kept keys are rotated in place by the position delta, as
+   * llama.cpp's K-shift; 'evaluate' — the kept tokens are evaluated again at their new positions.
+   */
+  readonly keyShift: 'rotate' | 'evaluate';
+  /** The plugin's per-layer key RoPE (when keyShift is 'rotate'). */
+  private readonly keyRope: readonly (KeyRope | null)[] | undefined;
   private readonly core: ModelCore;
   private readonly history: number[] = [];
   private queue: Promise<unknown> = Promise.resolve();
@@ -107,6 +115,8 @@ export class Session implements Sequence {
           `Plugin "${plugin.name}": batchKey() must return a string, got ${typeof key}.`,
         );
       this.batchKey = key;
+      this.keyRope = typeof kernels.kvShift === 'function' ? readKeyRope(core, this.state) : undefined;
+      this.keyShift = this.keyRope ? 'rotate' : 'evaluate';
     } catch (e) {
       this.cache.dispose();
       throw e;
@@ -168,6 +178,63 @@ export class Session implements Sequence {
   reset(): void {
     this.history.length = 0;
     this.notify({ kind: 'reset' });
+  }
+
+  /**
+   * Drops `count` tokens at `start` and moves the later ones down by `count` (a context shift:
+   * llama.cpp's `llama_memory_seq_rm` + `llama_memory_seq_add`). With `keyShift === 'rotate'` the
+   * cached K/V rows move and the keys are rotated by −count positions in place (every cache type; no
+   * token is evaluated); otherwise the moved tokens are evaluated again at their new positions.
+   * Runs after the evaluations already asked of this session; resolves with what was done.
+   */
+  discard(
+    start: number,
+    count: number,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<'rotate' | 'evaluate'> {
+    if (!Number.isInteger(start) || start < 0)
+      return Promise.reject(invalidOption('discard(start)', start, 'a non-negative integer'));
+    if (!Number.isInteger(count) || count < 0)
+      return Promise.reject(invalidOption('discard(count)', count, 'a non-negative integer'));
+    return this.serialize(async () => {
+      this.assertAlive();
+      const n = this.history.length;
+      if (start + count > n)
+        throw invalidOption(
+          'discard(start, count)',
+          `${start}, ${count}`,
+          `a range inside the ${n} tokens of the context (start + count ≤ ${n})`,
+        );
+      if (count === 0) return this.keyShift;
+      const moved = n - start - count;
+      const rope = this.keyRope;
+      if (!rope) {
+        const tail = this.history.slice(start + count);
+        this.truncate(start);
+        if (tail.length > 0) await this.run(Int32Array.from(tail), false, options.signal);
+        return 'evaluate';
+      }
+      const { kernels, layerMap, hparams, scheduler } = this.core;
+      const cache = this.cache;
+      const kvShift = kernels.kvShift as NonNullable<typeof kernels.kvShift>;
+      await scheduler.runBetweenSteps(() => {
+        for (let il = 0; il < hparams.nLayers; il++) {
+          const layer = layerMap ? (layerMap[il] as number) : il;
+          if (layer < 0) continue;
+          const r = rope[il];
+          kvShift.call(kernels, cache, layer, {
+            from: start + count,
+            to: start,
+            count: moved,
+            ...(r ? { rope: r } : {}),
+          });
+        }
+      });
+      scheduler.countShift();
+      this.history.splice(start, count);
+      this.notify({ kind: 'shift', from: start + count, to: start, count: moved });
+      return 'rotate';
+    });
   }
 
   private notify(change: ContextChange): void {
@@ -246,4 +313,25 @@ export class Session implements Sequence {
       }
     });
   }
+}
+
+/** The plugin's `keyRope` for a session's state, checked (undefined: the plugin has none for it). */
+function readKeyRope(core: ModelCore, state: unknown): readonly (KeyRope | null)[] | undefined {
+  const { plugin, hparams } = core;
+  const list = plugin.keyRope?.(hparams, state);
+  if (list === undefined) return undefined;
+  const bad = (what: string) =>
+    new QuantRuntimeError('INVALID_STATE', `Plugin "${plugin.name}": keyRope() ${what}.`);
+  if (!Array.isArray(list) || list.length !== hparams.nLayers)
+    throw bad(
+      `must return one entry per layer (${hparams.nLayers}; null for a layer without rotary keys) or undefined, got ${Array.isArray(list) ? `${list.length} entries` : typeof list}`,
+    );
+  list.forEach((r: KeyRope | null, il) => {
+    if (r === null) return;
+    if (!r || (r.mode !== 'normal' && r.mode !== 'neox') || !(r.freqBase > 0))
+      throw bad(
+        `layers[${il}] must be null or { mode: 'normal' | 'neox', freqBase > 0, nRot?, freqScale?, freqFactors? }`,
+      );
+  });
+  return list;
 }
