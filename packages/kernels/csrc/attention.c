@@ -3,6 +3,7 @@
  * Each (token, head) pair is one chunk of work for the thread pool.
  */
 #include "ctx.h"
+#include "plan.h"
 #include <stdlib.h>
 
 size_t qk_kv_row_bytes(const qk_kv *kv, int which) { return qk_row_bytes(which ? kv->v_type : kv->k_type, kv->kv_dim); }
@@ -276,7 +277,7 @@ static inline float score_std(float dot, const qk_attn_params *p) {
   return tanhf(dot * inv) * p->softcap * p->scale;
 }
 
-static void attn_head_f16(const qk_vtable *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb, size_t rowb,
+static void attn_head_f16(const qk_vec_ops *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb, size_t rowb,
                           int64_t g, int64_t j0, int64_t pos, const float *qh, float *oh, uint16_t *q16,
                           uint16_t *acc) {
   const int64_t hd = p->head_dim;
@@ -314,7 +315,7 @@ static void attn_head_f16(const qk_vtable *vt, const qk_attn_params *p, const ui
  * padded KV length), accumulated in f32.
  * Scratch `sc`: n32 floats of scores, then n32 f16 probabilities, n32 f16 V column, head_dim f16 query.
  */
-static void attn_head_f16_std(const qk_vtable *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb,
+static void attn_head_f16_std(const qk_vec_ops *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb,
                               size_t rowb, int64_t g, int64_t j0, int64_t pos, const float *qh, float *oh, float *sc) {
   const int64_t hd = p->head_dim, n32 = (pos + 1 + 31) & ~(int64_t)31;
   uint16_t *pr = (uint16_t *)(sc + n32), *vc = pr + n32, *q16 = vc + n32;
@@ -354,7 +355,7 @@ static void attn_head_f16_std(const qk_vtable *vt, const qk_attn_params *p, cons
  * time and accumulated in f32. With a rotated cache the query is rotated first (K) and the output
  * rotated back (V). Scratch `sc`: 4·head_dim floats.
  */
-static void attn_head_typed(const qk_vtable *vt, const qk_attn_params *p, const qk_kv *kv, int64_t layer,
+static void attn_head_typed(const qk_vec_ops *vt, const qk_attn_params *p, const qk_kv *kv, int64_t layer,
                             const uint8_t *kb, const uint8_t *vb, int64_t g, int64_t j0, int64_t pos,
                             const float *qh, float *oh, float *sc) {
   const int64_t hd = p->head_dim;
@@ -365,8 +366,8 @@ static void attn_head_typed(const qk_vtable *vt, const qk_attn_params *p, const 
   memcpy(qr, qh, (size_t)hd * 4);
   kv_query(kv, layer, qr, g * hd, hd);
   const int kt = kv->k_type, vdt = qk_vec_dot_type(kt);
-  qk_vec_dot_fn kdot = vt->dot[kt];
-  if (kt == QK_F32) { qq = qr; kdot = vt->dot[QK_F32]; }
+  qk_vec_dot_fn kdot = qk_types[kt].vec[vt->isa].dot;
+  if (kt == QK_F32) { qq = qr; kdot = qk_types[QK_F32].vec[vt->isa].dot; }
   else if (kt == QK_F16) qk_act_f16(qr, qq, hd);
   else if (kt == QK_BF16) qk_act_bf16(qr, qq, hd);
   else if (vdt == QK_Q8_1) qk_quantize_act_q8_1(qr, qq, hd);
@@ -415,7 +416,7 @@ static void attn_head_typed(const qk_vtable *vt, const qk_attn_params *p, const 
  * accumulator is f32. Per row the result does not depend on which rows share a tile. Scratch `sc`:
  * 2·head_dim + 64 floats.
  */
-static void attn_head_tiled(const qk_vtable *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb,
+static void attn_head_tiled(const qk_vec_ops *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb,
                             size_t rowb, int64_t g, int64_t j0, int64_t pos, const float *qh, float *oh, float *sc) {
   const int64_t hd = p->head_dim;
   float *k32 = sc, *v32 = sc + hd, *e = sc + 2 * hd;
@@ -467,7 +468,7 @@ static void attn_chunk(void *arg, int64_t w, int ith) {
   const attn_job *j = arg;
   const qk_attn_params *p = j->p;
   const qk_kv *kv = j->kv;
-  const qk_vtable *vt = &j->c->vt;
+  const qk_vec_ops *vt = &j->c->vt;
   const int64_t hd = p->head_dim, group = p->n_heads / p->n_kv_heads;
   float *sc = j->scores + (size_t)ith * (size_t)j->stride;
   const uint8_t *kb = (const uint8_t *)kv->data + kv_off(kv, j->layer, 0, 0);
@@ -600,7 +601,7 @@ static void qtile_chunk(void *arg, int64_t w, int ith) {
   const attn_job *j = arg;
   const qk_attn_params *p = j->p;
   const qk_kv *kv = j->kv;
-  const qk_vtable *vt = &j->c->vt;
+  const qk_vec_ops *vt = &j->c->vt;
   const int64_t hd = p->head_dim, group = p->n_heads / p->n_kv_heads, qt = qtile_tokens(p);
   const int64_t g = w % p->n_kv_heads, t0 = (w / p->n_kv_heads) * qt;
   const int64_t t1 = t0 + qt < p->n_tokens ? t0 + qt : p->n_tokens;

@@ -21,13 +21,18 @@ static void aligned_free64(void *p) {
 #endif
 }
 
+/* The context's helpers (scalar, or the SIMD file's) and the ISA row of the type descriptors it uses. */
 static void select_simd(qk_ctx *c) {
-  qk_vtable_scalar(&c->vt);
+  qk_vtable v;
+  qk_vtable_scalar(&v);
   c->simd = "scalar";
-  if (c->force_scalar) return;
-  if (qk_vtable_avx2(&c->vt)) c->simd = "avx2";
-  else if (qk_vtable_neon(&c->vt)) c->simd = "neon";
-  else if (qk_vtable_simd128(&c->vt)) c->simd = "simd128";
+  if (!c->force_scalar) {
+    if (qk_vtable_avx2(&v)) c->simd = "avx2";
+    else if (qk_vtable_neon(&v)) c->simd = "neon";
+    else if (qk_vtable_simd128(&v)) c->simd = "simd128";
+  }
+  c->vt = v.ops;
+  c->vt.isa = c->force_scalar ? QK_ISA_SCALAR : qk_plan_isa();
 }
 
 qk_ctx *qk_ctx_create(int nthreads, int force_scalar) {
@@ -35,8 +40,8 @@ qk_ctx *qk_ctx_create(int nthreads, int force_scalar) {
   qk_ctx *c = calloc(1, sizeof(*c));
   if (!c) return NULL;
   c->force_scalar = force_scalar;
-  select_simd(c);
   qk_plan_init();
+  select_simd(c);
 #if !defined(__wasm__)
   const char *mode = getenv("QUANT_KERNELS_MODE");
   c->mode = mode && !strcmp(mode, "parity") ? QK_MODE_PARITY : QK_MODE_FAST;

@@ -15,7 +15,7 @@ typedef struct {
   intptr_t act_kind;
   size_t act_row_bytes;
   int act_reuse;
-  qk_vtable vt;
+  qk_vec_ops vt; /* type-independent helpers; per-type kernels: qk_types[type].vec[vt.isa] (plan.h) */
   const char *simd;
   void *scratch;
   size_t scratch_size;

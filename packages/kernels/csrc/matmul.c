@@ -197,16 +197,17 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int code, int64_t rows, int6
   j.ntok = ntok;
   j.act = act;
   j.act_row = act_row;
-  j.dot = ntok >= 2 && c->vt.dotm[type] ? c->vt.dotm[type] : c->vt.dot[type];
-  j.dot4 = c->vt.dot4[type];
+  const qk_type_kernels *k = &qk_types[type].vec[plan.isa];
+  j.dot = ntok >= 2 && k->dotm ? k->dotm : k->dot;
+  j.dot4 = k->dot4;
   j.mm8 = NULL;
   j.dot_tail = j.dot;
   j.t_split = ntok;
   if (plan.path == QK_PATH_REPACK8_EMU) {
-    j.dot = c->vt.dotg[type];
-    j.dot4 = c->vt.dot4g[type];
-    j.mm8 = c->vt.mm8g[type];
-    j.dot_tail = c->vt.dotv[type];
+    j.dot = k->dotg;
+    j.dot4 = k->dot4g;
+    j.mm8 = k->mm8g;
+    j.dot_tail = k->dotv;
     j.t_split = ntok - ntok % 4;
   }
 #if defined(__wasm__)

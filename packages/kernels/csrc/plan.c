@@ -45,6 +45,21 @@ void qk_plan_init(void) {
     qk_types[k_types[i]].r16_act_row = act_row_q8_K;
     qk_types[k_types[i]].r16_act_name = "q8_K";
   }
+  /* vector kernels: every ISA row starts as the scalar kernels; the ISA file that runs here overrides its rows */
+  static qk_vtable v, w;
+  qk_vtable_scalar(&v);
+  for (int isa = 0; isa <= QK_ISA_SIMD128; isa++)
+    for (int t = 0; t < QK_TYPE_COUNT; t++) qk_types[t].vec[isa] = v.t[t];
+  w = v;
+  if (qk_vtable_avx2(&w))
+    for (int isa = QK_ISA_AVX2; isa <= QK_ISA_AVX512_VNNI; isa++)
+      for (int t = 0; t < QK_TYPE_COUNT; t++) qk_types[t].vec[isa] = w.t[t];
+  w = v;
+  if (qk_vtable_neon(&w))
+    for (int t = 0; t < QK_TYPE_COUNT; t++) qk_types[t].vec[QK_ISA_NEON] = w.t[t];
+  w = v;
+  if (qk_vtable_simd128(&w))
+    for (int t = 0; t < QK_TYPE_COUNT; t++) qk_types[t].vec[QK_ISA_SIMD128] = w.t[t];
   qk_plan_register_avx2(qk_types);
   qk_plan_register_avx512(qk_types);
   qk_plan_register_simd128(qk_types);
@@ -102,7 +117,8 @@ int qk_plan_matmul(const void *cv, int code, int64_t rows, int64_t cols, int64_t
     p->name = ntok == 1 ? "r16-gemv" : "r16-gemm";
     return 0;
   }
-  if (layout != QK_LAYOUT_PLAIN || !c->vt.dot[type]) return -1;
+  const qk_type_kernels *k = &d->vec[p->isa];
+  if (layout != QK_LAYOUT_PLAIN || !k->dot) return -1;
   if (ntok >= QK_GEMM_PLAIN_MIN_TOKENS && d->gemm[p->isa] && d->gemm_act) {
     p->path = QK_PATH_GEMM_PLAIN;
     p->pgemm = d->gemm[p->isa];
@@ -112,15 +128,15 @@ int qk_plan_matmul(const void *cv, int code, int64_t rows, int64_t cols, int64_t
     return 0;
   }
   p->act_type = d->parity_act;
-  if (rows % 8 == 0 && c->vt.dotg[type] && c->vt.dotv[type]) {
+  if (rows % 8 == 0 && k->dotg && k->dotv) {
     p->path = QK_PATH_REPACK8_EMU;
     p->name = "repack8-emulated";
-  } else if (c->vt.dot4[type] && ntok >= 4) {
+  } else if (k->dot4 && ntok >= 4) {
     p->path = QK_PATH_VEC4;
     p->name = "vec-dot4";
   } else {
     p->path = QK_PATH_VEC;
-    p->name = ntok >= 2 && c->vt.dotm[type] ? "vec-dot-gemm-order" : "vec-dot";
+    p->name = ntok >= 2 && k->dotm ? "vec-dot-gemm-order" : "vec-dot";
   }
   return 0;
 }

@@ -7,7 +7,7 @@
  * Two modes:
  *   - QK_MODE_FAST (default): weights with a fast layout are repacked once at load
  *     (qk_plan_repack / qk_repack) and multiplied by the ISA's kernels for that layout.
- *   - QK_MODE_PARITY: llama.cpp's summation orders (the vtable kernels, bit-exact with the tests'
+ *   - QK_MODE_PARITY: llama.cpp's summation orders (the vec[isa] kernels, bit-exact with the tests'
  *     references); nothing is repacked.
  *
  * A repacked weight is passed to matmul/getRows with its layout in the type code:
@@ -43,17 +43,20 @@ typedef void (*qk_act_fn)(const float *x, void *dst, int64_t n);
 typedef void (*qk_gemm_plain_fn)(int64_t cols, const void *w, size_t w_row, int64_t nrows, const void *act,
                                  size_t act_row, int64_t ntok, float *out, int64_t ostride);
 
-/* Per-type descriptor. */
+/* Per-type descriptor: everything the plan can choose from for one weight type. */
 typedef struct {
   const char *name;
   int parity_act;  /* activation type of the parity path (qk_vec_dot_type) */
+  /* Vector kernels per ISA (llama.cpp's orders: the parity path, and the fast path where nothing is
+   * repacked): the scalar ones, overridden by the ISA file's (vec-dot-avx2.c serves every x86 level). */
+  qk_type_kernels vec[QK_ISA_SIMD128 + 1];
   /* R16 fast path (NULL = none): activation format, its row bytes for `cols`, kernel per ISA */
   qk_act_fn r16_act;
   size_t (*r16_act_row)(int64_t cols);
   qk_gemm_r16_fn r16_gemm[QK_ISA_SIMD128 + 1];
   const char *r16_act_name;
   /* Plain-layout batched gemm (NULL = none) for 4+ tokens, per ISA, with its activation format; its results
-   * are bit-identical with the vtable's dot for the same ISA, so it serves both modes. */
+   * are bit-identical with vec[isa].dot, so it serves both modes. */
   qk_gemm_plain_fn gemm[QK_ISA_SIMD128 + 1];
   qk_act_fn gemm_act;
   size_t (*gemm_act_row)(int64_t cols);
@@ -65,8 +68,8 @@ extern qk_type_desc qk_types[QK_TYPE_COUNT];
 
 /* The chosen path of one matmul. */
 typedef enum {
-  QK_PATH_VEC = 0,     /* vtable dot / dotm (one row · one token) */
-  QK_PATH_VEC4,        /* vtable dot4 (one row · 4 tokens) and dot for the rest */
+  QK_PATH_VEC = 0,     /* vec[isa].dot / dotm (one row · one token) */
+  QK_PATH_VEC4,        /* vec[isa].dot4 (one row · 4 tokens) and dot for the rest */
   QK_PATH_REPACK8_EMU, /* llama.cpp's repacked 8-row orders, emulated on the plain layout (dotg/dot4g/mm8g/dotv) */
   QK_PATH_R16_GEMV,    /* repacked 16-row groups, one token */
   QK_PATH_R16_GEMM,    /* repacked 16-row groups, 4-token tiles */

@@ -161,18 +161,26 @@ typedef void (*qk_vec_dot4_fn)(int64_t n, const void *w, const void *a, size_t a
 typedef void (*qk_mm8_fn)(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *a, size_t astride,
                           float *out, int64_t ostride);
 
+/*
+ * One weight type's vector kernels on one ISA (the plan's per-type descriptor, plan.h, holds one of
+ * these per ISA). Only `dot` is required.
+ */
 typedef struct {
-  qk_vec_dot_fn dot[QK_TYPE_COUNT];
-  qk_vec_dot4_fn dot4[QK_TYPE_COUNT];
-  /* Used instead of dot[] when a matmul has 2+ tokens (llama.cpp's tinyBLAS order); NULL = dot[]. */
-  qk_vec_dot_fn dotm[QK_TYPE_COUNT];
+  qk_vec_dot_fn dot;
+  qk_vec_dot4_fn dot4;
+  /* Used instead of dot when a matmul has 2+ tokens (llama.cpp's tinyBLAS order); NULL = dot. */
+  qk_vec_dot_fn dotm;
   /* llama.cpp's repacked 8-row path (weights with rows % 8 == 0; AVX2 Q4_K, AVX-512 Q2_K): dotg/dot4g for
    * tokens in groups of 4 (its gemm), dotv for the remaining ntok % 4 tokens (its gemv). */
-  qk_vec_dot_fn dotg[QK_TYPE_COUNT];
-  qk_vec_dot4_fn dot4g[QK_TYPE_COUNT];
-  qk_vec_dot_fn dotv[QK_TYPE_COUNT];
+  qk_vec_dot_fn dotg;
+  qk_vec_dot4_fn dot4g;
+  qk_vec_dot_fn dotv;
   /* The gemm path (dot4g's order) for 8 tokens × up to 8 rows at a time; NULL = dot4g. */
-  qk_mm8_fn mm8g[QK_TYPE_COUNT];
+  qk_mm8_fn mm8g;
+} qk_type_kernels;
+
+/* The type-independent vector helpers of one ISA (attention, norms); a context keeps its own copy. */
+typedef struct {
   /* f16 · f32 and f32 · f32 for attention */
   float (*dot_f16_f32)(int64_t n, const uint16_t *a, const float *b);
   float (*dot_f32)(int64_t n, const float *a, const float *b);
@@ -184,6 +192,14 @@ typedef struct {
   void (*fa_scale_f16)(int64_t n, uint16_t *y, float v);
   void (*fa_mad_f16)(int64_t n, uint16_t *y, const uint16_t *x, float v);
   const char *name;
+  /* the plan ISA whose per-type kernels go with these helpers (plan.h QK_ISA_*) */
+  int isa;
+} qk_vec_ops;
+
+/* What one ISA file registers (vec-dot-<isa>.c): its kernels per weight type and its helpers. */
+typedef struct {
+  qk_type_kernels t[QK_TYPE_COUNT];
+  qk_vec_ops ops;
 } qk_vtable;
 
 float qk_fa_dot_f16(int64_t n, const uint16_t *x, const uint16_t *y);

@@ -814,41 +814,41 @@ AVX2 static void axpy_f32(int64_t n, float s, const float *x, float *y) {
 
 int qk_vtable_avx2(qk_vtable *t) {
   if (!qk_cpu_has_avx2()) return 0;
-  t->dot[QK_F32] = vd_f32;
-  t->dot[QK_F16] = vd_hh;
-  t->dot[QK_BF16] = vd_bb;
-  t->dotm[QK_F16] = vd_hh_gemm;
-  t->dotm[QK_BF16] = vd_bb_gemm;
-  t->fa_dot_f16 = fa_dot_hh;
-  t->fa_mad_f16 = fa_mad_hh;
-  t->fa_scale_f16 = fa_scale_hh;
-  t->dot[QK_Q4_0] = vd_q4_0;
-  t->dot[QK_Q4_1] = vd_q4_1;
-  t->dot[QK_Q5_0] = vd_q5_0;
-  t->dot[QK_Q5_1] = vd_q5_1;
-  t->dot[QK_Q8_0] = vd_q8_0;
-  t->dot[QK_Q2_K] = vd_q2_K;
-  t->dot[QK_Q3_K] = vd_q3_K;
-  t->dot[QK_Q4_K] = vd_q4_K;
-  t->dot[QK_Q5_K] = vd_q5_K;
-  t->dot[QK_Q6_K] = vd_q6_K;
-  t->dot4[QK_Q4_K] = vd4_q4_K;
-  t->dotg[QK_Q4_K] = vd_q4_K_rp_gemm;
-  t->dot4g[QK_Q4_K] = vd4_q4_K_rp_gemm;
-  t->dotv[QK_Q4_K] = vd_q4_K_rp_gemv;
+  t->t[QK_F32].dot = vd_f32;
+  t->t[QK_F16].dot = vd_hh;
+  t->t[QK_BF16].dot = vd_bb;
+  t->t[QK_F16].dotm = vd_hh_gemm;
+  t->t[QK_BF16].dotm = vd_bb_gemm;
+  t->ops.fa_dot_f16 = fa_dot_hh;
+  t->ops.fa_mad_f16 = fa_mad_hh;
+  t->ops.fa_scale_f16 = fa_scale_hh;
+  t->t[QK_Q4_0].dot = vd_q4_0;
+  t->t[QK_Q4_1].dot = vd_q4_1;
+  t->t[QK_Q5_0].dot = vd_q5_0;
+  t->t[QK_Q5_1].dot = vd_q5_1;
+  t->t[QK_Q8_0].dot = vd_q8_0;
+  t->t[QK_Q2_K].dot = vd_q2_K;
+  t->t[QK_Q3_K].dot = vd_q3_K;
+  t->t[QK_Q4_K].dot = vd_q4_K;
+  t->t[QK_Q5_K].dot = vd_q5_K;
+  t->t[QK_Q6_K].dot = vd_q6_K;
+  t->t[QK_Q4_K].dot4 = vd4_q4_K;
+  t->t[QK_Q4_K].dotg = vd_q4_K_rp_gemm;
+  t->t[QK_Q4_K].dot4g = vd4_q4_K_rp_gemm;
+  t->t[QK_Q4_K].dotv = vd_q4_K_rp_gemv;
   if (qk_cpu_has_avx512()) { /* llama.cpp repacks Q2_K only in its AVX-512 builds */
-    t->dotg[QK_Q2_K] = vd_q2_K_rp_gemm;
-    t->dotv[QK_Q2_K] = vd_q2_K_rp_gemv;
+    t->t[QK_Q2_K].dotg = vd_q2_K_rp_gemm;
+    t->t[QK_Q2_K].dotv = vd_q2_K_rp_gemv;
   }
-  t->dot4[QK_Q8_0] = vd4_q8_0;
-  t->dot4[QK_Q6_K] = vd4_q6_K;
-  t->dot4[QK_Q5_K] = vd4_q5_K;
-  t->mm8g[QK_Q4_K] = mm8_q4_K_rp_gemm;
-  t->dot_f16_f32 = dot_f16_f32;
-  t->dot_f32 = dot_f32;
-  t->axpy_f16 = axpy_f16;
-  t->axpy_f32 = axpy_f32;
-  t->name = "avx2";
+  t->t[QK_Q8_0].dot4 = vd4_q8_0;
+  t->t[QK_Q6_K].dot4 = vd4_q6_K;
+  t->t[QK_Q5_K].dot4 = vd4_q5_K;
+  t->t[QK_Q4_K].mm8g = mm8_q4_K_rp_gemm;
+  t->ops.dot_f16_f32 = dot_f16_f32;
+  t->ops.dot_f32 = dot_f32;
+  t->ops.axpy_f16 = axpy_f16;
+  t->ops.axpy_f32 = axpy_f32;
+  t->ops.name = "avx2";
   return 1;
 }
 

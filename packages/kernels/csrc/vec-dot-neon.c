@@ -353,23 +353,23 @@ HALF_GEMM(vd_bf16_gemm, b_lo, b_hi, vd_bf16)
 static float dot_f32(int64_t n, const float *a, const float *b) { return vd_f32(n, a, b); }
 
 int qk_vtable_neon(qk_vtable *t) {
-  t->dot[QK_F32] = vd_f32;
-  t->dot[QK_F16] = vd_f16;
-  t->dot[QK_BF16] = vd_bf16;
-  t->dotm[QK_F16] = vd_f16_gemm;
-  t->dotm[QK_BF16] = vd_bf16_gemm;
-  t->dot[QK_Q8_0] = vd_q8_0;
-  t->dot[QK_Q4_0] = vd_q4_0;
-  t->dot[QK_Q4_1] = vd_q4_1;
-  t->dot[QK_Q5_0] = vd_q5_0;
-  t->dot[QK_Q5_1] = vd_q5_1;
-  t->dot[QK_Q2_K] = vd_q2_K;
-  t->dot[QK_Q3_K] = vd_q3_K;
-  t->dot[QK_Q4_K] = vd_q4_K;
-  t->dot[QK_Q5_K] = vd_q5_K;
-  t->dot[QK_Q6_K] = vd_q6_K;
-  t->dot_f32 = dot_f32;
-  t->name = "neon";
+  t->t[QK_F32].dot = vd_f32;
+  t->t[QK_F16].dot = vd_f16;
+  t->t[QK_BF16].dot = vd_bf16;
+  t->t[QK_F16].dotm = vd_f16_gemm;
+  t->t[QK_BF16].dotm = vd_bf16_gemm;
+  t->t[QK_Q8_0].dot = vd_q8_0;
+  t->t[QK_Q4_0].dot = vd_q4_0;
+  t->t[QK_Q4_1].dot = vd_q4_1;
+  t->t[QK_Q5_0].dot = vd_q5_0;
+  t->t[QK_Q5_1].dot = vd_q5_1;
+  t->t[QK_Q2_K].dot = vd_q2_K;
+  t->t[QK_Q3_K].dot = vd_q3_K;
+  t->t[QK_Q4_K].dot = vd_q4_K;
+  t->t[QK_Q5_K].dot = vd_q5_K;
+  t->t[QK_Q6_K].dot = vd_q6_K;
+  t->ops.dot_f32 = dot_f32;
+  t->ops.name = "neon";
   return 1;
 }
 #else

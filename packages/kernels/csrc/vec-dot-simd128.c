@@ -487,17 +487,17 @@ void qk_plan_register_simd128(qk_type_desc *types) {
 }
 
 int qk_vtable_simd128(qk_vtable *t) {
-  t->dot[QK_F32] = vd_f32;
-  t->dot[QK_Q8_0] = vd_q8_0;
-  t->dot[QK_Q4_0] = vd_q4_0;
-  t->dot[QK_Q4_K] = vd_q4_K;
-  t->dot[QK_Q5_K] = vd_q5_K;
-  t->dot[QK_Q6_K] = vd_q6_K;
-  t->dot_f16_f32 = dot_f16_f32;
-  t->dot_f32 = dot_f32;
-  t->axpy_f16 = axpy_f16;
-  t->axpy_f32 = axpy_f32;
-  t->name = "simd128";
+  t->t[QK_F32].dot = vd_f32;
+  t->t[QK_Q8_0].dot = vd_q8_0;
+  t->t[QK_Q4_0].dot = vd_q4_0;
+  t->t[QK_Q4_K].dot = vd_q4_K;
+  t->t[QK_Q5_K].dot = vd_q5_K;
+  t->t[QK_Q6_K].dot = vd_q6_K;
+  t->ops.dot_f16_f32 = dot_f16_f32;
+  t->ops.dot_f32 = dot_f32;
+  t->ops.axpy_f16 = axpy_f16;
+  t->ops.axpy_f32 = axpy_f32;
+  t->ops.name = "simd128";
   return 1;
 }
 #else

@@ -122,7 +122,10 @@ function dequantIq4nl(b: Uint8Array, n: number): Float32Array {
   return out;
 }
 
-const GGML_ID: Record<KVCacheType, number> = {
+/** The cache types llama.cpp has (quant's iq4_nlr is tested in runtime/test/kv-rotated-cache.test.ts). */
+type LlamaKVType = Exclude<KVCacheType, 'iq4_nlr'>;
+
+const GGML_ID: Record<LlamaKVType, number> = {
   f32: 0,
   f16: 1,
   bf16: 30,
@@ -135,7 +138,7 @@ const GGML_ID: Record<KVCacheType, number> = {
 };
 
 /** What llama.cpp stores for a row of `type`. */
-function refStore(type: KVCacheType, x: Float32Array): Uint8Array {
+function refStore(type: LlamaKVType, x: Float32Array): Uint8Array {
   switch (type) {
     case 'f32':
       return new Uint8Array(Float32Array.from(x).buffer);
@@ -158,7 +161,7 @@ function refStore(type: KVCacheType, x: Float32Array): Uint8Array {
   }
 }
 
-function refDecode(type: KVCacheType, b: Uint8Array, n: number): Float32Array {
+function refDecode(type: LlamaKVType, b: Uint8Array, n: number): Float32Array {
   if (type === 'iq4_nl') return dequantIq4nl(b, n);
   if (type === 'bf16') {
     const u = new Uint16Array(b.buffer, b.byteOffset, n);
@@ -187,7 +190,7 @@ function hadamardRef(x: ArrayLike<number>, rot: number): Float32Array {
   return out;
 }
 
-const TYPES: KVCacheType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl'];
+const TYPES: LlamaKVType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl'];
 
 /** The query as K's vec_dot type sees it (llama.cpp converts it before the K·Q dots). */
 function queryAsK(kType: KVCacheType, q: Float32Array): Float32Array {
@@ -336,7 +339,7 @@ for (const b of BACKENDS) {
       });
     }
 
-    const pairs: [KVCacheType, KVCacheType, number][] = [
+    const pairs: [LlamaKVType, LlamaKVType, number][] = [
       ['q8_0', 'q8_0', 64],
       ['q4_0', 'q4_0', 96],
       ['q4_1', 'q4_1', 64],

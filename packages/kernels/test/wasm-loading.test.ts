@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type StaticServer, startStaticServer } from '@quant/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type StaticServer, startStaticServer } from '../../test-utils/src/static-server';
 import { KernelError, loadKernels } from '../src/index';
 
 const wasmDir = join(__dirname, '..', 'wasm');

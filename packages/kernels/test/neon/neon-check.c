@@ -21,6 +21,7 @@
 #include <string.h>
 #include <math.h>
 #include "../../csrc/ctx.h"
+#include "../../csrc/plan.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint32_t rnd(void) {
@@ -158,9 +159,10 @@ static int close_enough(float neon, float ref, int exact, double scale, double *
   return rel <= 1e-5;
 }
 
-static void check_dot(const qk_vtable *neon, const qk_vtable *scal, const type_case *tc) {
+static void check_dot(const qk_vec_ops *neon_ops, const qk_vec_ops *scal_ops, const type_case *tc) {
   const int type = tc->id, vdt = qk_vec_dot_type(type);
-  const int has_neon = neon->dot[type] != scal->dot[type] || neon->dotm[type] != scal->dotm[type];
+  const qk_type_kernels *neon = &qk_types[type].vec[neon_ops->isa], *scal = &qk_types[type].vec[scal_ops->isa];
+  const int has_neon = neon->dot != scal->dot || neon->dotm != scal->dotm;
   static const int64_t block_sizes[] = {256, 512, 1024, 2816, 4096};
   static const int64_t float_sizes[] = {256, 520, 1000, 37, 4099}; /* tails: n % 32, n % 8 != 0 */
   const int64_t *sizes = qk_type_block(type) == 1 ? float_sizes : block_sizes;
@@ -188,9 +190,9 @@ static void check_dot(const qk_vtable *neon, const qk_vtable *scal, const type_c
       }
       const double scale = abs_dot(type, w, vdt, a, n, tw, ta);
       for (int m = 0; m < 2; m++) { /* dot[] (1 token), then dotm[] (2+ tokens) when either table has one */
-        const qk_vec_dot_fn fs = m ? (scal->dotm[type] ? scal->dotm[type] : scal->dot[type]) : scal->dot[type];
-        const qk_vec_dot_fn fn = m ? (neon->dotm[type] ? neon->dotm[type] : neon->dot[type]) : neon->dot[type];
-        if (m && !scal->dotm[type] && !neon->dotm[type]) break;
+        const qk_vec_dot_fn fs = m ? (scal->dotm ? scal->dotm : scal->dot) : scal->dot;
+        const qk_vec_dot_fn fn = m ? (neon->dotm ? neon->dotm : neon->dot) : neon->dot;
+        if (m && !scal->dotm && !neon->dotm) break;
         const float r = fs(n, w, a), v = fn(n, w, a);
         cases++;
         if (!close_enough(v, r, tc->exact, scale, &max_abs, &max_rel) && ok) {
@@ -206,8 +208,8 @@ static void check_dot(const qk_vtable *neon, const qk_vtable *scal, const type_c
 
 static void check_matmul(qk_ctx *cn, qk_ctx *cs, const type_case *tc, int do_hash) {
   const int type = tc->id, vdt = qk_vec_dot_type(type);
-  const int has_neon = cn->vt.dot[type] != cs->vt.dot[type] || cn->vt.dot4[type] != cs->vt.dot4[type] ||
-                       cn->vt.dotm[type] != cs->vt.dotm[type];
+  const int has_neon = qk_types[type].vec[cn->vt.isa].dot != qk_types[type].vec[cs->vt.isa].dot || qk_types[type].vec[cn->vt.isa].dot4 != qk_types[type].vec[cs->vt.isa].dot4 ||
+                       qk_types[type].vec[cn->vt.isa].dotm != qk_types[type].vec[cs->vt.isa].dotm;
   static const int64_t shapes[][3] = {{13, 256, 1}, {16, 512, 2}, {67, 256, 5}, {8, 1024, 9}, {128, 768, 4}, {72, 512, 33}};
   double max_abs = 0, max_rel = 0;
   long cases = 0;
