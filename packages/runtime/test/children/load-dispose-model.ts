@@ -25,6 +25,22 @@ const fds = () => {
   }
 };
 
+/**
+ * Open file descriptors once they stop changing: a disposed model's wasm worker threads exit
+ * asynchronously (Worker.terminate() finishes later) and close their event-loop descriptors then.
+ * Waits up to 3 s for the count to hold still for 50 ms and, with `atMost`, to fall to it.
+ */
+async function settledFds(atMost?: number): Promise<number> {
+  let n = fds();
+  for (let t = 0; t < 60; t++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const m = fds();
+    if (m === n && (atMost === undefined || m <= atMost)) return m;
+    n = m;
+  }
+  return fds();
+}
+
 async function main(): Promise<void> {
   let warm = 0;
   let warmFds = -1;
@@ -48,7 +64,7 @@ async function main(): Promise<void> {
     const rss = process.memoryUsage().rss;
     if (i === WARMUP) {
       warm = rss;
-      warmFds = fds();
+      warmFds = await settledFds();
     }
     if (i % 10 === 0)
       say({ cycle: i, rss, external: process.memoryUsage().external, heap: process.memoryUsage().heapUsed });
@@ -57,7 +73,8 @@ async function main(): Promise<void> {
       return;
     }
   }
-  say({ done: true, warm, rss: process.memoryUsage().rss, text, warmFds, fds: fds() });
+  const endFds = await settledFds(warmFds);
+  say({ done: true, warm, rss: process.memoryUsage().rss, text, warmFds, fds: endFds });
 }
 
 main().catch((e) => {
