@@ -97,50 +97,38 @@ static void act_chunk(void *arg, int64_t t, int tid) {
   else qk_quantize_act_q8_K(xr, dst, j->cols);
 }
 
-/* Repacked weights: one chunk = ROW_CHUNK rows (4 groups of 16) for every token, tile by tile. */
+/*
+ * The batched gemm paths: one chunk = ROW_CHUNK rows for every token, tile by tile. Repacked weights
+ * (r16: groups of 16 rows, `w_stride` bytes a group) or the plain layout (plain: blocks of up to
+ * ROW_BLOCK rows, `w_stride` bytes a row; wasm SIMD128 prefill).
+ */
 typedef struct {
   float *out;
   const uint8_t *w;
   const uint8_t *act;
-  size_t group_bytes, act_row;
+  size_t w_stride, act_row;
   int64_t rows, cols, ntok;
-  qk_gemm_r16_fn gemm;
-} r16_job;
+  qk_gemm_r16_fn r16;
+  qk_gemm_plain_fn plain;
+} gemm_job;
 
-static void r16_chunk(void *arg, int64_t chunk, int tid) {
+static void gemm_chunk(void *arg, int64_t chunk, int tid) {
   (void)tid;
-  const r16_job *j = arg;
+  const gemm_job *j = arg;
   const int64_t r0 = chunk * ROW_CHUNK;
   const int64_t r1 = r0 + ROW_CHUNK < j->rows ? r0 + ROW_CHUNK : j->rows;
   for (int64_t t0 = 0; t0 < j->ntok; t0 += TOK_TILE) {
     const int64_t nt = t0 + TOK_TILE < j->ntok ? TOK_TILE : j->ntok - t0;
-    for (int64_t r = r0; r < r1; r += 16)
-      j->gemm(j->cols, j->w + (size_t)(r / 16) * j->group_bytes, j->act + (size_t)t0 * j->act_row, j->act_row, nt,
-              j->out + t0 * j->rows + r, j->rows);
-  }
-}
-
-/* Plain-layout batched gemm (QK_PATH_GEMM_PLAIN): one chunk = ROW_CHUNK rows, tiles of TOK_TILE tokens. */
-typedef struct {
-  float *out;
-  const uint8_t *w;
-  const uint8_t *act;
-  size_t w_row, act_row;
-  int64_t rows, cols, ntok;
-  qk_gemm_plain_fn gemm;
-} gp_job;
-
-static void gp_chunk(void *arg, int64_t chunk, int tid) {
-  (void)tid;
-  const gp_job *j = arg;
-  const int64_t r0 = chunk * ROW_CHUNK;
-  const int64_t r1 = r0 + ROW_CHUNK < j->rows ? r0 + ROW_CHUNK : j->rows;
-  for (int64_t t0 = 0; t0 < j->ntok; t0 += TOK_TILE) {
-    const int64_t nt = t0 + TOK_TILE < j->ntok ? TOK_TILE : j->ntok - t0;
-    for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
-      const int64_t nr = rb + ROW_BLOCK < r1 ? ROW_BLOCK : r1 - rb;
-      j->gemm(j->cols, j->w + (size_t)rb * j->w_row, j->w_row, nr, j->act + (size_t)t0 * j->act_row, j->act_row, nt,
-              j->out + t0 * j->rows + rb, j->rows);
+    const uint8_t *a = j->act + (size_t)t0 * j->act_row;
+    float *o = j->out + t0 * j->rows;
+    if (j->r16) {
+      for (int64_t r = r0; r < r1; r += 16)
+        j->r16(j->cols, j->w + (size_t)(r / 16) * j->w_stride, a, j->act_row, nt, o + r, j->rows);
+    } else {
+      for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
+        const int64_t nr = rb + ROW_BLOCK < r1 ? ROW_BLOCK : r1 - rb;
+        j->plain(j->cols, j->w + (size_t)rb * j->w_stride, j->w_stride, nr, a, j->act_row, nt, o + rb, j->rows);
+      }
     }
   }
 }
@@ -176,16 +164,16 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int code, int64_t rows, int6
     c->act_kind = 0;
   }
   if (plan.path == QK_PATH_R16_GEMV || plan.path == QK_PATH_R16_GEMM) {
-    r16_job rj = { out, w, act, 16 * qk_row_bytes(type, cols), act_row, rows, cols, ntok, plan.gemm };
-    qk_pool_run(c->pool, r16_chunk, &rj, (rows + ROW_CHUNK - 1) / ROW_CHUNK, nth);
+    gemm_job gj = { out, w, act, 16 * qk_row_bytes(type, cols), act_row, rows, cols, ntok, plan.gemm, NULL };
+    qk_pool_run(c->pool, gemm_chunk, &gj, (rows + ROW_CHUNK - 1) / ROW_CHUNK, nth);
     return 0;
   }
   if (plan.path == QK_PATH_GEMM_PLAIN) {
 #if defined(__wasm__)
     qk_wasm_pf_end = (const uint8_t *)w + qk_row_bytes(type, cols) * (size_t)rows;
 #endif
-    gp_job gj = { out, w, act, qk_row_bytes(type, cols), act_row, rows, cols, ntok, plan.pgemm };
-    qk_pool_run(c->pool, gp_chunk, &gj, (rows + ROW_CHUNK - 1) / ROW_CHUNK, nth);
+    gemm_job gj = { out, w, act, qk_row_bytes(type, cols), act_row, rows, cols, ntok, NULL, plan.pgemm };
+    qk_pool_run(c->pool, gemm_chunk, &gj, (rows + ROW_CHUNK - 1) / ROW_CHUNK, nth);
     return 0;
   }
   mm_job j;
