@@ -7,7 +7,8 @@
         "csrc/vec-dot-avx2.c", "csrc/vec-dot-neon.c", "csrc/vec-dot-simd128.c", "csrc/cpu-features.c",
         "csrc/threadpool.c", "csrc/ctx.c", "csrc/matmul.c", "csrc/ops.c", "csrc/rope.c",
         "csrc/attention.c", "csrc/kv-shift.c", "csrc/mmap.c", "csrc/op-table.c", "csrc/napi-binding.c",
-        "csrc/plan.c", "csrc/repack.c", "csrc/norm-act.c", "csrc/arch/x86/avx2.c", "csrc/arch/x86/avx512.c"
+        "csrc/plan.c", "csrc/repack.c", "csrc/norm-act.c", "csrc/arch/x86/avx2.c", "csrc/arch/x86/avx512.c",
+        "csrc/mem-advise.c"
       ],
       "cflags": ["-O3", "-std=c11", "-ffp-contract=off", "-fno-strict-aliasing", "-D_GNU_SOURCE"],
       "cflags!": ["-O2", "-O0"],

@@ -30,6 +30,10 @@ void qk_ctx_destroy(qk_ctx *c);
 int qk_ctx_set_threads(qk_ctx *c, int n);
 /* Returns scratch of at least `bytes` (64-byte aligned), or NULL. */
 void *qk_ctx_scratch(qk_ctx *c, size_t bytes);
+/* mem-advise.c: ask for 2 MiB pages for a buffer of 4 MiB or more; map a range's pages now (one
+ * call instead of a page fault per page). Advice only: no-ops where unsupported. */
+void qk_mem_advise_huge(void *p, size_t n);
+void qk_mem_populate(void *p, size_t n);
 
 int qk_matmul(qk_ctx *c, float *out, const void *w, int type, int64_t rows, int64_t cols, const float *x, int64_t ntok);
 int qk_get_rows(const void *w, int type, int64_t rows, int64_t cols, const int32_t *ids, int64_t n, float *out);

@@ -110,7 +110,11 @@ static napi_value f_alloc(napi_env env, napi_callback_info info) {
   if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) p = NULL;
 #endif
   if (!p) return num(env, 0);
-  if (a[1] != 0) memset(p, 0, bytes);
+  /* flags: 1 = zeroed, 2 = about to be written in full (map every page now: see mem-advise.c) */
+  const int flags = (int)a[1];
+  if (flags & 2) qk_mem_advise_huge(p, bytes);
+  if (flags & 3) qk_mem_populate(p, bytes);
+  if (flags & 1) memset(p, 0, bytes);
   return num(env, (double)(uintptr_t)p);
 }
 

@@ -427,8 +427,9 @@ export class KernelsImpl implements Kernels {
     const raw = this.host.raw;
     const layout = this.backend === 'native' ? raw.repackPlan(this.#ctx, type, rows, cols) : 0;
     if (layout === 0) return new WeightImpl(this, type, rows, cols, bytes, src, release, type);
-    // not zeroed: repacking writes every byte (zeroing 2+ GB first doubled the load time)
-    const dst = raw.alloc(bytes, 0);
+    // not zeroed: repacking writes every byte (zeroing 2+ GB first doubled the load time); flag 2
+    // maps all its pages in one call first (a page fault per page cost 13 CPU-s for 2.4 GB on a VM)
+    const dst = raw.alloc(bytes, 2);
     if (!dst) {
       release();
       throw new KernelError('OUT_OF_MEMORY', `${what}: cannot allocate ${bytes} bytes to repack the weight`);

@@ -10,7 +10,8 @@ export interface RawBinding {
   threads(ctx: number): number;
   simd(ctx: number): string;
   typeInfo(type: number): [number, number];
-  alloc(bytes: number, zero: number): number;
+  /** flags: 1 = zeroed; 2 = (native) about to be written in full: map its pages now */
+  alloc(bytes: number, flags: number): number;
   free(ptr: number): void;
   /** Native only. */
   addressOf(v: ArrayBufferView | ArrayBuffer): number;
