@@ -196,14 +196,76 @@ static int same_matmul_input(const double *prev, const double *a) {
   return out1 <= x0 || x1 <= out0;
 }
 
+/*
+ * QUANT_DEBUG=ops: wall time spent in each op of the command lists (matmuls per weight type and
+ * one token or several), printed to stderr when the process exits. Native only.
+ */
+#if !defined(__wasm__)
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#define PROF_SLOTS (64 + 2 * 64)
+static double prof_ns[PROF_SLOTS];
+static int64_t prof_n[PROF_SLOTS];
+static int prof_on = -1;
+
+static void prof_print(void) {
+  double total = 0;
+  for (int i = 0; i < PROF_SLOTS; i++) total += prof_ns[i];
+  if (total == 0) return;
+  fprintf(stderr, "[quant ops] wall time per op (command lists only), total %.1f ms\n", total / 1e6);
+  for (int i = 0; i < PROF_SLOTS; i++) {
+    if (!prof_n[i]) continue;
+    char name[48];
+    if (i < 64) snprintf(name, sizeof name, "%s", qk_ops[i].name);
+    else {
+      const int t = (i - 64) % 64;
+      const char *tn = t < QK_TYPE_COUNT && qk_types[t].name ? qk_types[t].name : "?";
+      snprintf(name, sizeof name, "matmul %s %s", tn, i >= 128 ? "batch" : "1 token");
+    }
+    fprintf(stderr, "  %-26s %10.1f ms %5.1f%% %9lld calls %8.1f us/call\n", name, prof_ns[i] / 1e6,
+            100 * prof_ns[i] / total, (long long)prof_n[i], prof_ns[i] / 1e3 / (double)prof_n[i]);
+  }
+}
+
+static int prof_enabled(void) {
+  if (prof_on < 0) {
+    const char *e = getenv("QUANT_DEBUG");
+    prof_on = e && strstr(e, "ops") ? 1 : 0;
+    if (prof_on) atexit(prof_print);
+  }
+  return prof_on;
+}
+
+static double prof_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+#endif
+
 int64_t qk_cmds_run(const double *cmds, int64_t count, double *fail_rc) {
   const double *p = cmds;
   const double *prev_matmul = NULL;
+#if !defined(__wasm__)
+  const int prof = prof_enabled();
+#endif
   for (int64_t i = 0; i < count; i++) {
     const qk_op *op = &qk_ops[(int)p[0]];
     const int is_matmul = op->fn == op_matmul;
     if (is_matmul) ((qk_ctx *)PTR(p[1]))->act_reuse = same_matmul_input(prev_matmul, p + 1);
+#if !defined(__wasm__)
+    const double t0 = prof ? prof_now() : 0;
     const double r = op->fn(p + 1);
+    if (prof) {
+      const int slot = is_matmul ? 64 + (QK_CODE_TYPE((int)p[4]) & 63) + (p[8] > 1 ? 64 : 0) : (int)p[0] & 63;
+      prof_ns[slot] += prof_now() - t0;
+      prof_n[slot]++;
+    }
+#else
+    const double r = op->fn(p + 1);
+#endif
     if (is_matmul) ((qk_ctx *)PTR(p[1]))->act_reuse = 0;
     prev_matmul = is_matmul && r == 0 ? p + 1 : NULL;
     if ((op->flags & QK_OP_STATUS) && r != 0) {
