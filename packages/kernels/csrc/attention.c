@@ -169,9 +169,24 @@ void qk_kv_convert_part(const qk_kv *kv, int which, const float *src, uint8_t *d
 
 #define KV_PIECE 1024 /* floats converted at a time (a multiple of every rotation size and block) */
 
+/* A cache's pages are mapped as it fills, KV_POPULATE positions of a layer at a time (one call, not a
+ * page fault per page: see mem-advise.c), when a store reaches a block boundary or spans several. */
+#define KV_POPULATE 64
+
+static void kv_populate(const qk_kv *kv, int64_t layer, int64_t pos, int64_t n) {
+  const int64_t b0 = pos / KV_POPULATE, b1 = (pos + n - 1) / KV_POPULATE;
+  if (n <= 0 || (pos % KV_POPULATE != 0 && b0 == b1)) return;
+  const int64_t r0 = b0 * KV_POPULATE, r1 = (b1 + 1) * KV_POPULATE < kv->ctx ? (b1 + 1) * KV_POPULATE : kv->ctx;
+  for (int which = 0; which < 2; which++) {
+    const size_t rb = qk_kv_row_bytes(kv, which);
+    qk_mem_populate((uint8_t *)kv->data + kv_off(kv, layer, which, r0), (size_t)(r1 - r0) * rb);
+  }
+}
+
 void qk_kv_store(const qk_kv *kv, int64_t layer, int64_t pos, int64_t n, const float *k, const float *v) {
   uint8_t *base = kv->data;
   float tmp[KV_PIECE];
+  kv_populate(kv, layer, pos, n);
   for (int which = 0; which < 2; which++) {
     const float *src = which ? v : k;
     const int type = which ? kv->v_type : kv->k_type, rot = which ? kv->v_rot : kv->k_rot;
@@ -277,12 +292,37 @@ static inline float score_std(float dot, const qk_attn_params *p) {
   return tanhf(dot * inv) * p->softcap * p->scale;
 }
 
+/* fsc: 2·(pos − j0 + 1) floats for the softmax factors when the ISA has fa_vsum_f16 */
 static void attn_head_f16(const qk_vec_ops *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb, size_t rowb,
                           int64_t g, int64_t j0, int64_t pos, const float *qh, float *oh, uint16_t *q16,
-                          uint16_t *acc) {
+                          uint16_t *acc, float *fsc) {
   const int64_t hd = p->head_dim;
   for (int64_t i = 0; i < hd; i++) { q16[i] = qk_f2h(qh[i]); acc[i] = 0; }
   float M = -INFINITY, S = 0.0f;
+  if (vt->fa_vsum_f16) {
+    /* the scores and the online softmax's factors first, then one V pass (same operations) */
+    const int64_t nkv = pos - j0 + 1;
+    float *msv = fsc, *vsv = fsc + nkv;
+    for (int64_t k = j0; k <= pos; k++) {
+      const uint16_t *kr = (const uint16_t *)(kb + (size_t)k * rowb) + g * hd;
+      const float s = score_flash(vt->fa_dot_f16(hd, kr, q16), p);
+      float ms = 1.0f, vs = 1.0f;
+      if (s > M) {
+        const float Mold = M;
+        M = s;
+        ms = expf(Mold - M);
+      } else {
+        vs = expf(s - M);
+      }
+      msv[k - j0] = ms;
+      vsv[k - j0] = vs;
+      S = S * ms + vs;
+    }
+    vt->fa_vsum_f16(hd, acc, vb + (size_t)j0 * rowb + (size_t)g * hd * 2, rowb, nkv, msv, vsv);
+    const float inv = S == 0.0f ? 0.0f : 1.0f / S;
+    for (int64_t i = 0; i < hd; i++) oh[i] = qk_h2f(acc[i]) * inv;
+    return;
+  }
   for (int64_t k = j0; k <= pos; k++) {
     const uint16_t *kr = (const uint16_t *)(kb + (size_t)k * rowb) + g * hd;
     const uint16_t *vr = (const uint16_t *)(vb + (size_t)k * rowb) + g * hd;
@@ -499,7 +539,7 @@ static void attn_chunk(void *arg, int64_t w, int ith) {
     }
     if (is_f16) {
       uint16_t *q16 = (uint16_t *)sc, *acc = q16 + hd;
-      attn_head_f16(vt, p, kb, vb, rowb, g, j0, pos, qh, oh, q16, acc);
+      attn_head_f16(vt, p, kb, vb, rowb, g, j0, pos, qh, oh, q16, acc, sc + hd);
       return;
     }
     float max = -INFINITY;
@@ -706,7 +746,7 @@ int qk_attention(qk_ctx *c, float *out, const float *q, const qk_kv *kv, int64_t
   const int64_t ctx32 = (kv->ctx + 31) & ~(int64_t)31;
   const int64_t stride = !kv_plain(kv) ? 4 * p->head_dim + 16
                          : kv->k_type == QK_F32 ? kv->ctx
-                         : p->flash ? 2 * p->head_dim + 64
+                         : p->flash ? 2 * p->head_dim + 64 + 2 * ctx32
                                     : 2 * ctx32 + (p->head_dim + 1) / 2;
   float *scores = malloc((size_t)c->nthreads * (size_t)stride * sizeof(float));
   if (!scores) return -2;

@@ -75,9 +75,21 @@ float qk_dot_bf16_gemm(int64_t n, const void *w, const void *a) {
   return red_movehl(c);
 }
 
-void qk_act_f16(const float *x, uint16_t *y, int64_t n) {
-  for (int64_t i = 0; i < n; i++) y[i] = qk_f2h(x[i]);
+void (*qk_f32_to_f16_fast)(const float *x, void *y, int64_t n) = NULL;
+
+void qk_f32_to_f16_row(const float *x, void *y, int64_t n) {
+  if (qk_f32_to_f16_fast) {
+    qk_f32_to_f16_fast(x, y, n);
+    return;
+  }
+  uint8_t *d = y;
+  for (int64_t i = 0; i < n; i++) {
+    const uint16_t h = qk_f2h(x[i]);
+    memcpy(d + 2 * i, &h, 2);
+  }
 }
+
+void qk_act_f16(const float *x, uint16_t *y, int64_t n) { qk_f32_to_f16_row(x, y, n); }
 
 void qk_act_bf16(const float *x, uint16_t *y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = qk_f2bf(x[i]);

@@ -27,11 +27,17 @@ void qk_softmax(float *x, int64_t rows, int64_t cols) {
 
 static inline float silu1(float v) { return v / (1.0f + expf(-v)); }
 
+void (*qk_swiglu_fast)(float *out, const float *g, const float *u, int64_t n) = NULL;
+
 void qk_silu(float *x, int64_t n) {
   for (int64_t i = 0; i < n; i++) x[i] = silu1(x[i]);
 }
 
 void qk_swiglu(float *out, const float *gate, const float *up, int64_t n) {
+  if (qk_swiglu_fast) {
+    qk_swiglu_fast(out, gate, up, n);
+    return;
+  }
   for (int64_t i = 0; i < n; i++) out[i] = silu1(gate[i]) * up[i];
 }
 
@@ -40,7 +46,9 @@ void qk_swiglu_fused(float *out, const float *gu, int64_t rows, int64_t ff) {
   for (int64_t r = 0; r < rows; r++) {
     const float *g = gu + r * 2 * ff, *u = g + ff;
     float *o = out + r * ff;
-    for (int64_t i = 0; i < ff; i++) o[i] = silu1(g[i]) * u[i];
+    if (qk_swiglu_fast) qk_swiglu_fast(o, g, u, ff); /* front to back: safe for the in-place alias */
+    else
+      for (int64_t i = 0; i < ff; i++) o[i] = silu1(g[i]) * u[i];
   }
 }
 

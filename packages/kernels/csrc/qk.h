@@ -143,6 +143,13 @@ float qk_dot_bf16_vec(int64_t n, const void *w, const void *a);
 float qk_dot_f16_gemm(int64_t n, const void *w, const void *a);
 float qk_dot_bf16_gemm(int64_t n, const void *w, const void *a);
 void qk_act_f16(const float *x, uint16_t *y, int64_t n);
+/* f32 → f16 (round to nearest even) of n floats to a destination of any alignment: F16C when the
+ * CPU has it (installed by qk_vtable_avx2; identical results to qk_f2h), else qk_f2h. */
+void qk_f32_to_f16_row(const float *x, void *y, int64_t n);
+extern void (*qk_f32_to_f16_fast)(const float *x, void *y, int64_t n);
+/* out[i] = silu(g[i]) · u[i] with a vectorized exp (within 2e-7 relative of expf's result), installed
+ * by qk_vtable_avx2; NULL = the scalar loop (ops.c). */
+extern void (*qk_swiglu_fast)(float *out, const float *g, const float *u, int64_t n);
 void qk_act_bf16(const float *x, uint16_t *y, int64_t n);
 
 /* The activation format a weight type is multiplied with (QK_F32 = plain floats). */
@@ -191,6 +198,11 @@ typedef struct {
   float (*fa_dot_f16)(int64_t n, const uint16_t *x, const uint16_t *y);
   void (*fa_scale_f16)(int64_t n, uint16_t *y, float v);
   void (*fa_mad_f16)(int64_t n, uint16_t *y, const uint16_t *x, float v);
+  /* Optional: the whole V pass of one head, with the softmax factors precomputed per key: for
+   * i < nkv (V row i at v + i·rowb): if ms[i] ≠ 1, fa_scale_f16(acc, ms[i]); fa_mad_f16(acc, row i,
+   * vs[i]) — the same roundings, with the accumulator kept in registers between keys. */
+  void (*fa_vsum_f16)(int64_t n, uint16_t *acc, const uint8_t *v, size_t rowb, int64_t nkv, const float *ms,
+                      const float *vs);
   const char *name;
   /* the plan ISA whose per-type kernels go with these helpers (plan.h QK_ISA_*) */
   int isa;

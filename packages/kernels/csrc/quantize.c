@@ -665,7 +665,7 @@ int qk_quantize(int type, const float *src, void *dst, int64_t rows, int64_t col
   const int64_t n = rows * cols, nb = n / b;
   switch (type) {
     case QK_F32: memcpy(dst, src, (size_t)n * 4); return 0;
-    case QK_F16: { uint8_t *d = dst; for (int64_t i = 0; i < n; i++) { uint16_t h = qk_f2h(src[i]); memcpy(d + 2 * i, &h, 2); } return 0; }
+    case QK_F16: qk_f32_to_f16_row(src, dst, n); return 0;
     case QK_BF16: { uint8_t *d = dst; for (int64_t i = 0; i < n; i++) { uint16_t h = qk_f2bf(src[i]); memcpy(d + 2 * i, &h, 2); } return 0; }
     case QK_Q8_0: quant_q8_0(src, dst, nb); return 0;
     case QK_Q4_0: quant_q4_0(src, dst, nb); return 0;

@@ -201,6 +201,43 @@ AVX2 static void fa_scale_hh(int64_t n, uint16_t *y, float v) {
   for (int64_t i = np; i < n; i++) y[i] = qk_f2h(qk_h2f(y[i]) * v);
 }
 
+/* f32 → f16 → f32 in registers: the value fa_mad_hh / fa_scale_hh would store and reload */
+AVX2 static inline __m256 round_h8(__m256 x) { return _mm256_cvtph_ps(_mm256_cvtps_ph(x, 0)); }
+
+/* fa_vsum_f16: W 8-float vectors of the accumulator (columns c..c+8W) over every key */
+#define FA_VSUM_COLS(W)                                                                                        \
+  for (; c + 8 * (W) <= n; c += 8 * (W)) {                                                                     \
+    __m256 a[W];                                                                                               \
+    for (int l = 0; l < (W); l++) a[l] = ld_h8((const uint8_t *)(acc + c + 8 * l));                            \
+    for (int64_t i = 0; i < nkv; i++) {                                                                        \
+      const uint8_t *vr = v + (size_t)i * rowb + 2 * c;                                                        \
+      if (ms[i] != 1.0f) {                                                                                     \
+        const __m256 m = _mm256_set1_ps(ms[i]);                                                                \
+        for (int l = 0; l < (W); l++) a[l] = round_h8(_mm256_mul_ps(a[l], m));                                 \
+      }                                                                                                        \
+      const __m256 s = _mm256_set1_ps(vs[i]);                                                                  \
+      for (int l = 0; l < (W); l++) a[l] = round_h8(_mm256_fmadd_ps(ld_h8(vr + 16 * l), s, a[l]));             \
+    }                                                                                                          \
+    for (int l = 0; l < (W); l++) _mm_storeu_si128((__m128i *)(acc + c + 8 * l), _mm256_cvtps_ph(a[l], 0));    \
+  }
+
+AVX2 static void fa_vsum_hh(int64_t n, uint16_t *acc, const uint8_t *v, size_t rowb, int64_t nkv, const float *ms,
+                            const float *vs) {
+  int64_t c = 0;
+  FA_VSUM_COLS(8)
+  FA_VSUM_COLS(4)
+  FA_VSUM_COLS(1)
+  for (; c < n; c++) { /* fa_mad_hh's and fa_scale_hh's scalar tails */
+    for (int64_t i = 0; i < nkv; i++) {
+      uint16_t x;
+      memcpy(&x, v + (size_t)i * rowb + 2 * c, 2);
+      if (ms[i] != 1.0f) acc[c] = qk_f2h(qk_h2f(acc[c]) * ms[i]);
+      acc[c] = qk_f2h(fmaf(qk_h2f(x), vs[i], qk_h2f(acc[c])));
+    }
+  }
+}
+#undef FA_VSUM_COLS
+
 AVX2 static float vd_q4_0(int64_t n, const void *w, const void *a) {
   const blk_q4_0 *x = w;
   const blk_q8_0 *y = a;
@@ -812,8 +849,55 @@ AVX2 static void axpy_f32(int64_t n, float s, const float *x, float *y) {
   for (; i < n; i++) y[i] += s * x[i];
 }
 
+/* f32 → f16 with F16C (VCVTPS2PH, round to nearest even: qk_f2h's results; NaNs keep their sign
+ * and quiet bit) */
+AVX2 static void f32_to_f16_f16c(const float *x, void *y, int64_t n) {
+  uint8_t *d = y;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128((__m128i *)(d + 2 * i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; i++) {
+    const uint16_t h = qk_f2h(x[i]);
+    memcpy(d + 2 * i, &h, 2);
+  }
+}
+
+/* e^y for y ≤ 0 … 88: y = n·ln2 + r (|r| ≤ ln2/2, ln2 split in two for an exact n·ln2_hi), e^r by
+ * its degree-6 Taylor polynomial (relative error < 1.5e-7 there), 2^n through the exponent bits.
+ * y is clamped to [−87, 88] so 2^n stays a normal float: e^−87 ≈ 1.6e-38 stands in for smaller
+ * values, which leaves silu(x) = x / (1 + e^−x) unchanged to float precision. */
+AVX2 static inline __m256 exp8(__m256 y) {
+  y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(y, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), y); /* ln2_hi: 9 significant bits */
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);     /* ln2 − ln2_hi */
+  __m256 p = _mm256_set1_ps(1.0f / 720);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+AVX2 static void swiglu_avx2(float *out, const float *g, const float *u, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(g + i);
+    const __m256 s = _mm256_div_ps(x, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
+  }
+  for (; i < n; i++) out[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
 int qk_vtable_avx2(qk_vtable *t) {
   if (!qk_cpu_has_avx2()) return 0;
+  qk_f32_to_f16_fast = f32_to_f16_f16c;
+  qk_swiglu_fast = swiglu_avx2;
   t->t[QK_F32].dot = vd_f32;
   t->t[QK_F16].dot = vd_hh;
   t->t[QK_BF16].dot = vd_bb;
@@ -822,6 +906,7 @@ int qk_vtable_avx2(qk_vtable *t) {
   t->ops.fa_dot_f16 = fa_dot_hh;
   t->ops.fa_mad_f16 = fa_mad_hh;
   t->ops.fa_scale_f16 = fa_scale_hh;
+  t->ops.fa_vsum_f16 = fa_vsum_hh;
   t->t[QK_Q4_0].dot = vd_q4_0;
   t->t[QK_Q4_1].dot = vd_q4_1;
   t->t[QK_Q5_0].dot = vd_q5_0;
