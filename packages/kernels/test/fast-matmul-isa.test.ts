@@ -1,10 +1,10 @@
 /**
- * The AVX2 kernels for the 16-row repacked layouts (csrc/arch/x86/avx2.c), which AVX2-only CPUs and
+ * The AVX2 kernels for the 16-row repacked layouts (csrc/arch/x86/avx2.c: Q4_K, Q5_K, Q6_K, Q8_0), which AVX2-only CPUs and
  * AVX-512 CPUs without VNNI run in fast mode. On an AVX-512 VNNI host they are reached by capping the
  * plan's ISA (QUANT_KERNELS_ISA=avx2 / avx512 is read once per process, so each cap runs in a child
  * process). Expected values: the double-precision product of the dequantized weights with the
- * activations (the activation-quantization bound of ref-matmul.ts); every token of a batch equal to
- * its single-token result; and agreement with this process' (VNNI) kernels within a few float ulps
+ * activations (the activation-quantization bound of ref-matmul.ts); every token of every batch equal
+ * to its single-token result (one token runs another tile shape: both 8-row halves in one pass); and agreement with this process' (VNNI) kernels within a few float ulps
  * (the integer sums are exact, only the float steps may round differently).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,11 +24,11 @@ const ROWS = 48;
 const COLS = 512;
 const TOKENS = [1, 3, 4, 9];
 
-describe.skipIf(!canRun)('fast mode with the ISA capped: AVX2 kernels for repacked K-quants', () => {
+describe.skipIf(!canRun)('fast mode with the ISA capped: AVX2 kernels for repacked K-quants and Q8_0', () => {
   let k: Kernels;
   let script: string;
   let dir: string;
-  const cases = [T.Q4_K, T.Q5_K, T.Q6_K].map((type) => {
+  const cases = [T.Q4_K, T.Q5_K, T.Q6_K, T.Q8_0].map((type) => {
     const data = randomBlocks(type, ROWS * COLS, rng(type * 17 + 5));
     return {
       type,
@@ -61,11 +61,14 @@ describe.skipIf(!canRun)('fast mode with the ISA capped: AVX2 kernels for repack
         timeoutMs: 120_000,
       });
       expect(r.code, r.stderr).toBe(0);
-      const msg = r.messages[0] as { isa: string; results: { layout: number; out: number[][] }[] };
+      const msg = r.messages[0] as {
+        isa: string;
+        results: { layout: number; out: number[][]; single: number[][] }[];
+      };
       // the cap only lowers the ISA: an AVX2-only host reports avx2 under both caps
       expect(msg.isa).toBe(k.isa === 'avx2' ? 'avx2' : cap);
       cases.forEach((c, ci) => {
-        const res = msg.results[ci] as { layout: number; out: number[][] };
+        const res = msg.results[ci] as { layout: number; out: number[][]; single: number[][] };
         expect(res.layout, `type ${c.type} is repacked under ${cap}`).toBe(1);
         const w = k.weight(c.type, c.rows, c.cols, c.bytes);
         TOKENS.forEach((nt, ti) => {
@@ -80,7 +83,12 @@ describe.skipIf(!canRun)('fast mode with the ISA capped: AVX2 kernels for repack
               );
           }
           // every token of the batch gets its single-token result
-          expectExact(got.subarray(0, c.rows), Float32Array.from(res.out[0] as number[]), `token 0 of ${nt}`);
+          for (let t = 0; t < nt; t++)
+            expectExact(
+              got.subarray(t * c.rows, (t + 1) * c.rows),
+              Float32Array.from(res.single[t] as number[]),
+              `type ${c.type} token ${t} of ${nt}`,
+            );
           const xb = k.f32(x.length);
           xb.write(x);
           const ob = k.f32(c.rows * nt);

@@ -64,11 +64,10 @@ describe.skipIf(!nativeBuilt)('fast matmul mode (repacked weights)', () => {
       [40, 512],
     ] as [number, number][]) {
       it(`${name} ${rows}×${cols}: within the activation-quantization bound, batch = decode, getRows exact`, () => {
-        // VNNI hosts repack every type here; AVX2 / AVX-512-without-VNNI hosts the K-quants (csrc/arch/x86/avx2.c)
-        const kQuant = type === T.Q4_K || type === T.Q5_K || type === T.Q6_K;
+        // every x86 plan level from AVX2 up repacks every type here (AVX2 / AVX-512-without-VNNI hosts:
+        // csrc/arch/x86/avx2.c)
         const repacked =
-          rows % 16 === 0 &&
-          (fast.isa === 'avx512vnni' || (kQuant && (fast.isa === 'avx2' || fast.isa === 'avx512')));
+          rows % 16 === 0 && (fast.isa === 'avx512vnni' || fast.isa === 'avx2' || fast.isa === 'avx512');
         const data = randomBlocks(type, rows * cols, rng(type * 31 + rows));
         const W = refDequantize(type, data, rows * cols);
         const w = fast.weight(type, rows, cols, data);
