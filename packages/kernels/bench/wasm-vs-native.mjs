@@ -9,7 +9,9 @@
 //
 //   node packages/kernels/bench/wasm-vs-native.mjs [--model=/tmp/quant-phi35-mini-synthetic-q4_k_m-v2.gguf]
 //     [--threads=2] [-p 64] [-n 16] [--backends=native,wasm]
-// Env passed through: QUANT_KERNELS_MODE, QUANT_KERNELS_WASM (another .wasm file).
+// Env passed through: QUANT_KERNELS_MODE, QUANT_KERNELS_WASM (another .wasm file), QUANT_KERNELS_WASM_RELAXED=0
+// (keep the SIMD128 modules); node flags too (`node --experimental-wasm-relaxed-simd …`: Node 20 loads
+// the relaxed-SIMD modules, as Node ≥ 22 and Chrome do by default).
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -115,13 +117,16 @@ if (childArg) {
   statSync(MODEL);
   readOnce(MODEL);
   console.log(`machine: ${machine()}`);
-  console.log(`model: ${MODEL}, threads ${THREADS}, pp${PP}, tg${TG}`);
+  console.log(
+    `model: ${MODEL}, threads ${THREADS}, pp${PP}, tg${TG}; node ${process.version} ${process.execArgv.join(' ')}`,
+  );
   const res = {};
   for (const b of arg('backends', 'native,wasm').split(',')) {
     const la0 = loadavg()[0];
     const r = spawnSync(
       process.execPath,
-      [fileURLToPath(import.meta.url), `--child=${b}`, ...process.argv.slice(2)],
+      // node flags pass through (--experimental-wasm-relaxed-simd: Node 20 then loads the relaxed modules)
+      [...process.execArgv, fileURLToPath(import.meta.url), `--child=${b}`, ...process.argv.slice(2)],
       {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],

@@ -204,6 +204,110 @@ static float vd_q6_K(int64_t n, const void *w, const void *a) {
   return s;
 }
 
+#if defined(QK_WASM_RELAXED)
+/* Only these functions are compiled for relaxed SIMD (the build passes -DQK_WASM_RELAXED, not
+ * -mrelaxed-simd): with the flag for the whole module, clang's auto-vectorizer picks relaxed float ops
+ * (min/max, truncation) in the quantizers, whose results then differ from llama.cpp's. */
+#pragma clang attribute push(__attribute__((target("relaxed-simd"))), apply_to = function)
+/*
+ * Relaxed-SIMD vec-dots (the *-relaxed.wasm modules, picked at load when the engine validates relaxed
+ * SIMD). i32x4.relaxed_dot_i8x16_i7x16_add_s multiplies int8 activations by weights in 0..127 and adds
+ * groups of four products into int32 lanes (x86: PMADDUBSW + PMADDWD, or VPDPBUSD; arm64: SDOT). With the
+ * second operand in 0..127 no pair sum can saturate (|2 · 128 · 127| < 32768), so the result is exact
+ * and deterministic: the K-quants' unsigned quants (Q4_K 0..15, Q5_K 0..31, Q6_K 0..63 before its -32,
+ * taken back through the activation block sums) are that operand. The integer sums equal the SIMD128
+ * kernels' and the float epilogue is the same expression, so results are bit-identical with them.
+ */
+/* 16 × int8 activations · 16 weights in 0..127 → 8 int16 pair sums (x86: one PMADDUBSW) */
+static inline v128_t rdot16(const int8_t *a, v128_t w) { return wasm_i16x8_relaxed_dot_i8x16_i7x16(ld(a), w); }
+/* int16 pair sums × a scale → int32 lanes (one PMADDWD: the widening and the sub-block scale at once) */
+static inline v128_t scl(v128_t s16, int sc) { return wasm_i32x4_dot_i16x8(s16, wasm_i16x8_splat((int16_t)sc)); }
+/* high nibbles with a 16-bit shift (V8 expands 8-bit shifts into several instructions) */
+static inline v128_t nib_hi(v128_t q, v128_t m4) { return wasm_v128_and(wasm_u16x8_shr(q, 4), m4); }
+
+/* Σ mn[j] · (bsums[2j] + bsums[2j+1]) for a Q4_K/Q5_K block (exact int32) */
+static inline int k4_summs(const uint8_t mn[8], const int16_t *bsums) {
+  const v128_t m = wasm_u16x8_load8x8(mn);
+  const v128_t mlo = wasm_i16x8_shuffle(m, m, 0, 0, 1, 1, 2, 2, 3, 3), mhi = wasm_i16x8_shuffle(m, m, 4, 4, 5, 5, 6, 6, 7, 7);
+  return hsum_i32(wasm_i32x4_add(wasm_i32x4_dot_i16x8(mlo, ld(bsums)), wasm_i32x4_dot_i16x8(mhi, ld(bsums + 8))));
+}
+
+/*
+ * Q4_K / Q5_K: per 32-element sub-block two relaxed dots (int16 pair sums: at most 2·128·31 each, so
+ * their sum fits int16) and one i32x4.dot_i16x8_s with the sub-block's scale. Loops kept rolled: V8
+ * does not reschedule, and clang's fully unrolled version spills.
+ */
+static inline __attribute__((always_inline)) float vd_k45_r(const int q5, int64_t n, const void *w, const void *a) {
+  const blk_q8_K *y = a;
+  const size_t bb = q5 ? sizeof(blk_q5_K) : sizeof(blk_q4_K);
+  const v128_t m4 = wasm_i8x16_splat(0xF), one = wasm_i8x16_splat(1);
+  float s = 0;
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    const uint8_t *blk = (const uint8_t *)w + i * bb;
+    const blk_q4_K *x4 = (const blk_q4_K *)blk;
+    const blk_q5_K *x5 = (const blk_q5_K *)blk;
+    touch_ahead(blk, (int)bb);
+    uint8_t sc[8], mn[8];
+    qk_unpack_k4(q5 ? x5->scales : x4->scales, sc, mn);
+    const int summs = k4_summs(mn, y[i].bsums);
+    const uint8_t *q = q5 ? x5->qs : x4->qs;
+    const int8_t *a8 = y[i].qs;
+    v128_t h0 = wasm_i8x16_splat(0), h1 = h0;
+    if (q5) { h0 = ld(x5->qh); h1 = ld(x5->qh + 16); }
+    v128_t acc = wasm_i32x4_splat(0);
+    _Pragma("clang loop unroll(disable)") for (int j = 0; j < 4; j++, q += 32, a8 += 64) {
+      const v128_t q0 = ld(q), q1 = ld(q + 16);
+      v128_t l0 = wasm_v128_and(q0, m4), l1 = wasm_v128_and(q1, m4), u0 = nib_hi(q0, m4), u1 = nib_hi(q1, m4);
+      if (q5) { /* bit 2j (low nibbles) / 2j + 1 (high nibbles) of qh moved to bit 4 of each byte */
+        l0 = wasm_v128_or(l0, wasm_i16x8_shl(wasm_v128_and(wasm_u16x8_shr(h0, 2 * j), one), 4));
+        l1 = wasm_v128_or(l1, wasm_i16x8_shl(wasm_v128_and(wasm_u16x8_shr(h1, 2 * j), one), 4));
+        u0 = wasm_v128_or(u0, wasm_i16x8_shl(wasm_v128_and(wasm_u16x8_shr(h0, 2 * j + 1), one), 4));
+        u1 = wasm_v128_or(u1, wasm_i16x8_shl(wasm_v128_and(wasm_u16x8_shr(h1, 2 * j + 1), one), 4));
+      }
+      const v128_t lo = wasm_i16x8_add(rdot16(a8, l0), rdot16(a8 + 16, l1));
+      const v128_t hi = wasm_i16x8_add(rdot16(a8 + 32, u0), rdot16(a8 + 48, u1));
+      acc = wasm_i32x4_add(acc, wasm_i32x4_add(scl(lo, sc[2 * j]), scl(hi, sc[2 * j + 1])));
+    }
+    s += y[i].d * (qk_h2f(q5 ? x5->d : x4->d) * hsum_i32(acc) - qk_h2f(q5 ? x5->dmin : x4->dmin) * summs);
+  }
+  return s;
+}
+static float vd_q4_K_r(int64_t n, const void *w, const void *a) { return vd_k45_r(0, n, w, a); }
+static float vd_q5_K_r(int64_t n, const void *w, const void *a) { return vd_k45_r(1, n, w, a); }
+
+/* Q6_K: quants 0..63 (before their -32, taken back through the activation block sums), one relaxed dot
+ * and one scaled dot_i16x8 per 16-element group. */
+static float vd_q6_K_r(int64_t n, const void *w, const void *a) {
+  const blk_q6_K *x = w;
+  const blk_q8_K *y = a;
+  const v128_t m4 = wasm_i8x16_splat(0xF), m30 = wasm_i8x16_splat(0x30);
+  float s = 0;
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    touch_ahead(x + i, sizeof(blk_q6_K));
+    /* Σ (q - 32)·a = Σ q·a - 32 Σ a, per 16-element group (= scale index) from the block sums */
+    const v128_t scv = ld(x[i].scales);
+    const v128_t off = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(scv), ld(y[i].bsums)),
+                                      wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(scv), ld(y[i].bsums + 8)));
+    v128_t acc = wasm_i32x4_mul(off, wasm_i32x4_splat(-32));
+    _Pragma("clang loop unroll(disable)") for (int nh = 0; nh < 4; nh++) {
+      const int n0 = nh >> 1, o = 16 * (nh & 1);
+      const uint8_t *ql = x[i].ql + 64 * n0 + o, *qh = x[i].qh + 32 * n0 + o;
+      const int8_t *sc = x[i].scales + 8 * n0 + (nh & 1), *a8 = y[i].qs + 128 * n0 + o;
+      const v128_t l0 = ld(ql), l1 = ld(ql + 32), h = ld(qh);
+      const v128_t q1 = wasm_v128_or(wasm_v128_and(l0, m4), wasm_v128_and(wasm_i16x8_shl(h, 4), m30));
+      const v128_t q2 = wasm_v128_or(wasm_v128_and(l1, m4), wasm_v128_and(wasm_i16x8_shl(h, 2), m30));
+      const v128_t q3 = wasm_v128_or(nib_hi(l0, m4), wasm_v128_and(h, m30));
+      const v128_t q4 = wasm_v128_or(nib_hi(l1, m4), wasm_v128_and(wasm_u16x8_shr(h, 2), m30));
+      acc = wasm_i32x4_add(acc, wasm_i32x4_add(scl(rdot16(a8, q1), sc[0]), scl(rdot16(a8 + 32, q2), sc[2])));
+      acc = wasm_i32x4_add(acc, wasm_i32x4_add(scl(rdot16(a8 + 64, q3), sc[4]), scl(rdot16(a8 + 96, q4), sc[6])));
+    }
+    s += y[i].d * qk_h2f(x[i].d) * hsum_i32(acc);
+  }
+  return s;
+}
+#pragma clang attribute pop
+#endif
+
 static float dot_f16_f32(int64_t n, const uint16_t *a, const float *b) { return vd_f16(n, a, b); }
 static float dot_f32(int64_t n, const float *a, const float *b) { return vd_f32(n, a, b); }
 
@@ -471,6 +575,212 @@ static void gemm_q8_0(int64_t cols, const void *w, size_t w_row, int64_t nrows, 
     for (int64_t t = 0; t < ntok; t++) out[t * ostride + r] = hsum_f32(acc[r][t]);
 }
 
+#if defined(QK_WASM_RELAXED)
+#pragma clang attribute push(__attribute__((target("relaxed-simd"))), apply_to = function)
+
+/*
+ * Relaxed-SIMD batched gemm (prefill) for Q4_K/Q5_K/Q6_K on the plain layout, on the vec-dots' Q8_K
+ * activations: each weight block of up to 8 rows is unpacked once per call into 16 vectors of unsigned
+ * quants (Q6_K: 0..63, its -32 taken back through the block sums) plus one int16 scale splat per
+ * sub-block (Q4_K/Q5_K: 32 elements; Q6_K: 16), then every token of the tile, four at a time, costs per
+ * 32 elements two relaxed dots, an int16 add and one i32x4.dot_i16x8_s by the scale. Integer sums are
+ * exact and the float epilogue is the vec-dots' expression in the same block order, so each (row, token)
+ * is bit-identical with vd_q4_K_r / vd_q5_K_r / vd_q6_K_r (decode).
+ */
+static inline __attribute__((always_inline)) void prep_k_r(const int kind, const uint8_t *blk, v128_t *wq, v128_t *ws,
+                                                            v128_t *mlo, v128_t *mhi, float *d, float *dmin) {
+  const v128_t m4 = wasm_i8x16_splat(0xF);
+  if (kind == GK_Q6) {
+    const blk_q6_K *x = (const blk_q6_K *)blk;
+    const v128_t m30 = wasm_i8x16_splat(0x30);
+    for (int nh = 0; nh < 4; nh++) {
+      const int n0 = nh >> 1, h = nh & 1;
+      const v128_t l0 = ld(x->ql + 64 * n0 + 16 * h), l1 = ld(x->ql + 64 * n0 + 32 + 16 * h), hb = ld(x->qh + 32 * n0 + 16 * h);
+      const int g = 8 * n0 + h; /* 16-element group (= scale index) of q1; q2..q4 are g + 2, 4, 6 */
+      wq[g] = wasm_v128_or(wasm_v128_and(l0, m4), wasm_v128_and(wasm_i16x8_shl(hb, 4), m30));
+      wq[g + 2] = wasm_v128_or(wasm_v128_and(l1, m4), wasm_v128_and(wasm_i16x8_shl(hb, 2), m30));
+      wq[g + 4] = wasm_v128_or(nib_hi(l0, m4), wasm_v128_and(hb, m30));
+      wq[g + 6] = wasm_v128_or(nib_hi(l1, m4), wasm_v128_and(wasm_u16x8_shr(hb, 2), m30));
+    }
+    const v128_t scv = ld(x->scales);
+    *mlo = wasm_i16x8_extend_low_i8x16(scv); /* Q6_K: the scales, for the -32 term */
+    *mhi = wasm_i16x8_extend_high_i8x16(scv);
+    for (int g = 0; g < 16; g++) ws[g] = wasm_i16x8_splat(x->scales[g]);
+    *d = qk_h2f(x->d);
+    return;
+  }
+  const blk_q4_K *x4 = (const blk_q4_K *)blk;
+  const blk_q5_K *x5 = (const blk_q5_K *)blk;
+  uint8_t sc[8], mn[8];
+  qk_unpack_k4(kind == GK_Q5 ? x5->scales : x4->scales, sc, mn);
+  const uint8_t *q = kind == GK_Q5 ? x5->qs : x4->qs;
+  const v128_t one = wasm_i8x16_splat(1);
+  v128_t h0 = wasm_i8x16_splat(0), h1 = h0;
+  if (kind == GK_Q5) { h0 = ld(x5->qh); h1 = ld(x5->qh + 16); }
+  for (int j = 0; j < 4; j++, q += 32) {
+    const v128_t q0 = ld(q), q1 = ld(q + 16);
+    v128_t l0 = wasm_v128_and(q0, m4), l1 = wasm_v128_and(q1, m4), u0 = nib_hi(q0, m4), u1 = nib_hi(q1, m4);
+    if (kind == GK_Q5) {
+      l0 = wasm_v128_or(l0, wasm_i16x8_shl(wasm_v128_and(wasm_u16x8_shr(h0, 2 * j), one), 4));
+      l1 = wasm_v128_or(l1, wasm_i16x8_shl(wasm_v128_and(wasm_u16x8_shr(h1, 2 * j), one), 4));
+      u0 = wasm_v128_or(u0, wasm_i16x8_shl(wasm_v128_and(wasm_u16x8_shr(h0, 2 * j + 1), one), 4));
+      u1 = wasm_v128_or(u1, wasm_i16x8_shl(wasm_v128_and(wasm_u16x8_shr(h1, 2 * j + 1), one), 4));
+    }
+    wq[4 * j] = l0;
+    wq[4 * j + 1] = l1;
+    wq[4 * j + 2] = u0;
+    wq[4 * j + 3] = u1;
+  }
+  for (int k = 0; k < 8; k++) ws[k] = wasm_i16x8_splat(sc[k]);
+  const v128_t m = wasm_u16x8_load8x8(mn);
+  *mlo = wasm_i16x8_shuffle(m, m, 0, 0, 1, 1, 2, 2, 3, 3);
+  *mhi = wasm_i16x8_shuffle(m, m, 4, 4, 5, 5, 6, 6, 7, 7);
+  *d = qk_h2f(kind == GK_Q5 ? x5->d : x4->d);
+  *dmin = qk_h2f(kind == GK_Q5 ? x5->dmin : x4->dmin);
+}
+
+/* One token's int32 lanes for one row's super-block (their sum is the vec-dot's isum); *mdot the mins' term. */
+static inline __attribute__((always_inline)) v128_t isum_r(const int kind, const v128_t *wq, const v128_t *ws, v128_t mlo,
+                                                            v128_t mhi, const blk_q8_K *a, v128_t *mdot) {
+  const int8_t *q8 = a->qs;
+  const v128_t t = wasm_i32x4_add(wasm_i32x4_dot_i16x8(mlo, ld(a->bsums)), wasm_i32x4_dot_i16x8(mhi, ld(a->bsums + 8)));
+  v128_t c;
+  if (kind == GK_Q6) {
+    c = wasm_i32x4_mul(t, wasm_i32x4_splat(-32));
+    _Pragma("clang loop unroll(disable)") for (int g = 0; g < 16; g += 2) {
+      c = wasm_i32x4_add(c, wasm_i32x4_dot_i16x8(rdot16(q8 + 16 * g, wq[g]), ws[g]));
+      c = wasm_i32x4_add(c, wasm_i32x4_dot_i16x8(rdot16(q8 + 16 * g + 16, wq[g + 1]), ws[g + 1]));
+    }
+    *mdot = wasm_i32x4_splat(0);
+  } else {
+    c = wasm_i32x4_splat(0);
+    _Pragma("clang loop unroll(disable)") for (int s = 0; s < 8; s++) {
+      const v128_t p = wasm_i16x8_add(rdot16(q8 + 32 * s, wq[2 * s]), rdot16(q8 + 32 * s + 16, wq[2 * s + 1]));
+      c = wasm_i32x4_add(c, wasm_i32x4_dot_i16x8(p, ws[s]));
+    }
+    *mdot = t;
+  }
+  return c;
+}
+
+/* Four tokens at once: each weight vector and scale is loaded once for the four. */
+static inline __attribute__((always_inline)) void isum4_r(const int kind, const v128_t *wq, const v128_t *ws, v128_t mlo,
+                                                           v128_t mhi, const blk_q8_K *const *a, v128_t *c, v128_t *md) {
+  for (int k = 0; k < 4; k++) {
+    const v128_t t = wasm_i32x4_add(wasm_i32x4_dot_i16x8(mlo, ld(a[k]->bsums)), wasm_i32x4_dot_i16x8(mhi, ld(a[k]->bsums + 8)));
+    if (kind == GK_Q6) {
+      c[k] = wasm_i32x4_mul(t, wasm_i32x4_splat(-32));
+      md[k] = wasm_i32x4_splat(0);
+    } else {
+      c[k] = wasm_i32x4_splat(0);
+      md[k] = t;
+    }
+  }
+  const int8_t *q0 = a[0]->qs, *q1 = a[1]->qs, *q2 = a[2]->qs, *q3 = a[3]->qs;
+  v128_t c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
+  if (kind == GK_Q6) {
+    _Pragma("clang loop unroll(disable)") for (int g = 0; g < 16; g++) {
+      const v128_t w = wq[g], sc = ws[g];
+      const int o = 16 * g;
+      c0 = wasm_i32x4_add(c0, wasm_i32x4_dot_i16x8(rdot16(q0 + o, w), sc));
+      c1 = wasm_i32x4_add(c1, wasm_i32x4_dot_i16x8(rdot16(q1 + o, w), sc));
+      c2 = wasm_i32x4_add(c2, wasm_i32x4_dot_i16x8(rdot16(q2 + o, w), sc));
+      c3 = wasm_i32x4_add(c3, wasm_i32x4_dot_i16x8(rdot16(q3 + o, w), sc));
+    }
+  } else {
+    _Pragma("clang loop unroll(disable)") for (int s = 0; s < 8; s++) {
+      const v128_t w0 = wq[2 * s], w1 = wq[2 * s + 1], sc = ws[s];
+      const int o = 32 * s;
+      c0 = wasm_i32x4_add(c0, wasm_i32x4_dot_i16x8(wasm_i16x8_add(rdot16(q0 + o, w0), rdot16(q0 + o + 16, w1)), sc));
+      c1 = wasm_i32x4_add(c1, wasm_i32x4_dot_i16x8(wasm_i16x8_add(rdot16(q1 + o, w0), rdot16(q1 + o + 16, w1)), sc));
+      c2 = wasm_i32x4_add(c2, wasm_i32x4_dot_i16x8(wasm_i16x8_add(rdot16(q2 + o, w0), rdot16(q2 + o + 16, w1)), sc));
+      c3 = wasm_i32x4_add(c3, wasm_i32x4_dot_i16x8(wasm_i16x8_add(rdot16(q3 + o, w0), rdot16(q3 + o + 16, w1)), sc));
+    }
+  }
+  c[0] = c0;
+  c[1] = c1;
+  c[2] = c2;
+  c[3] = c3;
+}
+
+static inline __attribute__((always_inline)) void gemm_k_r(const int kind, int64_t cols, const void *w, size_t w_row,
+                                                            int64_t nrows, const void *act, size_t act_row, int64_t ntok,
+                                                            float *out, int64_t ostride) {
+  const size_t bb = kind == GK_Q4 ? sizeof(blk_q4_K) : kind == GK_Q5 ? sizeof(blk_q5_K) : sizeof(blk_q6_K);
+  const int64_t nb = cols / QK_K, n4 = ntok / 4;
+  v128_t wq[GEMM_ROWS][16], ws[GEMM_ROWS][16], mlo[GEMM_ROWS], mhi[GEMM_ROWS], sum[GEMM_ROWS][GEMM_TOKS / 4];
+  float dw[GEMM_ROWS], dm[GEMM_ROWS], sum1[GEMM_ROWS][4];
+  for (int64_t r = 0; r < nrows; r++) {
+    for (int64_t g = 0; g < n4; g++) sum[r][g] = wasm_f32x4_splat(0);
+    for (int k = 0; k < 4; k++) sum1[r][k] = 0;
+  }
+  for (int64_t i = 0; i < nb; i++) {
+    for (int64_t r = 0; r < nrows; r++) {
+      const uint8_t *blk = (const uint8_t *)w + r * w_row + i * bb;
+      touch_ahead(blk, (int)bb);
+      prep_k_r(kind, blk, wq[r], ws[r], &mlo[r], &mhi[r], &dw[r], &dm[r]);
+    }
+    for (int64_t g = 0; g < n4; g++) {
+      const blk_q8_K *a[4];
+      for (int k = 0; k < 4; k++) a[k] = (const blk_q8_K *)((const uint8_t *)act + (size_t)(4 * g + k) * act_row) + i;
+      const v128_t ad = wasm_f32x4_make(a[0]->d, a[1]->d, a[2]->d, a[3]->d);
+      for (int64_t r = 0; r < nrows; r++) {
+        v128_t md[4], c[4];
+        isum4_r(kind, wq[r], ws[r], mlo[r], mhi[r], a, c, md);
+        const v128_t isum = wasm_f32x4_convert_i32x4(hsum4_i32(c[0], c[1], c[2], c[3]));
+        v128_t v;
+        if (kind == GK_Q6) {
+          v = wasm_f32x4_mul(wasm_f32x4_mul(ad, wasm_f32x4_splat(dw[r])), isum); /* y.d * x.d * isum */
+        } else {
+          const v128_t summs = wasm_f32x4_convert_i32x4(hsum4_i32(md[0], md[1], md[2], md[3]));
+          /* y.d * (x.d * isum - x.dmin * summs) */
+          v = wasm_f32x4_mul(ad, wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(dw[r]), isum),
+                                                wasm_f32x4_mul(wasm_f32x4_splat(dm[r]), summs)));
+        }
+        sum[r][g] = wasm_f32x4_add(sum[r][g], v);
+      }
+    }
+    for (int64_t t = 4 * n4; t < ntok; t++) {
+      const blk_q8_K *a = (const blk_q8_K *)((const uint8_t *)act + (size_t)t * act_row) + i;
+      for (int64_t r = 0; r < nrows; r++) {
+        v128_t md;
+        const float isum = (float)hsum_i32(isum_r(kind, wq[r], ws[r], mlo[r], mhi[r], a, &md));
+        if (kind == GK_Q6) {
+          sum1[r][t - 4 * n4] += a->d * dw[r] * isum;
+        } else {
+          const float summs = (float)hsum_i32(md);
+          sum1[r][t - 4 * n4] += a->d * (dw[r] * isum - dm[r] * summs);
+        }
+      }
+    }
+  }
+  for (int64_t r = 0; r < nrows; r++) {
+    for (int64_t t = 0; t < 4 * n4; t++) {
+      float lanes[4];
+      wasm_v128_store(lanes, sum[r][t / 4]);
+      out[t * ostride + r] = lanes[t % 4];
+    }
+    for (int64_t t = 4 * n4; t < ntok; t++) out[t * ostride + r] = sum1[r][t - 4 * n4];
+  }
+}
+
+static void gemm_q4_K_r(int64_t cols, const void *w, size_t w_row, int64_t nrows, const void *act, size_t act_row,
+                        int64_t ntok, float *out, int64_t ostride) {
+  gemm_k_r(GK_Q4, cols, w, w_row, nrows, act, act_row, ntok, out, ostride);
+}
+static void gemm_q5_K_r(int64_t cols, const void *w, size_t w_row, int64_t nrows, const void *act, size_t act_row,
+                        int64_t ntok, float *out, int64_t ostride) {
+  gemm_k_r(GK_Q5, cols, w, w_row, nrows, act, act_row, ntok, out, ostride);
+}
+static void gemm_q6_K_r(int64_t cols, const void *w, size_t w_row, int64_t nrows, const void *act, size_t act_row,
+                        int64_t ntok, float *out, int64_t ostride) {
+  gemm_k_r(GK_Q6, cols, w, w_row, nrows, act, act_row, ntok, out, ostride);
+}
+static void act_q8_K_r(const float *x, void *y, int64_t n) { qk_quantize_act_q8_K(x, y, n); }
+static size_t act_row_q8_K_r(int64_t cols) { return (size_t)(cols / QK_K) * sizeof(blk_q8_K); }
+#pragma clang attribute pop
+#endif
+
 void qk_plan_register_simd128(qk_type_desc *types) {
   const int k_types[] = { QK_Q4_K, QK_Q5_K, QK_Q6_K };
   const qk_gemm_plain_fn k_gemms[] = { gemm_q4_K, gemm_q5_K, gemm_q6_K };
@@ -480,6 +790,15 @@ void qk_plan_register_simd128(qk_type_desc *types) {
     types[k_types[i]].gemm_act_row = act_row_q8_K16;
     types[k_types[i]].gemm_act_name = "q8_K16";
   }
+#if defined(QK_WASM_RELAXED)
+  const qk_gemm_plain_fn r_gemms[] = { gemm_q4_K_r, gemm_q5_K_r, gemm_q6_K_r };
+  for (int i = 0; i < 3; i++) {
+    types[k_types[i]].gemm[QK_ISA_SIMD128] = r_gemms[i];
+    types[k_types[i]].gemm_act = act_q8_K_r;
+    types[k_types[i]].gemm_act_row = act_row_q8_K_r;
+    types[k_types[i]].gemm_act_name = "q8_K";
+  }
+#endif
   types[QK_Q8_0].gemm[QK_ISA_SIMD128] = gemm_q8_0;
   types[QK_Q8_0].gemm_act = act_q8_016;
   types[QK_Q8_0].gemm_act_row = act_row_q8_016;
@@ -493,6 +812,11 @@ int qk_vtable_simd128(qk_vtable *t) {
   t->t[QK_Q4_K].dot = vd_q4_K;
   t->t[QK_Q5_K].dot = vd_q5_K;
   t->t[QK_Q6_K].dot = vd_q6_K;
+#if defined(QK_WASM_RELAXED)
+  t->t[QK_Q4_K].dot = vd_q4_K_r;
+  t->t[QK_Q5_K].dot = vd_q5_K_r;
+  t->t[QK_Q6_K].dot = vd_q6_K_r;
+#endif
   t->ops.dot_f16_f32 = dot_f16_f32;
   t->ops.dot_f32 = dot_f32;
   t->ops.axpy_f16 = axpy_f16;

@@ -9,7 +9,8 @@
 // @yowasp/clang ships only the wasm32-wasip1 sysroot (no wasm32-wasip1-threads libc), so the threaded
 // module links the single-threaded libc with --no-check-features: only the thread that calls into
 // the module allocates; workers run kernel chunks, which never call malloc.
-// `node scripts/build-wasm.mjs [st|mt]` builds one of them (default both).
+//   wasm/quant-kernels{,-mt}-relaxed.wasm  the same with relaxed SIMD (see below).
+// `node scripts/build-wasm.mjs [st|mt|st-relaxed|mt-relaxed]` builds one of them (default all four).
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -86,14 +87,26 @@ const variants = {
     ],
   },
 };
+// Relaxed-SIMD twins (-DQK_WASM_RELAXED: the K-quant kernels use i16x8.relaxed_dot_i8x16_i7x16_s, only in
+// csrc/vec-dot-simd128.c): picked at load when the engine validates relaxed SIMD (Chrome ≥ 114,
+// Node ≥ 22, Node 20 with --experimental-wasm-relaxed-simd),
+// else the plain SIMD128 modules above.
+variants['st-relaxed'] = {
+  file: 'quant-kernels-relaxed.wasm',
+  args: [...variants.st.args.slice(0, 2), '-DQK_WASM_RELAXED', ...variants.st.args.slice(2)],
+};
+variants['mt-relaxed'] = {
+  file: 'quant-kernels-mt-relaxed.wasm',
+  args: [...variants.mt.args.slice(0, 2), '-DQK_WASM_RELAXED', ...variants.mt.args.slice(2)],
+};
 tree.src.wasm = { 'thread-start.s': readFileSync(join(root, 'csrc', 'wasm', 'thread-start.s')) };
 
-const which = process.argv[2] ? [process.argv[2]] : ['st', 'mt'];
+const which = process.argv[2] ? [process.argv[2]] : ['st', 'mt', 'st-relaxed', 'mt-relaxed'];
 mkdirSync(join(root, 'wasm'), { recursive: true });
 for (const v of which) {
   const { file, args } = variants[v] ?? {};
   if (!file) {
-    console.error(`build-wasm: unknown variant ${v} (st or mt)`);
+    console.error(`build-wasm: unknown variant ${v} (st, mt, st-relaxed or mt-relaxed)`);
     process.exit(1);
   }
   const t0 = Date.now();

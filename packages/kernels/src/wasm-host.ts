@@ -60,6 +60,50 @@ function memoized<K>(
   return p;
 }
 
+/**
+ * Whether the engine runs relaxed SIMD (Chrome ≥ 114, Node ≥ 22, Node 20 with
+ * --experimental-wasm-relaxed-simd): then the package's *-relaxed.wasm modules are loaded, whose K-quant
+ * vec-dots use i32x4.relaxed_dot_i8x16_i7x16_add_s (deterministic for the operands they pass: results are
+ * bit-identical with the SIMD128 modules). Env QUANT_KERNELS_WASM_RELAXED=0 turns it off (Node).
+ */
+let relaxedCache: boolean | undefined;
+export function relaxedSimd(): boolean {
+  if (relaxedCache === undefined) {
+    const off = typeof process !== 'undefined' && process.env?.QUANT_KERNELS_WASM_RELAXED === '0';
+    // (func (result v128) v128.const 0 ×3 i32x4.relaxed_dot_i8x16_i7x16_add_s)
+    const z = new Array<number>(16).fill(0);
+    const body = [0, 0xfd, 12, ...z, 0xfd, 12, ...z, 0xfd, 12, ...z, 0xfd, 0x93, 2, 0x0b];
+    const bytes = new Uint8Array([
+      0,
+      0x61,
+      0x73,
+      0x6d,
+      1,
+      0,
+      0,
+      0,
+      1,
+      5,
+      1,
+      0x60,
+      0,
+      1,
+      0x7b,
+      3,
+      2,
+      1,
+      0,
+      10,
+      body.length + 2,
+      1,
+      body.length,
+      ...body,
+    ]);
+    relaxedCache = !off && WebAssembly.validate(bytes);
+  }
+  return relaxedCache;
+}
+
 async function wasmModule(opts: WasmSourceOptions, threaded: boolean): Promise<WebAssembly.Module> {
   if (opts.wasmBinary) {
     const b = opts.wasmBinary;
@@ -73,7 +117,7 @@ async function wasmModule(opts: WasmSourceOptions, threaded: boolean): Promise<W
   }
   // Node: a path or file: URL read from disk (src/wasm-file.ts); browsers: fetched (wasm-file.browser.ts).
   const { wasmLocation } = await import('./wasm-file');
-  const where = await wasmLocation(opts.wasmUrl, threaded);
+  const where = await wasmLocation(opts.wasmUrl, threaded, opts.wasmUrl === undefined && relaxedSimd());
   return memoized(
     (k) => compiledByPath.get(k),
     (k, v) => compiledByPath.set(k, v),
@@ -198,10 +242,32 @@ export async function createWasmHost(opts: WasmHostOptions = {}): Promise<Host> 
     );
   }
 
+  // Node: weightFromFile reads the tensor straight into linear memory (see mapFile below).
+  // (threaded module: large tensors are read by `threads` threads at once, see wasm-file.ts)
+  const { fileReader } = await import('./wasm-file');
+  let readInto = await fileReader(threaded ? Math.max(0, (opts.threads ?? 1) - 1) : 0);
   let contexts = 0;
   const raw: RawBinding = Object.assign(
     forwarders(Object.getOwnPropertyNames(binding), () => binding),
     {
+      /**
+       * Wasm cannot map a file into linear memory: `weightFromFile` allocates the weight there and reads
+       * the bytes straight into it (one copy, from the page cache; no intermediate buffer whose fresh
+       * pages would fault too). [ptr, base, len, file id] or a negative code, like the native mapFile.
+       */
+      mapFile(path: string, offset: number, bytes: number): [number, number, number, number] | number {
+        if (!readInto) return -38; // ENOSYS: canMapFiles is false here, so kernels.ts never calls this
+        const ptr = alloc(Math.max(1, bytes), false);
+        const r = readInto(path, offset, new Uint8Array(mem().buffer, ptr, bytes));
+        if (r < 0) {
+          free(ptr);
+          return r;
+        }
+        return [ptr, ptr, bytes, 0];
+      },
+      unmap(base: number, _len: number): void {
+        free(base);
+      },
       createContext(threads: number, forceScalar: number): number {
         const c = binding.createContext(threads, forceScalar);
         contexts++;
@@ -214,6 +280,7 @@ export async function createWasmHost(opts: WasmHostOptions = {}): Promise<Host> 
     },
   );
   const release = () => {
+    readInto = undefined;
     binding = releasedBinding;
     memory = undefined;
     spawner?.dispose();
@@ -260,7 +327,8 @@ export async function createWasmHost(opts: WasmHostOptions = {}): Promise<Host> 
     kind: 'wasm',
     threaded,
     raw,
-    canMapFiles: false,
+    // "map" = read straight into linear memory (Node); browsers have no files
+    canMapFiles: readInto !== undefined,
     maxMemoryBytes: WASM_MAX_MEMORY_BYTES,
     floats(length: number): FloatBlock {
       const ptr = alloc(Math.max(1, length) * 4, true);

@@ -1,11 +1,58 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { type Kernels, type LoadKernelsOptions, loadKernels } from '@quant/kernels';
 
 const pkg = join(__dirname, '..');
+const wasmFile = (name: string) => join(pkg, 'wasm', name);
 export const nativeBuilt = existsSync(join(pkg, 'build', 'Release', 'quant_kernels.node'));
-export const wasmBuilt = existsSync(join(pkg, 'wasm', 'quant-kernels.wasm'));
-export const wasmMtBuilt = existsSync(join(pkg, 'wasm', 'quant-kernels-mt.wasm'));
+export const wasmBuilt = existsSync(wasmFile('quant-kernels.wasm'));
+export const wasmMtBuilt = existsSync(wasmFile('quant-kernels-mt.wasm'));
+
+/**
+ * Relaxed SIMD (the *-relaxed.wasm modules): on by default in Node ≥ 22; Node 20 has it behind
+ * --experimental-wasm-relaxed-simd, which V8 accepts at run time, so the suite turns it on and runs the
+ * relaxed modules too. The plain cases name their SIMD128 module, so both kinds are tested either way.
+ */
+function relaxedEngine(): boolean {
+  // (func (result v128) v128.const 0 ×3 i32x4.relaxed_dot_i8x16_i7x16_add_s), as the wasm host checks
+  const z = new Array<number>(16).fill(0);
+  const body = [0, 0xfd, 12, ...z, 0xfd, 12, ...z, 0xfd, 12, ...z, 0xfd, 0x93, 2, 0x0b];
+  const bytes = new Uint8Array([
+    0,
+    0x61,
+    0x73,
+    0x6d,
+    1,
+    0,
+    0,
+    0,
+    1,
+    5,
+    1,
+    0x60,
+    0,
+    1,
+    0x7b,
+    3,
+    2,
+    1,
+    0,
+    10,
+    body.length + 2,
+    1,
+    body.length,
+    ...body,
+  ]);
+  if (WebAssembly.validate(bytes)) return true;
+  setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return WebAssembly.validate(bytes);
+}
+export const relaxedSimd = relaxedEngine();
+export const wasmRelaxedBuilt = existsSync(wasmFile('quant-kernels-relaxed.wasm'));
+export const wasmMtRelaxedBuilt = existsSync(wasmFile('quant-kernels-mt-relaxed.wasm'));
+const plain = (name: string) => pathToFileURL(wasmFile(name));
 /** Under scripts/test-asan.mjs only the native addon is instrumented: wasm cases would check nothing more. */
 const asanRun = !!process.env.QUANT_KERNELS_ASAN_RUN;
 
@@ -36,7 +83,7 @@ export const BACKENDS: BackendCase[] = [
     why: asanRun
       ? 'the ASan run checks the native addon only'
       : 'wasm/quant-kernels.wasm missing: run `node scripts/build-wasm.mjs`',
-    opts: { backend: 'wasm', wasmThreads: false },
+    opts: { backend: 'wasm', wasmUrl: plain('quant-kernels.wasm') },
   },
   {
     name: 'wasm-mt',
@@ -44,13 +91,33 @@ export const BACKENDS: BackendCase[] = [
     why: asanRun
       ? 'the ASan run checks the native addon only'
       : 'wasm/quant-kernels-mt.wasm missing: run `node scripts/build-wasm.mjs`',
-    opts: { backend: 'wasm', threads: 2, wasmThreads: true },
+    opts: { backend: 'wasm', threads: 2, wasmUrl: plain('quant-kernels-mt.wasm') },
+  },
+  {
+    name: 'wasm-relaxed',
+    available: wasmRelaxedBuilt && relaxedSimd && !asanRun,
+    why: asanRun
+      ? 'the ASan run checks the native addon only'
+      : !relaxedSimd
+        ? 'this engine cannot run relaxed SIMD'
+        : 'wasm/quant-kernels-relaxed.wasm missing: run `node scripts/build-wasm.mjs`',
+    opts: { backend: 'wasm', wasmUrl: plain('quant-kernels-relaxed.wasm') },
+  },
+  {
+    name: 'wasm-mt-relaxed',
+    available: wasmMtRelaxedBuilt && relaxedSimd && !asanRun,
+    why: asanRun
+      ? 'the ASan run checks the native addon only'
+      : !relaxedSimd
+        ? 'this engine cannot run relaxed SIMD'
+        : 'wasm/quant-kernels-mt-relaxed.wasm missing: run `node scripts/build-wasm.mjs`',
+    opts: { backend: 'wasm', threads: 2, wasmUrl: plain('quant-kernels-mt-relaxed.wasm') },
   },
   {
     name: 'wasm-scalar',
     available: wasmBuilt && !asanRun,
     why: asanRun ? 'the ASan run checks the native addon only' : 'wasm module not built',
-    opts: { backend: 'wasm', forceScalar: true },
+    opts: { backend: 'wasm', wasmUrl: plain('quant-kernels.wasm'), forceScalar: true },
   },
 ];
 
