@@ -468,7 +468,7 @@ static void attn_head_tiled(const qk_vec_ops *vt, const qk_attn_params *p, const
     for (int64_t k = 0; k < 64; k++) e[k] = -INFINITY;
     for (int64_t k = a; k <= b; k++) {
       const uint16_t *kr = (const uint16_t *)(kb + (size_t)k * rowb) + g * hd;
-      for (int64_t i = 0; i < hd; i++) k32[i] = qk_h2f(kr[i]);
+      qk_f16_to_f32_row(kr, k32, hd);
       const float s = score_flash(vt->dot_f32(hd, k32, qh), p);
       e[k - t0] = s;
       if (s > tmax) tmax = s;
@@ -490,7 +490,7 @@ static void attn_head_tiled(const qk_vec_ops *vt, const qk_attn_params *p, const
     S = (float)((double)S + sum);
     for (int64_t k = a; k <= b; k++) {
       const uint16_t *vr = (const uint16_t *)(vb + (size_t)k * rowb) + g * hd;
-      for (int64_t i = 0; i < hd; i++) v32[i] = qk_h2f(vr[i]);
+      qk_f16_to_f32_row(vr, v32, hd);
       vt->axpy_f32(hd, e[k - t0], v32, oh);
     }
   }

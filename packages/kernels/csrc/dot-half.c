@@ -76,6 +76,15 @@ float qk_dot_bf16_gemm(int64_t n, const void *w, const void *a) {
 }
 
 void (*qk_f32_to_f16_fast)(const float *x, void *y, int64_t n) = NULL;
+void (*qk_f16_to_f32_fast)(const uint16_t *x, float *y, int64_t n) = NULL;
+
+void qk_f16_to_f32_row(const uint16_t *x, float *y, int64_t n) {
+  if (qk_f16_to_f32_fast) {
+    qk_f16_to_f32_fast(x, y, n);
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) y[i] = qk_h2f(x[i]);
+}
 
 void qk_f32_to_f16_row(const float *x, void *y, int64_t n) {
   if (qk_f32_to_f16_fast) {

@@ -147,6 +147,9 @@ void qk_act_f16(const float *x, uint16_t *y, int64_t n);
  * CPU has it (installed by qk_vtable_avx2; identical results to qk_f2h), else qk_f2h. */
 void qk_f32_to_f16_row(const float *x, void *y, int64_t n);
 extern void (*qk_f32_to_f16_fast)(const float *x, void *y, int64_t n);
+/* f16 → f32 of n values (exact): F16C when the CPU has it, else the table. */
+void qk_f16_to_f32_row(const uint16_t *x, float *y, int64_t n);
+extern void (*qk_f16_to_f32_fast)(const uint16_t *x, float *y, int64_t n);
 /* out[i] = silu(g[i]) · u[i] with a vectorized exp (within 2e-7 relative of expf's result), installed
  * by qk_vtable_avx2; NULL = the scalar loop (ops.c). */
 extern void (*qk_swiglu_fast)(float *out, const float *g, const float *u, int64_t n);

@@ -894,9 +894,16 @@ AVX2 static void swiglu_avx2(float *out, const float *g, const float *u, int64_t
   for (; i < n; i++) out[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
+AVX2 static void f16_to_f32_f16c(const uint16_t *x, float *y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, ld_h8((const uint8_t *)(x + i)));
+  for (; i < n; i++) y[i] = qk_h2f(x[i]);
+}
+
 int qk_vtable_avx2(qk_vtable *t) {
   if (!qk_cpu_has_avx2()) return 0;
   qk_f32_to_f16_fast = f32_to_f16_f16c;
+  qk_f16_to_f32_fast = f16_to_f32_f16c;
   qk_swiglu_fast = swiglu_avx2;
   t->t[QK_F32].dot = vd_f32;
   t->t[QK_F16].dot = vd_hh;
