@@ -70,38 +70,20 @@ let relaxedCache: boolean | undefined;
 export function relaxedSimd(): boolean {
   if (relaxedCache === undefined) {
     const off = typeof process !== 'undefined' && process.env?.QUANT_KERNELS_WASM_RELAXED === '0';
-    // (func (result v128) v128.const 0 ×3 i32x4.relaxed_dot_i8x16_i7x16_add_s)
-    const z = new Array<number>(16).fill(0);
-    const body = [0, 0xfd, 12, ...z, 0xfd, 12, ...z, 0xfd, 12, ...z, 0xfd, 0x93, 2, 0x0b];
-    const bytes = new Uint8Array([
-      0,
-      0x61,
-      0x73,
-      0x6d,
-      1,
-      0,
-      0,
-      0,
-      1,
-      5,
-      1,
-      0x60,
-      0,
-      1,
-      0x7b,
-      3,
-      2,
-      1,
-      0,
-      10,
-      body.length + 2,
-      1,
-      body.length,
-      ...body,
-    ]);
-    relaxedCache = !off && WebAssembly.validate(bytes);
+    relaxedCache = !off && WebAssembly.validate(relaxedSimdProbe());
   }
   return relaxedCache;
+}
+
+/** A module that validates only where relaxed SIMD is on:
+ * (func (result v128) v128.const 0 ×3 i32x4.relaxed_dot_i8x16_i7x16_add_s) */
+export function relaxedSimdProbe(): Uint8Array<ArrayBuffer> {
+  const z = new Array<number>(16).fill(0);
+  const body = [0, 0xfd, 12, ...z, 0xfd, 12, ...z, 0xfd, 12, ...z, 0xfd, 0x93, 2, 0x0b];
+  const header = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]; // "\0asm", version 1
+  const types = [1, 5, 1, 0x60, 0, 1, 0x7b]; // one type: () -> v128
+  const funcs = [3, 2, 1, 0]; // one function of type 0
+  return new Uint8Array([...header, ...types, ...funcs, 10, body.length + 2, 1, body.length, ...body]);
 }
 
 async function wasmModule(opts: WasmSourceOptions, threaded: boolean): Promise<WebAssembly.Module> {

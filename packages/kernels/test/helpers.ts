@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { type Kernels, type LoadKernelsOptions, loadKernels } from '@quant/kernels';
+import { relaxedSimdProbe } from '../src/wasm-host';
 
 const pkg = join(__dirname, '..');
 const wasmFile = (name: string) => join(pkg, 'wasm', name);
@@ -16,39 +17,12 @@ export const wasmMtBuilt = existsSync(wasmFile('quant-kernels-mt.wasm'));
  * relaxed modules too. The plain cases name their SIMD128 module, so both kinds are tested either way.
  */
 function relaxedEngine(): boolean {
-  // (func (result v128) v128.const 0 ×3 i32x4.relaxed_dot_i8x16_i7x16_add_s), as the wasm host checks
-  const z = new Array<number>(16).fill(0);
-  const body = [0, 0xfd, 12, ...z, 0xfd, 12, ...z, 0xfd, 12, ...z, 0xfd, 0x93, 2, 0x0b];
-  const bytes = new Uint8Array([
-    0,
-    0x61,
-    0x73,
-    0x6d,
-    1,
-    0,
-    0,
-    0,
-    1,
-    5,
-    1,
-    0x60,
-    0,
-    1,
-    0x7b,
-    3,
-    2,
-    1,
-    0,
-    10,
-    body.length + 2,
-    1,
-    body.length,
-    ...body,
-  ]);
+  const bytes = relaxedSimdProbe();
   if (WebAssembly.validate(bytes)) return true;
   setFlagsFromString('--experimental-wasm-relaxed-simd');
   return WebAssembly.validate(bytes);
 }
+
 export const relaxedSimd = relaxedEngine();
 export const wasmRelaxedBuilt = existsSync(wasmFile('quant-kernels-relaxed.wasm'));
 export const wasmMtRelaxedBuilt = existsSync(wasmFile('quant-kernels-mt-relaxed.wasm'));
