@@ -292,52 +292,40 @@ static inline float score_std(float dot, const qk_attn_params *p) {
   return tanhf(dot * inv) * p->softcap * p->scale;
 }
 
-/* fsc: 2·(pos − j0 + 1) floats for the softmax factors when the ISA has fa_vsum_f16 */
+/* fsc: 2·(pos − j0 + 1) floats for the softmax factors */
 static void attn_head_f16(const qk_vec_ops *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb, size_t rowb,
                           int64_t g, int64_t j0, int64_t pos, const float *qh, float *oh, uint16_t *q16,
                           uint16_t *acc, float *fsc) {
   const int64_t hd = p->head_dim;
   for (int64_t i = 0; i < hd; i++) { q16[i] = qk_f2h(qh[i]); acc[i] = 0; }
   float M = -INFINITY, S = 0.0f;
-  if (vt->fa_vsum_f16) {
-    /* the scores and the online softmax's factors first, then one V pass (same operations) */
-    const int64_t nkv = pos - j0 + 1;
-    float *msv = fsc, *vsv = fsc + nkv;
-    for (int64_t k = j0; k <= pos; k++) {
-      const uint16_t *kr = (const uint16_t *)(kb + (size_t)k * rowb) + g * hd;
-      const float s = score_flash(vt->fa_dot_f16(hd, kr, q16), p);
-      float ms = 1.0f, vs = 1.0f;
-      if (s > M) {
-        const float Mold = M;
-        M = s;
-        ms = expf(Mold - M);
-      } else {
-        vs = expf(s - M);
-      }
-      msv[k - j0] = ms;
-      vsv[k - j0] = vs;
-      S = S * ms + vs;
-    }
-    vt->fa_vsum_f16(hd, acc, vb + (size_t)j0 * rowb + (size_t)g * hd * 2, rowb, nkv, msv, vsv);
-    const float inv = S == 0.0f ? 0.0f : 1.0f / S;
-    for (int64_t i = 0; i < hd; i++) oh[i] = qk_h2f(acc[i]) * inv;
-    return;
-  }
+  /* the scores and the online softmax's factors first, then one pass over V with the same roundings:
+   * the ISA's fa_vsum_f16 (accumulator in registers) or, per key, fa_scale_f16 then fa_mad_f16 */
+  const int64_t nkv = pos - j0 + 1;
+  float *msv = fsc, *vsv = fsc + nkv;
   for (int64_t k = j0; k <= pos; k++) {
     const uint16_t *kr = (const uint16_t *)(kb + (size_t)k * rowb) + g * hd;
-    const uint16_t *vr = (const uint16_t *)(vb + (size_t)k * rowb) + g * hd;
-    float s = score_flash(vt->fa_dot_f16(hd, kr, q16), p);
+    const float s = score_flash(vt->fa_dot_f16(hd, kr, q16), p);
     float ms = 1.0f, vs = 1.0f;
     if (s > M) {
       const float Mold = M;
       M = s;
       ms = expf(Mold - M);
-      vt->fa_scale_f16(hd, acc, ms);
     } else {
       vs = expf(s - M);
     }
-    vt->fa_mad_f16(hd, acc, vr, vs);
+    msv[k - j0] = ms;
+    vsv[k - j0] = vs;
     S = S * ms + vs;
+  }
+  const uint8_t *v0 = vb + (size_t)j0 * rowb + (size_t)g * hd * 2;
+  if (vt->fa_vsum_f16) {
+    vt->fa_vsum_f16(hd, acc, v0, rowb, nkv, msv, vsv);
+  } else {
+    for (int64_t i = 0; i < nkv; i++) {
+      if (msv[i] != 1.0f) vt->fa_scale_f16(hd, acc, msv[i]); /* scaling by 1 would leave acc as it is */
+      vt->fa_mad_f16(hd, acc, (const uint16_t *)(v0 + (size_t)i * rowb), vsv[i]);
+    }
   }
   const float inv = S == 0.0f ? 0.0f : 1.0f / S;
   for (int64_t i = 0; i < hd; i++) oh[i] = qk_h2f(acc[i]) * inv;
