@@ -721,25 +721,110 @@ static int qtile_attention(qk_ctx *c, float *out, const float *q, const qk_kv *k
   return 0;
 }
 
+/* Scratch floats per thread of attn_chunk: typed: 4·head_dim; f16 flash: the f16 query and
+ * accumulator, attn_head_tiled's 2·head_dim + 64, and the softmax factors; f16 standard: see
+ * attn_head_f16_std; f32: ctx scores. */
+static int64_t attn_stride(const qk_kv *kv, const qk_attn_params *p) {
+  const int64_t ctx32 = (kv->ctx + 31) & ~(int64_t)31;
+  return !kv_plain(kv) ? 4 * p->head_dim + 16
+         : kv->k_type == QK_F32 ? kv->ctx
+         : p->flash ? 2 * p->head_dim + 64 + 2 * ctx32
+                    : 2 * ctx32 + (p->head_dim + 1) / 2;
+}
+
+/* Below this many multiply-adds (query rows × keys × head size) a pool dispatch costs more than it saves. */
+#define ATTN_MIN_WORK 32768.0
+
 int qk_attention(qk_ctx *c, float *out, const float *q, const qk_kv *kv, int64_t layer, const qk_attn_params *p) {
   if (qtile_applies(kv, p)) return qtile_attention(c, out, q, kv, layer, p);
   int nth = c->nthreads;
   const int64_t total = p->n_tokens * p->n_heads;
   const double work = (double)total * (double)(p->pos + p->n_tokens) * (double)p->head_dim;
-  if (work < 32768.0) nth = 1;
+  if (work < ATTN_MIN_WORK) nth = 1;
   if (nth < 1) nth = 1;
-  /* typed: 4·head_dim floats; f16 flash: 2·head_dim f16 = head_dim floats, or attn_head_tiled's
-   * 2·head_dim + 64 floats; f16 standard: see
-   * attn_head_f16_std; f32: ctx scores */
-  const int64_t ctx32 = (kv->ctx + 31) & ~(int64_t)31;
-  const int64_t stride = !kv_plain(kv) ? 4 * p->head_dim + 16
-                         : kv->k_type == QK_F32 ? kv->ctx
-                         : p->flash ? 2 * p->head_dim + 64 + 2 * ctx32
-                                    : 2 * ctx32 + (p->head_dim + 1) / 2;
+  const int64_t stride = attn_stride(kv, p);
   float *scores = malloc((size_t)c->nthreads * (size_t)stride * sizeof(float));
   if (!scores) return -2;
   attn_job j = { c, out, q, kv, layer, p, scores, stride };
   qk_pool_run(c->pool, attn_chunk, &j, total, nth);
   free(scores);
   return 0;
+}
+
+/*
+ * Several sequences' rows in one call (continuous batching): segment s is n_tokens rows at positions
+ * pos.. of its own cache, at row `row` of q and out. Segments of QTILE_MIN_TOKENS+ rows (prompt
+ * chunks) run as their own qk_attention; the rest (decoding rows) share one pool dispatch over every
+ * (segment, row, head), each item computed by attn_chunk exactly as qk_attention computes it — so a
+ * row's values do not depend on the batch it is in. One dispatch instead of one per sequence: a
+ * decoding row is ~30 heads × a few hundred keys, too little to split across threads on its own.
+ */
+typedef struct {
+  attn_job *jobs;
+  const int64_t *first; /* first item of each job, and the total after the last */
+  int64_t n;
+} attn_multi;
+
+static void attn_multi_chunk(void *arg, int64_t w, int ith) {
+  const attn_multi *m = arg;
+  int64_t lo = 0, hi = m->n - 1;
+  while (lo < hi) { /* the last job whose first item is ≤ w */
+    const int64_t mid = (lo + hi + 1) / 2;
+    if (m->first[mid] <= w) lo = mid;
+    else hi = mid - 1;
+  }
+  attn_chunk(&m->jobs[lo], w - m->first[lo], ith);
+}
+
+int qk_attention_segments(qk_ctx *c, float *out, const float *q, const qk_attn_segment *segs, int64_t nseg, int64_t layer,
+                          const qk_attn_params *common) {
+  if (nseg <= 0) return 0;
+  const int64_t width = common->n_heads * common->head_dim;
+  qk_attn_params *ps = malloc((size_t)nseg * sizeof(*ps));
+  attn_job *jobs = malloc((size_t)nseg * sizeof(*jobs));
+  int64_t *first = malloc((size_t)(nseg + 1) * sizeof(*first));
+  int rc = 0;
+  if (!ps || !jobs || !first) rc = -2;
+  int64_t n = 0, total = 0, stride = 0;
+  double work = 0;
+  for (int64_t s = 0; s < nseg && rc == 0; s++) {
+    const qk_attn_segment *g = &segs[s];
+    if (g->n_tokens <= 0) continue;
+    qk_attn_params p = *common;
+    p.n_tokens = g->n_tokens;
+    p.pos = g->pos;
+    float *o = out + g->row * width;
+    const float *qs = q + g->row * width;
+    if (g->n_tokens >= QTILE_MIN_TOKENS || qtile_applies(&g->kv, &p)) {
+      rc = qk_attention(c, o, qs, &g->kv, layer, &p);
+      continue;
+    }
+    ps[n] = p;
+    jobs[n] = (attn_job){ c, o, qs, &g->kv, layer, &ps[n], NULL, 0 };
+    first[n] = total;
+    total += p.n_tokens * p.n_heads;
+    work += (double)(p.n_tokens * p.n_heads) * (double)(p.pos + p.n_tokens) * (double)p.head_dim;
+    const int64_t st = attn_stride(&g->kv, &p);
+    if (st > stride) stride = st;
+    n++;
+  }
+  if (rc == 0 && n > 0) {
+    first[n] = total;
+    int nth = c->nthreads < 1 ? 1 : c->nthreads;
+    float *scores = malloc((size_t)nth * (size_t)stride * sizeof(float));
+    if (!scores) rc = -2;
+    else {
+      for (int64_t i = 0; i < n; i++) {
+        jobs[i].scores = scores;
+        jobs[i].stride = stride;
+      }
+      attn_multi m = { jobs, first, n };
+      qk_pool_run(c->pool, attn_multi_chunk, &m, total, work < ATTN_MIN_WORK ? 1 : nth);
+      free(scores);
+    }
+  }
+  free(ps);
+  free(jobs);
+  free(first);
+  return rc;
 }

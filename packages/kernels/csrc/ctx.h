@@ -115,5 +115,14 @@ typedef struct {
   float softcap;
 } qk_attn_params;
 int qk_attention(qk_ctx *c, float *out, const float *q, const qk_kv *kv, int64_t layer, const qk_attn_params *p);
+/* One sequence's rows in a qk_attention_segments call: n_tokens rows at positions pos.. of kv, at row `row`
+ * of q and out. */
+typedef struct {
+  qk_kv kv;
+  int64_t n_tokens, pos, row;
+} qk_attn_segment;
+/* qk_attention for several sequences (each row of a segment gets the values qk_attention gives it). */
+int qk_attention_segments(qk_ctx *c, float *out, const float *q, const qk_attn_segment *segs, int64_t nseg, int64_t layer,
+                          const qk_attn_params *common);
 
 #endif

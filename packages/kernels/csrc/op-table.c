@@ -7,6 +7,7 @@
 #include "ctx.h"
 #include "plan.h"
 #include "norm-act.h"
+#include <stdlib.h>
 
 #define PTR(v) ((void *)(uintptr_t)(v))
 #define FPTR(v) ((float *)(uintptr_t)(v))
@@ -121,6 +122,28 @@ static double op_attention(const double *a) {
   return qk_attention(PTR(a[0]), FPTR(a[1]), FPTR(a[2]), &kv, I64(a[9]), &p);
 }
 
+/* ctx, out, q, nseg, segments (nseg × [kv(6), nTokens, pos, row] doubles), layer, nHeads, nKvHeads, headDim,
+ * window, scale, flash, softcap */
+#define SEG_DOUBLES 9
+static double op_attention_segments(const double *a) {
+  const int64_t nseg = I64(a[3]);
+  const double *d = (const double *)PTR(a[4]);
+  if (nseg <= 0) return 0;
+  qk_attn_segment *segs = malloc((size_t)nseg * sizeof(*segs));
+  if (!segs) return -2;
+  for (int64_t s = 0; s < nseg; s++) {
+    const double *e = d + s * SEG_DOUBLES;
+    kv_from(e, &segs[s].kv);
+    segs[s].n_tokens = I64(e[6]); segs[s].pos = I64(e[7]); segs[s].row = I64(e[8]);
+  }
+  qk_attn_params p;
+  p.n_tokens = 0; p.pos = 0; p.n_heads = I64(a[6]); p.n_kv_heads = I64(a[7]); p.head_dim = I64(a[8]);
+  p.window = I64(a[9]); p.scale = (float)a[10]; p.flash = a[11] != 0; p.softcap = (float)a[12];
+  const int rc = qk_attention_segments(PTR(a[0]), FPTR(a[1]), FPTR(a[2]), segs, nseg, I64(a[5]), &p);
+  free(segs);
+  return rc;
+}
+
 /* ctx, mode (QK_MODE_*): sets and returns the context's matmul mode */
 static double op_set_mode(const double *a) {
   qk_ctx *c = PTR(a[0]);
@@ -170,6 +193,7 @@ const qk_op qk_ops[] = {
   { "geluErf", 3, 0, op_gelu_erf },
   { "softcap", 4, 0, op_softcap },
   { "kvShiftRope", 17, QK_OP_STATUS | QK_OP_CTX, op_kv_shift_rope },
+  { "attentionSegments", 13, QK_OP_STATUS | QK_OP_CTX, op_attention_segments },
 };
 
 const int qk_nops = (int)(sizeof(qk_ops) / sizeof(qk_ops[0]));

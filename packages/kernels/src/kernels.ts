@@ -329,6 +329,30 @@ function positionRuns(
   return runs;
 }
 
+/** One sequence's validated attention call (the raw op's arguments; `row` = first row of out and q). */
+interface AttentionArgs {
+  ctx: number;
+  out: number;
+  q: number;
+  data: number;
+  layers: number;
+  ctxSize: number;
+  kvDim: number;
+  kCode: number;
+  vCode: number;
+  layer: number;
+  nTokens: number;
+  pos: number;
+  row: number;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  window: number;
+  scale: number;
+  flash: number;
+  softcap: number;
+}
+
 class KVBatchImpl implements KVBatch {
   readonly positions: Int32Array;
   constructor(
@@ -1131,12 +1155,48 @@ export class KernelsImpl implements Kernels {
       this.buf(out, 'attention(out)', cache.nTokens * width);
       this.buf(q, 'attention(q)', cache.nTokens * width);
       const cl = cache.cacheLayer(layer);
-      for (const s of cache.segments) {
-        this.attentionAt(out, q, s.cache, cl, { ...p, nTokens: s.nTokens, pos: s.pos }, s.row * width);
+      const calls = cache.segments.map((s) =>
+        this.attentionArgs(out, q, s.cache, cl, { ...p, nTokens: s.nTokens, pos: s.pos }, s.row * width),
+      );
+      const raw = this.host.raw;
+      if (calls.length < 2 || typeof raw.attentionSegments !== 'function') {
+        for (const a of calls) if (a) this.attentionCall(a);
+        return;
+      }
+      // One call for every sequence: C spreads all their rows' heads over the thread pool at once.
+      const live = calls.filter((a): a is AttentionArgs => a !== undefined);
+      if (!live.length) return;
+      const desc = new Float64Array(live.length * 9);
+      live.forEach((a, i) => {
+        desc.set([a.data, a.layers, a.ctxSize, a.kvDim, a.kCode, a.vCode, a.nTokens, a.pos, a.row], i * 9);
+      });
+      const first = live[0] as AttentionArgs;
+      const pin = this.host.pin(desc, false);
+      try {
+        const rc = raw.attentionSegments(
+          first.ctx,
+          this.buf(out, 'attention(out)', cache.nTokens * width),
+          this.buf(q, 'attention(q)', cache.nTokens * width),
+          live.length,
+          pin.ptr,
+          cl,
+          first.nHeads,
+          first.nKvHeads,
+          first.headDim,
+          first.window,
+          first.scale,
+          first.flash,
+          first.softcap,
+        );
+        if (rc !== 0)
+          throw new KernelError(rc === -2 ? 'OUT_OF_MEMORY' : 'INTERNAL', `attention: C returned ${rc}`);
+      } finally {
+        pin.release();
       }
       return;
     }
-    this.attentionAt(out, q, cache as KVCache, layer, p, 0);
+    const a = this.attentionArgs(out, q, cache as KVCache, layer, p, 0);
+    if (a) this.attentionCall(a);
   }
 
   kvShift(cache: KVCache, layer: number, p: KVShiftParams): void {
@@ -1214,14 +1274,15 @@ export class KernelsImpl implements Kernels {
     }
   }
 
-  private attentionAt(
+  /** Validates one sequence's attention (rows from `offset` of out and q): the raw op's arguments, or undefined for no rows. */
+  private attentionArgs(
     out: F32Buffer,
     q: F32Buffer,
     cache: KVCache,
     layer: number,
     p: AttentionParams,
     offset: number,
-  ): void {
+  ): AttentionArgs | undefined {
     const ctx = this.ctx('attention');
     if (!(cache instanceof KVCacheImpl) || cache.owner !== this) {
       throw new KernelError(
@@ -1276,27 +1337,52 @@ export class KernelsImpl implements Kernels {
     const n = nTokens * nHeads * headDim;
     const o = this.buf(out, 'attention(out)', n, offset);
     const qp = this.buf(q, 'attention(q)', n, offset);
-    if (!nTokens) return;
-    const rc = this.host.raw.attention(
+    if (!nTokens) return undefined;
+    return {
       ctx,
-      o,
-      qp,
+      out: o,
+      q: qp,
       data,
-      cache.layers,
-      cache.contextSize,
-      cache.kvDim,
-      cache.kCode,
-      cache.vCode,
+      layers: cache.layers,
+      ctxSize: cache.contextSize,
+      kvDim: cache.kvDim,
+      kCode: cache.kCode,
+      vCode: cache.vCode,
       layer,
       nTokens,
       pos,
+      row: offset / (nHeads * headDim),
       nHeads,
       nKvHeads,
       headDim,
       window,
       scale,
-      p.flash === false ? 0 : 1,
+      flash: p.flash === false ? 0 : 1,
       softcap,
+    };
+  }
+
+  private attentionCall(a: AttentionArgs): void {
+    const rc = this.host.raw.attention(
+      a.ctx,
+      a.out,
+      a.q,
+      a.data,
+      a.layers,
+      a.ctxSize,
+      a.kvDim,
+      a.kCode,
+      a.vCode,
+      a.layer,
+      a.nTokens,
+      a.pos,
+      a.nHeads,
+      a.nKvHeads,
+      a.headDim,
+      a.window,
+      a.scale,
+      a.flash,
+      a.softcap,
     );
     if (rc !== 0)
       throw new KernelError(rc === -2 ? 'OUT_OF_MEMORY' : 'INTERNAL', `attention: C returned ${rc}`);

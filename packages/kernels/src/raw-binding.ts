@@ -163,6 +163,26 @@ export interface RawBinding {
     flash: number,
     softcap: number,
   ): number;
+  /**
+   * attention for several sequences in one call: `segments` points to nseg × 9 doubles (data,
+   * layers, ctxSize, kvDim, kCode, vCode, nTokens, pos, row), each as attention's arguments, row =
+   * the segment's first row of out and q. Absent from kernel modules built before it.
+   */
+  attentionSegments?(
+    ctx: number,
+    out: number,
+    q: number,
+    nseg: number,
+    segments: number,
+    layer: number,
+    nHeads: number,
+    nKvHeads: number,
+    headDim: number,
+    window: number,
+    scale: number,
+    flash: number,
+    softcap: number,
+  ): number;
 }
 
 /** Op table flags (csrc/op-table.h). */

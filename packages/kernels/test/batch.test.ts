@@ -106,6 +106,72 @@ for (const b of BACKENDS) {
       }
     }
 
+    // Decoding rows of many sequences share one thread-pool dispatch in C (attentionSegments);
+    // a prompt chunk (16+ rows) runs on its own. Shapes large enough that the pool splits the work,
+    // caches of different types and lengths, a sliding window, recorded by run() and run directly.
+    for (const window of [0, 24]) {
+      it(`one attention call for many sequences (threads, a prompt chunk, f16/q8_0/f32 caches, window ${window}) equals per-sequence calls`, async () => {
+        const H = 8;
+        const KVH = 4;
+        const D = 64;
+        const w = H * D;
+        const kw = KVH * D;
+        const segs = [
+          { pos: 40, n: 1, type: 'f16' as const },
+          { pos: 0, n: 20, type: 'f16' as const },
+          { pos: 100, n: 1, type: 'q8_0' as const },
+          { pos: 7, n: 2, type: 'f16' as const },
+          { pos: 63, n: 1, type: 'f32' as const },
+          { pos: 150, n: 1, type: 'f16' as const },
+        ];
+        const total = segs.reduce((a, s) => a + s.n, 0);
+        const caches = segs.map((s, i) => {
+          const c = k.kvCache({ layers: 1, contextSize: 160, kvHeads: KVH, headDim: D, type: s.type });
+          if (s.pos + s.n > 0)
+            c.store(
+              0,
+              0,
+              s.pos + s.n,
+              buf(randn((s.pos + s.n) * kw, 300 + i)),
+              buf(randn((s.pos + s.n) * kw, 400 + i)),
+            );
+          return c;
+        });
+        const q = buf(randn(total * w, 21));
+        let row = 0;
+        const batch = k.kvBatch(
+          segs.map((s, i) => {
+            const seg = { cache: caches[i] as KVCache, row, nTokens: s.n, pos: s.pos };
+            row += s.n;
+            return seg;
+          }),
+        );
+        const p = { nHeads: H, nKvHeads: KVH, headDim: D, flash: true, ...(window ? { window } : {}) };
+        const direct = k.f32(total * w);
+        k.attention(direct, q, batch, 0, p);
+        const recorded = k.f32(total * w);
+        await k.run(() => k.attention(recorded, q, batch, 0, p));
+        const a = direct.read();
+        const r = recorded.read();
+        row = 0;
+        for (const [i, s] of segs.entries()) {
+          const o = k.f32(s.n * w);
+          const qs = buf(q.read(row * w, s.n * w));
+          k.attention(o, qs, caches[i] as KVCache, 0, { ...p, nTokens: s.n, pos: s.pos });
+          const ref = o.read();
+          for (const got of [a, r]) {
+            const part = got.subarray(row * w, (row + s.n) * w);
+            expect(
+              part.every((x, j) => Object.is(x, ref[j])),
+              `sequence ${i} (${s.type}, ${s.n} rows at ${s.pos})`,
+            ).toBe(true);
+          }
+          row += s.n;
+        }
+        for (const c of caches) c.dispose();
+      });
+    }
+
     it('refuses malformed batches with typed errors', () => {
       const c1 = k.kvCache({ layers, contextSize: 8, kvHeads: nKv, headDim: hd, type: 'f32' });
       const c2 = k.kvCache({ layers, contextSize: 8, kvHeads: 1, headDim: hd, type: 'f32' });
