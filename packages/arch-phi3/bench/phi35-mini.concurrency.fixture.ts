@@ -41,7 +41,7 @@ describe('Phi-3.5-mini-shaped Q4_K_M: event loop and continuous batching', () =>
     await ensureFixture();
     const model = await loadModel(PATH, { threads: THREADS, contextSize: 1024 });
     const lines: string[] = [
-      `[phi35-mini concurrency] ${machine()}; backend ${model.kernels.backend} (${model.kernels.simd}), ${THREADS} threads`,
+      `[phi35-mini concurrency] ${machine()}; backend ${model.kernels.backend} (plan ISA ${model.kernels.isa}), ${THREADS} threads`,
     ];
     try {
       // 1. event loop delay during a prompt and a generation

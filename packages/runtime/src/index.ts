@@ -51,6 +51,7 @@ export type { TokenLogprob, TokenLogprobEntry } from './generate/logprobs.js';
 export type { ContextShiftOptions, FinishReason, GenerateOptions } from './generate/options.js';
 export { StopStringMatcher } from './generate/stop-strings.js';
 export { type LoadModelOptions, loadModel, type ModelSource } from './load-model.js';
+export type { KvPoolStats } from './model/kv-pool.js';
 export { type KVTypeOption, parseKvType } from './model/kv-type.js';
 export type { LoadProgress } from './model/load-weights.js';
 export { type ChatOptions, Model } from './model/model.js';

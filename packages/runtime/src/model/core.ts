@@ -1,6 +1,7 @@
 import type { Kernels } from '@quant/kernels';
 import type { AnyArchitecturePlugin, BaseHyperparameters } from '@quant/plugin-api';
 import type { KVLayout } from './kv-layout.js';
+import type { KvPool } from './kv-pool.js';
 import type { Scheduler } from './scheduler.js';
 import type { LoadedWeights } from './weights.js';
 
@@ -15,6 +16,8 @@ export interface ModelCore {
   kv: KVLayout;
   /** Model layer → cache layer, when some layers keep no KV. */
   layerMap: Int32Array | undefined;
+  /** KV caches of disposed sessions, for new sessions of the same shape. */
+  kvPool: KvPool;
   /** Runs every session's evaluations (continuous batching). */
   scheduler: Scheduler;
   /** Throws DISPOSED when the model was disposed. */

@@ -10,6 +10,7 @@ import { tokenizerStreamer } from '../generate/tokenizer-streamer.js';
 import { validateGenerateArguments } from '../generate/validate.js';
 import type { ModelCore } from './core.js';
 import { kvLayout } from './kv-layout.js';
+import { KvPool, type KvPoolStats } from './kv-pool.js';
 import { type KVTypeOption, kvTypeName, parseKvType } from './kv-type.js';
 import { kvCacheBytes } from './memory.js';
 import { type BatchStats, Scheduler } from './scheduler.js';
@@ -43,6 +44,8 @@ export interface ModelParts {
   architectureOptions: Record<string, unknown>;
   /** Most sequences in one forward pass (continuous batching). */
   maxSequences: number;
+  /** Most disposed sessions' KV caches kept for reuse. */
+  kvPool: number;
   /** Most prompt tokens of one sequence per forward pass while others generate. */
   promptChunk: number;
   /** For messages: the file or URL the model came from. */
@@ -95,6 +98,7 @@ export class Model {
       kv,
       layerMap: kv.layerMap,
       scheduler: undefined as unknown as Scheduler,
+      kvPool: new KvPool(parts.kvPool),
       assertAlive: () => this.assertAlive(),
       file: parts.file,
       architecture: parts.architecture,
@@ -114,6 +118,16 @@ export class Model {
   /** Continuous-batching counters: forward passes, rows, most sequences in one pass, pending evaluations. */
   get batchStats(): BatchStats {
     return this.core.scheduler.stats;
+  }
+
+  /** The KV caches of disposed sessions kept for new sessions (LoadModelOptions.kvPool). */
+  get kvPool(): KvPoolStats {
+    return this.core.kvPool.stats;
+  }
+
+  /** Frees the KV caches kept for reuse (once no forward pass runs); resolves with the bytes freed. */
+  trimKvPool(): Promise<number> {
+    return new Promise((resolve) => this.core.scheduler.whenIdle(() => resolve(this.core.kvPool.clear())));
   }
 
   /**
@@ -330,6 +344,7 @@ export class Model {
     const scheduler = this.core.scheduler;
     scheduler.whenIdle(() => {
       scheduler.dispose(new QuantRuntimeError('DISPOSED', 'The model was disposed while it was evaluating.'));
+      this.core.kvPool.clear();
       this.parts.weights.dispose();
       if (this.parts.ownsKernels) this.parts.kernels.dispose();
       void this.file.close().catch(() => {});

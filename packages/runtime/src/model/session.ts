@@ -2,6 +2,7 @@ import type { KVCache, KVCacheTypes } from '@quant/kernels';
 import type { ContextChange, KeyRope } from '@quant/plugin-api';
 import { ContextFullError, invalidOption, QuantRuntimeError } from '../errors.js';
 import type { ModelCore } from './core.js';
+import { KvPool } from './kv-pool.js';
 import { checkKvTypes, type KVTypeOption, parseKvType } from './kv-type.js';
 import { checkContextMemory } from './memory.js';
 import type { Sequence } from './scheduler.js';
@@ -67,6 +68,8 @@ export class Session implements Sequence {
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
   private readonly onDispose: (s: Session) => void;
+  /** The KV pool's key for this session's cache shape. */
+  private readonly poolKey: string;
 
   /** @internal use `model.createSession()` */
   constructor(
@@ -85,20 +88,43 @@ export class Session implements Sequence {
     if (typeof o.flashAttention !== 'boolean')
       throw invalidOption('flashAttention', o.flashAttention, 'true or false');
     checkKvTypes(kvTypes, core.kv.headDim, o.flashAttention);
-    checkContextMemory(core, o.contextSize, kvTypes);
+    this.poolKey = KvPool.key(o.contextSize, kvTypes);
+    let cache = core.kvPool.take(this.poolKey);
+    if (!cache) {
+      try {
+        checkContextMemory(core, o.contextSize, kvTypes);
+      } catch (e) {
+        // caches kept for reuse hold memory this one may need: free them and check again
+        if (!core.kvPool.stats.caches) throw e;
+        core.kvPool.clear();
+        checkContextMemory(core, o.contextSize, kvTypes);
+      }
+    }
     this.kvType = kvTypes;
     this.core = core;
     this.flashAttention = o.flashAttention;
     this.contextSize = o.contextSize;
     this.batchSize = Math.min(o.batchSize, o.contextSize);
     this.onDispose = onDispose;
-    this.cache = kernels.kvCache({
-      layers: core.kv.layers,
-      contextSize: this.contextSize,
-      kvHeads: core.kv.kvHeads,
-      headDim: core.kv.headDim,
-      type: kvTypes,
-    });
+    const allocate = () =>
+      kernels.kvCache({
+        layers: core.kv.layers,
+        contextSize: this.contextSize,
+        kvHeads: core.kv.kvHeads,
+        headDim: core.kv.headDim,
+        type: kvTypes,
+      });
+    if (!cache) {
+      try {
+        cache = allocate();
+      } catch (e) {
+        // e.g. the wasm heap is full of kept caches (its check above counts only the weights)
+        if (!core.kvPool.stats.caches) throw e;
+        core.kvPool.clear();
+        cache = allocate();
+      }
+    }
+    this.cache = cache;
     try {
       this.state = plugin.createSessionState?.({
         kernels,
@@ -118,7 +144,7 @@ export class Session implements Sequence {
       this.keyRope = typeof kernels.kvShift === 'function' ? readKeyRope(core, this.state) : undefined;
       this.keyShift = this.keyRope ? 'rotate' : 'evaluate';
     } catch (e) {
-      this.cache.dispose();
+      core.kvPool.give(this.poolKey, this.cache);
       throw e;
     }
   }
@@ -308,7 +334,8 @@ export class Session implements Sequence {
       try {
         this.core.plugin.disposeSessionState?.(this.state);
       } finally {
-        if (!this.cache.disposed) this.cache.dispose();
+        // kept for the model's next session of this shape (kv-pool.ts), or freed
+        this.core.kvPool.give(this.poolKey, this.cache);
         this.onDispose(this);
       }
     });

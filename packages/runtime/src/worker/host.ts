@@ -9,6 +9,7 @@ import { AbortError, QuantRuntimeError } from '../errors.js';
 import type { TokenLogprob } from '../generate/logprobs.js';
 import type { FinishReason, GenerateOptions } from '../generate/options.js';
 import type { LoadModelOptions } from '../load-model.js';
+import type { KvPoolStats } from '../model/kv-pool.js';
 import type { ChatOptions } from '../model/model.js';
 import type { BatchStats } from '../model/scheduler.js';
 import type { SessionOptions } from '../model/session.js';
@@ -351,6 +352,16 @@ export class WorkerModel {
 
   get batchStats(): Promise<BatchStats> {
     return this.call('batchStats', []) as Promise<BatchStats>;
+  }
+
+  /** The KV caches of disposed sessions the worker's model keeps (LoadModelOptions.kvPool). */
+  get kvPool(): Promise<KvPoolStats> {
+    return this.call('kvPool', []) as Promise<KvPoolStats>;
+  }
+
+  /** Frees the KV caches kept for reuse; resolves with the bytes freed. */
+  trimKvPool(): Promise<number> {
+    return this.call('trimKvPool', []) as Promise<number>;
   }
 
   /** Frees the model and ends the worker; running generations end with DISPOSED. */

@@ -86,6 +86,8 @@ export function serveModelWorker(port: WorkerEndpoint): void {
       sessions.delete(id as number);
     },
     batchStats: () => needModel().batchStats,
+    kvPool: () => needModel().kvPool,
+    trimKvPool: () => needModel().trimKvPool(),
   };
 
   async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
@@ -163,7 +165,13 @@ export function serveModelWorker(port: WorkerEndpoint): void {
         try {
           if (!fn)
             throw new QuantRuntimeError('INVALID_OPTION', `The model worker has no method ${msg.method}.`);
-          port.post({ type: 'result', id: msg.id, value: fn(...msg.args) });
+          const value = fn(...msg.args);
+          if (value instanceof Promise)
+            value.then(
+              (v) => port.post({ type: 'result', id: msg.id, value: v }),
+              (e) => port.post({ type: 'call-error', id: msg.id, error: toWireError(e) }),
+            );
+          else port.post({ type: 'result', id: msg.id, value });
         } catch (e) {
           port.post({ type: 'call-error', id: msg.id, error: toWireError(e) });
         }
