@@ -293,6 +293,22 @@ static inline float score_std(float dot, const qk_attn_params *p) {
 }
 
 /* fsc: 2·(pos − j0 + 1) floats for the softmax factors */
+/*
+ * A head's slice of consecutive keys is one cache-row stride apart (kv_dim values: 6 KiB for a
+ * Phi-3.5 f16 cache), so every key is a new 4 KiB page for the hardware prefetchers, which stop at
+ * page boundaries: decoding rows waited on memory for each key. The f16 decode path asks for the K
+ * and V slices ATTN_PF keys ahead (V is read after all scores, by then from L2).
+ */
+#define ATTN_PF 8
+static inline void kv_prefetch(const uint8_t *p, size_t n) {
+#if defined(__GNUC__) || defined(__clang__)
+  for (size_t o = 0; o < n; o += 64) __builtin_prefetch(p + o);
+  __builtin_prefetch(p + n - 1);
+#else
+  (void)p; (void)n;
+#endif
+}
+
 static void attn_head_f16(const qk_vec_ops *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb, size_t rowb,
                           int64_t g, int64_t j0, int64_t pos, const float *qh, float *oh, uint16_t *q16,
                           uint16_t *acc, float *fsc) {
@@ -305,6 +321,10 @@ static void attn_head_f16(const qk_vec_ops *vt, const qk_attn_params *p, const u
   float *msv = fsc, *vsv = fsc + nkv;
   for (int64_t k = j0; k <= pos; k++) {
     const uint16_t *kr = (const uint16_t *)(kb + (size_t)k * rowb) + g * hd;
+    if (k + ATTN_PF <= pos) { /* this head's K and V slices of a later key (see ATTN_PF) */
+      kv_prefetch((const uint8_t *)kr + ATTN_PF * rowb, (size_t)hd * 2);
+      kv_prefetch(vb + (size_t)(k + ATTN_PF) * rowb + (size_t)g * hd * 2, (size_t)hd * 2);
+    }
     const float s = score_flash(vt->fa_dot_f16(hd, kr, q16), p);
     float ms = 1.0f, vs = 1.0f;
     if (s > M) {
