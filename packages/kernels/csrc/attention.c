@@ -506,6 +506,95 @@ static void attn_head_tiled(const qk_vec_ops *vt, const qk_attn_params *p, const
   for (int64_t i = 0; i < hd; i++) oh[i] *= inv;
 }
 
+/*
+ * attn_head_tiled for TILED_ROWS consecutive query rows of one head at once: each K and V row of a
+ * tile is widened to f32 once for all of them (it was widened once per query row, as much work as
+ * the dot products). Every row still sees exactly its own sequence of operations — its tiles, its
+ * scores in key order, its rescaling, exp sums and V accumulation in key order — so each row's
+ * output equals attn_head_tiled's bit for bit; rows of the block only share the widened K/V rows.
+ * Scratch: TILED_STRIDE floats.
+ */
+#define TILED_ROWS 4
+#define TILED_STRIDE(hd) ((hd) + TILED_ROWS * 64 + 64 * (hd))
+static void attn_block_tiled(const qk_vec_ops *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb,
+                             size_t rowb, int64_t g, int64_t h, int64_t t_first, int64_t nr, const float *q, float *out,
+                             float *sc) {
+  const int64_t hd = p->head_dim, width = p->n_heads * hd;
+  float *k32 = sc, *e = sc + hd, *v32 = sc + hd + TILED_ROWS * 64; /* v32: up to 64 rows */
+  if (nr <= 0 || nr > TILED_ROWS) return;
+  float M[TILED_ROWS], S[TILED_ROWS];
+  int64_t j0[TILED_ROWS] = { 0 }, pos[TILED_ROWS] = { 0 };
+  const float *qh[TILED_ROWS];
+  float *oh[TILED_ROWS];
+  for (int64_t r = 0; r < nr; r++) {
+    pos[r] = p->pos + t_first + r;
+    j0[r] = p->window > 0 && pos[r] - p->window + 1 > 0 ? pos[r] - p->window + 1 : 0;
+    qh[r] = q + (t_first + r) * width + h * hd;
+    oh[r] = out + (t_first + r) * width + h * hd;
+    for (int64_t i = 0; i < hd; i++) oh[r][i] = 0.0f;
+    M[r] = -INFINITY;
+    S[r] = 0.0f;
+  }
+  /* j0 and pos grow with the row: the block's tiles run from row 0's first to the last row's last */
+  for (int64_t t0 = j0[0] & ~(int64_t)63; t0 <= pos[nr - 1]; t0 += 64) {
+    int64_t a[TILED_ROWS], b[TILED_ROWS], kmin = INT64_MAX, kmax = -1;
+    float tmax[TILED_ROWS];
+    for (int64_t r = 0; r < nr; r++) {
+      const int on = t0 >= (j0[r] & ~(int64_t)63) && t0 <= pos[r]; /* attn_head_tiled visits this tile */
+      a[r] = on ? (t0 < j0[r] ? j0[r] : t0) : 1;
+      b[r] = on ? (t0 + 63 < pos[r] ? t0 + 63 : pos[r]) : 0;
+      if (on && a[r] < kmin) kmin = a[r];
+      if (on && b[r] > kmax) kmax = b[r];
+      tmax[r] = -INFINITY;
+      for (int64_t k = 0; k < 64; k++) e[r * 64 + k] = -INFINITY;
+    }
+    for (int64_t k = kmin; k <= kmax; k++) {
+      qk_f16_to_f32_row((const uint16_t *)(kb + (size_t)k * rowb) + g * hd, k32, hd);
+      for (int64_t r = 0; r < nr; r++) {
+        if (k < a[r] || k > b[r]) continue;
+        const float s = score_flash(vt->dot_f32(hd, k32, qh[r]), p);
+        e[r * 64 + k - t0] = s;
+        if (s > tmax[r]) tmax[r] = s;
+      }
+    }
+    for (int64_t r = 0; r < nr; r++) {
+      if (a[r] > b[r]) continue;
+      float *er = e + r * 64;
+      const float Mnew = M[r] > tmax[r] ? M[r] : tmax[r];
+      if (Mnew > M[r]) {
+        const float ms = expf(M[r] - Mnew);
+        for (int64_t i = 0; i < hd; i++) oh[r][i] *= ms;
+        S[r] *= ms;
+      }
+      M[r] = Mnew;
+      double sum = 0;
+      for (int64_t k = 0; k < 64; k += 8) {
+        float x[8];
+        for (int l = 0; l < 8; l++) x[l] = er[k + l] = expf(er[k + l] - M[r]);
+        const float a0 = x[0] + x[4], a1 = x[1] + x[5], a2 = x[2] + x[6], a3 = x[3] + x[7];
+        sum += (double)((a0 + a2) + (a1 + a3));
+      }
+      S[r] = (float)((double)S[r] + sum);
+    }
+    if (vt->axpy_rows_f32) { /* the tile's V rows widened once, then each row's sum with its output in registers */
+      for (int64_t k = kmin; k <= kmax; k++)
+        qk_f16_to_f32_row((const uint16_t *)(vb + (size_t)k * rowb) + g * hd, v32 + (k - kmin) * hd, hd);
+      for (int64_t r = 0; r < nr; r++)
+        if (a[r] <= b[r]) vt->axpy_rows_f32(hd, b[r] - a[r] + 1, e + r * 64 + a[r] - t0, v32 + (a[r] - kmin) * hd, oh[r]);
+    } else {
+      for (int64_t k = kmin; k <= kmax; k++) {
+        qk_f16_to_f32_row((const uint16_t *)(vb + (size_t)k * rowb) + g * hd, v32, hd);
+        for (int64_t r = 0; r < nr; r++)
+          if (k >= a[r] && k <= b[r]) vt->axpy_f32(hd, e[r * 64 + k - t0], v32, oh[r]);
+      }
+    }
+  }
+  for (int64_t r = 0; r < nr; r++) {
+    const float inv = S[r] == 0.0f ? 0.0f : 1.0f / S[r];
+    for (int64_t i = 0; i < hd; i++) oh[r][i] *= inv;
+  }
+}
+
 /* The pair takes the f16 or f32 paths above (exactly llama.cpp's / exact softmax), not the typed one. */
 static int kv_plain(const qk_kv *kv) {
   return kv->k_type == kv->v_type && (kv->k_type == QK_F16 || kv->k_type == QK_F32) && !kv->k_rot && !kv->v_rot &&
@@ -741,6 +830,22 @@ static int qtile_attention(qk_ctx *c, float *out, const float *q, const qk_kv *k
   return 0;
 }
 
+/* The tiled f16 prompt path (attn_chunk's choice for 64+ query rows) in blocks of TILED_ROWS rows of a head. */
+static int tiled_applies(const qk_kv *kv, const qk_attn_params *p) {
+  return kv_plain(kv) && kv->k_type == QK_F16 && p->flash && p->n_tokens >= 64 && p->head_dim % 8 == 0;
+}
+
+static void tiled_chunk(void *arg, int64_t w, int ith) {
+  const attn_job *j = arg;
+  const qk_attn_params *p = j->p;
+  const qk_kv *kv = j->kv;
+  const int64_t h = w % p->n_heads, t = (w / p->n_heads) * TILED_ROWS;
+  const int64_t nr = p->n_tokens - t < TILED_ROWS ? p->n_tokens - t : TILED_ROWS;
+  attn_block_tiled(&j->c->vt, p, (const uint8_t *)kv->data + kv_off(kv, j->layer, 0, 0),
+                   (const uint8_t *)kv->data + kv_off(kv, j->layer, 1, 0), qk_kv_row_bytes(kv, 0),
+                   h / (p->n_heads / p->n_kv_heads), h, t, nr, j->q, j->out, j->scores + (size_t)ith * (size_t)j->stride);
+}
+
 /* Scratch floats per thread of attn_chunk: typed: 4·head_dim; f16 flash: the f16 query and
  * accumulator, attn_head_tiled's 2·head_dim + 64, and the softmax factors; f16 standard: see
  * attn_head_f16_std; f32: ctx scores. */
@@ -762,11 +867,16 @@ int qk_attention(qk_ctx *c, float *out, const float *q, const qk_kv *kv, int64_t
   const double work = (double)total * (double)(p->pos + p->n_tokens) * (double)p->head_dim;
   if (work < ATTN_MIN_WORK) nth = 1;
   if (nth < 1) nth = 1;
-  const int64_t stride = attn_stride(kv, p);
+  const int tiled = tiled_applies(kv, p);
+  int64_t stride = attn_stride(kv, p);
+  if (tiled && stride < TILED_STRIDE(p->head_dim)) stride = TILED_STRIDE(p->head_dim);
   float *scores = malloc((size_t)c->nthreads * (size_t)stride * sizeof(float));
   if (!scores) return -2;
   attn_job j = { c, out, q, kv, layer, p, scores, stride };
-  qk_pool_run(c->pool, attn_chunk, &j, total, nth);
+  if (tiled)
+    qk_pool_run(c->pool, tiled_chunk, &j, (p->n_tokens + TILED_ROWS - 1) / TILED_ROWS * p->n_heads, nth);
+  else
+    qk_pool_run(c->pool, attn_chunk, &j, total, nth);
   free(scores);
   return 0;
 }

@@ -197,6 +197,9 @@ typedef struct {
   /* y += s * x  (x f16 / f32) */
   void (*axpy_f16)(int64_t n, float s, const uint16_t *x, float *y);
   void (*axpy_f32)(int64_t n, float s, const float *x, float *y);
+  /* Optional: y += e[k]·x[k·n …] for k < nk, each element's fused multiply-adds in k order — what nk
+   * axpy_f32 calls give, bit for bit (n a multiple of 8), with y kept in registers across the keys. */
+  void (*axpy_rows_f32)(int64_t n, int64_t nk, const float *e, const float *x, float *y);
   /* llama.cpp's f16 flash attention steps (attention.c has the portable versions) */
   float (*fa_dot_f16)(int64_t n, const uint16_t *x, const uint16_t *y);
   void (*fa_scale_f16)(int64_t n, uint16_t *y, float v);

@@ -849,6 +849,33 @@ AVX2 static void axpy_f32(int64_t n, float s, const float *x, float *y) {
   for (; i < n; i++) y[i] += s * x[i];
 }
 
+AVX2 static void axpy_rows_f32(int64_t n, int64_t nk, const float *e, const float *x, float *y) {
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256 a0 = _mm256_loadu_ps(y + i), a1 = _mm256_loadu_ps(y + i + 8);
+    __m256 a2 = _mm256_loadu_ps(y + i + 16), a3 = _mm256_loadu_ps(y + i + 24);
+    for (int64_t k = 0; k < nk; k++) {
+      const __m256 sv = _mm256_set1_ps(e[k]);
+      const float *xr = x + k * n + i;
+      a0 = _mm256_fmadd_ps(sv, _mm256_loadu_ps(xr), a0);
+      a1 = _mm256_fmadd_ps(sv, _mm256_loadu_ps(xr + 8), a1);
+      a2 = _mm256_fmadd_ps(sv, _mm256_loadu_ps(xr + 16), a2);
+      a3 = _mm256_fmadd_ps(sv, _mm256_loadu_ps(xr + 24), a3);
+    }
+    _mm256_storeu_ps(y + i, a0);
+    _mm256_storeu_ps(y + i + 8, a1);
+    _mm256_storeu_ps(y + i + 16, a2);
+    _mm256_storeu_ps(y + i + 24, a3);
+  }
+  for (; i + 8 <= n; i += 8) {
+    __m256 a0 = _mm256_loadu_ps(y + i);
+    for (int64_t k = 0; k < nk; k++) a0 = _mm256_fmadd_ps(_mm256_set1_ps(e[k]), _mm256_loadu_ps(x + k * n + i), a0);
+    _mm256_storeu_ps(y + i, a0);
+  }
+  for (int64_t k = 0; k < nk; k++) /* a tail (n not a multiple of 8), as axpy_f32 computes it */
+    for (int64_t j = i; j < n; j++) y[j] += e[k] * x[k * n + j];
+}
+
 /* f32 → f16 with F16C (VCVTPS2PH, round to nearest even: qk_f2h's results; NaNs keep their sign
  * and quiet bit) */
 AVX2 static void f32_to_f16_f16c(const float *x, void *y, int64_t n) {
@@ -940,6 +967,7 @@ int qk_vtable_avx2(qk_vtable *t) {
   t->ops.dot_f32 = dot_f32;
   t->ops.axpy_f16 = axpy_f16;
   t->ops.axpy_f32 = axpy_f32;
+  t->ops.axpy_rows_f32 = axpy_rows_f32;
   t->ops.name = "avx2";
   return 1;
 }
