@@ -22,7 +22,8 @@ if (!canRun) console.warn('[kernels tests] fast-matmul-isa: needs the native add
 
 const ROWS = 48;
 const COLS = 512;
-const TOKENS = [1, 3, 4, 9];
+// 9 and 14 run Q8_0's 8-token tile and its tails (8 + 1, 8 + 4 + 2); 3 and 4 the K-quants' 4-token tiles
+const TOKENS = [1, 3, 4, 9, 14];
 
 describe.skipIf(!canRun)('fast mode with the ISA capped: AVX2 kernels for repacked K-quants and Q8_0', () => {
   let k: Kernels;
@@ -38,7 +39,7 @@ describe.skipIf(!canRun)('fast mode with the ISA capped: AVX2 kernels for repack
       W: refDequantize(type, data, ROWS * COLS),
       bytes: data,
       tokens: TOKENS,
-      x: Array.from(randn(COLS * 9, type + 3)),
+      x: Array.from(randn(COLS * Math.max(...TOKENS), type + 3)),
     };
   });
   beforeAll(async () => {
