@@ -455,63 +455,20 @@ static void attn_head_typed(const qk_vec_ops *vt, const qk_attn_params *p, const
   qk_kv_from_cache(kv, 1, layer, oh, g * hd, hd);
 }
 
+
 /*
  * llama.cpp's tiled CPU flash attention (ggml_compute_forward_flash_attn_ext_tiled), which it runs
  * instead of the row-by-row kernel (attn_head_f16) when the batch has at least 64 query rows
  * (GGML_FA_TILE_Q) over an F16 K/V pair: the query stays f32, K and V are widened to f32, scores are
  * f32 dots, the softmax is online over tiles of 64 cache positions aligned at position 0 (a tile's
  * exponentials summed in groups of 8 into a double, as ggml_vec_soft_max_f32 does), and the V
- * accumulator is f32. Per row the result does not depend on which rows share a tile. Scratch `sc`:
- * 2·head_dim + 64 floats.
- */
-static void attn_head_tiled(const qk_vec_ops *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb,
-                            size_t rowb, int64_t g, int64_t j0, int64_t pos, const float *qh, float *oh, float *sc) {
-  const int64_t hd = p->head_dim;
-  float *k32 = sc, *v32 = sc + hd, *e = sc + 2 * hd;
-  float M = -INFINITY, S = 0.0f;
-  for (int64_t i = 0; i < hd; i++) oh[i] = 0.0f;
-  for (int64_t t0 = j0 & ~(int64_t)63; t0 <= pos; t0 += 64) {
-    const int64_t a = t0 < j0 ? j0 : t0, b = t0 + 63 < pos ? t0 + 63 : pos;
-    float tmax = -INFINITY;
-    for (int64_t k = 0; k < 64; k++) e[k] = -INFINITY;
-    for (int64_t k = a; k <= b; k++) {
-      const uint16_t *kr = (const uint16_t *)(kb + (size_t)k * rowb) + g * hd;
-      qk_f16_to_f32_row(kr, k32, hd);
-      const float s = score_flash(vt->dot_f32(hd, k32, qh), p);
-      e[k - t0] = s;
-      if (s > tmax) tmax = s;
-    }
-    const float Mnew = M > tmax ? M : tmax;
-    if (Mnew > M) {
-      const float ms = expf(M - Mnew);
-      for (int64_t i = 0; i < hd; i++) oh[i] *= ms;
-      S *= ms;
-    }
-    M = Mnew;
-    double sum = 0;
-    for (int64_t k = 0; k < 64; k += 8) {
-      float x[8];
-      for (int l = 0; l < 8; l++) x[l] = e[k + l] = expf(e[k + l] - M);
-      const float a0 = x[0] + x[4], a1 = x[1] + x[5], a2 = x[2] + x[6], a3 = x[3] + x[7];
-      sum += (double)((a0 + a2) + (a1 + a3));
-    }
-    S = (float)((double)S + sum);
-    for (int64_t k = a; k <= b; k++) {
-      const uint16_t *vr = (const uint16_t *)(vb + (size_t)k * rowb) + g * hd;
-      qk_f16_to_f32_row(vr, v32, hd);
-      vt->axpy_f32(hd, e[k - t0], v32, oh);
-    }
-  }
-  const float inv = S == 0.0f ? 0.0f : 1.0f / S;
-  for (int64_t i = 0; i < hd; i++) oh[i] *= inv;
-}
-
-/*
- * attn_head_tiled for TILED_ROWS consecutive query rows of one head at once: each K and V row of a
- * tile is widened to f32 once for all of them (it was widened once per query row, as much work as
- * the dot products). Every row still sees exactly its own sequence of operations — its tiles, its
- * scores in key order, its rescaling, exp sums and V accumulation in key order — so each row's
- * output equals attn_head_tiled's bit for bit; rows of the block only share the widened K/V rows.
+ * accumulator is f32. A work item is TILED_ROWS consecutive query rows of one head: each K and V row
+ * of a tile is widened once for all of them (once per row, it was as much work as the dot products).
+ * Where the ISA has them, a row's scores are 8 keys' dots at a time (dot_rows_f32) and its V sum
+ * keeps the output in registers across the tile's keys (axpy_rows_f32: the same FMAs in the same
+ * order as axpy_f32); otherwise dot_f32/axpy_f32 per key. Every row runs its own fixed sequence of
+ * operations — its tiles, its scores, rescaling, exp sums and V accumulation in key order — so its
+ * result does not depend on which rows share its block, its pass or its batch.
  * Scratch: TILED_STRIDE floats.
  */
 #define TILED_ROWS 4
@@ -540,7 +497,7 @@ static void attn_block_tiled(const qk_vec_ops *vt, const qk_attn_params *p, cons
     int64_t a[TILED_ROWS], b[TILED_ROWS], kmin = INT64_MAX, kmax = -1;
     float tmax[TILED_ROWS];
     for (int64_t r = 0; r < nr; r++) {
-      const int on = t0 >= (j0[r] & ~(int64_t)63) && t0 <= pos[r]; /* attn_head_tiled visits this tile */
+      const int on = t0 >= (j0[r] & ~(int64_t)63) && t0 <= pos[r]; /* the row has keys in this tile */
       a[r] = on ? (t0 < j0[r] ? j0[r] : t0) : 1;
       b[r] = on ? (t0 + 63 < pos[r] ? t0 + 63 : pos[r]) : 0;
       if (on && a[r] < kmin) kmin = a[r];
@@ -548,13 +505,27 @@ static void attn_block_tiled(const qk_vec_ops *vt, const qk_attn_params *p, cons
       tmax[r] = -INFINITY;
       for (int64_t k = 0; k < 64; k++) e[r * 64 + k] = -INFINITY;
     }
-    for (int64_t k = kmin; k <= kmax; k++) {
-      qk_f16_to_f32_row((const uint16_t *)(kb + (size_t)k * rowb) + g * hd, k32, hd);
+    if (vt->dot_rows_f32) { /* the tile's K rows widened once, then 8 keys' dots at a time per query row */
+      for (int64_t k = kmin; k <= kmax; k++)
+        qk_f16_to_f32_row((const uint16_t *)(kb + (size_t)k * rowb) + g * hd, v32 + (k - kmin) * hd, hd);
       for (int64_t r = 0; r < nr; r++) {
-        if (k < a[r] || k > b[r]) continue;
-        const float s = score_flash(vt->dot_f32(hd, k32, qh[r]), p);
-        e[r * 64 + k - t0] = s;
-        if (s > tmax[r]) tmax[r] = s;
+        if (a[r] > b[r]) continue;
+        float *er = e + r * 64 + a[r] - t0;
+        vt->dot_rows_f32(hd, b[r] - a[r] + 1, v32 + (a[r] - kmin) * hd, qh[r], er);
+        for (int64_t k = 0; k <= b[r] - a[r]; k++) {
+          er[k] = score_flash(er[k], p);
+          if (er[k] > tmax[r]) tmax[r] = er[k];
+        }
+      }
+    } else {
+      for (int64_t k = kmin; k <= kmax; k++) {
+        qk_f16_to_f32_row((const uint16_t *)(kb + (size_t)k * rowb) + g * hd, k32, hd);
+        for (int64_t r = 0; r < nr; r++) {
+          if (k < a[r] || k > b[r]) continue;
+          const float s = score_flash(vt->dot_f32(hd, k32, qh[r]), p);
+          e[r * 64 + k - t0] = s;
+          if (s > tmax[r]) tmax[r] = s;
+        }
       }
     }
     for (int64_t r = 0; r < nr; r++) {
@@ -627,13 +598,7 @@ static void attn_chunk(void *arg, int64_t w, int ith) {
       attn_head_f16_std(vt, p, kb, vb, rowb, g, j0, pos, qh, oh, sc);
       return;
     }
-    /* llama.cpp's tiled kernel for batches of 64+ query rows (head sizes a multiple of its 8-float
-     * SIMD width), else its row-by-row one. Per call: with several sequences in one pass, each
-     * sequence's rows count (llama.cpp counts the whole ubatch). */
-    if (is_f16 && p->n_tokens >= 64 && hd % 8 == 0) {
-      attn_head_tiled(vt, p, kb, vb, rowb, g, j0, pos, qh, oh, sc);
-      return;
-    }
+    /* (64+ query rows with head sizes a multiple of 8 take the tiled kernel: tiled_chunk) */
     if (is_f16) {
       uint16_t *q16 = (uint16_t *)sc, *acc = q16 + hd;
       attn_head_f16(vt, p, kb, vb, rowb, g, j0, pos, qh, oh, q16, acc, sc + hd);
@@ -830,7 +795,7 @@ static int qtile_attention(qk_ctx *c, float *out, const float *q, const qk_kv *k
   return 0;
 }
 
-/* The tiled f16 prompt path (attn_chunk's choice for 64+ query rows) in blocks of TILED_ROWS rows of a head. */
+/* The tiled f16 prompt path (64+ query rows, flash, head size a multiple of 8): blocks of TILED_ROWS rows of a head. */
 static int tiled_applies(const qk_kv *kv, const qk_attn_params *p) {
   return kv_plain(kv) && kv->k_type == QK_F16 && p->flash && p->n_tokens >= 64 && p->head_dim % 8 == 0;
 }
@@ -847,13 +812,13 @@ static void tiled_chunk(void *arg, int64_t w, int ith) {
 }
 
 /* Scratch floats per thread of attn_chunk: typed: 4·head_dim; f16 flash: the f16 query and
- * accumulator, attn_head_tiled's 2·head_dim + 64, and the softmax factors; f16 standard: see
- * attn_head_f16_std; f32: ctx scores. */
+ * accumulator and the softmax factors; f16 standard: see attn_head_f16_std; f32: ctx scores (the
+ * tiled prompt path needs TILED_STRIDE). */
 static int64_t attn_stride(const qk_kv *kv, const qk_attn_params *p) {
   const int64_t ctx32 = (kv->ctx + 31) & ~(int64_t)31;
   return !kv_plain(kv) ? 4 * p->head_dim + 16
          : kv->k_type == QK_F32 ? kv->ctx
-         : p->flash ? 2 * p->head_dim + 64 + 2 * ctx32
+         : p->flash ? 2 * p->head_dim + 2 * ctx32
                     : 2 * ctx32 + (p->head_dim + 1) / 2;
 }
 

@@ -200,6 +200,9 @@ typedef struct {
   /* Optional: y += e[k]·x[k·n …] for k < nk, each element's fused multiply-adds in k order — what nk
    * axpy_f32 calls give, bit for bit (n a multiple of 8), with y kept in registers across the keys. */
   void (*axpy_rows_f32)(int64_t n, int64_t nk, const float *e, const float *x, float *y);
+  /* Optional: out[j] = x[j·n …] · q for j < nx, 8 rows at a time (each dot's own fixed order, so a
+   * row's value does not depend on its neighbours; not dot_f32's order). */
+  void (*dot_rows_f32)(int64_t n, int64_t nx, const float *x, const float *q, float *out);
   /* llama.cpp's f16 flash attention steps (attention.c has the portable versions) */
   float (*fa_dot_f16)(int64_t n, const uint16_t *x, const uint16_t *y);
   void (*fa_scale_f16)(int64_t n, uint16_t *y, float v);

@@ -849,6 +849,41 @@ AVX2 static void axpy_f32(int64_t n, float s, const float *x, float *y) {
   for (; i < n; i++) y[i] += s * x[i];
 }
 
+/* 8 dots at once: one accumulator per row over the 8-float chunks of n (n a multiple of 8), then a
+ * transposing reduction (lane sums of the 8 accumulators into one vector); a missing row (j ≥ nx in the
+ * last group) reads row 0 and is not stored. */
+AVX2 static void dot_rows_f32(int64_t n, int64_t nx, const float *x, const float *q, float *out) {
+  for (int64_t j = 0; j < nx; j += 8) {
+    const float *r[8];
+    for (int l = 0; l < 8; l++) r[l] = x + (j + l < nx ? j + l : j) * n;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (int64_t i = 0; i + 8 <= n; i += 8) {
+      const __m256 qv = _mm256_loadu_ps(q + i);
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r[0] + i), qv, a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r[1] + i), qv, a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r[2] + i), qv, a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r[3] + i), qv, a3);
+      a4 = _mm256_fmadd_ps(_mm256_loadu_ps(r[4] + i), qv, a4);
+      a5 = _mm256_fmadd_ps(_mm256_loadu_ps(r[5] + i), qv, a5);
+      a6 = _mm256_fmadd_ps(_mm256_loadu_ps(r[6] + i), qv, a6);
+      a7 = _mm256_fmadd_ps(_mm256_loadu_ps(r[7] + i), qv, a7);
+    }
+    /* hadd pairs: lanes of (a0,a1) → 4 pair sums per 128-bit half, and so on, then the two halves */
+    const __m256 b0 = _mm256_hadd_ps(a0, a1), b1 = _mm256_hadd_ps(a2, a3);
+    const __m256 b2 = _mm256_hadd_ps(a4, a5), b3 = _mm256_hadd_ps(a6, a7);
+    const __m256 c0 = _mm256_hadd_ps(b0, b1), c1 = _mm256_hadd_ps(b2, b3);
+    /* c0 = [r0 r1 r2 r3 (low half sums) | r0 r1 r2 r3 (high half sums)], c1 the same for rows 4–7 */
+    const __m256 lo = _mm256_permute2f128_ps(c0, c1, 0x20), hi = _mm256_permute2f128_ps(c0, c1, 0x31);
+    const __m256 s = _mm256_add_ps(lo, hi);
+    if (j + 8 <= nx) _mm256_storeu_ps(out + j, s);
+    else {
+      float t[8];
+      _mm256_storeu_ps(t, s);
+      for (int64_t l = 0; j + l < nx; l++) out[j + l] = t[l];
+    }
+  }
+}
+
 AVX2 static void axpy_rows_f32(int64_t n, int64_t nk, const float *e, const float *x, float *y) {
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
@@ -968,6 +1003,7 @@ int qk_vtable_avx2(qk_vtable *t) {
   t->ops.axpy_f16 = axpy_f16;
   t->ops.axpy_f32 = axpy_f32;
   t->ops.axpy_rows_f32 = axpy_rows_f32;
+  t->ops.dot_rows_f32 = dot_rows_f32;
   t->ops.name = "avx2";
   return 1;
 }
