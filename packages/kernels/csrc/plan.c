@@ -22,8 +22,8 @@ static size_t act_row_q8_0s(int64_t cols) { return (size_t)(cols / QB) * sizeof(
 static size_t act_row_q8_K(int64_t cols) { return (size_t)(cols / QK_K) * sizeof(blk_q8_K); }
 static void act_q8_K(const float *x, void *y, int64_t n) { qk_quantize_act_q8_K(x, y, n); }
 
-/* Tokens from which the plain-layout gemm (wasm SIMD128) replaces the vtable's dot: for fewer (decode) the
- * vec-dots are faster (measured: Q4_K 5.5 vs 4.3 GMAC per CPU-second at 1 token), and give the same results. */
+/* Tokens from which the plain-layout gemm (wasm) replaces the vtable's dot, unless the type's descriptor says
+ * otherwise (gemm_min_tokens: the SIMD128 K-quant gemms have their own decode loop); both give the same results. */
 #ifndef QK_GEMM_PLAIN_MIN_TOKENS
 #define QK_GEMM_PLAIN_MIN_TOKENS 4
 #endif
@@ -119,7 +119,7 @@ int qk_plan_matmul(const void *cv, int code, int64_t rows, int64_t cols, int64_t
   }
   const qk_type_kernels *k = &d->vec[p->isa];
   if (layout != QK_LAYOUT_PLAIN || !k->dot) return -1;
-  if (ntok >= QK_GEMM_PLAIN_MIN_TOKENS && d->gemm[p->isa] && d->gemm_act) {
+  if (ntok >= (d->gemm_min_tokens ? d->gemm_min_tokens : QK_GEMM_PLAIN_MIN_TOKENS) && d->gemm[p->isa] && d->gemm_act) {
     p->path = QK_PATH_GEMM_PLAIN;
     p->pgemm = d->gemm[p->isa];
     p->act = d->gemm_act;

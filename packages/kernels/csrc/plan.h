@@ -55,12 +55,13 @@ typedef struct {
   size_t (*r16_act_row)(int64_t cols);
   qk_gemm_r16_fn r16_gemm[QK_ISA_SIMD128 + 1];
   const char *r16_act_name;
-  /* Plain-layout batched gemm (NULL = none) for 4+ tokens, per ISA, with its activation format; its results
+  /* Plain-layout gemm (NULL = none) for gemm_min_tokens+ tokens, per ISA, with its activation format; its results
    * are bit-identical with vec[isa].dot, so it serves both modes. */
   qk_gemm_plain_fn gemm[QK_ISA_SIMD128 + 1];
   qk_act_fn gemm_act;
   size_t (*gemm_act_row)(int64_t cols);
   const char *gemm_act_name;
+  int gemm_min_tokens; /* tokens from which gemm[] replaces the vec-dot (0: QK_GEMM_PLAIN_MIN_TOKENS) */
 } qk_type_desc;
 
 /* The descriptor table (indexed by ggml type id). */
