@@ -110,13 +110,28 @@ typedef struct {
   int64_t rows, cols, ntok;
   qk_gemm_r16_fn r16;
   qk_gemm_plain_fn plain;
+  int64_t chunk_rows; /* rows a chunk (a multiple of 16) */
 } gemm_job;
+
+/*
+ * Rows a chunk of the repacked paths. Batches: ROW_CHUNK (the chunk's weights stay in L2 across token
+ * tiles). One token (decode) only streams the weights once, and a chunk of 64 rows of a 3072-column
+ * Q8_0 matrix is ~200 KB, a few microseconds of memory traffic: each chunk start (a shared counter, a
+ * cold stream for the prefetchers) was a noticeable share of it. Decode takes about a quarter of a
+ * thread's share per chunk instead (the self-scheduling still evens out a slow thread). Every row's
+ * result is the same whatever the chunk.
+ */
+static int64_t gemm_chunk_rows(int64_t rows, int64_t ntok, int nth) {
+  if (ntok > 1 || nth <= 1) return ROW_CHUNK;
+  const int64_t r = (rows / ((int64_t)nth * 4)) & ~(int64_t)15;
+  return r > ROW_CHUNK ? r : ROW_CHUNK;
+}
 
 static void gemm_chunk(void *arg, int64_t chunk, int tid) {
   (void)tid;
   const gemm_job *j = arg;
-  const int64_t r0 = chunk * ROW_CHUNK;
-  const int64_t r1 = r0 + ROW_CHUNK < j->rows ? r0 + ROW_CHUNK : j->rows;
+  const int64_t r0 = chunk * j->chunk_rows;
+  const int64_t r1 = r0 + j->chunk_rows < j->rows ? r0 + j->chunk_rows : j->rows;
   for (int64_t t0 = 0; t0 < j->ntok; t0 += TOK_TILE) {
     const int64_t nt = t0 + TOK_TILE < j->ntok ? TOK_TILE : j->ntok - t0;
     const uint8_t *a = j->act + (size_t)t0 * j->act_row;
@@ -164,15 +179,16 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int code, int64_t rows, int6
     c->act_kind = 0;
   }
   if (plan.path == QK_PATH_R16_GEMV || plan.path == QK_PATH_R16_GEMM) {
-    gemm_job gj = { out, w, act, 16 * qk_row_bytes(type, cols), act_row, rows, cols, ntok, plan.gemm, NULL };
-    qk_pool_run(c->pool, gemm_chunk, &gj, (rows + ROW_CHUNK - 1) / ROW_CHUNK, nth);
+    const int64_t cr = gemm_chunk_rows(rows, ntok, nth);
+    gemm_job gj = { out, w, act, 16 * qk_row_bytes(type, cols), act_row, rows, cols, ntok, plan.gemm, NULL, cr };
+    qk_pool_run(c->pool, gemm_chunk, &gj, (rows + cr - 1) / cr, nth);
     return 0;
   }
   if (plan.path == QK_PATH_GEMM_PLAIN) {
 #if defined(__wasm__)
     qk_wasm_pf_end = (const uint8_t *)w + qk_row_bytes(type, cols) * (size_t)rows;
 #endif
-    gemm_job gj = { out, w, act, qk_row_bytes(type, cols), act_row, rows, cols, ntok, NULL, plan.pgemm };
+    gemm_job gj = { out, w, act, qk_row_bytes(type, cols), act_row, rows, cols, ntok, NULL, plan.pgemm, ROW_CHUNK };
     qk_pool_run(c->pool, gemm_chunk, &gj, (rows + ROW_CHUNK - 1) / ROW_CHUNK, nth);
     return 0;
   }
