@@ -4,7 +4,7 @@
       "target_name": "quant_kernels",
       "sources": [
         "csrc/types.c", "csrc/dot-half.c", "csrc/dequant.c", "csrc/quantize.c", "csrc/vec-dot-scalar.c",
-        "csrc/vec-dot-avx2.c", "csrc/vec-dot-neon.c", "csrc/vec-dot-simd128.c", "csrc/cpu-features.c",
+        "csrc/arch/x86/vec-dot-avx2.c", "csrc/arch/arm/vec-dot-neon.c", "csrc/arch/wasm/vec-dot-simd128.c", "csrc/cpu-features.c",
         "csrc/threadpool.c", "csrc/ctx.c", "csrc/matmul.c", "csrc/ops.c", "csrc/rope.c",
         "csrc/attention.c", "csrc/kv-shift.c", "csrc/mmap.c", "csrc/op-table.c", "csrc/napi-binding.c",
         "csrc/plan.c", "csrc/repack.c", "csrc/norm-act.c", "csrc/arch/x86/avx2.c", "csrc/arch/x86/avx512.c",

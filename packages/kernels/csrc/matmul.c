@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 #if defined(__wasm__)
-extern const uint8_t *qk_wasm_pf_end; /* vec-dot-simd128.c: bound for its software prefetch */
+extern const uint8_t *qk_wasm_pf_end; /* arch/wasm/vec-dot-simd128.c: bound for its software prefetch */
 #endif
 
 #define TOK_TILE 32

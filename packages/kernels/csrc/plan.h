@@ -48,7 +48,7 @@ typedef struct {
   const char *name;
   int parity_act;  /* activation type of the parity path (qk_vec_dot_type) */
   /* Vector kernels per ISA (llama.cpp's orders: the parity path, and the fast path where nothing is
-   * repacked): the scalar ones, overridden by the ISA file's (vec-dot-avx2.c serves every x86 level). */
+   * repacked): the scalar ones, overridden by the ISA file's (arch/x86/vec-dot-avx2.c serves every x86 level). */
   qk_type_kernels vec[QK_ISA_SIMD128 + 1];
   /* R16 fast path (NULL = none): activation format, its row bytes for `cols`, kernel per ISA */
   qk_act_fn r16_act;
@@ -124,7 +124,7 @@ void qk_quantize_act_q8_0s(const float *x, void *y, int64_t n);
 /* x86 AVX2 kernels for the same layouts (csrc/arch/x86/avx2.c), for the AVX2 and AVX-512-without-VNNI levels. */
 void qk_plan_register_avx2(qk_type_desc *types);
 void qk_plan_register_avx512(qk_type_desc *types);
-/* wasm SIMD128 batched gemms (csrc/vec-dot-simd128.c): fill the descriptors' SIMD128 gemm entries. */
+/* wasm SIMD128 batched gemms (csrc/arch/wasm/vec-dot-simd128.c): fill the descriptors' SIMD128 gemm entries. */
 void qk_plan_register_simd128(qk_type_desc *types);
 int qk_cpu_has_avx512_vnni(void);
 

@@ -88,7 +88,7 @@ const variants = {
   },
 };
 // Relaxed-SIMD twins (-DQK_WASM_RELAXED: the K-quant kernels use i16x8.relaxed_dot_i8x16_i7x16_s, only in
-// csrc/vec-dot-simd128.c): picked at load when the engine validates relaxed SIMD (Chrome ≥ 114,
+// csrc/arch/wasm/vec-dot-simd128.c): picked at load when the engine validates relaxed SIMD (Chrome ≥ 114,
 // Node ≥ 22, Node 20 with --experimental-wasm-relaxed-simd),
 // else the plain SIMD128 modules above.
 variants['st-relaxed'] = {

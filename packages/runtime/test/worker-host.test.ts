@@ -93,6 +93,12 @@ describe.skipIf(!built)('loadModelInWorker (worker_threads)', () => {
       await m.generate(PROMPT, { maxTokens: 4, temperature: 0, session: s }).text();
       expect((await s.tokens()).length).toBeGreaterThan(4);
       await s.dispose();
+      // the disposed session's cache is kept in the worker's model and freed on request
+      // (generate's own sessions of the default size are kept too)
+      const kept = await m.kvPool;
+      expect(kept.caches).toBeGreaterThanOrEqual(1);
+      expect(await m.trimKvPool()).toBe(kept.bytes);
+      expect(await m.kvPool).toMatchObject({ caches: 0, bytes: 0 });
       const full = m.generate(PROMPT, { maxTokens: 100, temperature: 0, contextSize: 8 });
       await expect(full.text()).rejects.toBeInstanceOf(rt.ContextFullError);
       await expect(full.text()).rejects.toThrow(/only once/);

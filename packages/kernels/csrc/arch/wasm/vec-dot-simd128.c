@@ -3,8 +3,17 @@
  * Baseline SIMD128 has no u8×i8 multiply-add, so int8 blocks are widened to i16 and summed with
  * i32x4.dot_i16x8_s.
  */
+/* the wasm build's virtual file system does not resolve "..": it passes -I for csrc/ instead */
+#if defined(__has_include) && __has_include("../../qk.h")
+#include "../../qk.h"
+#else
 #include "qk.h"
+#endif
+#if defined(__has_include) && __has_include("../../plan.h")
+#include "../../plan.h"
+#else
 #include "plan.h"
+#endif
 
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>

@@ -1,5 +1,10 @@
 /* NEON dot products for arm64 (compile-time: every arm64 CPU has NEON). */
+/* the wasm build's virtual file system does not resolve "..": it passes -I for csrc/ instead */
+#if defined(__has_include) && __has_include("../../qk.h")
+#include "../../qk.h"
+#else
 #include "qk.h"
+#endif
 
 #if defined(__aarch64__) && defined(__ARM_NEON)
 #include <arm_neon.h>

@@ -2,7 +2,12 @@
  * AVX2 + FMA + F16C dot products. Compiled with a target attribute so the same binary runs on any
  * x86-64; qk_vtable_avx2() only installs them after CPUID says the features are present.
  */
+/* the wasm build's virtual file system does not resolve "..": it passes -I for csrc/ instead */
+#if defined(__has_include) && __has_include("../../qk.h")
+#include "../../qk.h"
+#else
 #include "qk.h"
+#endif
 
 #if defined(__x86_64__) && !defined(QK_NO_AVX2)
 #include <immintrin.h>
