@@ -20,6 +20,16 @@ for (const b of BACKENDS) {
     });
     afterAll(() => k?.dispose());
 
+    /** One segment per sequence, rows in order: sequence i's n rows at positions pos.. of caches[i]. */
+    const segmentsOf = (list: readonly { n: number; pos: number }[], caches: readonly KVCache[]) => {
+      let row = 0;
+      return list.map((s, i) => {
+        const seg = { cache: caches[i] as KVCache, row, nTokens: s.n, pos: s.pos };
+        row += s.n;
+        return seg;
+      });
+    };
+
     const buf = (data: Float32Array) => {
       const x = k.f32(data.length);
       x.write(data);
@@ -55,14 +65,8 @@ for (const b of BACKENDS) {
 
           // batched
           const caches = mk();
+          const batch = k.kvBatch(segmentsOf(seqs, caches));
           let row = 0;
-          const batch = k.kvBatch(
-            seqs.map((s, i) => {
-              const seg = { cache: caches[i] as KVCache, row, nTokens: s.n, pos: s.pos };
-              row += s.n;
-              return seg;
-            }),
-          );
           expect(Array.from(batch.positions)).toEqual([0, 1, 2, 3, 4, 9, 3, 4, 5]);
           const qb = buf(q);
           const kb = buf(kv);
@@ -138,14 +142,8 @@ for (const b of BACKENDS) {
           return c;
         });
         const q = buf(randn(total * w, 21));
+        const batch = k.kvBatch(segmentsOf(segs, caches));
         let row = 0;
-        const batch = k.kvBatch(
-          segs.map((s, i) => {
-            const seg = { cache: caches[i] as KVCache, row, nTokens: s.n, pos: s.pos };
-            row += s.n;
-            return seg;
-          }),
-        );
         const p = { nHeads: H, nKvHeads: KVH, headDim: D, flash: true, ...(window ? { window } : {}) };
         const direct = k.f32(total * w);
         k.attention(direct, q, batch, 0, p);

@@ -62,6 +62,20 @@ export class KvPool {
     while (this.kept.length > this.limit) this.kept.shift()?.cache.dispose();
   }
 
+  /**
+   * Runs `allocate`; if it throws (the memory check or the allocation) while caches are kept, frees
+   * them — they hold memory the new cache may need — and runs it once more.
+   */
+  withRoom<T>(allocate: () => T): T {
+    try {
+      return allocate();
+    } catch (e) {
+      if (!this.stats.caches) throw e;
+      this.clear();
+      return allocate();
+    }
+  }
+
   /** Frees every kept cache; returns the bytes freed. */
   clear(): number {
     let bytes = 0;

@@ -89,42 +89,26 @@ export class Session implements Sequence {
       throw invalidOption('flashAttention', o.flashAttention, 'true or false');
     checkKvTypes(kvTypes, core.kv.headDim, o.flashAttention);
     this.poolKey = KvPool.key(o.contextSize, kvTypes);
-    let cache = core.kvPool.take(this.poolKey);
-    if (!cache) {
-      try {
-        checkContextMemory(core, o.contextSize, kvTypes);
-      } catch (e) {
-        // caches kept for reuse hold memory this one may need: free them and check again
-        if (!core.kvPool.stats.caches) throw e;
-        core.kvPool.clear();
-        checkContextMemory(core, o.contextSize, kvTypes);
-      }
-    }
     this.kvType = kvTypes;
     this.core = core;
     this.flashAttention = o.flashAttention;
     this.contextSize = o.contextSize;
     this.batchSize = Math.min(o.batchSize, o.contextSize);
     this.onDispose = onDispose;
-    const allocate = () =>
-      kernels.kvCache({
-        layers: core.kv.layers,
-        contextSize: this.contextSize,
-        kvHeads: core.kv.kvHeads,
-        headDim: core.kv.headDim,
-        type: kvTypes,
+    // a kept cache of this shape, else a new one (the memory check, then the allocation — the wasm
+    // heap's own limit counts kept caches, the check only the weights)
+    this.cache =
+      core.kvPool.take(this.poolKey) ??
+      core.kvPool.withRoom(() => {
+        checkContextMemory(core, o.contextSize, kvTypes);
+        return kernels.kvCache({
+          layers: core.kv.layers,
+          contextSize: o.contextSize,
+          kvHeads: core.kv.kvHeads,
+          headDim: core.kv.headDim,
+          type: kvTypes,
+        });
       });
-    if (!cache) {
-      try {
-        cache = allocate();
-      } catch (e) {
-        // e.g. the wasm heap is full of kept caches (its check above counts only the weights)
-        if (!core.kvPool.stats.caches) throw e;
-        core.kvPool.clear();
-        cache = allocate();
-      }
-    }
-    this.cache = cache;
     try {
       this.state = plugin.createSessionState?.({
         kernels,
