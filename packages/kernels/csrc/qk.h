@@ -147,6 +147,8 @@ void qk_act_f16(const float *x, uint16_t *y, int64_t n);
  * CPU has it (installed by qk_vtable_avx2; identical results to qk_f2h), else qk_f2h. */
 void qk_f32_to_f16_row(const float *x, void *y, int64_t n);
 extern void (*qk_f32_to_f16_fast)(const float *x, void *y, int64_t n);
+/* qk_quantize_act_q8_K with the same bits, vectorized (set by an ISA's registration; NULL = scalar). */
+extern void (*qk_quantize_act_q8_K_fast)(const float *x, blk_q8_K *y, int64_t n);
 /* f16 → f32 of n values (exact): F16C when the CPU has it, else the table. */
 void qk_f16_to_f32_row(const uint16_t *x, float *y, int64_t n);
 extern void (*qk_f16_to_f32_fast)(const uint16_t *x, float *y, int64_t n);

@@ -967,9 +967,55 @@ AVX2 static void f16_to_f32_f16c(const uint16_t *x, float *y, int64_t n) {
   for (; i < n; i++) y[i] = qk_h2f(x[i]);
 }
 
+/* qk_quantize_act_q8_K, 8 floats at a time, the same bits: the first value of largest magnitude sets
+ * the scale; CVTPS2DQ rounds half to even as qk_nearest_int's magic-number add does (|v| ≤ 127 here). */
+AVX2 static void quantize_act_q8_K_avx2(const float *x, blk_q8_K *y, int64_t n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+    __m256 vmax = _mm256_setzero_ps();
+    for (int j = 0; j < QK_K; j += 8) vmax = _mm256_max_ps(vmax, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    if (!(amax > 0)) {
+      memset(&y[i], 0, sizeof(blk_q8_K));
+      continue;
+    }
+    float max = 0;
+    const __m256 va = _mm256_set1_ps(amax);
+    for (int j = 0; j < QK_K; j += 8) {
+      const int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), va, _CMP_EQ_OQ));
+      if (hit) {
+        max = x[j + __builtin_ctz((unsigned)hit)];
+        break;
+      }
+    }
+    const float iscale = -127.f / max;
+    const __m256 vs = _mm256_set1_ps(iscale);
+    const __m256i lim = _mm256_set1_epi32(127);
+    for (int j = 0; j < QK_K; j += 16) {
+      const __m256i a = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(vs, _mm256_loadu_ps(x + j))), lim);
+      const __m256i b = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(vs, _mm256_loadu_ps(x + j + 8))), lim);
+      /* int32 → int16 → int8 (values in −127..127, no saturation), lanes back in order */
+      const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xd8);
+      const __m128i q = _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+      _mm_storeu_si128((__m128i *)(y[i].qs + j), q);
+      /* the 16 values' sum: widen to int16, pairwise to int32, then add */
+      const __m256i s = _mm256_madd_epi16(_mm256_cvtepi8_epi16(q), _mm256_set1_epi16(1));
+      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+      y[i].bsums[j / 16] = (int16_t)_mm_cvtsi128_si32(s4);
+    }
+    y[i].d = 1 / iscale;
+  }
+}
+
 int qk_vtable_avx2(qk_vtable *t) {
   if (!qk_cpu_has_avx2()) return 0;
   qk_f32_to_f16_fast = f32_to_f16_f16c;
+  qk_quantize_act_q8_K_fast = quantize_act_q8_K_avx2;
   qk_f16_to_f32_fast = f16_to_f32_f16c;
   qk_swiglu_fast = swiglu_avx2;
   t->t[QK_F32].dot = vd_f32;
