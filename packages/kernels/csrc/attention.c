@@ -313,7 +313,8 @@ static void attn_head_f16(const qk_vec_ops *vt, const qk_attn_params *p, const u
                           int64_t g, int64_t j0, int64_t pos, const float *qh, float *oh, uint16_t *q16,
                           uint16_t *acc, float *fsc) {
   const int64_t hd = p->head_dim;
-  for (int64_t i = 0; i < hd; i++) { q16[i] = qk_f2h(qh[i]); acc[i] = 0; }
+  qk_f32_to_f16_row(qh, q16, hd); /* the ISA's converter: qk_f2h's bits */
+  memset(acc, 0, (size_t)hd * sizeof(*acc));
   float M = -INFINITY, S = 0.0f;
   /* the scores and the online softmax's factors first, then one pass over V with the same roundings:
    * the ISA's fa_vsum_f16 (accumulator in registers) or, per key, fa_scale_f16 then fa_mad_f16 */
@@ -348,7 +349,8 @@ static void attn_head_f16(const qk_vec_ops *vt, const qk_attn_params *p, const u
     }
   }
   const float inv = S == 0.0f ? 0.0f : 1.0f / S;
-  for (int64_t i = 0; i < hd; i++) oh[i] = qk_h2f(acc[i]) * inv;
+  qk_f16_to_f32_row(acc, oh, hd);
+  for (int64_t i = 0; i < hd; i++) oh[i] *= inv;
 }
 
 /*
