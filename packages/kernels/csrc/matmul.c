@@ -114,15 +114,16 @@ typedef struct {
 } gemm_job;
 
 /*
- * Rows a chunk of the repacked paths. Batches: ROW_CHUNK (the chunk's weights stay in L2 across token
- * tiles). One token (decode) only streams the weights once, and a chunk of 64 rows of a 3072-column
- * Q8_0 matrix is ~200 KB, a few microseconds of memory traffic: each chunk start (a shared counter, a
- * cold stream for the prefetchers) was a noticeable share of it. Decode takes about a quarter of a
- * thread's share per chunk instead (the self-scheduling still evens out a slow thread). Every row's
- * result is the same whatever the chunk.
+ * Rows a chunk of the repacked paths. Batches of more than one token tile: ROW_CHUNK (the chunk's
+ * weights stay in L2 across token tiles). One tile (decode, and up to TOK_TILE sessions decoding
+ * together) streams the weights once, and a chunk of 64 rows of a 3072-column Q8_0 matrix is ~200 KB,
+ * a few microseconds of memory traffic: each chunk start (a shared counter, a cold stream for the
+ * prefetchers) was a noticeable share of it. One tile takes about a quarter of a thread's share per
+ * chunk instead (the self-scheduling still evens out a slow thread). Every row's result is the same
+ * whatever the chunk.
  */
 static int64_t gemm_chunk_rows(int64_t rows, int64_t ntok, int nth) {
-  if (ntok > 1 || nth <= 1) return ROW_CHUNK;
+  if (ntok > TOK_TILE || nth <= 1) return ROW_CHUNK;
   const int64_t r = (rows / ((int64_t)nth * 4)) & ~(int64_t)15;
   return r > ROW_CHUNK ? r : ROW_CHUNK;
 }

@@ -231,24 +231,24 @@ GEMM_R16(gemm_q4_K_r16, q45_K_tile, , 0)
 GEMM_R16(gemm_q5_K_r16, q45_K_tile, , 1)
 
 /* ---- Q6_K R16 × q8_K activations ---- */
-/* One 16-value sub-block j = 8h + 2m + kh of a super-block against T tokens: the exact integer dot
- * products of the 6-bit values (low nibbles of ql vector 16h + 8(m&1) + k, or its high nibbles when
- * m ≥ 2, with bits 2m, 2m+1 of qh vector 8h + k as bits 4, 5), minus 32·(the token's sum of those 16
- * activations) for the −32 offset, times the sub-block's int8 scale into sumi. Every argument but the
- * pointers is a constant at each call, so the shifts are immediates and the loops unroll. */
 /* acc − the int32 at p broadcast to every lane (an embedded broadcast, as in dpbusd_bcast) */
 AVX512 static INLINE __m512i sub_bcast(__m512i acc, const int32_t *p) {
   __asm__("vpsubd %1%{1to16%}, %0, %0" : "+v"(acc) : "m"(*p));
   return acc;
 }
 
+/* One 16-value sub-block j = 8h + 2m + kh of a super-block against T tokens: the exact integer dot
+ * products of the 6-bit values (low nibbles of ql vector 16h + 8(m&1) + k, or its high nibbles when
+ * m ≥ 2, with bits 2m, 2m+1 of qh vector 8h + k as bits 4, 5), minus 32·(the token's sum of those 16
+ * activations) for the −32 offset, times the sub-block's int8 scale into sumi. Every argument but the
+ * pointers is a constant at each call, so the shifts are immediates and the loops unroll. */
 AVX512 static INLINE void q6_K_sub(const uint8_t *o, const int8_t *const *y, const int32_t (*bsx)[16], const int T,
                                    const int h, const int m, const int kh, __m512i *sumi) {
   const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
   const int j = 8 * h + 2 * m + kh, b = (int[]){ 0, 2, 1, 3 }[j & 3]; /* byte of the scale in its lane */
   const __m512i S = _mm512_loadu_si512((const void *)(o + 32 + 64 * (j >> 2)));
   const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(S, 24 - 8 * b), 24);
-  /* with 4 tokens or fewer, even and odd k go to separate sums: 2·T independent chains of VPDPBUSD */
+  /* small tiles spread k over NA partial sums (one token: 4, up to 4 tokens: 2): independent chains */
   const int NA = T == 1 ? 4 : T <= 4 ? 2 : 1;
   __m512i a[4][8];
   _Pragma("GCC unroll 4") for (int k = 4 * kh; k < 4 * kh + 4; k++) {
