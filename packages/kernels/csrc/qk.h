@@ -136,6 +136,8 @@ int qk_quantize(int type, const float *src, void *dst, int64_t rows, int64_t col
 void qk_quantize_act_q8_0(const float *x, blk_q8_0 *y, int64_t n);
 void qk_quantize_act_q8_1(const float *x, blk_q8_1 *y, int64_t n);
 void qk_quantize_act_q8_K(const float *x, blk_q8_K *y, int64_t n);
+/* The portable code behind it (the vectorized versions hand it blocks holding inf or NaN). */
+void qk_quantize_act_q8_K_scalar(const float *x, blk_q8_K *y, int64_t n);
 
 /* F16·F16 and BF16·BF16 in llama.cpp's AVX2 summation order (dot-half.c); activation converters. */
 float qk_dot_f16_vec(int64_t n, const void *w, const void *a);

@@ -720,10 +720,11 @@ void qk_quantize_act_q8_1(const float *x, blk_q8_1 *y, int64_t n) {
 void (*qk_quantize_act_q8_K_fast)(const float *x, blk_q8_K *y, int64_t n) = NULL;
 
 void qk_quantize_act_q8_K(const float *x, blk_q8_K *y, int64_t n) {
-  if (qk_quantize_act_q8_K_fast) {
-    qk_quantize_act_q8_K_fast(x, y, n);
-    return;
-  }
+  if (qk_quantize_act_q8_K_fast) qk_quantize_act_q8_K_fast(x, y, n);
+  else qk_quantize_act_q8_K_scalar(x, y, n);
+}
+
+void qk_quantize_act_q8_K_scalar(const float *x, blk_q8_K *y, int64_t n) {
   const int64_t nb = n / QK_K;
   for (int64_t i = 0; i < nb; i++, x += QK_K) {
     float max = 0, amax = 0;

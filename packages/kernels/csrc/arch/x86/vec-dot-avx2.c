@@ -972,12 +972,21 @@ AVX2 static void f16_to_f32_f16c(const uint16_t *x, float *y, int64_t n) {
 }
 
 /* qk_quantize_act_q8_K, 8 floats at a time, the same bits: the first value of largest magnitude sets
- * the scale; CVTPS2DQ rounds half to even as qk_nearest_int's magic-number add does (|v| ≤ 127 here). */
+ * the scale; CVTPS2DQ rounds half to even as qk_nearest_int's magic-number add does (|v| ≤ 127 here).
+ * A block holding inf or NaN goes to the scalar code (CVTPS2DQ and MAXPS treat NaN differently). */
 AVX2 static void quantize_act_q8_K_avx2(const float *x, blk_q8_K *y, int64_t n) {
-  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 sign = _mm256_set1_ps(-0.0f), inf = _mm256_set1_ps(INFINITY);
   for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
-    __m256 vmax = _mm256_setzero_ps();
-    for (int j = 0; j < QK_K; j += 8) vmax = _mm256_max_ps(vmax, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+    __m256 vmax = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
+    for (int j = 0; j < QK_K; j += 8) {
+      const __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j));
+      vmax = _mm256_max_ps(vmax, a);
+      odd = _mm256_or_ps(odd, _mm256_cmp_ps(a, inf, _CMP_NLT_UQ)); /* inf or NaN */
+    }
+    if (_mm256_movemask_ps(odd)) {
+      qk_quantize_act_q8_K_scalar(x, &y[i], QK_K);
+      continue;
+    }
     __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
     m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
     m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
