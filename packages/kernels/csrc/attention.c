@@ -214,6 +214,29 @@ void qk_kv_store(const qk_kv *kv, int64_t layer, int64_t pos, int64_t n, const f
   }
 }
 
+typedef struct {
+  const qk_attn_segment *segs;
+  int64_t layer;
+  const float *k, *v;
+} kv_store_job;
+
+static void kv_store_chunk(void *arg, int64_t s, int ith) {
+  const kv_store_job *j = arg;
+  const qk_attn_segment *g = &j->segs[s];
+  (void)ith;
+  const size_t off = (size_t)g->row * (size_t)g->kv.kv_dim;
+  qk_kv_store(&g->kv, j->layer, g->pos, g->n_tokens, j->k + off, j->v + off);
+}
+
+/* One pool item per segment: a decoding row's store is a few µs, but its first write to fresh cache
+ * pages can cost ~25 µs on a virtual machine (the host maps them), so the sequences' stores overlap. */
+void qk_kv_store_segments(qk_ctx *c, const qk_attn_segment *segs, int64_t nseg, int64_t layer, const float *k,
+                          const float *v) {
+  if (nseg <= 0) return;
+  kv_store_job j = { segs, layer, k, v };
+  qk_pool_run(c->pool, kv_store_chunk, &j, nseg, nseg > 1 ? c->nthreads : 1);
+}
+
 void qk_kv_shift(const qk_kv *kv, int64_t from, int64_t to, int64_t count) {
   uint8_t *base = kv->data;
   for (int64_t l = 0; l < kv->layers; l++)
@@ -230,6 +253,7 @@ typedef struct {
   const qk_attn_params *p;
   float *scores; /* nth × stride: f32 scores (f32 cache) or f16 query + accumulator (f16 cache) */
   int64_t stride;
+  int64_t hb; /* heads per work item (attn_heads_f16's blocks; 1 on the other paths) */
 } attn_job;
 
 /*
@@ -292,14 +316,8 @@ static inline float score_std(float dot, const qk_attn_params *p) {
   return tanhf(dot * inv) * p->softcap * p->scale;
 }
 
-/* fsc: 2·(pos − j0 + 1) floats for the softmax factors */
-/*
- * A head's slice of consecutive keys is one cache-row stride apart (kv_dim values: 6 KiB for a
- * Phi-3.5 f16 cache), so every key is a new 4 KiB page for the hardware prefetchers, which stop at
- * page boundaries: decoding rows waited on memory for each key. The f16 decode path asks for the K
- * and V slices ATTN_PF keys ahead (V is read after all scores, by then from L2).
- */
-#define ATTN_PF 8
+/* Prefetches n bytes from p (the f16 decode path asks for the V slices it will sum after a block of
+ * keys: see attn_heads_f16). */
 static inline void kv_prefetch(const uint8_t *p, size_t n) {
 #if defined(__GNUC__) || defined(__clang__)
   for (size_t o = 0; o < n; o += 64) __builtin_prefetch(p + o);
@@ -309,48 +327,74 @@ static inline void kv_prefetch(const uint8_t *p, size_t n) {
 #endif
 }
 
-static void attn_head_f16(const qk_vec_ops *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb, size_t rowb,
-                          int64_t g, int64_t j0, int64_t pos, const float *qh, float *oh, uint16_t *q16,
-                          uint16_t *acc, float *fsc) {
-  const int64_t hd = p->head_dim;
-  qk_f32_to_f16_row(qh, q16, hd); /* the ISA's converter: qk_f2h's bits */
-  memset(acc, 0, (size_t)hd * sizeof(*acc));
-  float M = -INFINITY, S = 0.0f;
-  /* the scores and the online softmax's factors first, then one pass over V with the same roundings:
-   * the ISA's fa_vsum_f16 (accumulator in registers) or, per key, fa_scale_f16 then fa_mad_f16 */
-  const int64_t nkv = pos - j0 + 1;
-  float *msv = fsc, *vsv = fsc + nkv;
-  for (int64_t k = j0; k <= pos; k++) {
-    const uint16_t *kr = (const uint16_t *)(kb + (size_t)k * rowb) + g * hd;
-    if (k + ATTN_PF <= pos) { /* this head's K and V slices of a later key (see ATTN_PF) */
-      kv_prefetch((const uint8_t *)kr + ATTN_PF * rowb, (size_t)hd * 2);
-      kv_prefetch(vb + (size_t)(k + ATTN_PF) * rowb + (size_t)g * hd * 2, (size_t)hd * 2);
-    }
-    const float s = score_flash(vt->fa_dot_f16(hd, kr, q16), p);
-    float ms = 1.0f, vs = 1.0f;
-    if (s > M) {
-      const float Mold = M;
-      M = s;
-      ms = expf(Mold - M);
-    } else {
-      vs = expf(s - M);
-    }
-    msv[k - j0] = ms;
-    vsv[k - j0] = vs;
-    S = S * ms + vs;
+/*
+ * The f16 flash path (llama.cpp's one_chunk above, per head) for nh consecutive heads of one query
+ * row at once, walking the keys in blocks of ATTN_KB: each key's K row is read once for all the
+ * heads (one run of nh·head_dim values; head by head, a head's slices of consecutive keys are a
+ * cache row apart — 6 KiB for Phi-3.5 — each a new page to the hardware prefetchers, so every key
+ * waited on memory), its V row is prefetched, and after the block each head sums the block's V rows
+ * (fa_vsum_f16 resumes from the stored f16 accumulator: the values it keeps in registers are f16
+ * already). Per head the operations and their order are the same whatever nh is, so are the bits.
+ * Scratch: attn_heads_stride floats.
+ */
+#define ATTN_KB 64
+static int64_t attn_heads_stride(int64_t nh, int64_t hd) { return nh * hd + 2 * nh + 2 * nh * ATTN_KB + 16; }
+
+static void attn_heads_f16(const qk_vec_ops *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb,
+                           size_t rowb, int64_t h0, int64_t nh, int64_t j0, int64_t pos, const float *q, float *o,
+                           float *sc) {
+  const int64_t hd = p->head_dim, group = p->n_heads / p->n_kv_heads;
+  uint16_t *q16 = (uint16_t *)sc, *acc = q16 + nh * hd;
+  float *M = sc + nh * hd, *S = M + nh, *fac = S + nh; /* fac: per head ATTN_KB ms then ATTN_KB vs */
+  const int64_t g0 = h0 / group, g1 = (h0 + nh - 1) / group; /* the K/V heads the block reads */
+  const size_t off = (size_t)g0 * hd * 2, span = (size_t)(g1 - g0 + 1) * hd * 2;
+  for (int64_t i = 0; i < nh; i++) {
+    qk_f32_to_f16_row(q + i * hd, q16 + i * hd, hd);
+    memset(acc + i * hd, 0, (size_t)hd * sizeof(*acc));
+    M[i] = -INFINITY;
+    S[i] = 0.0f;
   }
-  const uint8_t *v0 = vb + (size_t)j0 * rowb + (size_t)g * hd * 2;
-  if (vt->fa_vsum_f16) {
-    vt->fa_vsum_f16(hd, acc, v0, rowb, nkv, msv, vsv);
-  } else {
-    for (int64_t i = 0; i < nkv; i++) {
-      if (msv[i] != 1.0f) vt->fa_scale_f16(hd, acc, msv[i]); /* scaling by 1 would leave acc as it is */
-      vt->fa_mad_f16(hd, acc, (const uint16_t *)(v0 + (size_t)i * rowb), vsv[i]);
+  for (int64_t b0 = j0; b0 <= pos; b0 += ATTN_KB) {
+    const int64_t nk = pos - b0 + 1 < ATTN_KB ? pos - b0 + 1 : ATTN_KB;
+    for (int64_t k = b0; k < b0 + nk; k++) {
+      const uint8_t *kr = kb + (size_t)k * rowb;
+      kv_prefetch(vb + (size_t)k * rowb + off, span); /* summed after the block (K rows stream in order) */
+      for (int64_t i = 0; i < nh; i++) {
+        const int64_t g = (h0 + i) / group;
+        const float s = score_flash(vt->fa_dot_f16(hd, (const uint16_t *)kr + g * hd, q16 + i * hd), p);
+        float ms = 1.0f, vs = 1.0f;
+        if (s > M[i]) {
+          const float Mold = M[i];
+          M[i] = s;
+          ms = expf(Mold - s);
+        } else {
+          vs = expf(s - M[i]);
+        }
+        fac[i * 2 * ATTN_KB + (k - b0)] = ms;
+        fac[i * 2 * ATTN_KB + ATTN_KB + (k - b0)] = vs;
+        S[i] = S[i] * ms + vs;
+      }
+    }
+    for (int64_t i = 0; i < nh; i++) {
+      const int64_t g = (h0 + i) / group;
+      const uint8_t *v0 = vb + (size_t)b0 * rowb + (size_t)g * hd * 2;
+      const float *msv = fac + i * 2 * ATTN_KB, *vsv = msv + ATTN_KB;
+      uint16_t *a = acc + i * hd;
+      if (vt->fa_vsum_f16) {
+        vt->fa_vsum_f16(hd, a, v0, rowb, nk, msv, vsv);
+      } else {
+        for (int64_t k = 0; k < nk; k++) {
+          if (msv[k] != 1.0f) vt->fa_scale_f16(hd, a, msv[k]);
+          vt->fa_mad_f16(hd, a, (const uint16_t *)(v0 + (size_t)k * rowb), vsv[k]);
+        }
+      }
     }
   }
-  const float inv = S == 0.0f ? 0.0f : 1.0f / S;
-  qk_f16_to_f32_row(acc, oh, hd);
-  for (int64_t i = 0; i < hd; i++) oh[i] *= inv;
+  for (int64_t i = 0; i < nh; i++) {
+    const float inv = S[i] == 0.0f ? 0.0f : 1.0f / S[i];
+    qk_f16_to_f32_row(acc + i * hd, o + i * hd, hd);
+    for (int64_t c = 0; c < hd; c++) o[i * hd + c] *= inv;
+  }
 }
 
 /*
@@ -585,6 +629,14 @@ static void attn_chunk(void *arg, int64_t w, int ith) {
   const uint8_t *vb = (const uint8_t *)kv->data + kv_off(kv, j->layer, 1, 0);
   const int is_f16 = kv->k_type == QK_F16;
   const size_t rowb = qk_kv_row_bytes(kv, 0);
+  if (j->hb > 1 || (kv_plain(kv) && is_f16 && p->flash)) { /* f16 flash: j->hb heads of a row (attn_heads_f16) */
+    const int64_t nb = (p->n_heads + j->hb - 1) / j->hb, t = w / nb, h0 = (w % nb) * j->hb;
+    const int64_t nh = p->n_heads - h0 < j->hb ? p->n_heads - h0 : j->hb, pos = p->pos + t;
+    const int64_t j0 = p->window > 0 && pos - p->window + 1 > 0 ? pos - p->window + 1 : 0;
+    attn_heads_f16(vt, p, kb, vb, rowb, h0, nh, j0, pos, j->q + (t * p->n_heads + h0) * hd,
+                   j->out + (t * p->n_heads + h0) * hd, sc);
+    return;
+  }
   {
     const int64_t t = w / p->n_heads, h = w % p->n_heads, g = h / group;
     const int64_t pos = p->pos + t;
@@ -600,12 +652,7 @@ static void attn_chunk(void *arg, int64_t w, int ith) {
       attn_head_f16_std(vt, p, kb, vb, rowb, g, j0, pos, qh, oh, sc);
       return;
     }
-    /* (64+ query rows with head sizes a multiple of 8 take the tiled kernel: tiled_chunk) */
-    if (is_f16) {
-      uint16_t *q16 = (uint16_t *)sc, *acc = q16 + hd;
-      attn_head_f16(vt, p, kb, vb, rowb, g, j0, pos, qh, oh, q16, acc, sc + hd);
-      return;
-    }
+    /* (f16 flash: above; 64+ query rows with head sizes a multiple of 8 take the tiled kernel: tiled_chunk) */
     float max = -INFINITY;
     for (int64_t k = j0; k <= pos; k++) {
       const uint8_t *kr = kb + (size_t)k * rowb + (size_t)g * hd * 4;
@@ -791,7 +838,7 @@ static int qtile_attention(qk_ctx *c, float *out, const float *q, const qk_kv *k
   int nth = c->nthreads < 1 ? 1 : c->nthreads;
   float *scratch = malloc((size_t)nth * (size_t)stride * sizeof(float));
   if (!scratch) return -2;
-  attn_job j = { c, out, q, kv, layer, p, scratch, stride };
+  attn_job j = { c, out, q, kv, layer, p, scratch, stride, 1 };
   qk_pool_run(c->pool, qtile_chunk, &j, total, nth);
   free(scratch);
   return 0;
@@ -813,14 +860,27 @@ static void tiled_chunk(void *arg, int64_t w, int ith) {
                    h / (p->n_heads / p->n_kv_heads), h, t, nr, j->q, j->out, j->scores + (size_t)ith * (size_t)j->stride);
 }
 
-/* Scratch floats per thread of attn_chunk: typed: 4·head_dim; f16 flash: the f16 query and
- * accumulator and the softmax factors; f16 standard: see attn_head_f16_std; f32: ctx scores (the
- * tiled prompt path needs TILED_STRIDE). */
-static int64_t attn_stride(const qk_kv *kv, const qk_attn_params *p) {
+/* attn_chunk's f16 flash path (attn_heads_f16): a row's heads per work item — all of them when the
+ * rows alone give every thread ≥ 4 items (the longest runs of each K row), else halved until they do. */
+static int f16_flash(const qk_kv *kv, const qk_attn_params *p) { return kv_plain(kv) && kv->k_type == QK_F16 && p->flash; }
+
+static int64_t attn_heads_per_item(const qk_kv *kv, const qk_attn_params *p, int64_t rows, int nth) {
+  if (!f16_flash(kv, p)) return 1;
+  int64_t hb = p->n_heads;
+  while (hb > 1 && rows * ((p->n_heads + hb - 1) / hb) < 4 * (int64_t)nth) hb = (hb + 1) / 2;
+  return hb;
+}
+
+/* Work items of attn_chunk for a job of n_tokens rows. */
+static int64_t attn_items(const qk_attn_params *p, int64_t hb) { return p->n_tokens * ((p->n_heads + hb - 1) / hb); }
+
+/* Scratch floats per thread of attn_chunk: typed: 4·head_dim; f16 flash: attn_heads_stride; f16
+ * standard: see attn_head_f16_std; f32: ctx scores (the tiled prompt path needs TILED_STRIDE). */
+static int64_t attn_stride(const qk_kv *kv, const qk_attn_params *p, int64_t hb) {
   const int64_t ctx32 = (kv->ctx + 31) & ~(int64_t)31;
   return !kv_plain(kv) ? 4 * p->head_dim + 16
          : kv->k_type == QK_F32 ? kv->ctx
-         : p->flash ? 2 * p->head_dim + 2 * ctx32
+         : p->flash ? attn_heads_stride(hb, p->head_dim)
                     : 2 * ctx32 + (p->head_dim + 1) / 2;
 }
 
@@ -830,16 +890,16 @@ static int64_t attn_stride(const qk_kv *kv, const qk_attn_params *p) {
 int qk_attention(qk_ctx *c, float *out, const float *q, const qk_kv *kv, int64_t layer, const qk_attn_params *p) {
   if (qtile_applies(kv, p)) return qtile_attention(c, out, q, kv, layer, p);
   int nth = c->nthreads;
-  const int64_t total = p->n_tokens * p->n_heads;
-  const double work = (double)total * (double)(p->pos + p->n_tokens) * (double)p->head_dim;
+  const double work = (double)(p->n_tokens * p->n_heads) * (double)(p->pos + p->n_tokens) * (double)p->head_dim;
   if (work < ATTN_MIN_WORK) nth = 1;
   if (nth < 1) nth = 1;
   const int tiled = tiled_applies(kv, p);
-  int64_t stride = attn_stride(kv, p);
+  const int64_t hb = attn_heads_per_item(kv, p, p->n_tokens, nth), total = attn_items(p, hb);
+  int64_t stride = attn_stride(kv, p, hb);
   if (tiled && stride < TILED_STRIDE(p->head_dim)) stride = TILED_STRIDE(p->head_dim);
   float *scores = malloc((size_t)c->nthreads * (size_t)stride * sizeof(float));
   if (!scores) return -2;
-  attn_job j = { c, out, q, kv, layer, p, scores, stride };
+  attn_job j = { c, out, q, kv, layer, p, scores, stride, hb };
   if (tiled)
     qk_pool_run(c->pool, tiled_chunk, &j, (p->n_tokens + TILED_ROWS - 1) / TILED_ROWS * p->n_heads, nth);
   else
@@ -882,7 +942,7 @@ int qk_attention_segments(qk_ctx *c, float *out, const float *q, const qk_attn_s
   int64_t *first = malloc((size_t)(nseg + 1) * sizeof(*first));
   int rc = 0;
   if (!ps || !jobs || !first) rc = -2;
-  int64_t n = 0, total = 0, stride = 0;
+  int64_t n = 0, total = 0, stride = 0, rows = 0;
   double work = 0;
   for (int64_t s = 0; s < nseg && rc == 0; s++) {
     const qk_attn_segment *g = &segs[s];
@@ -897,17 +957,22 @@ int qk_attention_segments(qk_ctx *c, float *out, const float *q, const qk_attn_s
       continue;
     }
     ps[n] = p;
-    jobs[n] = (attn_job){ c, o, qs, &g->kv, layer, &ps[n], NULL, 0 };
-    first[n] = total;
-    total += p.n_tokens * p.n_heads;
+    jobs[n] = (attn_job){ c, o, qs, &g->kv, layer, &ps[n], NULL, 0, 1 };
+    rows += p.n_tokens;
     work += (double)(p.n_tokens * p.n_heads) * (double)(p.pos + p.n_tokens) * (double)p.head_dim;
-    const int64_t st = attn_stride(&g->kv, &p);
-    if (st > stride) stride = st;
     n++;
   }
   if (rc == 0 && n > 0) {
-    first[n] = total;
     int nth = c->nthreads < 1 ? 1 : c->nthreads;
+    /* heads per item from all the decoding rows together (each job's value if it has f16 flash) */
+    for (int64_t i = 0; i < n; i++) {
+      jobs[i].hb = attn_heads_per_item(jobs[i].kv, jobs[i].p, rows, work < ATTN_MIN_WORK ? 1 : nth);
+      first[i] = total;
+      total += attn_items(jobs[i].p, jobs[i].hb);
+      const int64_t st = attn_stride(jobs[i].kv, jobs[i].p, jobs[i].hb);
+      if (st > stride) stride = st;
+    }
+    first[n] = total;
     float *scores = malloc((size_t)nth * (size_t)stride * sizeof(float));
     if (!scores) rc = -2;
     else {

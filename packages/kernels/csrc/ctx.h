@@ -58,6 +58,8 @@ typedef struct {
   const float *freq_factors; /* n_rot/2 values or NULL */
 } qk_rope_params;
 void qk_rope(float *x, const qk_rope_params *p);
+/* qk_rope with row t at position pos[t] (p->pos unused): the rows of several sequences in one call. */
+void qk_rope_rows(float *x, const int32_t *pos, const qk_rope_params *p);
 /* cos·attn_factor and sin·attn_factor of every rotated pair at position `pos` (n_rot floats), and
  * one row of n_heads heads rotated by such a table (rope.c; kv-shift.c re-rotates cached keys). */
 void qk_rope_table(float *cs, const qk_rope_params *p, int64_t pos);
@@ -121,6 +123,10 @@ typedef struct {
   qk_kv kv;
   int64_t n_tokens, pos, row;
 } qk_attn_segment;
+/* qk_kv_store for several sequences' rows (segment s: its n_tokens rows of k and v at row `row`, to
+ * positions pos.. of its cache), the segments spread over the context's threads. */
+void qk_kv_store_segments(qk_ctx *c, const qk_attn_segment *segs, int64_t nseg, int64_t layer, const float *k,
+                          const float *v);
 /* qk_attention for several sequences (each row of a segment gets the values qk_attention gives it). */
 int qk_attention_segments(qk_ctx *c, float *out, const float *q, const qk_attn_segment *segs, int64_t nseg, int64_t layer,
                           const qk_attn_params *common);

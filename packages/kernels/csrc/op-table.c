@@ -44,6 +44,16 @@ static double op_rope(const double *a) {
   return 0;
 }
 
+/* x, nTokens, positions (int32 per row), nHeads, headDim, nRot, neox, freqBase, freqScale, attnFactor, factors */
+static double op_rope_rows(const double *a) {
+  qk_rope_params p;
+  p.n_tokens = I64(a[1]); p.pos = 0; p.n_heads = I64(a[3]); p.head_dim = I64(a[4]); p.n_rot = I64(a[5]);
+  p.neox = (int)a[6]; p.freq_base = (float)a[7]; p.freq_scale = (float)a[8]; p.attn_factor = (float)a[9];
+  p.freq_factors = a[10] != 0 ? FPTR(a[10]) : NULL;
+  qk_rope_rows(FPTR(a[0]), (const int32_t *)PTR(a[2]), &p);
+  return 0;
+}
+
 /* out, x, w (0 = none), b (0 = none), rows, cols, eps */
 static double op_layer_norm(const double *a) {
   qk_layer_norm(FPTR(a[0]), FPTR(a[1]), a[2] != 0 ? FPTR(a[2]) : NULL, a[3] != 0 ? FPTR(a[3]) : NULL, I64(a[4]), I64(a[5]), (float)a[6]);
@@ -122,26 +132,42 @@ static double op_attention(const double *a) {
   return qk_attention(PTR(a[0]), FPTR(a[1]), FPTR(a[2]), &kv, I64(a[9]), &p);
 }
 
-/* ctx, out, q, nseg, segments (nseg × [kv(6), nTokens, pos, row] doubles), layer, nHeads, nKvHeads, headDim,
- * window, scale, flash, softcap */
+/* A segment list: nseg × [kv(6), nTokens, pos, row] doubles (malloc'd; NULL = out of memory). */
 #define SEG_DOUBLES 9
-static double op_attention_segments(const double *a) {
-  const int64_t nseg = I64(a[3]);
-  const double *d = (const double *)PTR(a[4]);
-  if (nseg <= 0) return 0;
+static qk_attn_segment *segs_from(const double *d, int64_t nseg) {
   qk_attn_segment *segs = malloc((size_t)nseg * sizeof(*segs));
-  if (!segs) return -2;
+  if (!segs) return NULL;
   for (int64_t s = 0; s < nseg; s++) {
     const double *e = d + s * SEG_DOUBLES;
     kv_from(e, &segs[s].kv);
     segs[s].n_tokens = I64(e[6]); segs[s].pos = I64(e[7]); segs[s].row = I64(e[8]);
   }
+  return segs;
+}
+
+/* ctx, out, q, nseg, segments, layer, nHeads, nKvHeads, headDim, window, scale, flash, softcap */
+static double op_attention_segments(const double *a) {
+  const int64_t nseg = I64(a[3]);
+  if (nseg <= 0) return 0;
+  qk_attn_segment *segs = segs_from((const double *)PTR(a[4]), nseg);
+  if (!segs) return -2;
   qk_attn_params p;
   p.n_tokens = 0; p.pos = 0; p.n_heads = I64(a[6]); p.n_kv_heads = I64(a[7]); p.head_dim = I64(a[8]);
   p.window = I64(a[9]); p.scale = (float)a[10]; p.flash = a[11] != 0; p.softcap = (float)a[12];
   const int rc = qk_attention_segments(PTR(a[0]), FPTR(a[1]), FPTR(a[2]), segs, nseg, I64(a[5]), &p);
   free(segs);
   return rc;
+}
+
+/* ctx, nseg, segments (nseg × [kv(6), nTokens, pos, row] doubles, as attentionSegments), layer, k, v */
+static double op_kv_store_segments(const double *a) {
+  const int64_t nseg = I64(a[1]);
+  if (nseg <= 0) return 0;
+  qk_attn_segment *segs = segs_from((const double *)PTR(a[2]), nseg);
+  if (!segs) return -2;
+  qk_kv_store_segments(PTR(a[0]), segs, nseg, I64(a[3]), FPTR(a[4]), FPTR(a[5]));
+  free(segs);
+  return 0;
 }
 
 /* ctx, mode (QK_MODE_*): sets and returns the context's matmul mode */
@@ -194,6 +220,8 @@ const qk_op qk_ops[] = {
   { "softcap", 4, 0, op_softcap },
   { "kvShiftRope", 17, QK_OP_STATUS | QK_OP_CTX, op_kv_shift_rope },
   { "attentionSegments", 13, QK_OP_STATUS | QK_OP_CTX, op_attention_segments },
+  { "ropeRows", 11, 0, op_rope_rows },
+  { "kvStoreSegments", 6, QK_OP_STATUS | QK_OP_CTX, op_kv_store_segments },
 };
 
 const int qk_nops = (int)(sizeof(qk_ops) / sizeof(qk_ops[0]));

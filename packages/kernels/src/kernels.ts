@@ -379,10 +379,52 @@ class KVBatchImpl implements KVBatch {
     layer = this.cacheLayer(layer);
     const first = this.segments[0] as KVSegment;
     const kvDim = first.cache.kvHeads * first.cache.headDim;
-    this.owner.buf(k, 'KVBatch.store(k)', this.nTokens * kvDim);
-    this.owner.buf(v, 'KVBatch.store(v)', this.nTokens * kvDim);
-    for (const s of this.segments)
-      (s.cache as KVCacheImpl).storeAt(layer, s.pos, s.nTokens, k, v, s.row * kvDim);
+    const kp = this.owner.buf(k, 'KVBatch.store(k)', this.nTokens * kvDim);
+    const vp = this.owner.buf(v, 'KVBatch.store(v)', this.nTokens * kvDim);
+    const raw = this.owner.host.raw;
+    if (this.segments.length < 2 || typeof raw.kvStoreSegments !== 'function') {
+      for (const s of this.segments)
+        (s.cache as KVCacheImpl).storeAt(layer, s.pos, s.nTokens, k, v, s.row * kvDim);
+      return;
+    }
+    // One op for every sequence (C spreads the stores over the thread pool).
+    const pin = this.owner.host.pin(this.descriptor('KVBatch.store'), false);
+    try {
+      const rc = raw.kvStoreSegments(
+        this.owner.contextPtr('KVBatch.store'),
+        this.segments.length,
+        pin.ptr,
+        layer,
+        kp,
+        vp,
+      );
+      if (rc !== 0)
+        throw new KernelError(rc === -2 ? 'OUT_OF_MEMORY' : 'INTERNAL', `KVBatch.store: C returned ${rc}`);
+    } finally {
+      pin.release();
+    }
+  }
+  #desc: Float64Array | undefined;
+  /**
+   * The segments as the C ops' segment lists take them (9 doubles each: cache data, layers, context
+   * size, kvDim, K and V type codes, nTokens, pos, row), built once per batch; every call checks that
+   * the caches are still alive.
+   */
+  descriptor(what: string): Float64Array {
+    if (this.#desc) {
+      for (const s of this.segments) (s.cache as KVCacheImpl).ptr(what);
+      return this.#desc;
+    }
+    const d = new Float64Array(this.segments.length * 9);
+    this.segments.forEach((s, i) => {
+      const c = s.cache as KVCacheImpl;
+      d.set(
+        [c.ptr(what), c.layers, c.contextSize, c.kvDim, c.kCode, c.vCode, s.nTokens, s.pos, s.row],
+        i * 9,
+      );
+    });
+    this.#desc = d;
+    return d;
   }
 }
 
@@ -609,6 +651,11 @@ export class KernelsImpl implements Kernels {
   private ctx(what: string): number {
     if (!this.#ctx) throw new KernelError('DISPOSED', `${what}: this Kernels instance was disposed`);
     return this.#ctx;
+  }
+
+  /** @internal The kernel context's pointer (KVBatch's ops). */
+  contextPtr(what: string): number {
+    return this.ctx(what);
   }
 
   /** @internal */
@@ -969,6 +1016,29 @@ export class KernelsImpl implements Kernels {
       factors = this.host.pin(p.freqFactors.subarray(0, nRot / 2), false);
     }
     try {
+      const raw = this.host.raw;
+      if (runs.length > 1 && typeof raw.ropeRows === 'function') {
+        // several sequences' rows (positions not one run): one op with a position per row
+        const pos = this.host.pin((p.pos as Int32Array).subarray(0, nTokens), false);
+        try {
+          raw.ropeRows(
+            xp,
+            nTokens,
+            pos.ptr,
+            nHeads,
+            headDim,
+            nRot,
+            p.mode === 'neox' ? 1 : 0,
+            base,
+            freqScale,
+            attnFactor,
+            factors?.ptr ?? 0,
+          );
+        } finally {
+          pos.release();
+        }
+        return;
+      }
       const rowBytes = nHeads * headDim * 4;
       for (const r of runs) {
         this.host.raw.rope(
@@ -1155,29 +1225,38 @@ export class KernelsImpl implements Kernels {
       this.buf(out, 'attention(out)', cache.nTokens * width);
       this.buf(q, 'attention(q)', cache.nTokens * width);
       const cl = cache.cacheLayer(layer);
-      const calls = cache.segments.map((s) =>
-        this.attentionArgs(out, q, s.cache, cl, { ...p, nTokens: s.nTokens, pos: s.pos }, s.row * width),
-      );
       const raw = this.host.raw;
-      if (calls.length < 2 || typeof raw.attentionSegments !== 'function') {
-        for (const a of calls) if (a) this.attentionCall(a);
+      if (cache.segments.length < 2 || typeof raw.attentionSegments !== 'function') {
+        for (const s of cache.segments) {
+          const a = this.attentionArgs(
+            out,
+            q,
+            s.cache,
+            cl,
+            { ...p, nTokens: s.nTokens, pos: s.pos },
+            s.row * width,
+          );
+          if (a) this.attentionCall(a);
+        }
         return;
       }
       // One call for every sequence: C spreads all their rows' heads over the thread pool at once.
-      const live = calls.filter((a): a is AttentionArgs => a !== undefined);
-      if (!live.length) return;
-      const desc = new Float64Array(live.length * 9);
-      live.forEach((a, i) => {
-        desc.set([a.data, a.layers, a.ctxSize, a.kvDim, a.kCode, a.vCode, a.nTokens, a.pos, a.row], i * 9);
-      });
-      const first = live[0] as AttentionArgs;
+      // Segment 0 validates the parameters (kvBatch() checked that every cache has its shape and
+      // holds its segment's positions); the others' V types are checked against the path.
+      const s0 = cache.segments[0] as KVSegment;
+      const first = this.attentionArgs(out, q, s0.cache, cl, { ...p, nTokens: s0.nTokens, pos: s0.pos }, 0);
+      if (!first) return;
+      if (p.flash === false)
+        for (const s of cache.segments)
+          this.attentionArgs(out, q, s.cache, cl, { ...p, nTokens: s.nTokens, pos: s.pos }, s.row * width);
+      const desc = cache.descriptor('attention(cache)');
       const pin = this.host.pin(desc, false);
       try {
         const rc = raw.attentionSegments(
           first.ctx,
           this.buf(out, 'attention(out)', cache.nTokens * width),
           this.buf(q, 'attention(q)', cache.nTokens * width),
-          live.length,
+          cache.segments.length,
           pin.ptr,
           cl,
           first.nHeads,

@@ -183,6 +183,29 @@ export interface RawBinding {
     flash: number,
     softcap: number,
   ): number;
+  /**
+   * rope with row t at position `positions`[t] (an int32 array's address): several sequences' rows
+   * in one call. Absent from kernel modules built before it.
+   */
+  ropeRows?(
+    x: number,
+    nTokens: number,
+    positions: number,
+    nHeads: number,
+    headDim: number,
+    nRot: number,
+    neox: number,
+    freqBase: number,
+    freqScale: number,
+    attnFactor: number,
+    factors: number,
+  ): void;
+  /**
+   * kvStore for several sequences in one call, spread over the context's threads: `segments` as
+   * attentionSegments' (segment s stores its rows of k and v, from row `row`, at positions pos..).
+   * Absent from kernel modules built before it.
+   */
+  kvStoreSegments?(ctx: number, nseg: number, segments: number, layer: number, k: number, v: number): number;
 }
 
 /** Op table flags (csrc/op-table.h). */

@@ -335,7 +335,7 @@ export class Scheduler {
     this.counters.rows += n;
     this.counters.maxSequencesInPass = Math.max(this.counters.maxSequencesInPass, parts.length);
     if (logits) {
-      const all = logits.read(0, nOut * nVocab);
+      const all = logits.view(); // copied straight into each request's logits (no intermediate copy)
       outRows.forEach((r, i) => {
         r.req.out.set(all.subarray(i * nVocab, (i + 1) * nVocab), r.at);
       });
