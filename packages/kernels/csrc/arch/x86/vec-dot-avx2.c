@@ -8,6 +8,11 @@
 #else
 #include "qk.h"
 #endif
+#if defined(__has_include) && __has_include("../../plan.h")
+#include "../../plan.h"
+#else
+#include "plan.h"
+#endif
 
 #if defined(__x86_64__) && !defined(QK_NO_AVX2)
 #include <immintrin.h>
@@ -246,6 +251,65 @@ AVX2 static void fa_vsum_hh(int64_t n, uint16_t *acc, const uint8_t *v, size_t r
   }
 }
 #undef FA_VSUM_COLS
+
+/*
+ * The same two flash-attention steps with 16-float AVX-512 vectors where the plan's ISA is AVX-512:
+ * every lane does what an AVX2 lane does, so the results are the same bits.
+ * fa_dot: ggml's four 8-lane accumulators s0..s3 of a 32-element step become A = [s0 | s1] and
+ * B = [s2 | s3]; A + B = [s0+s2 | s1+s3], whose halves added are s0 + s1 as vd_hh forms it.
+ */
+#define AVX512H __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+AVX512H static inline __m512 ld_h16(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+AVX512H static inline __m512 round_h16(__m512 x) { return _mm512_cvtph_ps(_mm512_cvtps_ph(x, 0)); }
+
+AVX512H static float fa_dot_hh512(int64_t n, const uint16_t *xh, const uint16_t *yh) {
+  const uint8_t *x = (const uint8_t *)xh, *y = (const uint8_t *)yh;
+  const int64_t np = n & ~(int64_t)31;
+  double sumf = 0;
+  if (np > 0) {
+    __m512 a = _mm512_setzero_ps(), b = a;
+    for (int64_t i = 0; i < np; i += 32) {
+      a = _mm512_fmadd_ps(ld_h16(x + 2 * i), ld_h16(y + 2 * i), a);
+      b = _mm512_fmadd_ps(ld_h16(x + 2 * i + 32), ld_h16(y + 2 * i + 32), b);
+    }
+    a = _mm512_add_ps(a, b);
+    const __m256 s = _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+    float l[8];
+    _mm256_storeu_ps(l, s);
+    sumf = (double)red_hadd8(l);
+  }
+  for (int64_t i = np; i < n; i++) sumf += (double)(qk_h2f(xh[i]) * qk_h2f(yh[i]));
+  return (float)sumf;
+}
+
+/* fa_vsum_f16: W 16-float vectors of the accumulator (columns c..c+16W) over every key */
+#define FA_VSUM_COLS16(W)                                                                                      \
+  for (; c + 16 * (W) <= n; c += 16 * (W)) {                                                                   \
+    __m512 a[W];                                                                                               \
+    for (int l = 0; l < (W); l++) a[l] = ld_h16((const uint8_t *)(acc + c + 16 * l));                          \
+    for (int64_t i = 0; i < nkv; i++) {                                                                        \
+      const uint8_t *vr = v + (size_t)i * rowb + 2 * c;                                                        \
+      if (ms[i] != 1.0f) {                                                                                     \
+        const __m512 m = _mm512_set1_ps(ms[i]);                                                                \
+        for (int l = 0; l < (W); l++) a[l] = round_h16(_mm512_mul_ps(a[l], m));                                \
+      }                                                                                                        \
+      const __m512 s = _mm512_set1_ps(vs[i]);                                                                  \
+      for (int l = 0; l < (W); l++) a[l] = round_h16(_mm512_fmadd_ps(ld_h16(vr + 32 * l), s, a[l]));           \
+    }                                                                                                          \
+    for (int l = 0; l < (W); l++) _mm256_storeu_si256((__m256i *)(acc + c + 16 * l), _mm512_cvtps_ph(a[l], 0)); \
+  }
+
+AVX512H static void fa_vsum_hh512(int64_t n, uint16_t *acc, const uint8_t *v, size_t rowb, int64_t nkv,
+                                  const float *ms, const float *vs) {
+  int64_t c = 0;
+  if (n == 96) FA_VSUM_COLS16(6)
+  if (n == 80) FA_VSUM_COLS16(5)
+  FA_VSUM_COLS16(8)
+  FA_VSUM_COLS16(4)
+  FA_VSUM_COLS16(1)
+  if (c < n) fa_vsum_hh(n - c, acc + c, v + 2 * c, rowb, nkv, ms, vs); /* the last < 16 columns as AVX2 does them */
+}
+#undef FA_VSUM_COLS16
 
 AVX2 static float vd_q4_0(int64_t n, const void *w, const void *a) {
   const blk_q4_0 *x = w;
@@ -1040,6 +1104,10 @@ int qk_vtable_avx2(qk_vtable *t) {
   t->ops.fa_mad_f16 = fa_mad_hh;
   t->ops.fa_scale_f16 = fa_scale_hh;
   t->ops.fa_vsum_f16 = fa_vsum_hh;
+  if (qk_plan_isa() == QK_ISA_AVX512 || qk_plan_isa() == QK_ISA_AVX512_VNNI) {
+    t->ops.fa_dot_f16 = fa_dot_hh512;
+    t->ops.fa_vsum_f16 = fa_vsum_hh512;
+  }
   t->t[QK_Q4_0].dot = vd_q4_0;
   t->t[QK_Q4_1].dot = vd_q4_1;
   t->t[QK_Q5_0].dot = vd_q5_0;
