@@ -203,8 +203,27 @@ for (const b of BACKENDS) {
           freqBase: 1e4,
         }),
       ).toThrow(/1 positions for 2 tokens/);
+      // a later segment's V type is checked against the standard path, and a disposed cache is
+      // refused by every batched op (the segment list is built once per batch)
+      const hd2 = 32; // q8_0 blocks
+      const c3 = k.kvCache({ layers, contextSize: 8, kvHeads: nKv, headDim: hd2, type: 'f16' });
+      const c4 = k.kvCache({ layers, contextSize: 8, kvHeads: nKv, headDim: hd2, type: 'q8_0' });
+      const two = k.kvBatch([
+        { cache: c3, row: 0, nTokens: 1, pos: 0 },
+        { cache: c4, row: 1, nTokens: 1, pos: 0 },
+      ]);
+      const x2 = k.f32(2 * nHeads * hd2);
+      const kv2 = k.f32(2 * nKv * hd2);
+      const attn = { nHeads, nKvHeads: nKv, headDim: hd2 };
+      two.store(0, kv2, kv2);
+      k.attention(x2, x2, two, 0, attn);
+      expect(() => k.attention(x2, x2, two, 0, { ...attn, flash: false })).toThrow(/flash-attention path/);
+      c4.dispose();
+      expect(() => two.store(0, kv2, kv2)).toThrow(/KVCache was disposed/);
+      expect(() => k.attention(x2, x2, two, 0, attn)).toThrow(/KVCache was disposed/);
       c1.dispose();
       c2.dispose();
+      c3.dispose();
     });
   });
 }
