@@ -517,7 +517,7 @@ static void attn_head_typed(const qk_vec_ops *vt, const qk_attn_params *p, const
  * result does not depend on which rows share its block, its pass or its batch.
  * Scratch: TILED_STRIDE floats.
  */
-#define TILED_ROWS 4
+#define TILED_ROWS 32
 #define TILED_STRIDE(hd) ((hd) + TILED_ROWS * 64 + 64 * (hd))
 static void attn_block_tiled(const qk_vec_ops *vt, const qk_attn_params *p, const uint8_t *kb, const uint8_t *vb,
                              size_t rowb, int64_t g, int64_t h, int64_t t_first, int64_t nr, const float *q, float *out,
