@@ -214,27 +214,50 @@ void qk_kv_store(const qk_kv *kv, int64_t layer, int64_t pos, int64_t n, const f
   }
 }
 
+/* Rows a pool item of qk_kv_store_segments stores (a prompt chunk's rows spread over the threads). */
+#define KV_STORE_ROWS 32
+
 typedef struct {
   const qk_attn_segment *segs;
-  int64_t layer;
+  const int64_t *first; /* first item of each segment, and the total after the last */
+  int64_t nseg, layer;
   const float *k, *v;
 } kv_store_job;
 
-static void kv_store_chunk(void *arg, int64_t s, int ith) {
-  const kv_store_job *j = arg;
-  const qk_attn_segment *g = &j->segs[s];
-  (void)ith;
-  const size_t off = (size_t)g->row * (size_t)g->kv.kv_dim;
-  qk_kv_store(&g->kv, j->layer, g->pos, g->n_tokens, j->k + off, j->v + off);
+/* A cache whose first store sets its smoothing scales stores a segment in one item (the scales come
+ * from all the rows of that store); any other converts each row on its own. */
+static int64_t kv_store_items(const qk_attn_segment *g) {
+  if (g->kv.k_mode & QK_KVM_SMOOTH) return 1;
+  return (g->n_tokens + KV_STORE_ROWS - 1) / KV_STORE_ROWS;
 }
 
-/* One pool item per segment: a decoding row's store is a few µs, but its first write to fresh cache
- * pages can cost ~25 µs on a virtual machine (the host maps them), so the sequences' stores overlap. */
-void qk_kv_store_segments(qk_ctx *c, const qk_attn_segment *segs, int64_t nseg, int64_t layer, const float *k,
-                          const float *v) {
-  if (nseg <= 0) return;
-  kv_store_job j = { segs, layer, k, v };
-  qk_pool_run(c->pool, kv_store_chunk, &j, nseg, nseg > 1 ? c->nthreads : 1);
+static void kv_store_chunk(void *arg, int64_t w, int ith) {
+  const kv_store_job *j = arg;
+  (void)ith;
+  int64_t s = 0;
+  while (s + 1 < j->nseg && j->first[s + 1] <= w) s++;
+  const qk_attn_segment *g = &j->segs[s];
+  const int64_t items = j->first[s + 1] - j->first[s], i = w - j->first[s];
+  const int64_t t0 = items == 1 ? 0 : i * KV_STORE_ROWS;
+  const int64_t n = items == 1 ? g->n_tokens : (g->n_tokens - t0 < KV_STORE_ROWS ? g->n_tokens - t0 : KV_STORE_ROWS);
+  const size_t off = (size_t)(g->row + t0) * (size_t)g->kv.kv_dim;
+  qk_kv_store(&g->kv, j->layer, g->pos + t0, n, j->k + off, j->v + off);
+}
+
+/* Pool items of up to KV_STORE_ROWS rows of a segment: a decoding row's store is a few µs, but its
+ * first write to fresh cache pages can cost ~25 µs on a virtual machine (the host maps them), so the
+ * sequences' stores overlap; a prompt chunk's conversion is spread over the threads. */
+int qk_kv_store_segments(qk_ctx *c, const qk_attn_segment *segs, int64_t nseg, int64_t layer, const float *k,
+                         const float *v) {
+  if (nseg <= 0) return 0;
+  int64_t *first = malloc((size_t)(nseg + 1) * sizeof(*first));
+  if (!first) return -2;
+  first[0] = 0;
+  for (int64_t s = 0; s < nseg; s++) first[s + 1] = first[s] + (segs[s].n_tokens > 0 ? kv_store_items(&segs[s]) : 0);
+  kv_store_job j = { segs, first, nseg, layer, k, v };
+  qk_pool_run(c->pool, kv_store_chunk, &j, first[nseg], first[nseg] > 1 ? c->nthreads : 1);
+  free(first);
+  return 0;
 }
 
 void qk_kv_shift(const qk_kv *kv, int64_t from, int64_t to, int64_t count) {

@@ -124,8 +124,8 @@ typedef struct {
   int64_t n_tokens, pos, row;
 } qk_attn_segment;
 /* qk_kv_store for several sequences' rows (segment s: its n_tokens rows of k and v at row `row`, to
- * positions pos.. of its cache), the segments spread over the context's threads. */
-void qk_kv_store_segments(qk_ctx *c, const qk_attn_segment *segs, int64_t nseg, int64_t layer, const float *k,
+ * positions pos.. of its cache), spread over the context's threads. 0, or -2 (memory). */
+int qk_kv_store_segments(qk_ctx *c, const qk_attn_segment *segs, int64_t nseg, int64_t layer, const float *k,
                           const float *v);
 /* qk_attention for several sequences (each row of a segment gets the values qk_attention gives it). */
 int qk_attention_segments(qk_ctx *c, float *out, const float *q, const qk_attn_segment *segs, int64_t nseg, int64_t layer,

@@ -165,9 +165,9 @@ static double op_kv_store_segments(const double *a) {
   if (nseg <= 0) return 0;
   qk_attn_segment *segs = segs_from((const double *)PTR(a[2]), nseg);
   if (!segs) return -2;
-  qk_kv_store_segments(PTR(a[0]), segs, nseg, I64(a[3]), FPTR(a[4]), FPTR(a[5]));
+  const int rc = qk_kv_store_segments(PTR(a[0]), segs, nseg, I64(a[3]), FPTR(a[4]), FPTR(a[5]));
   free(segs);
-  return 0;
+  return rc;
 }
 
 /* ctx, mode (QK_MODE_*): sets and returns the context's matmul mode */

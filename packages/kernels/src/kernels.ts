@@ -382,12 +382,13 @@ class KVBatchImpl implements KVBatch {
     const kp = this.owner.buf(k, 'KVBatch.store(k)', this.nTokens * kvDim);
     const vp = this.owner.buf(v, 'KVBatch.store(v)', this.nTokens * kvDim);
     const raw = this.owner.host.raw;
-    if (this.segments.length < 2 || typeof raw.kvStoreSegments !== 'function') {
+    // (one segment of up to 32 rows: a plain store; C splits larger ones into items of 32 rows)
+    if ((this.segments.length < 2 && this.nTokens <= 32) || typeof raw.kvStoreSegments !== 'function') {
       for (const s of this.segments)
         (s.cache as KVCacheImpl).storeAt(layer, s.pos, s.nTokens, k, v, s.row * kvDim);
       return;
     }
-    // One op for every sequence (C spreads the stores over the thread pool).
+    // One op for every sequence (C spreads the stores over the thread pool, a prompt's rows too).
     const pin = this.owner.host.pin(this.descriptor('KVBatch.store'), false);
     try {
       const rc = raw.kvStoreSegments(

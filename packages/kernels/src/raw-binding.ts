@@ -201,9 +201,9 @@ export interface RawBinding {
     factors: number,
   ): void;
   /**
-   * kvStore for several sequences in one call, spread over the context's threads: `segments` as
-   * attentionSegments' (segment s stores its rows of k and v, from row `row`, at positions pos..).
-   * Absent from kernel modules built before it.
+   * kvStore for several sequences in one call, spread over the context's threads (in items of up to
+   * 32 rows): `segments` as attentionSegments' (segment s stores its rows of k and v, from row `row`,
+   * at positions pos..). 0, or -2 (out of memory). Absent from kernel modules built before it.
    */
   kvStoreSegments?(ctx: number, nseg: number, segments: number, layer: number, k: number, v: number): number;
 }

@@ -170,6 +170,59 @@ for (const b of BACKENDS) {
       });
     }
 
+    // KVBatch.store of a prompt-sized segment (C splits it into items of 32 rows over the threads;
+    // a smoothing cache's first store stays one item) writes the bytes KVCache.store writes.
+    for (const type of ['f16', 'q8_0', 'iq4_nl', 'iq4_nlr'] as const) {
+      it(`batched store of 70 + 1 rows writes a plain store's ${type} bytes`, () => {
+        const hd2 = 64;
+        const rows = [
+          { pos: 0, n: 70 },
+          { pos: 5, n: 1 },
+        ];
+        const total = 71;
+        const kx = buf(randn(total * nKv * hd2, 31));
+        const vx = buf(randn(total * nKv * hd2, 32));
+        const mk = () =>
+          rows.map(() => k.kvCache({ layers, contextSize: 96, kvHeads: nKv, headDim: hd2, type }));
+        const batched = mk();
+        const plain = mk();
+        for (const solo of [true, false]) {
+          // one segment alone (70 rows), then both in one batch
+          const list = solo ? rows.slice(0, 1) : rows;
+          const n = solo ? 70 : total;
+          const kb = buf(kx.read(0, n * nKv * hd2));
+          const vb = buf(vx.read(0, n * nKv * hd2));
+          k.kvBatch(segmentsOf(list, batched)).store(1, kb, vb);
+          let row = 0;
+          for (const [i, s] of list.entries()) {
+            const w = nKv * hd2;
+            (plain[i] as KVCache).store(
+              1,
+              s.pos,
+              s.n,
+              buf(kx.read(row * w, s.n * w)),
+              buf(vx.read(row * w, s.n * w)),
+            );
+            row += s.n;
+          }
+          for (const [i, s] of list.entries())
+            for (const part of ['k', 'v'] as const) {
+              // the segment's rows (rows before pos were never written: a cache's memory starts undefined)
+              const end = s.pos + s.n;
+              const rowsOf = (c: KVCache) => {
+                const all = c.readRows(1, part, end);
+                return Buffer.from(all.subarray((all.length / end) * s.pos));
+              };
+              expect(
+                rowsOf(batched[i] as KVCache).equals(rowsOf(plain[i] as KVCache)),
+                `${solo ? 'alone' : 'batched'} segment ${i} ${part}`,
+              ).toBe(true);
+            }
+        }
+        for (const c of [...batched, ...plain]) c.dispose();
+      });
+    }
+
     it('refuses malformed batches with typed errors', () => {
       const c1 = k.kvCache({ layers, contextSize: 8, kvHeads: nKv, headDim: hd, type: 'f32' });
       const c2 = k.kvCache({ layers, contextSize: 8, kvHeads: 1, headDim: hd, type: 'f32' });
