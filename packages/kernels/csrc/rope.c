@@ -34,28 +34,20 @@ void qk_rope_apply(float *xt, const float *cs, const qk_rope_params *p) {
   }
 }
 
-void qk_rope_rows(float *x, const int32_t *pos, const qk_rope_params *p) {
+/* Rows t of x at positions pos[t], or p->pos + t when pos is NULL. */
+static void rope_rows(float *x, const int32_t *pos, const qk_rope_params *p) {
   const int64_t half = p->n_rot / 2;
   float cs_stack[512];
   float *cs = half * 2 <= 512 ? cs_stack : malloc((size_t)half * 2 * sizeof(float));
   if (!cs) return;
   const int64_t row = p->n_heads * p->head_dim;
   for (int64_t t = 0; t < p->n_tokens; t++) {
-    qk_rope_table(cs, p, pos[t]);
+    qk_rope_table(cs, p, pos ? pos[t] : p->pos + t);
     qk_rope_apply(x + t * row, cs, p);
   }
   if (cs != cs_stack) free(cs);
 }
 
-void qk_rope(float *x, const qk_rope_params *p) {
-  const int64_t half = p->n_rot / 2;
-  float cs_stack[512];
-  float *cs = half * 2 <= 512 ? cs_stack : malloc((size_t)half * 2 * sizeof(float));
-  if (!cs) return;
-  const int64_t row = p->n_heads * p->head_dim;
-  for (int64_t t = 0; t < p->n_tokens; t++) {
-    qk_rope_table(cs, p, p->pos + t);
-    qk_rope_apply(x + t * row, cs, p);
-  }
-  if (cs != cs_stack) free(cs);
-}
+void qk_rope_rows(float *x, const int32_t *pos, const qk_rope_params *p) { rope_rows(x, pos, p); }
+
+void qk_rope(float *x, const qk_rope_params *p) { rope_rows(x, NULL, p); }

@@ -1018,44 +1018,28 @@ export class KernelsImpl implements Kernels {
     }
     try {
       const raw = this.host.raw;
+      const rest = [
+        nHeads,
+        headDim,
+        nRot,
+        p.mode === 'neox' ? 1 : 0,
+        base,
+        freqScale,
+        attnFactor,
+        factors?.ptr ?? 0,
+      ] as const;
       if (runs.length > 1 && typeof raw.ropeRows === 'function') {
         // several sequences' rows (positions not one run): one op with a position per row
         const pos = this.host.pin((p.pos as Int32Array).subarray(0, nTokens), false);
         try {
-          raw.ropeRows(
-            xp,
-            nTokens,
-            pos.ptr,
-            nHeads,
-            headDim,
-            nRot,
-            p.mode === 'neox' ? 1 : 0,
-            base,
-            freqScale,
-            attnFactor,
-            factors?.ptr ?? 0,
-          );
+          raw.ropeRows(xp, nTokens, pos.ptr, ...rest);
         } finally {
           pos.release();
         }
         return;
       }
       const rowBytes = nHeads * headDim * 4;
-      for (const r of runs) {
-        this.host.raw.rope(
-          xp + r.row * rowBytes,
-          r.nTokens,
-          r.pos,
-          nHeads,
-          headDim,
-          nRot,
-          p.mode === 'neox' ? 1 : 0,
-          base,
-          freqScale,
-          attnFactor,
-          factors?.ptr ?? 0,
-        );
-      }
+      for (const r of runs) raw.rope(xp + r.row * rowBytes, r.nTokens, r.pos, ...rest);
     } finally {
       factors?.release();
     }

@@ -3,6 +3,18 @@
  * Pointers are numbers: addresses in native memory, offsets into wasm linear memory.
  * These functions do no bounds checking; only the facade (kernels.ts) may call them.
  */
+/** rope's and ropeRows' arguments after the rows and positions. */
+export type RopeArgs = [
+  nHeads: number,
+  headDim: number,
+  nRot: number,
+  neox: number,
+  freqBase: number,
+  freqScale: number,
+  attnFactor: number,
+  factors: number,
+];
+
 export interface RawBinding {
   createContext(threads: number, forceScalar: number): number;
   destroyContext(ctx: number): void;
@@ -36,19 +48,7 @@ export interface RawBinding {
   ): number;
   getRows(w: number, type: number, rows: number, cols: number, ids: number, n: number, out: number): number;
   rmsNorm(out: number, x: number, w: number, rows: number, cols: number, eps: number): void;
-  rope(
-    x: number,
-    nTokens: number,
-    pos: number,
-    nHeads: number,
-    headDim: number,
-    nRot: number,
-    neox: number,
-    freqBase: number,
-    freqScale: number,
-    attnFactor: number,
-    factors: number,
-  ): void;
+  rope(x: number, nTokens: number, pos: number, ...rest: RopeArgs): void;
   /** w and b: 0 = none. */
   layerNorm(out: number, x: number, w: number, b: number, rows: number, cols: number, eps: number): void;
   gelu(out: number, x: number, n: number): void;
@@ -187,19 +187,7 @@ export interface RawBinding {
    * rope with row t at position `positions`[t] (an int32 array's address): several sequences' rows
    * in one call. Absent from kernel modules built before it.
    */
-  ropeRows?(
-    x: number,
-    nTokens: number,
-    positions: number,
-    nHeads: number,
-    headDim: number,
-    nRot: number,
-    neox: number,
-    freqBase: number,
-    freqScale: number,
-    attnFactor: number,
-    factors: number,
-  ): void;
+  ropeRows?(x: number, nTokens: number, positions: number, ...rest: RopeArgs): void;
   /**
    * kvStore for several sequences in one call, spread over the context's threads (in items of up to
    * 32 rows): `segments` as attentionSegments' (segment s stores its rows of k and v, from row `row`,
