@@ -378,6 +378,7 @@ class KVBatchImpl implements KVBatch {
   store(layer: number, k: F32Buffer, v: F32Buffer): void {
     layer = this.cacheLayer(layer);
     const first = this.segments[0] as KVSegment;
+    int(layer, 'KVBatch.store(layer)', 0, (first.cache as KVCacheImpl).layers - 1);
     const kvDim = first.cache.kvHeads * first.cache.headDim;
     const kp = this.owner.buf(k, 'KVBatch.store(k)', this.nTokens * kvDim);
     const vp = this.owner.buf(v, 'KVBatch.store(v)', this.nTokens * kvDim);

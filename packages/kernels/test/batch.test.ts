@@ -271,6 +271,7 @@ for (const b of BACKENDS) {
       two.store(0, kv2, kv2);
       k.attention(x2, x2, two, 0, attn);
       expect(() => k.attention(x2, x2, two, 0, { ...attn, flash: false })).toThrow(/flash-attention path/);
+      expect(() => two.store(layers, kv2, kv2)).toThrow(/KVBatch.store\(layer\)/);
       c4.dispose();
       expect(() => two.store(0, kv2, kv2)).toThrow(/KVCache was disposed/);
       expect(() => k.attention(x2, x2, two, 0, attn)).toThrow(/KVCache was disposed/);
