@@ -10,12 +10,12 @@
  * Needs the Debian packages gcc-aarch64-linux-gnu and qemu-user; skipped (with a note) otherwise.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { kernelSources, kernelsRoot as root, runDriver } from './c-driver';
 
-const root = join(__dirname, '..');
 const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'utf8' }).status === 0;
 const canRun =
   process.platform === 'linux' &&
@@ -27,13 +27,6 @@ if (!canRun)
     '[kernels tests] skipping the arm64 NEON tests: needs aarch64-linux-gnu-gcc and qemu-aarch64 ' +
       '(Debian/Ubuntu packages gcc-aarch64-linux-gnu and qemu-user)',
   );
-
-/** The C sources of the addon minus the N-API binding, read from binding.gyp so the lists never drift. */
-function kernelSources(): string[] {
-  const gyp = readFileSync(join(root, 'binding.gyp'), 'utf8');
-  const list = [...gyp.matchAll(/"(csrc\/[\w/-]+\.c)"/g)].map((m) => m[1]!);
-  return [...new Set(list)].filter((f) => !f.endsWith('napi-binding.c')).map((f) => join(root, f));
-}
 
 const CFLAGS = ['-O2', '-std=c11', '-ffp-contract=off', '-fno-strict-aliasing', '-D_GNU_SOURCE', '-Wall'];
 /** Types that must take a NEON path (not the scalar fallback) on arm64. */
@@ -107,17 +100,7 @@ describe.skipIf(!canRun)('arm64 NEON kernels (cross-compiled, run under qemu-aar
     expect(r.stderr, `${cc} warnings:\n${r.stderr}`).not.toMatch(/warning:/);
   }
 
-  function run(cmd: string, args: string[]): CheckLine[] {
-    const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
-    const lines = r.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as CheckLine);
-    const failed = lines.filter((l) => l.ok === false);
-    expect(failed, JSON.stringify(failed, null, 1)).toEqual([]);
-    expect(r.status, `${cmd} exited ${r.status}:\n${r.stdout}\n${r.stderr}`).toBe(0);
-    return lines;
-  }
+  const run = (cmd: string, args: string[]): CheckLine[] => runDriver<CheckLine>(cmd, args);
 
   const qemu = (bin: string, args: string[] = []) => run('qemu-aarch64', ['-L', sysroot, bin, ...args]);
 

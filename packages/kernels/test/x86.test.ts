@@ -14,21 +14,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kernelSources, kernelsRoot as root, runDriver } from './c-driver';
 
-const root = join(__dirname, '..');
 const canRun =
   process.platform === 'linux' &&
   process.arch === 'x64' &&
   spawnSync('gcc', ['--version'], { encoding: 'utf8' }).status === 0;
 if (!canRun) console.warn('[kernels tests] skipping the x86 helper checks: needs Linux x86-64 and gcc');
 const hasAvx2 = canRun && /\bavx2\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
-
-/** The C sources of the addon minus the N-API binding, read from binding.gyp so the lists never drift. */
-function kernelSources(): string[] {
-  const gyp = readFileSync(join(root, 'binding.gyp'), 'utf8');
-  const list = [...gyp.matchAll(/"(csrc\/[\w/-]+\.c)"/g)].map((m) => m[1] as string);
-  return [...new Set(list)].filter((f) => !f.endsWith('napi-binding.c')).map((f) => join(root, f));
-}
 
 interface CheckLine {
   isa?: string;
@@ -72,17 +65,7 @@ describe.skipIf(!canRun)('x86 SIMD helpers equal their scalar definitions', () =
   };
   beforeAll(build, 120_000);
 
-  const run = (env: Record<string, string>): CheckLine[] => {
-    const r = spawnSync(bin, [], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
-    const lines = r.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as CheckLine);
-    const failed = lines.filter((l) => l.ok === false);
-    expect(failed, JSON.stringify(failed, null, 1)).toEqual([]);
-    expect(r.status, `x86-check exited ${r.status}:\n${r.stdout}\n${r.stderr}`).toBe(0);
-    return lines;
-  };
+  const run = (env: Record<string, string>): CheckLine[] => runDriver<CheckLine>(bin, [], env);
 
   it.each([
     ['the plan’s ISA', {}],
