@@ -214,6 +214,18 @@ void qk_kv_store(const qk_kv *kv, int64_t layer, int64_t pos, int64_t n, const f
   }
 }
 
+/* The part that pool item w belongs to, for parts whose first items are first[0..n) (first[0] = 0,
+ * ascending; first[n] = the total): the last part whose first item is ≤ w. */
+static int64_t part_of(const int64_t *first, int64_t n, int64_t w) {
+  int64_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    const int64_t mid = (lo + hi + 1) / 2;
+    if (first[mid] <= w) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 /* Rows a pool item of qk_kv_store_segments stores (a prompt chunk's rows spread over the threads). */
 #define KV_STORE_ROWS 32
 
@@ -234,8 +246,7 @@ static int64_t kv_store_items(const qk_attn_segment *g) {
 static void kv_store_chunk(void *arg, int64_t w, int ith) {
   const kv_store_job *j = arg;
   (void)ith;
-  int64_t s = 0;
-  while (s + 1 < j->nseg && j->first[s + 1] <= w) s++;
+  const int64_t s = part_of(j->first, j->nseg, w);
   const qk_attn_segment *g = &j->segs[s];
   const int64_t items = j->first[s + 1] - j->first[s], i = w - j->first[s];
   const int64_t t0 = items == 1 ? 0 : i * KV_STORE_ROWS;
@@ -641,6 +652,9 @@ static int kv_plain(const qk_kv *kv) {
          !kv->k_mode && !kv->v_mode;
 }
 
+/* The pair and mode attn_heads_f16 serves. */
+static int f16_flash(const qk_kv *kv, const qk_attn_params *p) { return kv_plain(kv) && kv->k_type == QK_F16 && p->flash; }
+
 static void attn_chunk(void *arg, int64_t w, int ith) {
   const attn_job *j = arg;
   const qk_attn_params *p = j->p;
@@ -652,7 +666,7 @@ static void attn_chunk(void *arg, int64_t w, int ith) {
   const uint8_t *vb = (const uint8_t *)kv->data + kv_off(kv, j->layer, 1, 0);
   const int is_f16 = kv->k_type == QK_F16;
   const size_t rowb = qk_kv_row_bytes(kv, 0);
-  if (j->hb > 1 || (kv_plain(kv) && is_f16 && p->flash)) { /* f16 flash: j->hb heads of a row (attn_heads_f16) */
+  if (f16_flash(kv, p)) { /* j->hb heads of a row (attn_heads_f16) */
     const int64_t nb = (p->n_heads + j->hb - 1) / j->hb, t = w / nb, h0 = (w % nb) * j->hb;
     const int64_t nh = p->n_heads - h0 < j->hb ? p->n_heads - h0 : j->hb, pos = p->pos + t;
     const int64_t j0 = p->window > 0 && pos - p->window + 1 > 0 ? pos - p->window + 1 : 0;
@@ -885,7 +899,6 @@ static void tiled_chunk(void *arg, int64_t w, int ith) {
 
 /* attn_chunk's f16 flash path (attn_heads_f16): a row's heads per work item — all of them when the
  * rows alone give every thread ≥ 4 items (the longest runs of each K row), else halved until they do. */
-static int f16_flash(const qk_kv *kv, const qk_attn_params *p) { return kv_plain(kv) && kv->k_type == QK_F16 && p->flash; }
 
 static int64_t attn_heads_per_item(const qk_kv *kv, const qk_attn_params *p, int64_t rows, int nth) {
   if (!f16_flash(kv, p)) return 1;
@@ -947,13 +960,8 @@ typedef struct {
 
 static void attn_multi_chunk(void *arg, int64_t w, int ith) {
   const attn_multi *m = arg;
-  int64_t lo = 0, hi = m->n - 1;
-  while (lo < hi) { /* the last job whose first item is ≤ w */
-    const int64_t mid = (lo + hi + 1) / 2;
-    if (m->first[mid] <= w) lo = mid;
-    else hi = mid - 1;
-  }
-  attn_chunk(&m->jobs[lo], w - m->first[lo], ith);
+  const int64_t i = part_of(m->first, m->n, w);
+  attn_chunk(&m->jobs[i], w - m->first[i], ith);
 }
 
 int qk_attention_segments(qk_ctx *c, float *out, const float *q, const qk_attn_segment *segs, int64_t nseg, int64_t layer,
