@@ -244,7 +244,7 @@ static int64_t kv_store_items(const qk_attn_segment *g) {
 }
 
 static void kv_store_chunk(void *arg, int64_t w, int ith) {
-  const kv_store_job *j = arg;
+  QK_JOB(kv_store_job, j, arg);
   (void)ith;
   const int64_t s = part_of(j->first, j->nseg, w);
   const qk_attn_segment *g = &j->segs[s];
@@ -656,8 +656,8 @@ static int kv_plain(const qk_kv *kv) {
 static int f16_flash(const qk_kv *kv, const qk_attn_params *p) { return kv_plain(kv) && kv->k_type == QK_F16 && p->flash; }
 
 static void attn_chunk(void *arg, int64_t w, int ith) {
-  const attn_job *j = arg;
-  const qk_attn_params *p = j->p;
+  QK_JOB(attn_job, j, arg);
+  QK_JOB(qk_attn_params, p, j->p);
   const qk_kv *kv = j->kv;
   const qk_vec_ops *vt = &j->c->vt;
   const int64_t hd = p->head_dim, group = p->n_heads / p->n_kv_heads;
@@ -786,8 +786,8 @@ static void qtile_query_as_k(int kt, float *x, int64_t hd, void *tmp, float *cor
 }
 
 static void qtile_chunk(void *arg, int64_t w, int ith) {
-  const attn_job *j = arg;
-  const qk_attn_params *p = j->p;
+  QK_JOB(attn_job, j, arg);
+  QK_JOB(qk_attn_params, p, j->p);
   const qk_kv *kv = j->kv;
   const qk_vec_ops *vt = &j->c->vt;
   const int64_t hd = p->head_dim, group = p->n_heads / p->n_kv_heads, qt = qtile_tokens(p);
@@ -887,8 +887,8 @@ static int tiled_applies(const qk_kv *kv, const qk_attn_params *p) {
 }
 
 static void tiled_chunk(void *arg, int64_t w, int ith) {
-  const attn_job *j = arg;
-  const qk_attn_params *p = j->p;
+  QK_JOB(attn_job, j, arg);
+  QK_JOB(qk_attn_params, p, j->p);
   const qk_kv *kv = j->kv;
   const int64_t h = w % p->n_heads, t = (w / p->n_heads) * TILED_ROWS;
   const int64_t nr = p->n_tokens - t < TILED_ROWS ? p->n_tokens - t : TILED_ROWS;

@@ -34,7 +34,7 @@ typedef struct {
 /* One chunk = ROW_CHUNK output rows for every token, processed tile by tile of tokens. */
 static void mm_chunk(void *arg, int64_t chunk, int tid) {
   (void)tid;
-  const mm_job *j = arg;
+  QK_JOB(mm_job, j, arg);
   const int64_t r0 = chunk * ROW_CHUNK;
   const int64_t r1 = r0 + ROW_CHUNK < j->rows ? r0 + ROW_CHUNK : j->rows;
   for (int64_t t0 = 0; t0 < j->ntok; t0 += TOK_TILE) {
@@ -143,7 +143,7 @@ static int64_t guided_bounds(int64_t rows, int nth, int64_t *b) {
 
 static void gemm_chunk(void *arg, int64_t chunk, int tid) {
   (void)tid;
-  const gemm_job *j = arg;
+  QK_JOB(gemm_job, j, arg);
   int64_t r0 = chunk * j->chunk_rows;
   int64_t r1 = r0 + j->chunk_rows < j->rows ? r0 + j->chunk_rows : j->rows;
   if (j->bounds) { r0 = j->bounds[chunk]; r1 = j->bounds[chunk + 1]; }

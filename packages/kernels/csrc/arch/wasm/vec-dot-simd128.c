@@ -213,6 +213,77 @@ static float vd_q6_K(int64_t n, const void *w, const void *a) {
   return s;
 }
 
+/*
+ * Flash attention with an f16 KV cache (csrc/attention.c): the scalar definitions qk_fa_dot_f16,
+ * qk_fa_scale_f16 and qk_fa_mad_f16, four lanes at a time, with the same results bit for bit
+ * (tested against them in test/wasm-fa.test.ts). Unlike h4 these conversions keep inf and nan
+ * (K, V and the query are activations, not weights).
+ */
+static inline v128_t h4x(const void *p) {
+  const v128_t h = wasm_u32x4_load16x4(p);
+  const v128_t em = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));
+  const v128_t norm = wasm_i32x4_add(wasm_i32x4_shl(em, 13), wasm_i32x4_splat(112 << 23));
+  const v128_t sub = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(em), wasm_f32x4_splat(5.9604644775390625e-8f));
+  const v128_t infnan = wasm_v128_or(wasm_i32x4_shl(em, 13), wasm_i32x4_splat(0x7f800000));
+  v128_t mag = wasm_v128_bitselect(sub, norm, wasm_i32x4_lt(em, wasm_i32x4_splat(0x0400)));
+  mag = wasm_v128_bitselect(infnan, mag, wasm_i32x4_ge(em, wasm_i32x4_splat(0x7c00)));
+  return wasm_v128_or(mag, wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
+}
+
+/* qk_f2h on four lanes (round to nearest even; nan → 0x7e00, overflow → inf), stored as 4 halves */
+static inline void f2h4(uint16_t *dst, v128_t f) {
+  const v128_t sign = wasm_v128_and(wasm_u32x4_shr(f, 16), wasm_i32x4_splat(0x8000));
+  const v128_t ax = wasm_v128_and(f, wasm_i32x4_splat(0x7fffffff));
+  const v128_t odd = wasm_v128_and(wasm_u32x4_shr(ax, 13), wasm_i32x4_splat(1));
+  const v128_t norm = wasm_u32x4_shr(wasm_i32x4_add(wasm_i32x4_add(ax, wasm_i32x4_splat((int32_t)0xc8000fffu)), odd), 13);
+  const v128_t sub = wasm_i32x4_sub(wasm_f32x4_add(ax, wasm_f32x4_splat(0.5f)), wasm_i32x4_splat(0x3f000000));
+  v128_t r = wasm_v128_bitselect(sub, norm, wasm_i32x4_lt(ax, wasm_i32x4_splat(0x38800000)));
+  r = wasm_v128_bitselect(wasm_i32x4_splat(0x7c00), r, wasm_i32x4_ge(ax, wasm_i32x4_splat(0x477ff000)));
+  r = wasm_v128_bitselect(wasm_i32x4_splat(0x7e00), r, wasm_i32x4_gt(ax, wasm_i32x4_splat(0x7f800000)));
+  r = wasm_v128_or(r, sign);
+  wasm_v128_store64_lane(dst, wasm_u16x8_narrow_i32x4(r, r), 0);
+}
+
+/* qk_fa_dot_f16: four 8-lane f32 sums (here 2 × 4 lanes each) over 32-element steps, reduced in the
+ * same order, the leftover elements added in double */
+static float fa_dot_f16(int64_t n, const uint16_t *x, const uint16_t *y) {
+  const int64_t np = n & ~(int64_t)31;
+  double sumf = 0;
+  if (np > 0) {
+    v128_t s[8];
+    for (int j = 0; j < 8; j++) s[j] = wasm_f32x4_splat(0);
+    for (int64_t i = 0; i < np; i += 32)
+      for (int j = 0; j < 8; j++) s[j] = wasm_f32x4_add(s[j], wasm_f32x4_mul(h4x(x + i + 4 * j), h4x(y + i + 4 * j)));
+    /* s[2j], s[2j + 1]: lanes 0..3 and 4..7 of the scalar's s[j] */
+    const v128_t a0 = wasm_f32x4_add(wasm_f32x4_add(s[0], s[4]), wasm_f32x4_add(s[2], s[6]));
+    const v128_t a1 = wasm_f32x4_add(wasm_f32x4_add(s[1], s[5]), wasm_f32x4_add(s[3], s[7]));
+    sumf = (double)hsum_f32(wasm_f32x4_add(a0, a1));
+  }
+  for (int64_t i = np; i < n; i++) sumf += (double)(qk_h2f(x[i]) * qk_h2f(y[i]));
+  return (float)sumf;
+}
+
+static void fa_scale_f16(int64_t n, uint16_t *y, float v) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) f2h4(y + i, wasm_f32x4_mul(h4x(y + i), wasm_f32x4_splat(v)));
+  for (; i < n; i++) y[i] = qk_f2h(qk_h2f(y[i]) * v);
+}
+
+/* y = f16((float)((double)x·v + y)): the products and sums in f64x2, as the scalar's doubles */
+static void fa_mad_f16(int64_t n, uint16_t *y, const uint16_t *x, float v) {
+  const v128_t vd = wasm_f64x2_splat((double)v);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t xf = h4x(x + i), yf = h4x(y + i);
+    const v128_t lo = wasm_f64x2_add(wasm_f64x2_mul(wasm_f64x2_promote_low_f32x4(xf), vd), wasm_f64x2_promote_low_f32x4(yf));
+    const v128_t xh = wasm_i32x4_shuffle(xf, xf, 2, 3, 2, 3), yh = wasm_i32x4_shuffle(yf, yf, 2, 3, 2, 3);
+    const v128_t hi = wasm_f64x2_add(wasm_f64x2_mul(wasm_f64x2_promote_low_f32x4(xh), vd), wasm_f64x2_promote_low_f32x4(yh));
+    const v128_t l = wasm_f32x4_demote_f64x2_zero(lo), h = wasm_f32x4_demote_f64x2_zero(hi);
+    f2h4(y + i, wasm_i32x4_shuffle(l, h, 0, 1, 4, 5));
+  }
+  for (; i < n; i++) y[i] = qk_f2h((float)((double)qk_h2f(x[i]) * (double)v + (double)qk_h2f(y[i])));
+}
+
 #if defined(QK_WASM_RELAXED)
 /* Only these functions are compiled for relaxed SIMD (the build passes -DQK_WASM_RELAXED, not
  * -mrelaxed-simd): with the flag for the whole module, clang's auto-vectorizer picks relaxed float ops
@@ -943,6 +1014,9 @@ int qk_vtable_simd128(qk_vtable *t) {
   t->ops.dot_f32 = dot_f32;
   t->ops.axpy_f16 = axpy_f16;
   t->ops.axpy_f32 = axpy_f32;
+  t->ops.fa_dot_f16 = fa_dot_f16;
+  t->ops.fa_scale_f16 = fa_scale_f16;
+  t->ops.fa_mad_f16 = fa_mad_f16;
   t->ops.name = "simd128";
   return 1;
 }
