@@ -29,14 +29,16 @@ typedef struct {
   qk_vec_dot4_fn dot4; /* NULL if the type has no 4-token kernel */
   qk_vec_dot_fn dot_tail; /* used for tokens >= t_split */
   int64_t t_split;
+  const int64_t *bounds; /* NULL: chunk c = ROW_CHUNK rows from c·ROW_CHUNK; else rows bounds[c] .. bounds[c + 1] */
 } mm_job;
 
 /* One chunk = ROW_CHUNK output rows for every token, processed tile by tile of tokens. */
 static void mm_chunk(void *arg, int64_t chunk, int tid) {
   (void)tid;
   QK_JOB(mm_job, j, arg);
-  const int64_t r0 = chunk * ROW_CHUNK;
-  const int64_t r1 = r0 + ROW_CHUNK < j->rows ? r0 + ROW_CHUNK : j->rows;
+  int64_t r0 = chunk * ROW_CHUNK;
+  int64_t r1 = r0 + ROW_CHUNK < j->rows ? r0 + ROW_CHUNK : j->rows;
+  if (j->bounds) { r0 = j->bounds[chunk]; r1 = j->bounds[chunk + 1]; }
   for (int64_t t0 = 0; t0 < j->ntok; t0 += TOK_TILE) {
     const int64_t t1 = t0 + TOK_TILE < j->ntok ? t0 + TOK_TILE : j->ntok;
     for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
@@ -208,7 +210,12 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int code, int64_t rows, int6
     qk_wasm_pf_end = (const uint8_t *)w + qk_row_bytes(type, cols) * (size_t)rows;
 #endif
     gemm_job gj = { out, w, act, qk_row_bytes(type, cols), act_row, rows, cols, ntok, NULL, plan.pgemm, ROW_CHUNK, NULL };
-    qk_pool_run(c->pool, gemm_chunk, &gj, (rows + ROW_CHUNK - 1) / ROW_CHUNK, nth);
+    int64_t bounds[GUIDED_MAX + 1], nchunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
+    if (ntok <= TOK_TILE && nth > 1) {
+      nchunks = guided_bounds(rows, nth, bounds);
+      gj.bounds = bounds;
+    }
+    qk_pool_run(c->pool, gemm_chunk, &gj, nchunks, nth);
     return 0;
   }
   mm_job j;
@@ -236,7 +243,13 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int code, int64_t rows, int6
 #if defined(__wasm__)
   qk_wasm_pf_end = j.w + j.w_row * (size_t)rows;
 #endif
-  qk_pool_run(c->pool, mm_chunk, &j, (rows + ROW_CHUNK - 1) / ROW_CHUNK, nth);
+  j.bounds = NULL;
+  int64_t bounds[GUIDED_MAX + 1], nchunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
+  if (ntok <= TOK_TILE && nth > 1) {
+    nchunks = guided_bounds(rows, nth, bounds);
+    j.bounds = bounds;
+  }
+  qk_pool_run(c->pool, mm_chunk, &j, nchunks, nth);
   return 0;
 }
 
