@@ -117,14 +117,16 @@ typedef struct {
 } gemm_job;
 
 /*
- * Chunks of the repacked paths. Batches of more than one token tile: ROW_CHUNK rows (the chunk's
+ * Chunks of every matmul path. Batches of more than one token tile: ROW_CHUNK rows (the chunk's
  * weights stay in L2 across token tiles). One tile (decode, and up to TOK_TILE sessions decoding
  * together) streams the weights once, and a chunk of 64 rows of a 3072-column Q8_0 matrix is ~200 KB,
  * a few microseconds of memory traffic: each chunk start (a shared counter, a cold stream for the
  * prefetchers) was a noticeable share of it. One tile takes guided chunks instead: each 1/(2·nth) of
  * the rows still left (at least GUIDED_MIN), long at first, shrinking towards the end, so the threads
  * finish together instead of one waiting for the other's last long chunk (8 batched sessions of the
- * Phi-3.5-mini-shaped model: ~5% more tokens/s than fixed quarter-of-a-share chunks). Every row's
+ * Phi-3.5-mini-shaped model: ~5% more tokens/s than fixed quarter-of-a-share chunks; wasm's decode
+ * vec-dots: ~15% over fixed 64-row chunks, their longer runs also help the hardware prefetchers, which
+ * wasm cannot instruct). Every row's
  * result is the same whatever the chunk. guided_bounds writes at most GUIDED_MAX + 1 bounds and
  * returns the number of chunks.
  */
@@ -141,6 +143,17 @@ static int64_t guided_bounds(int64_t rows, int nth, int64_t *b) {
     b[++n] = r;
   }
   return n;
+}
+
+/* How a matmul's rows are cut: guided chunks (bounds filled, *use set) for one token tile on several
+ * threads, else fixed ROW_CHUNK-row chunks. Returns the number of chunks. */
+static int64_t row_chunks(int64_t rows, int64_t ntok, int nth, int64_t bounds[GUIDED_MAX + 1], const int64_t **use) {
+  *use = NULL;
+  if (ntok <= TOK_TILE && nth > 1) {
+    *use = bounds;
+    return guided_bounds(rows, nth, bounds);
+  }
+  return (rows + ROW_CHUNK - 1) / ROW_CHUNK;
 }
 
 static void gemm_chunk(void *arg, int64_t chunk, int tid) {
@@ -172,6 +185,7 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int code, int64_t rows, int6
   const int type = QK_CODE_TYPE(code);
   const double work = (double)rows * (double)cols * (double)ntok;
   const int nth = work < 65536.0 ? 1 : c->nthreads;
+  int64_t bounds[GUIDED_MAX + 1]; /* row_chunks' guided bounds, read by the chunks until the pool returns */
   /* activations: converted once per call, tokens spread over the pool */
   act_job aj = { x, NULL, cols, 0, plan.act_type, plan.act };
   const uint8_t *act = (const uint8_t *)x;
@@ -197,11 +211,7 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int code, int64_t rows, int6
   }
   if (plan.path == QK_PATH_R16_GEMV || plan.path == QK_PATH_R16_GEMM) {
     gemm_job gj = { out, w, act, 16 * qk_row_bytes(type, cols), act_row, rows, cols, ntok, plan.gemm, NULL, ROW_CHUNK, NULL };
-    int64_t bounds[GUIDED_MAX + 1], nchunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
-    if (ntok <= TOK_TILE && nth > 1) {
-      nchunks = guided_bounds(rows, nth, bounds);
-      gj.bounds = bounds;
-    }
+    const int64_t nchunks = row_chunks(rows, ntok, nth, bounds, &gj.bounds);
     qk_pool_run(c->pool, gemm_chunk, &gj, nchunks, nth);
     return 0;
   }
@@ -210,11 +220,7 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int code, int64_t rows, int6
     qk_wasm_pf_end = (const uint8_t *)w + qk_row_bytes(type, cols) * (size_t)rows;
 #endif
     gemm_job gj = { out, w, act, qk_row_bytes(type, cols), act_row, rows, cols, ntok, NULL, plan.pgemm, ROW_CHUNK, NULL };
-    int64_t bounds[GUIDED_MAX + 1], nchunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
-    if (ntok <= TOK_TILE && nth > 1) {
-      nchunks = guided_bounds(rows, nth, bounds);
-      gj.bounds = bounds;
-    }
+    const int64_t nchunks = row_chunks(rows, ntok, nth, bounds, &gj.bounds);
     qk_pool_run(c->pool, gemm_chunk, &gj, nchunks, nth);
     return 0;
   }
@@ -243,12 +249,7 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int code, int64_t rows, int6
 #if defined(__wasm__)
   qk_wasm_pf_end = j.w + j.w_row * (size_t)rows;
 #endif
-  j.bounds = NULL;
-  int64_t bounds[GUIDED_MAX + 1], nchunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
-  if (ntok <= TOK_TILE && nth > 1) {
-    nchunks = guided_bounds(rows, nth, bounds);
-    j.bounds = bounds;
-  }
+  const int64_t nchunks = row_chunks(rows, ntok, nth, bounds, &j.bounds);
   qk_pool_run(c->pool, mm_chunk, &j, nchunks, nth);
   return 0;
 }
