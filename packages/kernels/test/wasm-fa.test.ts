@@ -3,12 +3,15 @@
  * csrc/arch/wasm/vec-dot-simd128.c) against the scalar definitions they replace (csrc/attention.c's
  * qk_fa_dot_f16 / qk_fa_scale_f16 / qk_fa_mad_f16, which the forced-scalar wasm backend runs): f16
  * flash attention must give the same bits with both, including f16 subnormals, accumulators that
- * overflow to inf, nan, and head sizes whose tail the 4-lane loops leave to scalar code.
+ * overflow to inf, nan, and head sizes whose tail the 4-lane loops leave to scalar code. The same
+ * cases cover the SIMD128 f32↔f16 row conversions (KV stores, the query, the output), and F16
+ * quantization checks f32 → f16 against the format's rounding (ref-half.ts) at its edges.
  */
 
 import type { Kernels } from '@quant/kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, load, randn } from './helpers';
+import { floatToHalf } from './ref-half';
 
 const simd = BACKENDS.filter((b) => b.name === 'wasm' || b.name === 'wasm-mt-relaxed');
 const scalar = BACKENDS.find((b) => b.name === 'wasm-scalar');
@@ -95,5 +98,46 @@ describe.skipIf(!scalar?.available || simd.every((b) => !b.available))(
         if (c.vScale > 1e3) expect(f.some((x) => !Number.isFinite(x)) && f.some(Number.isFinite)).toBe(true);
         if (c.poison === 'v-nan') expect(f.some(Number.isNaN)).toBe(true);
       });
+
+    it('f32 → f16 rows (KV stores, F16 quantization) round like the format: edge values and halfway cases', () => {
+      const edge = [
+        0,
+        -0,
+        1,
+        -1,
+        65504,
+        65519.99,
+        65520,
+        -65520,
+        1e9,
+        Number.POSITIVE_INFINITY,
+        Number.NEGATIVE_INFINITY,
+        Number.NaN,
+        2 ** -14,
+        2 ** -15,
+        2 ** -24,
+        2 ** -25,
+        3 * 2 ** -26,
+        2 ** -26,
+        6e-8,
+        1e-30,
+        2047.5,
+        2048.5,
+        2049,
+        1 + 2 ** -11,
+        1 + 3 * 2 ** -11,
+        0.1,
+        -Math.PI,
+      ];
+      const x = new Float32Array(4 * 64 + 3); // + 3: the scalar tail after the 4-lane loop
+      x.set(edge);
+      x.set(randn(x.length - edge.length, 41, 300), edge.length);
+      const want = Uint16Array.from(x, (v) => floatToHalf(v));
+      for (const { name, k } of kv) {
+        const got = new Uint16Array(k.quantize(1, x, 1, x.length).slice().buffer);
+        const bad = [...got].findIndex((h, i) => h !== want[i]);
+        expect(bad, `${name}: first wrong half at ${bad} (x = ${x[bad]})`).toBe(-1);
+      }
+    });
   },
 );

@@ -284,6 +284,23 @@ static void fa_mad_f16(int64_t n, uint16_t *y, const uint16_t *x, float v) {
   for (; i < n; i++) y[i] = qk_f2h((float)((double)qk_h2f(x[i]) * (double)v + (double)qk_h2f(y[i])));
 }
 
+/* qk_f32_to_f16_row / qk_f16_to_f32_row four lanes at a time (same bits as qk_f2h and the table) */
+static void f32_to_f16_row(const float *x, void *y, int64_t n) {
+  uint8_t *d = y;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) f2h4((uint16_t *)(d + 2 * i), ld(x + i));
+  for (; i < n; i++) {
+    const uint16_t h = qk_f2h(x[i]);
+    memcpy(d + 2 * i, &h, 2);
+  }
+}
+
+static void f16_to_f32_row(const uint16_t *x, float *y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, h4x(x + i));
+  for (; i < n; i++) y[i] = qk_h2f(x[i]);
+}
+
 #if defined(QK_WASM_RELAXED)
 /* Only these functions are compiled for relaxed SIMD (the build passes -DQK_WASM_RELAXED, not
  * -mrelaxed-simd): with the flag for the whole module, clang's auto-vectorizer picks relaxed float ops
@@ -1017,6 +1034,8 @@ int qk_vtable_simd128(qk_vtable *t) {
   t->ops.fa_dot_f16 = fa_dot_f16;
   t->ops.fa_scale_f16 = fa_scale_f16;
   t->ops.fa_mad_f16 = fa_mad_f16;
+  qk_f32_to_f16_fast = f32_to_f16_row;
+  qk_f16_to_f32_fast = f16_to_f32_row;
   t->ops.name = "simd128";
   return 1;
 }
