@@ -899,7 +899,6 @@ static void tiled_chunk(void *arg, int64_t w, int ith) {
 
 /* attn_chunk's f16 flash path (attn_heads_f16): a row's heads per work item — all of them when the
  * rows alone give every thread ≥ 4 items (the longest runs of each K row), else halved until they do. */
-
 static int64_t attn_heads_per_item(const qk_kv *kv, const qk_attn_params *p, int64_t rows, int nth) {
   if (!f16_flash(kv, p)) return 1;
   int64_t hb = p->n_heads;

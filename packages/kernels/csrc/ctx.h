@@ -58,7 +58,7 @@ typedef struct {
   const float *freq_factors; /* n_rot/2 values or NULL */
 } qk_rope_params;
 void qk_rope(float *x, const qk_rope_params *p);
-/* qk_rope with row t at position pos[t] (p->pos unused): the rows of several sequences in one call. */
+/* qk_rope with row t at position pos[t] (p->pos unused; pos NULL = qk_rope): several sequences' rows in one call. */
 void qk_rope_rows(float *x, const int32_t *pos, const qk_rope_params *p);
 /* cos·attn_factor and sin·attn_factor of every rotated pair at position `pos` (n_rot floats), and
  * one row of n_heads heads rotated by such a table (rope.c; kv-shift.c re-rotates cached keys). */

@@ -29,16 +29,23 @@ typedef struct {
   qk_vec_dot4_fn dot4; /* NULL if the type has no 4-token kernel */
   qk_vec_dot_fn dot_tail; /* used for tokens >= t_split */
   int64_t t_split;
-  const int64_t *bounds; /* NULL: chunk c = ROW_CHUNK rows from c·ROW_CHUNK; else rows bounds[c] .. bounds[c + 1] */
+  const int64_t *bounds; /* guided chunks' row bounds, or NULL (see chunk_range) */
 } mm_job;
 
-/* One chunk = ROW_CHUNK output rows for every token, processed tile by tile of tokens. */
+/* Rows [*r0, *r1) of chunk c: bounds[c] .. bounds[c + 1] (guided chunks: see row_chunks), or ROW_CHUNK
+ * rows from c·ROW_CHUNK. */
+static inline void chunk_range(const int64_t *bounds, int64_t rows, int64_t c, int64_t *r0, int64_t *r1) {
+  if (bounds) { *r0 = bounds[c]; *r1 = bounds[c + 1]; return; }
+  *r0 = c * ROW_CHUNK;
+  *r1 = *r0 + ROW_CHUNK < rows ? *r0 + ROW_CHUNK : rows;
+}
+
+/* One chunk = a range of output rows for every token, processed tile by tile of tokens. */
 static void mm_chunk(void *arg, int64_t chunk, int tid) {
   (void)tid;
   QK_JOB(mm_job, j, arg);
-  int64_t r0 = chunk * ROW_CHUNK;
-  int64_t r1 = r0 + ROW_CHUNK < j->rows ? r0 + ROW_CHUNK : j->rows;
-  if (j->bounds) { r0 = j->bounds[chunk]; r1 = j->bounds[chunk + 1]; }
+  int64_t r0, r1;
+  chunk_range(j->bounds, j->rows, chunk, &r0, &r1);
   for (int64_t t0 = 0; t0 < j->ntok; t0 += TOK_TILE) {
     const int64_t t1 = t0 + TOK_TILE < j->ntok ? t0 + TOK_TILE : j->ntok;
     for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
@@ -100,7 +107,7 @@ static void act_chunk(void *arg, int64_t t, int tid) {
 }
 
 /*
- * The batched gemm paths: one chunk = ROW_CHUNK rows for every token, tile by tile. Repacked weights
+ * The batched gemm paths: one chunk = a range of rows (chunk_range) for every token, tile by tile. Repacked weights
  * (r16: groups of 16 rows, `w_stride` bytes a group) or the plain layout (plain: blocks of up to
  * ROW_BLOCK rows, `w_stride` bytes a row; wasm SIMD128 prefill).
  */
@@ -112,8 +119,7 @@ typedef struct {
   int64_t rows, cols, ntok;
   qk_gemm_r16_fn r16;
   qk_gemm_plain_fn plain;
-  int64_t chunk_rows; /* rows a chunk (a multiple of 16) */
-  const int64_t *bounds; /* or, when not NULL, chunk c = rows bounds[c] .. bounds[c + 1] */
+  const int64_t *bounds; /* guided chunks' row bounds, or NULL (see chunk_range) */
 } gemm_job;
 
 /*
@@ -126,9 +132,8 @@ typedef struct {
  * finish together instead of one waiting for the other's last long chunk (8 batched sessions of the
  * Phi-3.5-mini-shaped model: ~5% more tokens/s than fixed quarter-of-a-share chunks; wasm's decode
  * vec-dots: ~15% over fixed 64-row chunks, their longer runs also help the hardware prefetchers, which
- * wasm cannot instruct). Every row's
- * result is the same whatever the chunk. guided_bounds writes at most GUIDED_MAX + 1 bounds and
- * returns the number of chunks.
+ * wasm cannot instruct). Every row's result is the same whatever the chunk. guided_bounds writes at
+ * most GUIDED_MAX + 1 bounds and returns the number of chunks.
  */
 #define GUIDED_MIN 32
 #define GUIDED_MAX 64
@@ -159,9 +164,8 @@ static int64_t row_chunks(int64_t rows, int64_t ntok, int nth, int64_t bounds[GU
 static void gemm_chunk(void *arg, int64_t chunk, int tid) {
   (void)tid;
   QK_JOB(gemm_job, j, arg);
-  int64_t r0 = chunk * j->chunk_rows;
-  int64_t r1 = r0 + j->chunk_rows < j->rows ? r0 + j->chunk_rows : j->rows;
-  if (j->bounds) { r0 = j->bounds[chunk]; r1 = j->bounds[chunk + 1]; }
+  int64_t r0, r1;
+  chunk_range(j->bounds, j->rows, chunk, &r0, &r1);
   for (int64_t t0 = 0; t0 < j->ntok; t0 += TOK_TILE) {
     const int64_t nt = t0 + TOK_TILE < j->ntok ? TOK_TILE : j->ntok - t0;
     const uint8_t *a = j->act + (size_t)t0 * j->act_row;
@@ -210,7 +214,7 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int code, int64_t rows, int6
     c->act_kind = 0;
   }
   if (plan.path == QK_PATH_R16_GEMV || plan.path == QK_PATH_R16_GEMM) {
-    gemm_job gj = { out, w, act, 16 * qk_row_bytes(type, cols), act_row, rows, cols, ntok, plan.gemm, NULL, ROW_CHUNK, NULL };
+    gemm_job gj = { out, w, act, 16 * qk_row_bytes(type, cols), act_row, rows, cols, ntok, plan.gemm, NULL, NULL };
     const int64_t nchunks = row_chunks(rows, ntok, nth, bounds, &gj.bounds);
     qk_pool_run(c->pool, gemm_chunk, &gj, nchunks, nth);
     return 0;
@@ -219,7 +223,7 @@ int qk_matmul(qk_ctx *c, float *out, const void *w, int code, int64_t rows, int6
 #if defined(__wasm__)
     qk_wasm_pf_end = (const uint8_t *)w + qk_row_bytes(type, cols) * (size_t)rows;
 #endif
-    gemm_job gj = { out, w, act, qk_row_bytes(type, cols), act_row, rows, cols, ntok, NULL, plan.pgemm, ROW_CHUNK, NULL };
+    gemm_job gj = { out, w, act, qk_row_bytes(type, cols), act_row, rows, cols, ntok, NULL, plan.pgemm, NULL };
     const int64_t nchunks = row_chunks(rows, ntok, nth, bounds, &gj.bounds);
     qk_pool_run(c->pool, gemm_chunk, &gj, nchunks, nth);
     return 0;

@@ -35,7 +35,7 @@ void qk_rope_apply(float *xt, const float *cs, const qk_rope_params *p) {
 }
 
 /* Rows t of x at positions pos[t], or p->pos + t when pos is NULL. */
-static void rope_rows(float *x, const int32_t *pos, const qk_rope_params *p) {
+void qk_rope_rows(float *x, const int32_t *pos, const qk_rope_params *p) {
   const int64_t half = p->n_rot / 2;
   float cs_stack[512];
   float *cs = half * 2 <= 512 ? cs_stack : malloc((size_t)half * 2 * sizeof(float));
@@ -48,6 +48,4 @@ static void rope_rows(float *x, const int32_t *pos, const qk_rope_params *p) {
   if (cs != cs_stack) free(cs);
 }
 
-void qk_rope_rows(float *x, const int32_t *pos, const qk_rope_params *p) { rope_rows(x, pos, p); }
-
-void qk_rope(float *x, const qk_rope_params *p) { rope_rows(x, NULL, p); }
+void qk_rope(float *x, const qk_rope_params *p) { qk_rope_rows(x, NULL, p); }
